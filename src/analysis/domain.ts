@@ -1,0 +1,46 @@
+/**
+ * Parent domains: the registered domain from the Public Suffix List, unless
+ * the user named C2 suffixes, which win. Reverse lookups group under
+ * `in-addr.arpa` / `ip6.arpa`.
+ *
+ * @module
+ */
+import { getDomain } from "npm:tldts@7.6.0";
+
+const cache = new Map<string, string>();
+
+/**
+ * The parent domain of a (lower-cased) query name.
+ *
+ * @example
+ * ```ts
+ * parentDomain("a.b.example.co.uk"); // "example.co.uk"
+ * parentDomain("x.t1.evil.tk", ["t1.evil.tk"]); // "t1.evil.tk"
+ * ```
+ */
+export function parentDomain(name: string, c2Suffixes: readonly string[] = []): string {
+  const n = name.endsWith(".") ? name.slice(0, -1) : name;
+  for (const s of c2Suffixes) {
+    if (n === s || n.endsWith("." + s)) return s;
+  }
+  if (n.endsWith(".in-addr.arpa") || n === "in-addr.arpa") return "in-addr.arpa";
+  if (n.endsWith(".ip6.arpa") || n === "ip6.arpa") return "ip6.arpa";
+  // The PSL lookup only needs the last few labels; cache on them.
+  const parts = n.split(".");
+  const tail = parts.slice(-5).join(".");
+  let d = cache.get(tail);
+  if (d === undefined) {
+    // Names with escaped or binary labels are not hostnames: take the last two labels.
+    const plain = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(tail);
+    d = (plain ? getDomain(tail, { allowPrivateDomains: false, validateHostname: false }) : null) ??
+      (parts.length >= 2 ? parts.slice(-2).join(".") : n);
+    if (cache.size > 100_000) cache.clear();
+    cache.set(tail, d);
+  }
+  return d;
+}
+
+/** Whether `name` is the C2 suffix itself or under it. */
+export function isUnder(name: string, suffix: string): boolean {
+  return name === suffix || name.endsWith("." + suffix);
+}

@@ -1,0 +1,85 @@
+/**
+ * Shared pieces of the command line: exit codes, errors that say what to do
+ * next, writing to stdout/stderr, and file ingestion with progress.
+ *
+ * @module
+ */
+import { ingestFile, type IngestOptions, InputError } from "../ingest/source.ts";
+import type { FileStats } from "../ingest/types.ts";
+import { formatBytes, progressLine } from "../present/progress.ts";
+
+/** Exit codes: 0 success, 1 bad usage or input, 2 internal error. */
+export const Exit = { OK: 0, USAGE: 1, INTERNAL: 2 } as const;
+
+/** An error the user can fix (bad usage or input): exit 1 with this message. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+const enc = new TextEncoder();
+
+/** Write text to stdout (no newline added). */
+export function out(text: string): void {
+  writeAll(Deno.stdout, enc.encode(text));
+}
+
+/** Write a line to stderr. */
+export function err(text: string): void {
+  writeAll(Deno.stderr, enc.encode(text + "\n"));
+}
+
+function writeAll(w: { writeSync(b: Uint8Array): number }, b: Uint8Array): void {
+  let off = 0;
+  while (off < b.length) off += w.writeSync(b.subarray(off));
+}
+
+/** Parse a comma-separated list of ports. */
+export function parsePorts(v: string): number[] {
+  const ports = v.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number);
+  for (const p of ports) {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) {
+      throw new UsageError(`--dns-ports: "${v}" is not a list of ports 1-65535 (e.g. 53,5300)`);
+    }
+  }
+  return ports;
+}
+
+/**
+ * Ingest several files with a progress line on stderr. Unreadable files
+ * become {@link UsageError}s naming the file.
+ */
+export async function ingestWithProgress(paths: string[], options: IngestOptions): Promise<FileStats[]> {
+  const progress = progressLine();
+  const sizes = paths.map((p) => {
+    try {
+      return p === "-" ? 0 : Deno.statSync(p).size;
+    } catch {
+      return 0;
+    }
+  });
+  const total = sizes.reduce((a, b) => a + b, 0);
+  let done = 0;
+  const all: FileStats[] = [];
+  try {
+    for (let i = 0; i < paths.length; i++) {
+      const st = await ingestFile(paths[i], {
+        ...options,
+        onProgress(bytes, s) {
+          const pct = total > 0 ? ` (${Math.min(100, Math.round(100 * (done + bytes) / total))}%)` : "";
+          progress.update(`reading ${paths[i]}: ${formatBytes(done + bytes)}${pct}, ${s.transactions} transactions`);
+        },
+      });
+      done += sizes[i];
+      all.push(st);
+    }
+  } catch (e) {
+    if (e instanceof InputError) throw new UsageError(e.message);
+    throw e;
+  } finally {
+    progress.done();
+  }
+  return all;
+}

@@ -1,0 +1,74 @@
+/**
+ * `plumbum validate`: parse each file and report what it holds.
+ *
+ * @module
+ */
+import type { FileStats } from "../ingest/types.ts";
+import { escapeTerminal } from "../present/escape.ts";
+import { formatBytes } from "../present/progress.ts";
+import { linkTypeName } from "../ingest/packet.ts";
+import { ingestWithProgress, out } from "./common.ts";
+
+/** The validate JSON document for a list of file stats. */
+export function validateDocument(stats: FileStats[]): { files: Record<string, unknown>[] } {
+  return {
+    files: stats.map((s) => ({
+      path: s.path,
+      format: s.format,
+      compression: s.compression,
+      link_types: s.link_types,
+      packets: s.packets,
+      dns_messages: s.dns_messages,
+      transactions: s.transactions,
+      queries: s.queries,
+      responses: s.responses,
+      txt: s.txt,
+      malformed: s.malformed,
+      first_ts: s.first_ts,
+      last_ts: s.last_ts,
+      bytes: s.bytes,
+      skipped: s.skipped,
+      first_malformed: s.first_malformed,
+      malformed_reasons: s.malformed_reasons,
+    })),
+  };
+}
+
+/** Human-readable time from epoch seconds. */
+export function isoTime(ts: number | null): string {
+  if (ts === null) return "-";
+  const d = new Date(ts * 1000);
+  return isNaN(d.getTime()) ? String(ts) : d.toISOString();
+}
+
+/** Run `validate`. Returns the exit code. */
+export async function runValidate(files: string[], opts: { json?: boolean; dnsPorts?: number[] }): Promise<number> {
+  const stats = await ingestWithProgress(files, { dnsPorts: opts.dnsPorts });
+  if (opts.json) {
+    out(JSON.stringify(validateDocument(stats)) + "\n");
+    return 0;
+  }
+  for (const s of stats) {
+    const lines = [
+      `${escapeTerminal(s.path)}: ${s.format}${s.compression ? ` (${s.compression})` : ""}, ${formatBytes(s.bytes)}`,
+    ];
+    if (s.format === "pcap" || s.format === "pcapng") {
+      lines.push(`  link types     ${s.link_types.map((t) => `${linkTypeName(t)} (${t})`).join(", ") || "-"}`);
+      lines.push(`  packets        ${s.packets} (${s.skipped} without DNS)`);
+    }
+    lines.push(`  DNS messages   ${s.dns_messages} (${s.queries} queries, ${s.responses} responses)`);
+    lines.push(`  transactions   ${s.transactions} (${s.txt} TXT)`);
+    lines.push(`  time span      ${isoTime(s.first_ts)} .. ${isoTime(s.last_ts)}`);
+    lines.push(`  malformed      ${s.malformed}`);
+    if (s.first_malformed !== null) {
+      const f = s.first_malformed;
+      const where = f.line !== undefined
+        ? `line ${f.line}`
+        : `packet ${f.packet ?? "?"}${f.offset !== undefined ? ` at byte ${f.offset}` : ""}`;
+      lines.push(`  first problem  ${where}: ${escapeTerminal(f.reason)}`);
+      for (const [reason, n] of Object.entries(s.malformed_reasons)) lines.push(`    ${n} × ${escapeTerminal(reason)}`);
+    }
+    out(lines.join("\n") + "\n");
+  }
+  return 0;
+}

@@ -1,0 +1,231 @@
+/**
+ * One way in: open a file (or standard input), recognise its format from its
+ * bytes (never its name), decompress gzip, and stream every DNS transaction
+ * it holds to a callback, with counters describing the file.
+ *
+ * @example
+ * ```ts
+ * import { ingestFile } from "./source.ts";
+ * const stats = await ingestFile("capture.pcap", { onTransaction: (tx) => console.log(tx.query) });
+ * console.log(stats.transactions);
+ * ```
+ *
+ * @module
+ */
+
+import { ByteStream, readFnFromStream } from "./bytes.ts";
+import { isPcapng, pcapMagic, readPcap, readPcapng } from "./capture.ts";
+import { PacketDecoder } from "./packet.ts";
+import { TransactionAssembler } from "./transactions.ts";
+import type { FileStats, Transaction } from "./types.ts";
+import { readZeekJson, readZeekTsv } from "./zeek.ts";
+
+/** Input formats Plumbum reads. */
+export type InputFormat = "pcap" | "pcapng" | "zeek-tsv" | "zeek-json";
+
+/** An input that cannot be read at all (missing, unreadable, unknown format). */
+export class InputError extends Error {
+  constructor(readonly path: string, message: string) {
+    super(`${path}: ${message}`);
+    this.name = "InputError";
+  }
+}
+
+/** Options of {@link ingestFile}. */
+export interface IngestOptions {
+  onTransaction?: (tx: Transaction) => void;
+  /** Called now and then with bytes read so far. */
+  onProgress?: (bytesRead: number, stats: FileStats) => void;
+  /** Plain DNS ports (default [53]). */
+  dnsPorts?: number[];
+  /** Seconds a query waits for its response (capture time). */
+  pairingTimeoutSecs?: number;
+}
+
+/** Recognise the format from the first bytes of (decompressed) input. */
+export function sniffFormat(head: Uint8Array): InputFormat | null {
+  if (pcapMagic(head) !== null) return "pcap";
+  if (isPcapng(head)) return "pcapng";
+  let i = 0;
+  while (i < head.length && (head[i] === 0x20 || head[i] === 0x09 || head[i] === 0x0a || head[i] === 0x0d)) i++;
+  // A UTF-8 byte-order mark may precede JSON.
+  if (head[i] === 0xef && head[i + 1] === 0xbb && head[i + 2] === 0xbf) i += 3;
+  if (head[i] === 0x7b) return "zeek-json";
+  const text = new TextDecoder().decode(head.subarray(i, i + 64));
+  if (text.startsWith("#separator") || text.startsWith("#fields")) return "zeek-tsv";
+  return null;
+}
+
+function emptyStats(path: string): FileStats {
+  return {
+    path,
+    format: "unknown",
+    compression: null,
+    link_types: [],
+    packets: 0,
+    dns_messages: 0,
+    transactions: 0,
+    queries: 0,
+    responses: 0,
+    txt: 0,
+    malformed: 0,
+    first_ts: null,
+    last_ts: null,
+    bytes: 0,
+    skipped: 0,
+    first_malformed: null,
+    malformed_reasons: {},
+  };
+}
+
+async function openStream(
+  path: string,
+): Promise<{ read: (b: Uint8Array) => Promise<number | null>; close: () => void; size: number | null }> {
+  if (path === "-") {
+    return { read: readFnFromStream(Deno.stdin.readable), close: () => {}, size: null };
+  }
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new InputError(path, "no such file");
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new InputError(path, "permission denied (check the file's mode, or Deno's --allow-read)");
+    }
+    throw new InputError(path, `cannot open: ${(e as Error).message}`);
+  }
+  const info = await file.stat();
+  if (info.isDirectory) {
+    file.close();
+    throw new InputError(path, "is a directory; name the capture or log files inside it");
+  }
+  return { read: (b) => file.read(b), close: () => file.close(), size: info.size };
+}
+
+/**
+ * Read one capture or Zeek log and stream its transactions.
+ * Throws {@link InputError} when the file cannot be read at all; broken
+ * parts inside a readable file are counted in the returned stats.
+ */
+export async function ingestFile(path: string, options: IngestOptions = {}): Promise<FileStats> {
+  const stats = emptyStats(path);
+  const src = await openStream(path);
+  try {
+    let s = new ByteStream(src.read);
+    let head = await s.peek(16);
+    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+      stats.compression = "gzip";
+      const raw = s;
+      const compressed = new ReadableStream<Uint8Array>({
+        async pull(ctl) {
+          if (raw.available === 0 && !(await raw.fill(1))) {
+            ctl.close();
+            return;
+          }
+          ctl.enqueue(raw.buf.slice(raw.start, raw.end));
+          raw.start = raw.end;
+        },
+      });
+      const plain = compressed.pipeThrough(
+        new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
+      );
+      const readPlain = readFnFromStream(plain);
+      s = new ByteStream(async (b) => {
+        try {
+          return await readPlain(b);
+        } catch (e) {
+          throw new InputError(path, `gzip data is corrupt: ${(e as Error).message}`);
+        }
+      });
+      head = await s.peek(16);
+    }
+    const format = sniffFormat(await s.peek(256));
+    if (format === null) {
+      if (head.length === 0) throw new InputError(path, "file is empty");
+      throw new InputError(path, "not a PCAP, pcapng or Zeek dns.log file (checked its first bytes)");
+    }
+    stats.format = format;
+    const emit = (tx: Transaction) => {
+      stats.transactions++;
+      if (tx.qtype === 16) stats.txt++;
+      if (stats.first_ts === null || tx.ts < stats.first_ts) stats.first_ts = tx.ts;
+      if (stats.last_ts === null || tx.ts > stats.last_ts) stats.last_ts = tx.ts;
+      options.onTransaction?.(tx);
+    };
+    const malformed = (reason: string, site: { offset?: number; line?: number; packet?: number }) => {
+      stats.malformed++;
+      stats.malformed_reasons[reason] = (stats.malformed_reasons[reason] ?? 0) + 1;
+      if (stats.first_malformed === null) stats.first_malformed = { ...site, reason };
+    };
+    let progressAt = 0;
+    const progress = () => {
+      if (options.onProgress !== undefined && s.offset - progressAt > (16 << 20)) {
+        progressAt = s.offset;
+        options.onProgress(s.offset, stats);
+      }
+    };
+    if (format === "zeek-tsv" || format === "zeek-json") {
+      const read = format === "zeek-tsv" ? readZeekTsv : readZeekJson;
+      await read(s, {
+        transaction(tx) {
+          stats.dns_messages++;
+          stats.queries++;
+          if (tx.hasResponse) stats.responses++;
+          emit(tx);
+          progress();
+        },
+        problem(reason, line) {
+          malformed(reason, { line });
+        },
+        skipped() {
+          stats.skipped++;
+        },
+      });
+    } else {
+      const pairing = new TransactionAssembler(emit, { timeoutSecs: options.pairingTimeoutSecs });
+      let packetNo = 0;
+      let frameOffset = 0;
+      const decoder = new PacketDecoder(
+        (m, meta) => {
+          stats.dns_messages++;
+          if (m.qr) stats.responses++;
+          else stats.queries++;
+          pairing.add(m, meta);
+        },
+        (reason) => malformed(reason, { packet: packetNo, offset: frameOffset }),
+        { dnsPorts: options.dnsPorts },
+      );
+      const read = format === "pcap" ? readPcap : readPcapng;
+      await read(s, {
+        frame(f) {
+          packetNo++;
+          stats.packets++;
+          frameOffset = s.offset;
+          if (!decoder.frame(f.linkType, f.data, f.ts, f.origLen > f.data.length)) stats.skipped++;
+          if ((packetNo & 0xfff) === 0) progress();
+        },
+        problem(reason, offset) {
+          malformed(reason, { offset, packet: packetNo + 1 });
+        },
+        linkType(t) {
+          if (!stats.link_types.includes(t)) stats.link_types.push(t);
+        },
+      });
+      pairing.end();
+    }
+    stats.bytes = s.offset;
+    return stats;
+  } finally {
+    src.close();
+  }
+}
+
+/**
+ * Read several inputs one after another into one transaction stream.
+ * Returns the stats of each file; stops at the first unreadable file.
+ */
+export async function ingestFiles(paths: string[], options: IngestOptions = {}): Promise<FileStats[]> {
+  const out: FileStats[] = [];
+  for (const p of paths) out.push(await ingestFile(p, options));
+  return out;
+}

@@ -1,0 +1,2 @@
+/** Plumbum's version. */
+export const VERSION = "0.1.0";
