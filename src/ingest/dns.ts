@@ -123,9 +123,17 @@ export function rcodeName(rcode: number): string {
 }
 
 // Scratch space for building names: at most 255 wire bytes, each byte may be
-// escaped ("\." or "\\"), so 2 * 255 characters are enough.
-const scratch = new Uint16Array(2 * MAX_NAME_LENGTH + 8);
-const lowerScratch = new Uint16Array(2 * MAX_NAME_LENGTH + 8);
+// escaped ("\." or "\\"), so 2 * 255 bytes are enough.
+const scratch = new Uint8Array(2 * MAX_NAME_LENGTH + 8);
+const utf8 = new TextDecoder();
+
+// Per-byte class bits: what a name byte asks of the string builder.
+const UPPER = 1, HIGH = 2, ESCAPE = 4;
+const byteClass = new Uint8Array(256);
+for (let c = 0x41; c <= 0x5a; c++) byteClass[c] = UPPER;
+for (let c = 0x80; c <= 0xff; c++) byteClass[c] = HIGH;
+byteClass[0x2e] = ESCAPE;
+byteClass[0x5c] = ESCAPE;
 
 /** Result of {@link readName}: the name and the offset just past it. */
 export interface NameResult {
@@ -136,6 +144,13 @@ export interface NameResult {
 
 /** Reason the last {@link readName} failed. */
 export let nameError = "";
+
+/** The scratch bytes as a byte string (one char per byte). */
+function scratchString(n: number, high: boolean): string {
+  // Pure ASCII decodes natively (and several times faster) as UTF-8.
+  if (!high) return utf8.decode(scratch.subarray(0, n));
+  return String.fromCharCode.apply(null, scratch.subarray(0, n) as unknown as number[]);
+}
 
 /**
  * Read a possibly compressed domain name at `off` in `msg` (the whole DNS
@@ -148,7 +163,7 @@ export function readName(msg: Uint8Array, off: number): NameResult | null {
   let jumps = 0;
   let n = 0;
   let wire = 0;
-  let upper = false;
+  let flags = 0;
   while (true) {
     if (pos >= end) {
       nameError = "name runs past the message";
@@ -191,35 +206,36 @@ export function readName(msg: Uint8Array, off: number): NameResult | null {
       nameError = "label runs past the message";
       return null;
     }
-    if (n > 0) {
-      scratch[n] = 0x2e;
-      lowerScratch[n] = 0x2e;
-      n++;
-    }
+    if (n > 0) scratch[n++] = 0x2e;
+    const from = n;
+    let cls = 0;
     for (let i = pos + 1, stop = pos + 1 + len; i < stop; i++) {
       const c = msg[i];
-      if (c === 0x2e || c === 0x5c) {
-        // Escape "." and "\" inside a label so labels stay unambiguous.
-        scratch[n] = 0x5c;
-        lowerScratch[n] = 0x5c;
-        n++;
-        scratch[n] = c;
-        lowerScratch[n] = c;
-      } else if (c >= 0x41 && c <= 0x5a) {
-        upper = true;
-        scratch[n] = c;
-        lowerScratch[n] = c | 0x20;
-      } else {
-        scratch[n] = c;
-        lowerScratch[n] = c;
-      }
-      n++;
+      scratch[n++] = c;
+      cls |= byteClass[c];
     }
+    if (cls & ESCAPE) {
+      // Escape "." and "\" inside a label so labels stay unambiguous.
+      n = from;
+      for (let i = pos + 1, stop = pos + 1 + len; i < stop; i++) {
+        const c = msg[i];
+        if (c === 0x2e || c === 0x5c) scratch[n++] = 0x5c;
+        scratch[n++] = c;
+      }
+    }
+    flags |= cls;
     pos += 1 + len;
   }
-  const name = n === 0 ? "" : String.fromCharCode.apply(null, scratch.subarray(0, n) as unknown as number[]);
-  const key = upper ? String.fromCharCode.apply(null, lowerScratch.subarray(0, n) as unknown as number[]) : name;
-  return { name, key, next };
+  if (n === 0) return { name: "", key: "", next };
+  const high = (flags & HIGH) !== 0;
+  const name = scratchString(n, high);
+  if ((flags & UPPER) === 0) return { name, key: name, next };
+  if (!high) return { name, key: name.toLowerCase(), next };
+  for (let i = 0; i < n; i++) {
+    const c = scratch[i];
+    if (c >= 0x41 && c <= 0x5a) scratch[i] = c | 0x20;
+  }
+  return { name, key: scratchString(n, true), next };
 }
 
 function ipv4(b: Uint8Array, o: number): string {
@@ -436,6 +452,7 @@ export function decodeDns(msg: Uint8Array): DnsMessage | null {
     m.questions.push(q);
     off = r.next + 4;
   }
+  const q0 = m.questions.length > 0 ? m.questions[0] : null;
   const sections: [number, ResourceRecord[]][] = [[an, m.answers], [ns, m.authorities], [ar, m.additionals]];
   for (let s = 0; s < 3; s++) {
     const [count, list] = sections[s];
@@ -444,7 +461,10 @@ export function decodeDns(msg: Uint8Array): DnsMessage | null {
         m.malformed = "too many records";
         return m;
       }
-      const r = readName(msg, off);
+      // Most owner names point at the first question (offset 12): reuse it.
+      const r = msg[off] === 0xc0 && msg[off + 1] === 12 && q0 !== null && off + 1 < size
+        ? { name: q0.name, key: q0.key, next: off + 2 }
+        : readName(msg, off);
       if (r === null) {
         m.malformed = `record name: ${nameError}`;
         return m;

@@ -211,8 +211,8 @@ export class PacketDecoder {
     let end = d.length;
     if (total >= ihl && off + total <= d.length) end = off + total;
     const proto = d[off + 9];
-    const src = `${d[off + 12]}.${d[off + 13]}.${d[off + 14]}.${d[off + 15]}`;
-    const dst = `${d[off + 16]}.${d[off + 17]}.${d[off + 18]}.${d[off + 19]}`;
+    const src = ipv4String(d, off + 12);
+    const dst = ipv4String(d, off + 16);
     const fragField = (d[off + 6] << 8) | d[off + 7];
     const more = (fragField & 0x2000) !== 0;
     const fragOff = (fragField & 0x1fff) * 8;
@@ -412,6 +412,20 @@ export class PacketDecoder {
     }
     this.#onMessage(m, meta);
   }
+}
+
+const ipv4Cache = new Map<number, string>();
+
+/** Dotted IPv4 address, cached: captures repeat a few addresses millions of times. */
+function ipv4String(d: Uint8Array, o: number): string {
+  const k = ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) >>> 0;
+  let s = ipv4Cache.get(k);
+  if (s === undefined) {
+    if (ipv4Cache.size >= 65536) ipv4Cache.clear();
+    s = `${d[o]}.${d[o + 1]}.${d[o + 2]}.${d[o + 3]}`;
+    ipv4Cache.set(k, s);
+  }
+  return s;
 }
 
 function isTunnelPort(p: number): boolean {

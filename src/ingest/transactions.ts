@@ -23,13 +23,18 @@ export interface PairingOptions {
 }
 
 interface Pending {
+  /** Map key (endpoints, id, type), or "" when not in the map. */
   key: string;
   tx: Transaction;
   done: boolean;
+  /** Next waiting query with the same key but another name. */
+  same: Pending | null;
 }
 
 /** Builds transactions from messages; emits them through a callback. */
 export class TransactionAssembler {
+  // Keyed by endpoints, id and type; the name is compared on the (short)
+  // chain, so long tunnel names are not hashed into every key.
   readonly #waiting = new Map<string, Pending>();
   #queue: Pending[] = [];
   #head = 0;
@@ -57,20 +62,31 @@ export class TransactionAssembler {
         this.#emit(tx);
         return;
       }
-      const key = `${meta.src}|${meta.srcPort}|${meta.dst}|${meta.dstPort}|${m.id}|${qtype}|${qname}`;
-      // A retransmission while the first query still waits: the answer goes
-      // to the first (as Zeek pairs it); the retransmission stays unanswered.
-      const waiting = this.#waiting.has(key);
-      const p: Pending = { key: waiting ? "" : key, tx, done: false };
-      if (!waiting) this.#waiting.set(key, p);
+      const key = `${meta.src}|${meta.srcPort}|${meta.dst}|${meta.dstPort}|${m.id}|${qtype}`;
+      const p: Pending = { key: "", tx, done: false, same: null };
+      const first = this.#waiting.get(key);
+      if (first === undefined) {
+        p.key = key;
+        this.#waiting.set(key, p);
+      } else if (find(first, qname) === null) {
+        // Same endpoints, id and type but another name: chain it.
+        let last = first;
+        while (last.same !== null) last = last.same;
+        p.key = key;
+        last.same = p;
+      }
+      // Otherwise a retransmission while the first query still waits: the
+      // answer goes to the first (as Zeek pairs it); this one stays unanswered.
       this.#queue.push(p);
       if (this.#queue.length - this.#head > this.#maxPending) this.#finish(this.#queue[this.#head]);
       this.#flush(meta.ts);
       return;
     }
-    const key = `${meta.dst}|${meta.dstPort}|${meta.src}|${meta.srcPort}|${m.id}|${qtype}|${qname}`;
-    const p = pairable ? this.#waiting.get(key) : undefined;
-    if (p !== undefined && !p.done) {
+    const first = pairable
+      ? this.#waiting.get(`${meta.dst}|${meta.dstPort}|${meta.src}|${meta.srcPort}|${m.id}|${qtype}`)
+      : undefined;
+    const p = first === undefined ? null : find(first, qname);
+    if (p !== null) {
       applyResponse(p.tx, m, meta.ts);
       this.#finish(p);
     } else {
@@ -86,8 +102,19 @@ export class TransactionAssembler {
   }
 
   #finish(p: Pending): void {
+    if (p.done) return;
     p.done = true;
-    if (p.key !== "" && this.#waiting.get(p.key) === p) this.#waiting.delete(p.key);
+    if (p.key === "") return;
+    const first = this.#waiting.get(p.key);
+    if (first === p) {
+      if (p.same === null) this.#waiting.delete(p.key);
+      else this.#waiting.set(p.key, p.same);
+    } else if (first !== undefined) {
+      let prev = first;
+      while (prev.same !== null && prev.same !== p) prev = prev.same;
+      if (prev.same === p) prev.same = p.same;
+    }
+    p.same = null;
   }
 
   #flush(now: number): void {
@@ -104,6 +131,14 @@ export class TransactionAssembler {
       this.#head = 0;
     }
   }
+}
+
+/** The waiting, unanswered query on a chain with this name. */
+function find(first: Pending, qname: string): Pending | null {
+  for (let p: Pending | null = first; p !== null; p = p.same) {
+    if (!p.done && p.tx.queryKey === qname) return p;
+  }
+  return null;
 }
 
 function newTransaction(m: DnsMessage, meta: MessageMeta, isQuery: boolean): Transaction {

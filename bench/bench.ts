@@ -1,0 +1,158 @@
+/**
+ * `deno task bench`: builds a ≥ 500 MB capture by repeating the shared mixed
+ * capture (timestamps shifted so every copy is a new stretch of time), then
+ * times in the same run Plumbum's decode to transactions, a full `apply`
+ * (when available), and tshark's field extraction of the same file.
+ *
+ * Figures are printed side by side; nothing here is asserted.
+ */
+import { fileURLToPath } from "node:url";
+import { formatBytes } from "../src/present/progress.ts";
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const source = Deno.env.get("PLUMBUM_BENCH_SOURCE") ??
+  fileURLToPath(new URL("../../shared/corpus/mixed-s101.pcap", import.meta.url));
+const target = Number(Deno.env.get("PLUMBUM_BENCH_MB") ?? "512") * 1024 * 1024;
+const outDir = `${here}out`;
+Deno.mkdirSync(outDir, { recursive: true });
+const big = `${outDir}/bench.pcap`;
+
+function buildBigCapture(): number {
+  const src = Deno.readFileSync(source);
+  const dv = new DataView(src.buffer);
+  if (dv.getUint32(0, true) !== 0xa1b2c3d4) throw new Error(`${source}: expected a little-endian microsecond PCAP`);
+  // Index the records and the capture's time span.
+  const recs: [number, number][] = [];
+  let first = Infinity, last = -Infinity;
+  for (let o = 24; o + 16 <= src.length;) {
+    const incl = dv.getUint32(o + 8, true);
+    const sec = dv.getUint32(o, true);
+    first = Math.min(first, sec);
+    last = Math.max(last, sec);
+    recs.push([o, 16 + incl]);
+    o += 16 + incl;
+  }
+  const span = last - first + 10;
+  const body = src.length - 24;
+  const copies = Math.ceil(target / body);
+  try {
+    if (Deno.statSync(big).size === 24 + copies * body) return copies;
+  } catch {
+    // build it
+  }
+  const f = Deno.openSync(big, { write: true, create: true, truncate: true });
+  f.writeSync(src.subarray(0, 24));
+  const chunk = src.slice(24);
+  const cdv = new DataView(chunk.buffer);
+  for (let c = 0; c < copies; c++) {
+    for (const [o] of recs) {
+      const p = o - 24;
+      cdv.setUint32(p, dv.getUint32(o, true) + (c === 0 ? 0 : span), true);
+    }
+    let off = 0;
+    while (off < chunk.length) off += f.writeSync(chunk.subarray(off));
+  }
+  f.close();
+  return copies;
+}
+
+async function runJson(args: string[]): Promise<Record<string, number>> {
+  const o = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "inherit" }).output();
+  if (!o.success) throw new Error(`bench worker failed: ${args.join(" ")}`);
+  const lines = new TextDecoder().decode(o.stdout).trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]);
+}
+
+function ensureTshark(): boolean {
+  const ok = () => {
+    try {
+      return new Deno.Command("tshark", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync().success;
+    } catch {
+      return false;
+    }
+  };
+  if (ok()) return true;
+  console.error("tshark missing: installing it with apt-get …");
+  new Deno.Command("sh", {
+    args: ["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark"],
+    stdout: "null",
+    stderr: "inherit",
+  }).outputSync();
+  return ok();
+}
+
+async function timeTshark(file: string): Promise<{ secs: number; peak_rss: number } | null> {
+  if (!ensureTshark()) return null;
+  const t0 = performance.now();
+  // GNU time reports tshark's peak RSS when it is installed.
+  const hasTime = (() => {
+    try {
+      return Deno.statSync("/usr/bin/time").isFile;
+    } catch {
+      return false;
+    }
+  })();
+  const args = ["-r", file, "-T", "fields", "-e", "dns.qry.name", "-e", "dns.qry.type", "-e", "dns.txt"];
+  const cmd = hasTime
+    ? new Deno.Command("/usr/bin/time", { args: ["-f", "%M", "tshark", ...args], stdout: "null", stderr: "piped" })
+    : new Deno.Command("tshark", { args, stdout: "null", stderr: "piped" });
+  const o = await cmd.output();
+  const secs = (performance.now() - t0) / 1000;
+  const lines = new TextDecoder().decode(o.stderr).trim().split("\n");
+  const kb = hasTime ? Number(lines[lines.length - 1]) : NaN;
+  return { secs, peak_rss: Number.isFinite(kb) ? kb * 1024 : 0 };
+}
+
+const mbps = (bytes: number, secs: number) => bytes / 1e6 / secs;
+
+console.log(`Building the bench capture from ${source} …`);
+const copies = buildBigCapture();
+const size = Deno.statSync(big).size;
+console.log(`${big}: ${formatBytes(size)} (${copies} copies)\n`);
+
+const V8 = "--v8-flags=--max-semi-space-size=4";
+const decode = await runJson(["run", "-A", V8, `${here}decode.ts`, big]);
+const rows: [string, number, number, number][] = [[
+  "plumbum decode → transactions",
+  decode.secs,
+  mbps(size, decode.secs),
+  decode.peak_rss,
+]];
+
+const applyWorker = `${here}apply.ts`;
+let apply: Record<string, number> | null = null;
+try {
+  Deno.statSync(applyWorker);
+  apply = await runJson(["run", "-A", V8, applyWorker, big, `${outDir}/apply-dir`]);
+  rows.push(["plumbum apply (ingest+analysis+SQLite)", apply.secs, mbps(size, apply.secs), apply.peak_rss]);
+} catch (e) {
+  if (!(e instanceof Deno.errors.NotFound)) throw e;
+}
+
+const tshark = Deno.env.get("PLUMBUM_BENCH_SKIP_TSHARK") ? null : await timeTshark(big);
+if (tshark !== null) {
+  rows.push(["tshark -T fields (qry.name, qry.type, txt)", tshark.secs, mbps(size, tshark.secs), tshark.peak_rss]);
+}
+
+console.log("| what | seconds | MB/s | peak RSS |");
+console.log("| --- | ---: | ---: | ---: |");
+for (const [what, secs, rate, rss] of rows) {
+  console.log(`| ${what} | ${secs.toFixed(2)} | ${rate.toFixed(1)} | ${rss ? formatBytes(rss) : "-"} |`);
+}
+console.log("");
+console.log(`transactions decoded: ${decode.transactions}, malformed: ${decode.malformed}`);
+if (tshark !== null) {
+  console.log(`decode speed-up over tshark: ${(tshark.secs / decode.secs).toFixed(1)}× (target ≥ 25×)`);
+}
+console.log(
+  `decode throughput: ${mbps(size, decode.secs).toFixed(0)} MB/s (target ≥ 300 MB/s), peak RSS ${
+    formatBytes(decode.peak_rss)
+  } (target < 200 MB)`,
+);
+if (apply !== null) {
+  console.log(
+    `apply throughput: ${mbps(size, apply.secs).toFixed(0)} MB/s (target ≥ 150 MB/s), peak RSS ${
+      formatBytes(apply.peak_rss)
+    } (target < 300 MB)`,
+  );
+}

@@ -1,0 +1,154 @@
+/**
+ * The `validate` and `plan` commands as a user runs them: real processes,
+ * real files, exit codes, JSON contracts, and a run straight from a URL.
+ */
+import assert from "node:assert/strict";
+import { fromFileUrl } from "./helpers/paths.ts";
+import { runCli } from "./helpers/cli.ts";
+import { pcapFile, tempFile, udpExchange } from "./helpers/build.ts";
+
+const root = fromFileUrl(new URL("../", import.meta.url));
+const sample = `${root}fixtures/sample.pcap`;
+
+Deno.test("validate --json follows the documented contract", async () => {
+  const r = await runCli(["validate", "--json", sample]);
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  assert.equal(doc.files.length, 1);
+  const f = doc.files[0];
+  for (
+    const k of [
+      "path",
+      "format",
+      "link_types",
+      "packets",
+      "dns_messages",
+      "transactions",
+      "queries",
+      "responses",
+      "txt",
+      "malformed",
+      "first_ts",
+      "last_ts",
+    ]
+  ) {
+    assert.ok(k in f, `missing ${k}`);
+  }
+  assert.equal(f.format, "pcap");
+  assert.deepEqual(f.link_types, [1]);
+  assert.equal(f.malformed, 0);
+  assert.equal(f.queries + f.responses, f.dns_messages);
+  assert.ok(f.transactions >= f.queries);
+  assert.ok(f.first_ts < f.last_ts);
+});
+
+Deno.test("validate: unreadable and unknown inputs exit 1 naming the file; usage errors exit 1", async () => {
+  const missing = await runCli(["validate", "/nonexistent/capture.pcap"]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /\/nonexistent\/capture\.pcap: no such file/);
+  const junk = tempFile(new TextEncoder().encode("GIF89a not a capture"));
+  const unknown = await runCli(["validate", junk]);
+  assert.equal(unknown.code, 1);
+  assert.ok(unknown.stderr.includes(junk));
+  Deno.removeSync(junk);
+  const usage = await runCli(["validate"]);
+  assert.equal(usage.code, 1);
+  assert.match(usage.stderr, /missing required argument/);
+  const badPort = await runCli(["validate", "--dns-ports", "99999", sample]);
+  assert.equal(badPort.code, 1);
+  assert.match(badPort.stderr, /--dns-ports/);
+});
+
+Deno.test("validate reads standard input with -", async () => {
+  const [q, r] = udpExchange({ id: 1, name: "stdin.example.com" });
+  const r2 = await runCli(["validate", "--json", "-"], pcapFile([{ ts: 1, data: q }, { ts: 2, data: r }]));
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.equal(JSON.parse(r2.stdout).files[0].transactions, 1);
+});
+
+Deno.test("validate: terminal output escapes hostile names in the malformed report and paths", async () => {
+  const [q] = udpExchange({ id: 1, name: "ok.example.com" });
+  const dir = Deno.makeTempDirSync();
+  const path = `${dir}/evil\x1b[31m.pcap`;
+  Deno.writeFileSync(path, pcapFile([{ ts: 1, data: q.subarray(0, 50) }]));
+  const r = await runCli(["validate", path]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!r.stdout.includes("\x1b"), "no raw escape reaches the terminal");
+  assert.match(r.stdout, /\\x1b\[31m/);
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("plan --json: domains, clients, record types and expected time", async () => {
+  const r = await runCli(["plan", "--json", sample]);
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  assert.ok(doc.parent_domains > 10);
+  assert.ok(doc.clients > 5);
+  assert.ok(doc.record_types.TXT > 0);
+  assert.ok(doc.busiest_domains.some((d: { domain: string }) => d.domain === "vale-flow.test"));
+  assert.ok(doc.expected_apply_secs > 0);
+  const text = await runCli(["plan", sample]);
+  assert.match(text.stdout, /apply would analyze \d+ domains/);
+});
+
+Deno.test("--help teaches; version prints Deno and SQLite versions", async () => {
+  const h = await runCli(["--help"]);
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /Examples:/);
+  const v = await runCli(["version", "--json"]);
+  const doc = JSON.parse(v.stdout);
+  assert.equal(doc.deno, Deno.version.deno);
+  assert.match(doc.sqlite, /^3\.\d+/);
+});
+
+Deno.test("runs straight from a URL with an empty DENO_DIR (no import map)", async () => {
+  const ac = new AbortController();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} }, async (req) => {
+    const rel = decodeURIComponent(new URL(req.url).pathname).replace(/^\/+/, "");
+    if (rel.includes("..")) return new Response("no", { status: 403 });
+    try {
+      const body = await Deno.readFile(root + rel);
+      const type = rel.endsWith(".ts") ? "application/typescript" : "application/octet-stream";
+      return new Response(body, { headers: { "content-type": type } });
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  const denoDir = Deno.makeTempDirSync();
+  try {
+    // The whole environment (proxies, CA bundles for the npm registry) but a fresh DENO_DIR.
+    const env = { ...Deno.env.toObject(), DENO_DIR: denoDir, NO_COLOR: "1" };
+    const flags = [
+      "run",
+      "--quiet",
+      `--allow-import=127.0.0.1:${server.addr.port}`,
+      "--allow-read",
+      "--allow-env",
+      "--allow-sys",
+      "--no-lock",
+    ];
+    const help = await new Deno.Command(Deno.execPath(), {
+      args: [...flags, `${base}/cli.ts`, "--help"],
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(help.code, 0, new TextDecoder().decode(help.stderr));
+    assert.match(new TextDecoder().decode(help.stdout), /Usage: plumbum/);
+    const val = await new Deno.Command(Deno.execPath(), {
+      args: [...flags, `${base}/cli.ts`, "validate", "--json", sample],
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(val.code, 0, new TextDecoder().decode(val.stderr));
+    assert.equal(JSON.parse(new TextDecoder().decode(val.stdout)).files[0].malformed, 0);
+  } finally {
+    ac.abort();
+    await server.finished;
+    Deno.removeSync(denoDir, { recursive: true });
+  }
+});

@@ -1,0 +1,47 @@
+/** Run the real `plumbum` CLI in a child process. */
+import { fromFileUrl } from "./paths.ts";
+
+const cli = fromFileUrl(new URL("../../cli.ts", import.meta.url));
+
+/** Result of a CLI run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `plumbum ARGS` with optional stdin bytes, in `cwd`, with extra env. */
+export async function runCli(
+  args: string[],
+  stdin?: Uint8Array,
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--v8-flags=--max-semi-space-size=4",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys",
+      "--allow-ffi",
+      cli,
+      ...args,
+    ],
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    cwd: opts.cwd,
+    env: { NO_COLOR: "1", ...opts.env },
+  });
+  const child = cmd.spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(stdin);
+    await w.close();
+  }
+  const o = await child.output();
+  const dec = new TextDecoder();
+  return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
+}
