@@ -6,14 +6,20 @@
 import { Command, CommanderError, Option } from "npm:commander@15.1.0";
 import { VERSION } from "../version.ts";
 import { err, Exit, out, parsePorts, UsageError } from "./common.ts";
+import { runApply, runExplain, runExport, runInit, runRuns, runShow } from "./analyst.ts";
 import { runPlan } from "./plan.ts";
 import { runValidate } from "./validate.ts";
 
 const EXAMPLES = `
 Examples:
+  plumbum init                             create .plumbum/ (config.hcl, plumbum.db)
   plumbum validate capture.pcap            what a file holds, malformed parts counted
   plumbum plan capture.pcap                dry run: domains, clients, types, time
-  plumbum validate --json a.pcap b.log.gz  the same as one JSON document
+  plumbum apply capture.pcap --c2-domains evil.tk
+                                           score every parent domain, store the run
+  plumbum explain evil.tk                  where every point of a score comes from
+  plumbum export --format sigma -o rule.yml
+  plumbum runs                             earlier runs; --run N reads one of them
 
 Inputs are recognised by their bytes, not their names: classic PCAP (either
 byte order, micro- or nanosecond), pcapng, and Zeek dns.log (TSV or JSON
@@ -44,6 +50,21 @@ export function buildProgram(result: { code: number }): Command {
     .default([53], "53")
     .argParser(parsePorts);
 
+  const dirOpt = () => new Option("--dir <path>", "workspace folder (default .plumbum, or $PLUMBUM_DIR)");
+  const runOpt = () =>
+    new Option("--run <n>", "read run N instead of the latest complete one").argParser((v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) {
+        throw new UsageError(`--run: "${v}" is not a run number (plumbum runs lists them)`);
+      }
+      return n;
+    });
+  const c2Opt = () =>
+    new Option(
+      "--c2-domains <suffixes>",
+      "known C2 suffixes (comma-separated) that win over the public-suffix grouping",
+    ).argParser(listOption);
+
   program.command("validate")
     .description("parse each file and report what it holds: packets, DNS messages, transactions, malformed parts")
     .argument("<files...>", "captures or Zeek dns.log files (- for standard input)")
@@ -57,10 +78,80 @@ export function buildProgram(result: { code: number }): Command {
     .description("dry run: what apply would analyze (files, time span, domains, clients, record types, expected time)")
     .argument("<files...>", "captures or Zeek dns.log files (- for standard input)")
     .option("--json", "print one JSON document")
-    .option("--c2-domains <suffixes>", "known C2 suffixes that win over the public-suffix grouping", listOption)
+    .addOption(c2Opt())
     .addOption(dnsPorts)
     .action(async (files: string[], o: { json?: boolean; dnsPorts: number[]; c2Domains?: string[] }) => {
       result.code = await runPlan(files, o);
+    });
+
+  program.command("init")
+    .description("create the workspace: config.hcl with every setting commented, and plumbum.db")
+    .option("--force", "rewrite config.hcl with defaults even if it was edited")
+    .addOption(dirOpt())
+    .action(async (o: { force?: boolean; dir?: string }) => {
+      result.code = await runInit(o);
+    });
+
+  program.command("apply")
+    .description("ingest, score every parent domain, store the run, print the findings")
+    .argument("<files...>", "captures or Zeek dns.log files (- for standard input)")
+    .addOption(c2Opt())
+    .option("--weights <preset>", "weight preset: default, optimized, regularized (overrides config.hcl)")
+    .option("--json", "print the export JSON document instead of the table")
+    .option("--all", "list LOW domains too")
+    .addOption(
+      new Option("--dns-ports <ports>", "ports that carry plain DNS (default from config.hcl, else 53)").argParser(
+        parsePorts,
+      ),
+    )
+    .addOption(dirOpt())
+    .action(async (files: string[], o) => {
+      result.code = await runApply(files, o);
+    });
+
+  program.command("show")
+    .description("a domain's score, severity, raw features and evidence")
+    .argument("<domain>", "a scored parent domain")
+    .option("--json", "print JSON")
+    .addOption(runOpt())
+    .addOption(dirOpt())
+    .action((domain: string, o) => {
+      result.code = runShow(domain, o);
+    });
+
+  program.command("explain")
+    .description(
+      "the score taken apart: each feature's raw and normalized value, weight, contribution and share, then the evidence",
+    )
+    .argument("<domain>", "a scored parent domain")
+    .option("--feature <name>", "drill into one feature (e.g. periodicity shows the inter-query gaps)")
+    .option("--json", "print the domain's export object plus its evidence")
+    .addOption(runOpt())
+    .addOption(dirOpt())
+    .action((domain: string, o) => {
+      result.code = runExplain(domain, o);
+    });
+
+  program.command("export")
+    .description("write the findings as JSON, CSV or a Sigma rule")
+    .addOption(new Option("--format <format>", "json, csv or sigma").default("json"))
+    .option("-o, --output <file>", "write to FILE (- for stdout, the default)")
+    .option(
+      "--min-severity <level>",
+      "only domains at this severity or above (LOW, MEDIUM, HIGH, CRITICAL; Sigma defaults to MEDIUM)",
+    )
+    .addOption(runOpt())
+    .addOption(dirOpt())
+    .action(async (o) => {
+      result.code = await runExport(o);
+    });
+
+  program.command("runs")
+    .description("list runs: complete, failed and interrupted")
+    .option("--json", "print JSON")
+    .addOption(dirOpt())
+    .action((o) => {
+      result.code = runRuns(o);
     });
 
   program.command("version")

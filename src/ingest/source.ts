@@ -13,6 +13,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { ByteStream, readFnFromStream } from "./bytes.ts";
 import { isPcapng, pcapMagic, readPcap, readPcapng } from "./capture.ts";
 import { PacketDecoder } from "./packet.ts";
@@ -40,6 +41,8 @@ export interface IngestOptions {
   dnsPorts?: number[];
   /** Seconds a query waits for its response (capture time). */
   pairingTimeoutSecs?: number;
+  /** Compute the SHA-256 of the file's bytes (as read, before decompression) into `stats.sha256`. */
+  sha256?: boolean;
 }
 
 /** Recognise the format from the first bytes of (decompressed) input. */
@@ -110,8 +113,14 @@ async function openStream(
 export async function ingestFile(path: string, options: IngestOptions = {}): Promise<FileStats> {
   const stats = emptyStats(path);
   const src = await openStream(path);
+  const hash = options.sha256 ? createHash("sha256") : null;
+  const read = hash === null ? src.read : async (b: Uint8Array) => {
+    const n = await src.read(b);
+    if (n !== null && n > 0) hash.update(b.subarray(0, n));
+    return n;
+  };
   try {
-    let s = new ByteStream(src.read);
+    let s = new ByteStream(read);
     let head = await s.peek(16);
     if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
       stats.compression = "gzip";
@@ -214,6 +223,11 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
       pairing.end();
     }
     stats.bytes = s.offset;
+    if (hash !== null) {
+      // A parser that stopped early (a fatal problem) left bytes unread: hash them too.
+      while ((await s.skip(1 << 24)) > 0) { /* drain */ }
+      stats.sha256 = hash.digest("hex");
+    }
     return stats;
   } finally {
     src.close();

@@ -158,4 +158,6 @@ export interface FileStats {
   first_malformed: MalformedSite | null;
   /** Malformed counts by reason. */
   malformed_reasons: Record<string, number>;
+  /** SHA-256 of the file's bytes, when asked for. */
+  sha256?: string;
 }

@@ -50,3 +50,21 @@ export function displayText(s: string): string {
 export function neutralizeFormula(cell: string): string {
   return /^[=+\-@\t\r]/.test(cell) ? "'" + cell : cell;
 }
+
+/**
+ * The byte string a user means when they type a name as Plumbum displayed
+ * it: text is taken as UTF-8 and `\xHH` escapes become their bytes.
+ *
+ * @example
+ * ```ts
+ * fromDisplayText("\\x1b]0;pwn\\x07.test"); // "\x1b]0;pwn\x07.test"
+ * ```
+ */
+export function fromDisplayText(s: string): string {
+  let bytes = s;
+  if (/[^\x00-\x7f]/.test(s)) {
+    const b = new TextEncoder().encode(s);
+    bytes = String.fromCharCode(...b);
+  }
+  return bytes.replace(/\\x([0-9a-fA-F]{2})/g, (_m, h) => String.fromCharCode(parseInt(h, 16)));
+}

@@ -1,0 +1,18 @@
+/**
+ * Bench worker: a full `plumbum apply` (ingest, analysis, SQLite) of one
+ * file into a fresh workspace; prints throughput figures as JSON last.
+ */
+import { main } from "../src/cli/main.ts";
+import { peakRssBytes } from "./rss.ts";
+
+const [path, dir] = Deno.args;
+try {
+  Deno.removeSync(dir, { recursive: true });
+} catch {
+  // fresh
+}
+const t0 = performance.now();
+const code = await main(["apply", path, "--dir", dir]);
+const secs = (performance.now() - t0) / 1000;
+if (code !== 0) Deno.exit(code);
+console.log(JSON.stringify({ secs, bytes: Deno.statSync(path).size, peak_rss: peakRssBytes() }));

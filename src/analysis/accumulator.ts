@@ -1,0 +1,261 @@
+/**
+ * One accumulator per parent domain, fed transaction by transaction. The
+ * batch path (`apply`) and the live path (`stream`) use this same code; a
+ * live window is just an accumulator with a time bound. Memory grows with
+ * distinct names and clients (bounded by sketches), never with packets.
+ *
+ * @module
+ */
+
+import type { Transaction } from "../ingest/types.ts";
+import { typeName } from "../ingest/dns.ts";
+import {
+  ActivitySeries,
+  BoundedCounts,
+  DistinctCounter,
+  percentile,
+  Reservoir,
+  RunningStats,
+  shannonEntropy,
+} from "./sketch.ts";
+
+/** Raw (un-normalized) features of one parent domain. */
+export interface DomainFeatures {
+  /** Transactions (queries) under the domain. */
+  query_count: number;
+  /** Distinct clients that asked. */
+  client_count: number;
+  /** Distinct query names (exact up to 2048, then estimated). */
+  subdomain_count: number;
+  /** Mean Shannon entropy (bits/char) of the part of each name under the domain. */
+  mean_entropy: number;
+  /** Coefficient of variation of inter-query gaps, or null with fewer than 2 gaps. */
+  cv: number | null;
+  /** Mean bytes of TXT strings per TXT answer record (0 without TXT answers). */
+  mean_txt_length: number;
+  /** Mean downstream payload per answered transaction: TXT, NULL, PRIVATE, CNAME, MX, SRV, KEY, AAAA… bytes. */
+  mean_answer_payload: number;
+  /** Mean length (bytes) of the part of the name under the domain. */
+  mean_label_length: number;
+  /** Longest name-part under the domain. */
+  max_label_length: number;
+  /** Share of distinct names among queries (1 = every name new). */
+  unique_ratio: number;
+  /** Total bytes of distinct name parts (upstream capacity before encoding overhead). */
+  upstream_bytes: number;
+  /** Total answer payload bytes (downstream capacity). */
+  downstream_bytes: number;
+  /** Seconds between first and last query. */
+  duration_secs: number;
+  /** Share of queries whose type is TXT, NULL, PRIVATE, KEY or other payload-bearing types. */
+  payload_type_ratio: number;
+  /** Share of name-part characters outside [a-z0-9-.] (base64 "+/=", binary bytes, upper case…). */
+  odd_char_ratio: number;
+}
+
+/** Evidence behind a domain's features. */
+export interface DomainEvidence {
+  sample_names: string[];
+  longest_name: string;
+  query_types: Record<string, number>;
+  answer_types: Record<string, number>;
+  rcodes: Record<string, number>;
+  clients: { client: string; queries: number }[];
+  clients_other: number;
+  first_seen: number;
+  last_seen: number;
+  busiest_subzone: { subzone: string; queries: number } | null;
+  subzones: { subzone: string; queries: number }[];
+  activity: { start: number; bucket_secs: number; counts: number[] };
+  gaps: {
+    count: number;
+    mean: number | null;
+    std: number | null;
+    min: number | null;
+    p50: number | null;
+    p90: number | null;
+    max: number | null;
+    sample: number[];
+  };
+  services: Record<string, number>;
+}
+
+const PAYLOAD_QTYPES = new Set([16, 10, 65399, 25, 5, 15, 33, 28, 99]);
+
+/** Downstream payload bytes of one answer record. */
+export function answerPayload(type: number, data: Transaction["answers"][number]["data"], rdlength: number): number {
+  switch (data.kind) {
+    case "txt": {
+      let n = 0;
+      for (const s of data.strings) n += s.length;
+      return n;
+    }
+    case "name":
+      return data.name.length;
+    case "mx":
+      return data.name.length;
+    case "srv":
+      return data.target.length;
+    case "key":
+      return data.keyLength;
+    case "raw":
+      return data.bytes.length;
+    case "text":
+      return data.text.length;
+    case "address":
+      return type === 28 ? 16 : 4;
+    default:
+      return rdlength;
+  }
+}
+
+/** Accumulates one parent domain's traffic. */
+export class DomainAccumulator {
+  readonly domain: string;
+  readonly isC2: boolean;
+  queries = 0;
+  answered = 0;
+  readonly #names = new DistinctCounter();
+  readonly #clients = new BoundedCounts(4096);
+  readonly #entropy = new RunningStats();
+  readonly #labelLen = new RunningStats();
+  #oddChars = 0;
+  #partChars = 0;
+  readonly #gaps = new RunningStats();
+  readonly #gapSample = new Reservoir(512);
+  #lastTs: number | null = null;
+  #first = Infinity;
+  #last = -Infinity;
+  #txtRecords = 0;
+  #txtBytes = 0;
+  #answerBytes = 0;
+  #upstreamBytes = 0;
+  #payloadTypeQueries = 0;
+  readonly #qtypes = new BoundedCounts(64);
+  readonly #atypes = new BoundedCounts(64);
+  readonly #rcodes = new BoundedCounts(32);
+  readonly #subzones = new BoundedCounts(256);
+  readonly #services = new BoundedCounts(4);
+  readonly #samples: string[] = [];
+  #longest = "";
+  readonly #activity = new ActivitySeries();
+
+  constructor(domain: string, isC2 = false) {
+    this.domain = domain;
+    this.isC2 = isC2;
+  }
+
+  /** Add one transaction whose parent domain is this one. */
+  add(tx: Transaction): void {
+    this.queries++;
+    const ts = tx.ts;
+    if (ts < this.#first) this.#first = ts;
+    if (ts > this.#last) this.#last = ts;
+    if (this.#lastTs !== null && ts >= this.#lastTs) {
+      const gap = ts - this.#lastTs;
+      this.#gaps.add(gap);
+      this.#gapSample.add(gap);
+    }
+    if (this.#lastTs === null || ts >= this.#lastTs) this.#lastTs = ts;
+    this.#activity.add(ts);
+    this.#clients.add(tx.client);
+    this.#qtypes.add(typeName(tx.qtype));
+    this.#services.add(tx.service);
+    if (PAYLOAD_QTYPES.has(tx.qtype)) this.#payloadTypeQueries++;
+    const name = tx.queryKey;
+    // The part of the name under the domain: where upstream data travels.
+    const part = name.length > this.domain.length ? name.slice(0, name.length - this.domain.length - 1) : "";
+    if (part !== "") {
+      const dot = part.lastIndexOf(".");
+      this.#subzones.add((dot < 0 ? part : part.slice(dot + 1)) + "." + this.domain);
+    }
+    const isNew = this.#names.add(name) || !this.#names.exact;
+    this.#labelLen.add(part.length);
+    if (isNew) {
+      // Entropy and capacity are measured on distinct names (a repeated name carries nothing new).
+      this.#entropy.add(shannonEntropy(part));
+      this.#upstreamBytes += part.length;
+      for (let i = 0; i < part.length; i++) {
+        const c = part.charCodeAt(i);
+        if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e)) this.#oddChars++;
+      }
+      this.#partChars += part.length;
+      if (this.#samples.length < 5) this.#samples.push(tx.query);
+    }
+    if (tx.query.length > this.#longest.length) this.#longest = tx.query;
+    if (tx.hasResponse) {
+      this.answered++;
+      this.#rcodes.add(tx.rcode === null ? "-" : String(tx.rcode));
+      let bytes = 0;
+      for (const a of tx.answers) {
+        this.#atypes.add(typeName(a.type));
+        const b = answerPayload(a.type, a.data, a.rdlength);
+        bytes += b;
+        if (a.type === 16 && a.data.kind === "txt") {
+          this.#txtRecords++;
+          this.#txtBytes += b;
+        }
+      }
+      this.#answerBytes += bytes;
+    }
+  }
+
+  /** Raw features as they stand. */
+  features(): DomainFeatures {
+    const gaps = this.#gaps;
+    const distinct = this.#names.count;
+    return {
+      query_count: this.queries,
+      client_count: this.#clients.counts.size + (this.#clients.other > 0 ? 1 : 0),
+      subdomain_count: distinct,
+      mean_entropy: this.#entropy.n > 0 ? this.#entropy.mean : 0,
+      cv: gaps.n >= 2 && gaps.mean > 0 ? gaps.std / gaps.mean : (gaps.n >= 2 ? 0 : null),
+      mean_txt_length: this.#txtRecords > 0 ? this.#txtBytes / this.#txtRecords : 0,
+      mean_answer_payload: this.answered > 0 ? this.#answerBytes / this.answered : 0,
+      mean_label_length: this.#labelLen.n > 0 ? this.#labelLen.mean : 0,
+      max_label_length: this.#labelLen.n > 0 ? this.#labelLen.max : 0,
+      unique_ratio: this.queries > 0 ? Math.min(1, distinct / this.queries) : 0,
+      upstream_bytes: this.#upstreamBytes,
+      downstream_bytes: this.#answerBytes,
+      duration_secs: this.queries > 0 ? this.#last - this.#first : 0,
+      payload_type_ratio: this.queries > 0 ? this.#payloadTypeQueries / this.queries : 0,
+      odd_char_ratio: this.#partChars > 0 ? this.#oddChars / this.#partChars : 0,
+    };
+  }
+
+  /** The evidence behind the features. */
+  evidence(): DomainEvidence {
+    const g = this.#gaps;
+    const sample = this.#gapSample.values;
+    const busiest = this.#subzones.top(1)[0];
+    return {
+      sample_names: [...this.#samples],
+      longest_name: this.#longest,
+      query_types: Object.fromEntries(this.#qtypes.top(64)),
+      answer_types: Object.fromEntries(this.#atypes.top(64)),
+      rcodes: Object.fromEntries(this.#rcodes.top(32)),
+      clients: this.#clients.top(10).map(([client, queries]) => ({ client, queries })),
+      clients_other: Math.max(0, this.#clients.counts.size - 10),
+      first_seen: this.#first,
+      last_seen: this.#last,
+      busiest_subzone: busiest === undefined ? null : { subzone: busiest[0], queries: busiest[1] },
+      subzones: this.#subzones.top(5).map(([subzone, queries]) => ({ subzone, queries })),
+      activity: {
+        start: this.#activity.start ?? 0,
+        bucket_secs: this.#activity.width,
+        counts: [...this.#activity.counts],
+      },
+      gaps: {
+        count: g.n,
+        mean: g.n > 0 ? g.mean : null,
+        std: g.n > 0 ? g.std : null,
+        min: g.n > 0 ? g.min : null,
+        p50: percentile(sample, 50),
+        p90: percentile(sample, 90),
+        max: g.n > 0 ? g.max : null,
+        sample: sample.slice(0, 64),
+      },
+      services: Object.fromEntries(this.#services.top(4)),
+    };
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * From transactions to findings: route each transaction to its parent
+ * domain's accumulator, then normalize, score and explain every domain.
+ *
+ * @example
+ * ```ts
+ * import { Analyzer } from "./analyze.ts";
+ * import { presetModel } from "./model.ts";
+ * const a = new Analyzer({ model: presetModel("regularized") });
+ * // a.add(tx) for every transaction …
+ * const findings = a.findings();
+ * ```
+ *
+ * @module
+ */
+
+import type { Transaction } from "../ingest/types.ts";
+import { DomainAccumulator, type DomainEvidence, type DomainFeatures } from "./accumulator.ts";
+import { isUnder, parentDomain } from "./domain.ts";
+import { type Component, corpusRanges, type ModelConfig, scoreDomain, type Severity, severityOf } from "./model.ts";
+
+/** One scored parent domain, with everything needed to explain it. */
+export interface DomainFinding {
+  domain: string;
+  score: number;
+  severity: Severity;
+  is_c2: boolean;
+  features: DomainFeatures;
+  components: Component[];
+  evidence: DomainEvidence;
+}
+
+/** Options of the analyzer. */
+export interface AnalyzerOptions {
+  model: ModelConfig;
+  /** Suffixes named by the user as C2: they win over public-suffix grouping. */
+  c2Domains?: string[];
+}
+
+/** Accumulates transactions per parent domain and scores them. */
+export class Analyzer {
+  readonly #domains = new Map<string, DomainAccumulator>();
+  readonly #c2: string[];
+  #model: ModelConfig;
+  /** Transactions without a question name (not attributable to a domain). */
+  skipped = 0;
+  transactions = 0;
+
+  constructor(options: AnalyzerOptions) {
+    this.#model = options.model;
+    // Longest suffix first, so a nested C2 zone wins over its parent.
+    this.#c2 = [...(options.c2Domains ?? [])].sort((a, b) => b.length - a.length);
+  }
+
+  /** Number of parent domains seen. */
+  get domainCount(): number {
+    return this.#domains.size;
+  }
+
+  /** Add one transaction; returns its parent domain (null when it has no question name). */
+  add(tx: Transaction): string | null {
+    if (tx.queryKey === "") {
+      this.skipped++;
+      return null;
+    }
+    this.transactions++;
+    const name = tx.queryKey.endsWith(".") ? tx.queryKey.slice(0, -1) : tx.queryKey;
+    const parent = parentDomain(name, this.#c2);
+    let acc = this.#domains.get(parent);
+    if (acc === undefined) {
+      acc = new DomainAccumulator(parent, this.#c2.some((s) => isUnder(parent, s)));
+      this.#domains.set(parent, acc);
+    }
+    acc.add(tx);
+    return parent;
+  }
+
+  /** Score every domain; highest score first (ties by name, for determinism). */
+  findings(model: ModelConfig = this.#model): DomainFinding[] {
+    return scoreAll(
+      [...this.#domains.values()].map((a) => ({
+        domain: a.domain,
+        is_c2: a.isC2,
+        features: a.features(),
+        evidence: a.evidence(),
+      })),
+      model,
+    );
+  }
+}
+
+/** A domain's features before scoring. */
+export interface DomainSummary {
+  domain: string;
+  is_c2: boolean;
+  features: DomainFeatures;
+  evidence: DomainEvidence;
+}
+
+/** Score a set of summarized domains under a model (corpus normalization sees them all). */
+export function scoreAll(summaries: DomainSummary[], model: ModelConfig): DomainFinding[] {
+  const ranges = model.normalization === "corpus"
+    ? corpusRanges(summaries.map((s) => s.features), Object.keys(model.weights))
+    : null;
+  const out = summaries.map((s) => {
+    const { score, components } = scoreDomain(s.features, model, ranges);
+    return {
+      domain: s.domain,
+      score,
+      severity: severityOf(Math.round(score * 10) / 10, model.thresholds),
+      is_c2: s.is_c2,
+      features: s.features,
+      components,
+      evidence: s.evidence,
+    };
+  });
+  out.sort((a, b) => b.score - a.score || (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
+  return out;
+}

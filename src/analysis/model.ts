@@ -1,0 +1,240 @@
+/**
+ * The scoring model: named features, their normalization, weight presets,
+ * the composite 0–100 score and severities. A score is always a sum of
+ * named contributions: score = 100 · Σ wᵢ·normᵢ / Σ wᵢ, and each
+ * component's `share` is its part of that (Σ share · 100 = score).
+ *
+ * @module
+ */
+
+import type { DomainFeatures } from "./accumulator.ts";
+
+/** The six baseline feature names, in their documented order. */
+export const BASELINE_FEATURES = [
+  "entropy",
+  "periodicity",
+  "volume",
+  "length",
+  "client_rarity",
+  "subdomain_diversity",
+] as const;
+
+/** How normalized values are computed. */
+export type Normalization = "corpus" | "absolute";
+
+/** Severity levels, highest first. */
+export type Severity = "CRITICAL" | "HIGH" | "MEDIUM" | "LOW";
+
+/** Severity thresholds on the 0–100 score. */
+export interface Thresholds {
+  critical: number;
+  high: number;
+  medium: number;
+}
+
+/** A model: which features weigh how much and how they are normalized. */
+export interface ModelConfig {
+  preset: string;
+  weights: Record<string, number>;
+  normalization: Normalization;
+  thresholds: Thresholds;
+}
+
+/** One named contribution to a score. */
+export interface Component {
+  feature: string;
+  /** The raw value the feature was computed from (null when undefined, e.g. no gaps). */
+  raw: number | null;
+  norm: number;
+  weight: number;
+  /** norm · weight */
+  contribution: number;
+  /** contribution / Σ weights: this feature's part of the score (× 100 = points). */
+  share: number;
+}
+
+/** Definition of a feature: its raw value and how it is normalized. */
+export interface FeatureDef {
+  name: string;
+  description: string;
+  raw(f: DomainFeatures): number | null;
+  /** Corpus-relative normalization kind (the baseline). */
+  corpus: "minmax" | "zero-max" | "inverse-count" | "inverse-minmax";
+  /** Absolute normalization against fixed reference scales, in [0, 1]. */
+  absolute(raw: number | null, f: DomainFeatures): number;
+}
+
+const clamp01 = (x: number) => (Number.isFinite(x) ? Math.max(0, Math.min(1, x)) : 0);
+/** Linear ramp: 0 at `lo`, 1 at `hi`. */
+const ramp = (x: number, lo: number, hi: number) => clamp01((x - lo) / (hi - lo));
+/** Logarithmic ramp: 0 at `lo`, 1 at `hi` (both > 0). */
+const logRamp = (x: number, lo: number, hi: number) => x <= lo ? 0 : clamp01(Math.log(x / lo) / Math.log(hi / lo));
+
+/** Every feature Plumbum knows, by name. */
+export const FEATURES: Record<string, FeatureDef> = {
+  entropy: {
+    name: "entropy",
+    description: "mean Shannon entropy (bits/char) of the name parts under the domain",
+    raw: (f) => f.mean_entropy,
+    corpus: "minmax",
+    absolute: (raw) => ramp(raw ?? 0, 2.5, 4.5),
+  },
+  periodicity: {
+    name: "periodicity",
+    description: "1 − normalized coefficient of variation of inter-query gaps (raw = CV)",
+    raw: (f) => f.cv,
+    corpus: "inverse-minmax",
+    absolute: (raw, f) => raw === null || f.query_count < 10 ? 0 : 1 - ramp(raw, 0.2, 2),
+  },
+  volume: {
+    name: "volume",
+    description: "number of queries",
+    raw: (f) => f.query_count,
+    corpus: "zero-max",
+    absolute: (raw) => logRamp(raw ?? 0, 50, 2000),
+  },
+  length: {
+    name: "length",
+    description: "mean TXT string bytes per TXT answer (mean answer payload when there is no TXT)",
+    raw: (f) => f.mean_txt_length > 0 ? f.mean_txt_length : f.mean_answer_payload,
+    corpus: "zero-max",
+    absolute: (raw) => ramp(raw ?? 0, 40, 180),
+  },
+  client_rarity: {
+    name: "client_rarity",
+    description: "inverse of distinct clients (1 = a single host); raw = client count",
+    raw: (f) => f.client_count,
+    corpus: "inverse-count",
+    absolute: (raw) => raw === null || raw <= 0 ? 0 : 1 / raw,
+  },
+  subdomain_diversity: {
+    name: "subdomain_diversity",
+    description: "number of distinct query names",
+    raw: (f) => f.subdomain_count,
+    corpus: "zero-max",
+    absolute: (raw) => logRamp(raw ?? 0, 20, 1000),
+  },
+};
+
+/** The documented weight presets (entropy, periodicity, volume, length, client_rarity, subdomain_diversity). */
+export const PRESETS: Record<string, Record<string, number>> = {
+  default: { entropy: 1.0, periodicity: 1.2, volume: 0.5, length: 0.8, client_rarity: 0.6, subdomain_diversity: 0.0 },
+  optimized: {
+    entropy: 0.01,
+    periodicity: 0.01,
+    volume: 0.1174,
+    length: 0.01,
+    client_rarity: 2.1885,
+    subdomain_diversity: 0.1692,
+  },
+  regularized: {
+    entropy: 0.15,
+    periodicity: 0.10,
+    volume: 0.25,
+    length: 0.10,
+    client_rarity: 1.80,
+    subdomain_diversity: 0.30,
+  },
+};
+
+/** Normalization each preset uses. */
+export const PRESET_NORMALIZATION: Record<string, Normalization> = {
+  default: "corpus",
+  optimized: "corpus",
+  regularized: "corpus",
+};
+
+/** Default severity thresholds. */
+export const DEFAULT_THRESHOLDS: Thresholds = { critical: 80, high: 60, medium: 40 };
+
+/** The configuration `plumbum init` writes and uses when nothing is said. */
+export const DEFAULT_PRESET = "regularized";
+
+/** A model from a preset name (with default thresholds unless given). */
+export function presetModel(preset: string, thresholds: Thresholds = DEFAULT_THRESHOLDS): ModelConfig {
+  const weights = PRESETS[preset];
+  if (weights === undefined) {
+    throw new Error(`unknown weight preset "${preset}" (choose ${Object.keys(PRESETS).join(", ")})`);
+  }
+  return { preset, weights: { ...weights }, normalization: PRESET_NORMALIZATION[preset] ?? "corpus", thresholds };
+}
+
+/** Severity of a score. */
+export function severityOf(score: number, t: Thresholds): Severity {
+  if (score >= t.critical) return "CRITICAL";
+  if (score >= t.high) return "HIGH";
+  if (score >= t.medium) return "MEDIUM";
+  return "LOW";
+}
+
+/** Corpus ranges needed by corpus normalization. */
+export interface CorpusRanges {
+  min: Record<string, number>;
+  max: Record<string, number>;
+}
+
+/** Compute corpus ranges of each feature's raw value (nulls ignored). */
+export function corpusRanges(all: DomainFeatures[], features: string[]): CorpusRanges {
+  const min: Record<string, number> = {}, max: Record<string, number> = {};
+  for (const name of features) {
+    const def = FEATURES[name];
+    let lo = Infinity, hi = -Infinity;
+    for (const f of all) {
+      const r = def.raw(f);
+      if (r === null) continue;
+      if (r < lo) lo = r;
+      if (r > hi) hi = r;
+    }
+    min[name] = lo;
+    max[name] = hi;
+  }
+  return { min, max };
+}
+
+/** Normalize one raw value. */
+export function normalize(
+  def: FeatureDef,
+  raw: number | null,
+  f: DomainFeatures,
+  mode: Normalization,
+  ranges: CorpusRanges | null,
+): number {
+  if (mode === "absolute" || ranges === null) return clamp01(def.absolute(raw, f));
+  if (raw === null) return 0;
+  const lo = ranges.min[def.name], hi = ranges.max[def.name];
+  switch (def.corpus) {
+    case "minmax":
+      return hi > lo ? clamp01((raw - lo) / (hi - lo)) : 0;
+    case "inverse-minmax":
+      return hi > lo ? clamp01(1 - (raw - lo) / (hi - lo)) : 1;
+    case "zero-max":
+      return hi > 0 ? clamp01(raw / hi) : 0;
+    case "inverse-count":
+      return hi > 1 ? clamp01((hi - raw) / (hi - 1)) : 1;
+  }
+}
+
+/** Score one domain: its components and the composite score. */
+export function scoreDomain(
+  f: DomainFeatures,
+  model: ModelConfig,
+  ranges: CorpusRanges | null,
+): { score: number; components: Component[] } {
+  const names = Object.keys(model.weights);
+  let wsum = 0;
+  for (const n of names) wsum += model.weights[n];
+  const components: Component[] = [];
+  let total = 0;
+  for (const n of names) {
+    const def = FEATURES[n];
+    if (def === undefined) throw new Error(`unknown feature "${n}"`);
+    const raw = def.raw(f);
+    const norm = normalize(def, raw, f, model.normalization, ranges);
+    const weight = model.weights[n];
+    const contribution = norm * weight;
+    total += contribution;
+    components.push({ feature: n, raw, norm, weight, contribution, share: wsum > 0 ? contribution / wsum : 0 });
+  }
+  const score = wsum > 0 ? Math.max(0, Math.min(100, 100 * total / wsum)) : 0;
+  return { score, components };
+}

@@ -1,0 +1,218 @@
+/**
+ * Small bounded-memory summaries used by the per-domain accumulator.
+ *
+ * @module
+ */
+
+/** 32-bit FNV-1a hash of a string's char codes. */
+export function fnv1a(s: string, seed = 0x811c9dc5): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Murmur3's 32-bit finalizer: spreads every input bit over the output. */
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * Distinct counter: exact up to `exactLimit` items, then a HyperLogLog with
+ * 2^12 registers (about 1.6 % standard error) in 4 KB.
+ */
+export class DistinctCounter {
+  #exact: Set<string> | null = new Set();
+  #registers: Uint8Array | null = null;
+  readonly #exactLimit: number;
+
+  constructor(exactLimit = 2048) {
+    this.#exactLimit = exactLimit;
+  }
+
+  /** Add an item; returns true when it was certainly new (exact mode only). */
+  add(item: string): boolean {
+    if (this.#exact !== null) {
+      if (this.#exact.has(item)) return false;
+      this.#exact.add(item);
+      if (this.#exact.size > this.#exactLimit) {
+        this.#registers = new Uint8Array(4096);
+        for (const x of this.#exact) this.#hll(x);
+        this.#exact = null;
+      }
+      return true;
+    }
+    this.#hll(item);
+    return false;
+  }
+
+  /** Whether counting is still exact. */
+  get exact(): boolean {
+    return this.#exact !== null;
+  }
+
+  /** The (estimated) number of distinct items. */
+  get count(): number {
+    if (this.#exact !== null) return this.#exact.size;
+    const r = this.#registers!;
+    const m = r.length;
+    let sum = 0, zeros = 0;
+    for (let i = 0; i < m; i++) {
+      sum += Math.pow(2, -r[i]);
+      if (r[i] === 0) zeros++;
+    }
+    const alpha = 0.7213 / (1 + 1.079 / m);
+    let e = alpha * m * m / sum;
+    if (e <= 2.5 * m && zeros > 0) e = m * Math.log(m / zeros);
+    return Math.round(e);
+  }
+
+  #hll(item: string): void {
+    // FNV alone mixes poorly on similar names: finish with murmur3's fmix32.
+    const h = fmix32(fnv1a(item));
+    // A second hash decorrelates the rank bits from the register index.
+    const h2 = fmix32(fnv1a(item, 0x9747b28c));
+    const idx = h >>> 20;
+    const rank = Math.clz32(h2) + 1;
+    if (rank > this.#registers![idx]) this.#registers![idx] = rank;
+  }
+}
+
+/** Running mean and variance (Welford), with min and max. */
+export class RunningStats {
+  n = 0;
+  mean = 0;
+  #m2 = 0;
+  min = Infinity;
+  max = -Infinity;
+
+  add(x: number): void {
+    this.n++;
+    const d = x - this.mean;
+    this.mean += d / this.n;
+    this.#m2 += d * (x - this.mean);
+    if (x < this.min) this.min = x;
+    if (x > this.max) this.max = x;
+  }
+
+  /** Population standard deviation. */
+  get std(): number {
+    return this.n > 0 ? Math.sqrt(this.#m2 / this.n) : 0;
+  }
+}
+
+/**
+ * A uniform sample of at most `size` values (reservoir sampling with a
+ * deterministic generator, so the same input always keeps the same sample).
+ */
+export class Reservoir {
+  readonly values: number[] = [];
+  #seen = 0;
+  #state = 0x2545f491;
+  readonly #size: number;
+
+  constructor(size = 512) {
+    this.#size = size;
+  }
+
+  add(x: number): void {
+    this.#seen++;
+    if (this.values.length < this.#size) {
+      this.values.push(x);
+      return;
+    }
+    // xorshift32
+    let s = this.#state;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    this.#state = s >>> 0;
+    const j = this.#state % this.#seen;
+    if (j < this.#size) this.values[j] = x;
+  }
+}
+
+/** Percentile of a sample (nearest rank), or null when empty. */
+export function percentile(values: readonly number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1));
+  return sorted[i];
+}
+
+/**
+ * Counts per time bucket, starting at one-minute buckets and doubling the
+ * width whenever more than `maxBuckets` would be needed.
+ */
+export class ActivitySeries {
+  start: number | null = null;
+  width = 60;
+  counts: number[] = [];
+  readonly #maxBuckets: number;
+
+  constructor(maxBuckets = 1440) {
+    this.#maxBuckets = maxBuckets;
+  }
+
+  add(ts: number): void {
+    if (this.start === null) this.start = Math.floor(ts / 60) * 60;
+    if (ts < this.start) return; // before the first bucket: out of order, not counted
+    let i = Math.floor((ts - this.start) / this.width);
+    while (i >= this.#maxBuckets) {
+      const merged: number[] = [];
+      for (let k = 0; k < this.counts.length; k += 2) merged.push((this.counts[k] ?? 0) + (this.counts[k + 1] ?? 0));
+      this.counts = merged;
+      this.width *= 2;
+      i = Math.floor((ts - this.start) / this.width);
+    }
+    while (this.counts.length <= i) this.counts.push(0);
+    this.counts[i]++;
+  }
+}
+
+/** Shannon entropy of a string's characters, in bits per character. */
+export function shannonEntropy(s: string): number {
+  const n = s.length;
+  if (n === 0) return 0;
+  const counts = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
+  let h = 0;
+  for (const k of counts.values()) {
+    const p = k / n;
+    h -= p * Math.log2(p);
+  }
+  return h;
+}
+
+/** Bounded counter of string keys: keys past `maxKeys` are counted under "(other)". */
+export class BoundedCounts {
+  readonly counts = new Map<string, number>();
+  other = 0;
+  readonly #maxKeys: number;
+
+  constructor(maxKeys = 256) {
+    this.#maxKeys = maxKeys;
+  }
+
+  add(key: string, n = 1): void {
+    const c = this.counts.get(key);
+    if (c !== undefined) this.counts.set(key, c + n);
+    else if (this.counts.size < this.#maxKeys) this.counts.set(key, n);
+    else this.other += n;
+  }
+
+  /** The `k` largest entries, biggest first (ties by key, for determinism). */
+  top(k: number): [string, number][] {
+    return [...this.counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, k);
+  }
+}

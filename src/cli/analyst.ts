@@ -1,0 +1,320 @@
+/**
+ * The analyst's commands: `init`, `apply`, `show`, `explain`, `export`, `runs`.
+ *
+ * @module
+ */
+
+import { Analyzer, type DomainFinding } from "../analysis/analyze.ts";
+import { FEATURES, type Severity } from "../analysis/model.ts";
+import { closest, ConfigError, defaultConfigText, resolveModel } from "../config/config.ts";
+import type { FileStats } from "../ingest/types.ts";
+import { colors } from "../present/colors.ts";
+import { displayText, escapeTerminal, fromDisplayText } from "../present/escape.ts";
+import { atLeast, domainObject, evidenceObject, exportCsv, exportDocument, exportSigma } from "../present/export.ts";
+import { explainText, featureText, findingLine, showText, summaryLine } from "../present/text.ts";
+import { Store } from "../store/store.ts";
+import { ingestWithProgress, out, UsageError } from "./common.ts";
+import { openResults, selectRun, workspace, workspaceConfig } from "./workspace.ts";
+
+/** Create the workspace: config.hcl (unless present) and the database. */
+export async function runInit(o: { dir?: string; force?: boolean; quiet?: boolean }): Promise<number> {
+  const ws = workspace(o.dir);
+  await Deno.mkdir(ws.dir, { recursive: true });
+  let wrote = false;
+  let exists = false;
+  try {
+    await Deno.stat(ws.configPath);
+    exists = true;
+  } catch {
+    // absent
+  }
+  if (!exists || o.force) {
+    await Deno.writeTextFile(ws.configPath, defaultConfigText());
+    wrote = true;
+  }
+  const store = Store.open(ws.dbPath);
+  store.close();
+  if (!o.quiet) {
+    out(
+      wrote
+        ? `Wrote ${ws.configPath}${exists ? " (replaced: --force)" : ""}\nDatabase ${ws.dbPath} ready\n`
+        : `${ws.configPath} exists and was kept (use --force to rewrite it with defaults)\nDatabase ${ws.dbPath} ready\n`,
+    );
+  }
+  return 0;
+}
+
+/** Options of `apply`. */
+export interface ApplyOptions {
+  dir?: string;
+  c2Domains?: string[];
+  weights?: string;
+  json?: boolean;
+  all?: boolean;
+  dnsPorts?: number[];
+}
+
+/** Ingest, analyze, persist and print findings. */
+export async function runApply(files: string[], o: ApplyOptions): Promise<number> {
+  const ws = workspace(o.dir);
+  let fresh = false;
+  try {
+    await Deno.stat(ws.configPath);
+  } catch {
+    fresh = true;
+  }
+  if (fresh) await runInit({ dir: o.dir, quiet: true });
+  const cfg = await workspaceConfig(ws);
+  let model;
+  try {
+    model = resolveModel(cfg, { weights: o.weights });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+  const c2 = [...new Set([...(o.c2Domains ?? []), ...cfg.c2Domains])];
+  const dnsPorts = o.dnsPorts ?? cfg.dnsPorts;
+  const store = Store.open(ws.dbPath);
+  const runId = store.startRun({ model, c2_domains: c2, dns_ports: dnsPorts, files });
+  const t0 = performance.now();
+  try {
+    const analyzer = new Analyzer({ model, c2Domains: c2 });
+    const writer = cfg.storeTransactions ? store.transactionWriter(runId) : null;
+    const stats: FileStats[] = await ingestWithProgress(files, {
+      dnsPorts,
+      sha256: true,
+      onTransaction(tx) {
+        const domain = analyzer.add(tx);
+        if (domain !== null && writer !== null) writer.add(tx, domain);
+      },
+    });
+    writer?.flush();
+    const t1 = performance.now();
+    const findings = analyzer.findings();
+    const t2 = performance.now();
+    store.completeRun(runId, {
+      sources: stats.map((s) => ({
+        path: s.path,
+        size: s.bytes,
+        sha256: s.sha256 ?? null,
+        format: s.format + (s.compression ? "+gzip" : ""),
+        stats: s as unknown as Record<string, unknown>,
+      })),
+      findings,
+      transactions: analyzer.transactions,
+      timings: {
+        ingest_secs: (t1 - t0) / 1000,
+        analysis_secs: (t2 - t1) / 1000,
+        store_secs: (performance.now() - t2) / 1000,
+      },
+    });
+    const run = store.run(runId)!;
+    if (fresh) console.error(`Initialized ${ws.dir}/ with default settings (plumbum init writes the same).`);
+    for (const s of stats) {
+      if (s.malformed > 0) {
+        console.error(
+          `note: ${escapeTerminal(s.path)}: ${s.malformed} malformed packets or lines skipped (plumbum validate ${
+            escapeTerminal(s.path)
+          } says where)`,
+        );
+      }
+    }
+    if (o.json) {
+      out(JSON.stringify(exportDocument(run, findings)) + "\n");
+      return 0;
+    }
+    out(
+      findingsReport(findings, { all: o.all }) +
+        `\nArtifacts written to ${escapeTerminal(ws.dbPath)} (run #${runId})\n\n${summaryLine(findings)}\n`,
+    );
+    return 0;
+  } catch (e) {
+    store.failRun(runId, (e as Error).message);
+    throw e;
+  } finally {
+    store.close();
+  }
+}
+
+/** The findings table: every domain at MEDIUM or above (all with `all`). */
+export function findingsReport(findings: DomainFinding[], o: { all?: boolean } = {}): string {
+  const c = colors();
+  const shown = o.all ? findings : findings.filter((f) => atLeast(f.severity, "MEDIUM"));
+  const lines = ["Plumbum Findings:", ""];
+  if (shown.length === 0) lines.push("No domain scored MEDIUM or above.");
+  for (const f of shown) lines.push(findingLine(c, f));
+  const hidden = findings.length - shown.length;
+  if (hidden > 0) {
+    lines.push(
+      c.dim(
+        `(${hidden} LOW domain${hidden === 1 ? "" : "s"} not shown: --all lists them, plumbum export has them all)`,
+      ),
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+function lookup(store: Store, runId: number, domain: string): DomainFinding {
+  // Accept the name as typed, or as Plumbum displayed it (\xHH escapes, UTF-8 text).
+  const d = fromDisplayText(domain).replace(/[A-Z]+/g, (m) => m.toLowerCase()).replace(/\.$/, "");
+  const f = store.finding(runId, d);
+  if (f !== null) return f;
+  const names = store.domainNames(runId);
+  // A name under a scored domain (a query name or sub-zone) points at that domain.
+  const parent = names.filter((n) => d.endsWith("." + n)).sort((a, b) => b.length - a.length)[0];
+  if (parent !== undefined) {
+    throw new UsageError(
+      `"${escapeTerminal(domain)}" was not scored itself: it is under ${
+        escapeTerminal(parent)
+      }; try \`plumbum explain ${escapeTerminal(parent)}\``,
+    );
+  }
+  const near = closest(d, names, 3);
+  throw new UsageError(
+    `no domain "${escapeTerminal(domain)}" in run #${runId}` +
+      (near.length > 0
+        ? `; closest scored: ${near.map(escapeTerminal).join(", ")}`
+        : "; `plumbum export` lists every scored domain"),
+  );
+}
+
+/** Options shared by the readers. */
+export interface ReadOptions {
+  dir?: string;
+  run?: number;
+  json?: boolean;
+}
+
+/** `plumbum show DOMAIN`. */
+export function runShow(domain: string, o: ReadOptions): number {
+  const store = openResults(workspace(o.dir));
+  try {
+    const run = selectRun(store, o.run);
+    const f = lookup(store, run.id, domain);
+    if (o.json) out(JSON.stringify({ ...domainObject(f), evidence: evidenceObject(f.evidence), run: run.id }) + "\n");
+    else out(showText(colors(), f));
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+/** `plumbum explain DOMAIN [--feature NAME]`. */
+export function runExplain(domain: string, o: ReadOptions & { feature?: string }): number {
+  const store = openResults(workspace(o.dir));
+  try {
+    const run = selectRun(store, o.run);
+    const f = lookup(store, run.id, domain);
+    if (o.feature !== undefined && !f.components.some((c) => c.feature === o.feature)) {
+      const known = f.components.map((c) => c.feature);
+      const near = closest(o.feature, Object.keys(FEATURES), 1);
+      throw new UsageError(
+        `--feature: "${escapeTerminal(o.feature)}" is not a feature of this run${
+          near.length ? ` (did you mean "${near[0]}"?)` : ""
+        }; features: ${known.join(", ")}`,
+      );
+    }
+    if (o.json) {
+      const doc: Record<string, unknown> = { ...domainObject(f), evidence: evidenceObject(f.evidence), run: run.id };
+      if (o.feature !== undefined) {
+        doc.feature = o.feature;
+        doc.transactions = store.transactions(run.id, f.domain, 200).map((t) => ({
+          ...t,
+          query: displayText(t.query),
+          client: displayText(t.client),
+        }));
+      }
+      out(JSON.stringify(doc) + "\n");
+    } else {
+      out(o.feature === undefined ? explainText(colors(), f) : featureText(f, o.feature));
+    }
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+/** `plumbum export`. */
+export async function runExport(
+  o: ReadOptions & { format: string; output?: string; minSeverity?: string },
+): Promise<number> {
+  const format = o.format.toLowerCase();
+  if (!["json", "csv", "sigma"].includes(format)) {
+    throw new UsageError(`--format must be json, csv or sigma, not "${escapeTerminal(o.format)}"`);
+  }
+  let min: Severity | undefined;
+  if (o.minSeverity !== undefined) {
+    const m = o.minSeverity.toUpperCase();
+    if (!["LOW", "MEDIUM", "HIGH", "CRITICAL"].includes(m)) {
+      throw new UsageError(
+        `--min-severity must be LOW, MEDIUM, HIGH or CRITICAL, not "${escapeTerminal(o.minSeverity)}"`,
+      );
+    }
+    min = m as Severity;
+  }
+  const store = openResults(workspace(o.dir));
+  let text: string;
+  try {
+    const run = selectRun(store, o.run);
+    let findings = store.findings(run.id);
+    // Sigma rules are for flagged domains: MEDIUM and above unless told otherwise.
+    const floor = min ?? (format === "sigma" ? "MEDIUM" : "LOW");
+    findings = findings.filter((f) => atLeast(f.severity, floor));
+    if (format === "sigma" && findings.length === 0) {
+      throw new UsageError(
+        `no domain in run #${run.id} is ${floor} or above: there is nothing to write a Sigma rule for`,
+      );
+    }
+    text = format === "json"
+      ? JSON.stringify(exportDocument(run, findings)) + "\n"
+      : format === "csv"
+      ? exportCsv(findings)
+      : exportSigma(run, findings);
+  } finally {
+    store.close();
+  }
+  if (o.output === undefined || o.output === "-") out(text);
+  else {
+    await Deno.writeTextFile(o.output, text);
+    console.error(`Wrote ${escapeTerminal(o.output)}`);
+  }
+  return 0;
+}
+
+/** `plumbum runs`. */
+export function runRuns(o: { dir?: string; json?: boolean }): number {
+  const store = openResults(workspace(o.dir));
+  try {
+    const runs = store.runs();
+    if (o.json) {
+      out(
+        JSON.stringify({
+          runs: runs.map((r) => ({ ...r, sources: r.sources.map((s) => ({ ...s, stats: undefined })) })),
+        }) + "\n",
+      );
+      return 0;
+    }
+    if (runs.length === 0) {
+      out("No runs yet: plumbum apply CAPTURE\n");
+      return 0;
+    }
+    const latest = store.run();
+    const lines = ["  run  status     started                    transactions  domains  sources"];
+    for (const r of runs) {
+      const mark = latest !== null && r.id === latest.id ? "*" : " ";
+      lines.push(
+        `${mark}${String(r.id).padStart(4)}  ${r.status.padEnd(9)}  ${r.started_at.padEnd(25)}  ${
+          String(r.transactions).padStart(12)
+        }  ${String(r.domains).padStart(7)}  ${
+          r.sources.map((s) => escapeTerminal(s.path)).join(", ") ||
+          escapeTerminal(String((r.config.files as string[] | undefined)?.join(", ") ?? ""))
+        }${r.error ? `  (${escapeTerminal(r.error)})` : ""}`,
+      );
+    }
+    lines.push("", "* the run show, explain and export read by default (--run N picks another)");
+    out(lines.join("\n") + "\n");
+    return 0;
+  } finally {
+    store.close();
+  }
+}

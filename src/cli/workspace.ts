@@ -1,0 +1,61 @@
+/**
+ * The working directory (`.plumbum/`, or `--dir` / `PLUMBUM_DIR`): where
+ * config.hcl and plumbum.db live.
+ *
+ * @module
+ */
+import { ConfigError, loadConfig, type PlumbumConfig } from "../config/config.ts";
+import { type RunRecord, Store } from "../store/store.ts";
+import { UsageError } from "./common.ts";
+
+/** Paths of a workspace. */
+export interface Workspace {
+  dir: string;
+  configPath: string;
+  dbPath: string;
+}
+
+/** Resolve the workspace from `--dir`, then PLUMBUM_DIR, then `.plumbum`. */
+export function workspace(dir?: string): Workspace {
+  const d = (dir ?? Deno.env.get("PLUMBUM_DIR") ?? ".plumbum").replace(/\/+$/, "") || "/";
+  return { dir: d, configPath: `${d}/config.hcl`, dbPath: `${d}/plumbum.db` };
+}
+
+/** Load the workspace's config; config errors become usage errors (exit 1). */
+export async function workspaceConfig(ws: Workspace): Promise<PlumbumConfig> {
+  try {
+    return await loadConfig(ws.configPath);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** Open the store for reading results; a clear error when there are none. */
+export function openResults(ws: Workspace): Store {
+  try {
+    Deno.statSync(ws.dbPath);
+  } catch {
+    throw new UsageError(
+      `no results in ${ws.dir}/ yet: run \`plumbum apply CAPTURE\` first (or point --dir at another workspace)`,
+    );
+  }
+  return Store.open(ws.dbPath);
+}
+
+/** The run to read: `--run N`, or the latest complete one. */
+export function selectRun(store: Store, runId?: number): RunRecord {
+  const run = store.run(runId);
+  if (run === null) {
+    if (runId !== undefined) throw new UsageError(`there is no run #${runId}; \`plumbum runs\` lists them`);
+    throw new UsageError(
+      "no complete run yet: run `plumbum apply CAPTURE` first (`plumbum runs` shows interrupted ones)",
+    );
+  }
+  if (run.status !== "complete") {
+    throw new UsageError(
+      `run #${run.id} is ${run.status}${run.error ? ` (${run.error})` : ""}; pick a complete one from \`plumbum runs\``,
+    );
+  }
+  return run;
+}

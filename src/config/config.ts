@@ -1,0 +1,254 @@
+/**
+ * `.plumbum/config.hcl`: parsed with `@cdktf/hcl2json`, validated key by
+ * key. Every error names the file, the key and the fix.
+ *
+ * @module
+ */
+
+import { parse as parseHcl } from "npm:@cdktf/hcl2json@0.21.0";
+import {
+  DEFAULT_PRESET,
+  DEFAULT_THRESHOLDS,
+  FEATURES,
+  type ModelConfig,
+  type Normalization,
+  PRESET_NORMALIZATION,
+  PRESETS,
+  type Thresholds,
+} from "../analysis/model.ts";
+
+/** Settings read from config.hcl (everything optional there). */
+export interface PlumbumConfig {
+  weightPreset: string;
+  /** Explicit per-feature weights from the file (override the preset's). */
+  weights: Record<string, number>;
+  normalization: Normalization | null;
+  thresholds: Thresholds;
+  c2Domains: string[];
+  dnsPorts: number[];
+  storeTransactions: boolean;
+}
+
+/** A configuration problem the user must fix. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Defaults used when the file is absent or silent. */
+export function defaultConfig(): PlumbumConfig {
+  return {
+    weightPreset: DEFAULT_PRESET,
+    weights: {},
+    normalization: null,
+    thresholds: { ...DEFAULT_THRESHOLDS },
+    c2Domains: [],
+    dnsPorts: [53],
+    storeTransactions: true,
+  };
+}
+
+const WEIGHT_KEYS = Object.keys(FEATURES).map((f) => `${f}_weight`);
+const KNOWN: Record<string, string[]> = {
+  analysis: ["weight_preset", "normalization", "c2_domains", ...WEIGHT_KEYS],
+  thresholds: ["critical", "high", "medium"],
+  ingest: ["dns_ports"],
+  store: ["transactions"],
+};
+
+/** Levenshtein distance (for "did you mean"). */
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j];
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length];
+}
+
+/** The closest candidates to `word` (at most `n`, within a sensible distance). */
+export function closest(word: string, candidates: Iterable<string>, n = 3): string[] {
+  const scored: [string, number][] = [];
+  for (const c of candidates) {
+    const d = c.includes(word) || word.includes(c) ? 0.5 : editDistance(word, c);
+    if (d <= Math.max(2, Math.floor(word.length / 3))) scored.push([c, d]);
+  }
+  return scored.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).slice(0, n).map(([c]) => c);
+}
+
+function didYouMean(word: string, candidates: string[]): string {
+  const c = closest(word, candidates, 1);
+  return c.length > 0 ? `did you mean "${c[0]}"?` : `known keys: ${candidates.join(", ")}`;
+}
+
+/** Parse and validate config.hcl text. `file` is used in messages. */
+export async function parseConfig(text: string, file: string): Promise<PlumbumConfig> {
+  let doc: Record<string, unknown>;
+  try {
+    doc = await parseHcl(file, text) as Record<string, unknown>;
+  } catch (e) {
+    const msg = String((e as Error).message ?? e).replace(/^parse config: /, "");
+    throw new ConfigError(`${file}: not valid HCL: ${msg}`);
+  }
+  const cfg = defaultConfig();
+  for (const [block, value] of Object.entries(doc)) {
+    const keys = KNOWN[block];
+    if (keys === undefined) {
+      throw new ConfigError(
+        `${file}: unknown block "${block}"; ${
+          didYouMean(block, Object.keys(KNOWN)).replace("known keys", "known blocks")
+        }`,
+      );
+    }
+    if (!Array.isArray(value) || value.length !== 1 || typeof value[0] !== "object" || value[0] === null) {
+      throw new ConfigError(`${file}: "${block}" must be one block: ${block} { … }`);
+    }
+    for (const [key, v] of Object.entries(value[0] as Record<string, unknown>)) {
+      const where = `${file}: ${block}.${key}`;
+      if (!keys.includes(key)) {
+        throw new ConfigError(`${file}: unknown key "${block}.${key}"; ${didYouMean(key, keys)}`);
+      }
+      const num = (): number => {
+        if (typeof v !== "number" || !Number.isFinite(v)) {
+          throw new ConfigError(`${where} must be a number, not ${JSON.stringify(v)}`);
+        }
+        return v;
+      };
+      if (block === "analysis") {
+        if (key === "weight_preset") {
+          if (typeof v !== "string" || PRESETS[v] === undefined) {
+            throw new ConfigError(
+              `${where} must be one of ${Object.keys(PRESETS).map((p) => `"${p}"`).join(", ")}, not ${
+                JSON.stringify(v)
+              }`,
+            );
+          }
+          cfg.weightPreset = v;
+        } else if (key === "normalization") {
+          if (v !== "corpus" && v !== "absolute") {
+            throw new ConfigError(`${where} must be "corpus" or "absolute", not ${JSON.stringify(v)}`);
+          }
+          cfg.normalization = v;
+        } else if (key === "c2_domains") {
+          if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
+            throw new ConfigError(`${where} must be a list of strings, e.g. ["evil.tk"]`);
+          }
+          cfg.c2Domains = (v as string[]).map((s) => s.toLowerCase().replace(/\.$/, ""));
+        } else {
+          const w = num();
+          if (w < 0) {
+            throw new ConfigError(`${where} is negative (${w}); weights must be 0 or more (0 switches a feature off)`);
+          }
+          cfg.weights[key.slice(0, -"_weight".length)] = w;
+        }
+      } else if (block === "thresholds") {
+        const t = num();
+        if (t < 0 || t > 100) throw new ConfigError(`${where} must be between 0 and 100, not ${t}`);
+        cfg.thresholds[key as keyof Thresholds] = t;
+      } else if (block === "ingest") {
+        if (!Array.isArray(v) || v.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
+          throw new ConfigError(`${where} must be a list of ports 1-65535, e.g. [53]`);
+        }
+        cfg.dnsPorts = v as number[];
+      } else if (block === "store") {
+        if (typeof v !== "boolean") throw new ConfigError(`${where} must be true or false`);
+        cfg.storeTransactions = v;
+      }
+    }
+  }
+  const t = cfg.thresholds;
+  if (!(t.critical > t.high && t.high > t.medium)) {
+    throw new ConfigError(
+      `${file}: thresholds are out of order (critical ${t.critical}, high ${t.high}, medium ${t.medium}); they must satisfy critical > high > medium`,
+    );
+  }
+  return cfg;
+}
+
+/** Read config.hcl from a file (defaults when it does not exist). */
+export async function loadConfig(path: string): Promise<PlumbumConfig> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return defaultConfig();
+    throw new ConfigError(`${path}: cannot read: ${(e as Error).message}`);
+  }
+  return await parseConfig(text, path);
+}
+
+/** Command-line overrides of the file. */
+export interface ConfigOverrides {
+  weights?: string;
+  c2Domains?: string[];
+  normalization?: Normalization;
+}
+
+/** The model to run: file settings, then command-line overrides. */
+export function resolveModel(cfg: PlumbumConfig, o: ConfigOverrides = {}): ModelConfig {
+  if (o.weights !== undefined && PRESETS[o.weights] === undefined) {
+    throw new ConfigError(`--weights: unknown preset "${o.weights}"; choose ${Object.keys(PRESETS).join(", ")}`);
+  }
+  const preset = o.weights ?? cfg.weightPreset;
+  // --weights names a whole preset: the file's per-feature weights do not apply then.
+  const weights = { ...PRESETS[preset], ...(o.weights === undefined ? cfg.weights : {}) };
+  const normalization = o.normalization ?? (o.weights === undefined ? cfg.normalization : null) ??
+    PRESET_NORMALIZATION[preset] ?? "corpus";
+  return { preset, weights, normalization, thresholds: { ...cfg.thresholds } };
+}
+
+/** The commented config.hcl that `plumbum init` writes. */
+export function defaultConfigText(): string {
+  const w = PRESETS[DEFAULT_PRESET];
+  const t = DEFAULT_THRESHOLDS;
+  const lines = [
+    "# Plumbum configuration. Command-line flags (--weights, --c2-domains, --dir) override it.",
+    "",
+    "analysis {",
+    "  # Weight preset: " + Object.keys(PRESETS).join(", ") + ".",
+    "  # The per-feature weights below override the preset's; set one to 0 to switch a feature off.",
+    `  weight_preset = "${DEFAULT_PRESET}"`,
+    "",
+  ];
+  for (const [f, def] of Object.entries(FEATURES)) {
+    if (w[f] === undefined) continue;
+    lines.push(`  # ${def.description}`);
+    lines.push(`  ${`${f}_weight`.padEnd(26)} = ${w[f].toFixed(2)}`);
+  }
+  lines.push(
+    "",
+    '  # How features are scaled to 0..1: "corpus" (min-max over the analyzed domains)',
+    '  # or "absolute" (fixed reference scales; a score does not depend on its neighbours).',
+    `  normalization = "${PRESET_NORMALIZATION[DEFAULT_PRESET]}"`,
+    "",
+    "  # Suffixes known to be C2: they are grouped as written and marked is_c2.",
+    "  c2_domains = []",
+    "}",
+    "",
+    "thresholds {",
+    "  # Score (0-100) at or above which a domain gets each severity.",
+    `  critical = ${t.critical}`,
+    `  high     = ${t.high}`,
+    `  medium   = ${t.medium}`,
+    "}",
+    "",
+    "ingest {",
+    "  # Ports that carry plain DNS (mDNS 5353 and LLMNR 5355 are always decoded).",
+    "  dns_ports = [53]",
+    "}",
+    "",
+    "store {",
+    "  # Keep every transaction in plumbum.db (false keeps only scores and evidence).",
+    "  transactions = true",
+    "}",
+    "",
+  );
+  return lines.join("\n");
+}

@@ -1,0 +1,219 @@
+/**
+ * Terminal text for findings: the findings table, `show` and `explain`.
+ * Every attacker-chosen string passes through {@link escapeTerminal}.
+ *
+ * @module
+ */
+
+import type { DomainFinding } from "../analysis/analyze.ts";
+import type { DomainEvidence } from "../analysis/accumulator.ts";
+import { FEATURES, type Severity } from "../analysis/model.ts";
+import type { Colors } from "./colors.ts";
+import { escapeTerminal } from "./escape.ts";
+
+/** Colour a severity word. */
+export function paintSeverity(c: Colors, s: Severity, text: string = s): string {
+  switch (s) {
+    case "CRITICAL":
+      return c.bold(c.red(text));
+    case "HIGH":
+      return c.red(text);
+    case "MEDIUM":
+      return c.yellow(text);
+    default:
+      return c.dim(text);
+  }
+}
+
+/** One line of the findings table: `CRITICAL   94.4  evil.tk`. */
+export function findingLine(c: Colors, f: DomainFinding): string {
+  return `${paintSeverity(c, f.severity, f.severity.padEnd(9))}  ${
+    (Math.round(f.score * 10) / 10).toFixed(1).padStart(5)
+  }  ${escapeTerminal(f.domain)}${f.is_c2 ? c.dim("  (c2)") : ""}`;
+}
+
+/** Counts per severity. */
+export function severityCounts(findings: DomainFinding[]): Record<Severity, number> {
+  const n: Record<Severity, number> = { CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0 };
+  for (const f of findings) n[f.severity]++;
+  return n;
+}
+
+/** The summary line. */
+export function summaryLine(findings: DomainFinding[]): string {
+  const n = severityCounts(findings);
+  return `Summary: ${findings.length} domains scored, ${n.CRITICAL} CRITICAL, ${n.HIGH} HIGH, ${n.MEDIUM} MEDIUM`;
+}
+
+function fmtTime(ts: number): string {
+  const d = new Date(ts * 1000);
+  return isNaN(d.getTime()) ? String(ts) : d.toISOString().replace(".000Z", "Z");
+}
+
+function fmtSecs(x: number | null): string {
+  if (x === null) return "-";
+  if (x < 1) return `${(x * 1000).toFixed(1)} ms`;
+  return `${x.toFixed(2)} s`;
+}
+
+/** A tiny bar chart of a series (for activity per bucket). */
+export function sparkline(values: number[], width = 60): string {
+  if (values.length === 0) return "";
+  const bars = "▁▂▃▄▅▆▇█";
+  // Fold to at most `width` columns.
+  const per = Math.ceil(values.length / width);
+  const cols: number[] = [];
+  for (let i = 0; i < values.length; i += per) cols.push(values.slice(i, i + per).reduce((a, b) => a + b, 0));
+  const max = Math.max(...cols);
+  return cols.map((v) => v === 0 ? " " : bars[Math.min(bars.length - 1, Math.floor(v / max * (bars.length - 1)))]).join(
+    "",
+  );
+}
+
+/** Evidence as indented text lines. */
+export function evidenceLines(e: DomainEvidence): string[] {
+  const lines: string[] = ["Evidence:"];
+  lines.push(`  first seen       ${fmtTime(e.first_seen)}`);
+  lines.push(`  last seen        ${fmtTime(e.last_seen)} (${fmtSecs(e.last_seen - e.first_seen)})`);
+  lines.push(
+    `  query types      ${
+      Object.entries(e.query_types).map(([t, n]) => `${escapeTerminal(t)} ${n}`).join(", ") || "-"
+    }`,
+  );
+  lines.push(
+    `  answer types     ${
+      Object.entries(e.answer_types).map(([t, n]) => `${escapeTerminal(t)} ${n}`).join(", ") || "-"
+    }`,
+  );
+  lines.push(
+    `  rcodes           ${Object.entries(e.rcodes).map(([t, n]) => `${escapeTerminal(t)} ${n}`).join(", ") || "-"}`,
+  );
+  lines.push(
+    `  clients          ${e.clients.map((c) => `${escapeTerminal(c.client)} (${c.queries})`).join(", ")}${
+      e.clients_other > 0 ? ` and ${e.clients_other} more` : ""
+    }`,
+  );
+  if (e.busiest_subzone !== null) {
+    lines.push(
+      `  busiest sub-zone ${escapeTerminal(e.busiest_subzone.subzone)} (${e.busiest_subzone.queries} queries)`,
+    );
+  }
+  lines.push(`  sample names`);
+  for (const n of e.sample_names) lines.push(`    ${escapeTerminal(n)}`);
+  if (e.longest_name !== "" && !e.sample_names.includes(e.longest_name)) {
+    lines.push(`  longest name     ${escapeTerminal(e.longest_name)}`);
+  }
+  lines.push(
+    `  timing           ${e.gaps.count} gaps, median ${fmtSecs(e.gaps.p50)}, p90 ${fmtSecs(e.gaps.p90)}, max ${
+      fmtSecs(e.gaps.max)
+    }`,
+  );
+  const unit = e.activity.bucket_secs === 60 ? "minute" : `${e.activity.bucket_secs} s`;
+  lines.push(
+    `  activity/${unit.padEnd(7)}${sparkline(e.activity.counts)}  (peak ${Math.max(0, ...e.activity.counts)})`,
+  );
+  return lines;
+}
+
+/** `plumbum explain` text. */
+export function explainText(c: Colors, f: DomainFinding): string {
+  const lines = [
+    `Domain: ${escapeTerminal(f.domain)}${f.is_c2 ? " (named C2 suffix)" : ""}`,
+    `Score:  ${(Math.round(f.score * 10) / 10).toFixed(1)} (${paintSeverity(c, f.severity)})`,
+    "",
+    "Components:",
+  ];
+  for (const k of f.components) {
+    lines.push(
+      `  ${k.feature.padEnd(22)} norm=${k.norm.toFixed(3)}  w=${k.weight.toFixed(4)}  contrib=${
+        k.contribution.toFixed(3)
+      }  (${(100 * k.share).toFixed(1).padStart(4)}%)  raw=${k.raw === null ? "-" : Number(k.raw.toPrecision(4))}`,
+    );
+  }
+  lines.push("");
+  if (f.evidence !== undefined) lines.push(...evidenceLines(f.evidence));
+  return lines.join("\n") + "\n";
+}
+
+/** `plumbum explain --feature NAME`: one feature drilled into. */
+export function featureText(f: DomainFinding, feature: string): string {
+  const k = f.components.find((x) => x.feature === feature)!;
+  const def = FEATURES[feature];
+  const e = f.evidence;
+  const lines = [
+    `Domain:  ${escapeTerminal(f.domain)}`,
+    `Feature: ${feature} — ${def?.description ?? ""}`,
+    `  raw=${k.raw === null ? "-" : k.raw}  norm=${k.norm.toFixed(3)}  w=${k.weight}  contrib=${
+      k.contribution.toFixed(3)
+    }  (${(100 * k.share).toFixed(1)}% of the score)`,
+    "",
+  ];
+  const ft = f.features;
+  switch (feature) {
+    case "periodicity":
+      lines.push(
+        `Inter-query gaps (${e.gaps.count}): mean ${fmtSecs(e.gaps.mean)}, std ${fmtSecs(e.gaps.std)}, CV ${
+          ft.cv === null ? "-" : ft.cv.toFixed(3)
+        }`,
+      );
+      lines.push(
+        `  min ${fmtSecs(e.gaps.min)}  median ${fmtSecs(e.gaps.p50)}  p90 ${fmtSecs(e.gaps.p90)}  max ${
+          fmtSecs(e.gaps.max)
+        }`,
+      );
+      lines.push(`  first gaps (s): ${e.gaps.sample.slice(0, 24).map((g) => g.toFixed(3)).join(" ")}`);
+      lines.push("  A low CV (regular gaps) means clockwork traffic: a beacon, or an idle tunnel polling.");
+      break;
+    case "entropy":
+      lines.push(
+        `Mean entropy ${ft.mean_entropy.toFixed(3)} bits/char over the name parts under the domain; odd characters ${
+          (100 * ft.odd_char_ratio).toFixed(1)
+        }%.`,
+      );
+      lines.push("  English-like hostnames sit near 2.5-3.5 bits/char; base32/base64/binary payloads reach 4-6.");
+      for (const n of e.sample_names) lines.push(`    ${escapeTerminal(n)}`);
+      break;
+    case "volume":
+      lines.push(`${ft.query_count} queries in ${fmtSecs(ft.duration_secs)}.`);
+      lines.push(`  activity per ${e.activity.bucket_secs} s: ${e.activity.counts.join(" ")}`);
+      break;
+    case "length":
+      lines.push(
+        `Mean TXT bytes per TXT record ${ft.mean_txt_length.toFixed(1)}; mean answer payload ${
+          ft.mean_answer_payload.toFixed(1)
+        } bytes; answer types ${JSON.stringify(e.answer_types)}.`,
+      );
+      break;
+    case "client_rarity":
+      lines.push(`${ft.client_count} distinct client(s):`);
+      for (const c of e.clients) lines.push(`    ${escapeTerminal(c.client)}  ${c.queries} queries`);
+      break;
+    case "subdomain_diversity":
+      lines.push(
+        `${ft.subdomain_count} distinct names among ${ft.query_count} queries (unique ratio ${
+          ft.unique_ratio.toFixed(3)
+        }).`,
+      );
+      for (const s of e.subzones) lines.push(`    ${escapeTerminal(s.subzone)}  ${s.queries} queries`);
+      break;
+    default:
+      lines.push(`Raw features: ${JSON.stringify(ft)}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** `plumbum show` text: score, severity, raw features, evidence. */
+export function showText(c: Colors, f: DomainFinding): string {
+  const lines = [
+    `Domain:   ${escapeTerminal(f.domain)}${f.is_c2 ? " (named C2 suffix)" : ""}`,
+    `Score:    ${(Math.round(f.score * 10) / 10).toFixed(1)} (${paintSeverity(c, f.severity)})`,
+    "",
+    "Features:",
+  ];
+  for (const [k, v] of Object.entries(f.features)) {
+    lines.push(`  ${k.padEnd(22)} ${v === null ? "-" : typeof v === "number" ? Number(v.toPrecision(6)) : v}`);
+  }
+  lines.push("");
+  if (f.evidence !== undefined) lines.push(...evidenceLines(f.evidence));
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,397 @@
+/**
+ * The only module that speaks SQL. Results persist in `.plumbum/plumbum.db`
+ * (`node:sqlite`, WAL mode, versioned schema with forward migrations).
+ *
+ * A run is written in steps: its row is committed as `running` first,
+ * transactions follow in batched commits, and scores, evidence and the
+ * `complete` status land together in one final commit. A run killed at any
+ * point therefore never becomes the latest result; the next writer marks it
+ * `failed`. Readers see the latest `complete` run and never block the
+ * writer (WAL).
+ *
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DomainFinding } from "../analysis/analyze.ts";
+import type { Transaction } from "../ingest/types.ts";
+
+/** Migrations, in order; the schema version is their count. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE runs (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'failed')),
+     pid INTEGER,
+     started_at TEXT NOT NULL,
+     finished_at TEXT,
+     config TEXT NOT NULL,
+     transactions INTEGER NOT NULL DEFAULT 0,
+     domains INTEGER NOT NULL DEFAULT 0,
+     error TEXT,
+     timings TEXT
+   );
+   CREATE TABLE sources (
+     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+     path TEXT NOT NULL,
+     size INTEGER,
+     sha256 TEXT,
+     format TEXT,
+     stats TEXT
+   );
+   CREATE TABLE transactions (
+     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+     ts REAL NOT NULL,
+     client TEXT NOT NULL,
+     server TEXT NOT NULL,
+     query TEXT NOT NULL,
+     qtype INTEGER NOT NULL,
+     rcode INTEGER,
+     answers INTEGER NOT NULL,
+     domain TEXT NOT NULL
+   );
+   CREATE INDEX transactions_run_domain ON transactions (run_id, domain);
+   CREATE TABLE domain_scores (
+     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+     domain TEXT NOT NULL,
+     score REAL NOT NULL,
+     severity TEXT NOT NULL,
+     is_c2 INTEGER NOT NULL,
+     features TEXT NOT NULL,
+     components TEXT NOT NULL,
+     PRIMARY KEY (run_id, domain)
+   );
+   CREATE TABLE evidence (
+     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+     domain TEXT NOT NULL,
+     evidence TEXT NOT NULL,
+     PRIMARY KEY (run_id, domain)
+   );`,
+];
+
+/** The schema version this build writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** A run as stored. */
+export interface RunRecord {
+  id: number;
+  status: "running" | "complete" | "failed";
+  pid: number | null;
+  started_at: string;
+  finished_at: string | null;
+  config: Record<string, unknown>;
+  transactions: number;
+  domains: number;
+  error: string | null;
+  timings: Record<string, number> | null;
+  sources: SourceRecord[];
+}
+
+/** One input of a run. */
+export interface SourceRecord {
+  path: string;
+  size: number | null;
+  sha256: string | null;
+  format: string | null;
+  stats: Record<string, unknown> | null;
+}
+
+/** A stored domain score with its evidence. */
+export type StoredFinding = DomainFinding;
+
+/** Whether a process id is alive on this machine. */
+function alive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The Plumbum database. */
+export class Store {
+  readonly db: DatabaseSync;
+  readonly path: string;
+
+  private constructor(db: DatabaseSync, path: string) {
+    this.db = db;
+    this.path = path;
+  }
+
+  /** Open (creating and migrating when needed). */
+  static open(path: string, options: { readOnly?: boolean } = {}): Store {
+    const db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
+    db.exec("PRAGMA busy_timeout = 5000");
+    const s = new Store(db, path);
+    if (!options.readOnly) {
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = NORMAL");
+      db.exec("PRAGMA foreign_keys = ON");
+      s.#migrate();
+      s.#recoverInterrupted();
+    }
+    return s;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Current schema version of the file. */
+  schemaVersion(): number {
+    return (this.db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+  }
+
+  #migrate(): void {
+    const v = this.schemaVersion();
+    if (v > SCHEMA_VERSION) {
+      throw new Error(
+        `${this.path} has schema version ${v}, newer than this Plumbum (${SCHEMA_VERSION}); upgrade Plumbum or use another --dir`,
+      );
+    }
+    for (let i = v; i < MIGRATIONS.length; i++) {
+      this.db.exec("BEGIN IMMEDIATE");
+      try {
+        this.db.exec(MIGRATIONS[i]);
+        this.db.exec(`PRAGMA user_version = ${i + 1}`);
+        this.db.exec("COMMIT");
+      } catch (e) {
+        this.db.exec("ROLLBACK");
+        throw e;
+      }
+    }
+  }
+
+  /** Runs left `running` by a process that is gone were interrupted: mark them failed. */
+  #recoverInterrupted(): void {
+    const rows = this.db.prepare("SELECT id, pid FROM runs WHERE status = 'running'").all() as {
+      id: number;
+      pid: number | null;
+    }[];
+    for (const r of rows) {
+      if (r.pid !== null && r.pid !== Deno.pid && alive(r.pid)) continue;
+      this.db.prepare(
+        "UPDATE runs SET status = 'failed', error = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ?",
+      )
+        .run(`interrupted: process ${r.pid ?? "?"} stopped before the run completed`, new Date().toISOString(), r.id);
+      this.db.prepare("DELETE FROM transactions WHERE run_id = ?").run(r.id);
+    }
+  }
+
+  /** Start a run: its row is committed at once as `running`. */
+  startRun(config: Record<string, unknown>): number {
+    const r = this.db.prepare("INSERT INTO runs (status, pid, started_at, config) VALUES ('running', ?, ?, ?)")
+      .run(Deno.pid, new Date().toISOString(), JSON.stringify(config));
+    return Number(r.lastInsertRowid);
+  }
+
+  /** A writer of transactions that commits every `batch` rows. */
+  transactionWriter(runId: number, batch = 20000): TransactionWriter {
+    return new TransactionWriter(this.db, runId, batch);
+  }
+
+  /** Finish a run: sources, scores, evidence and the `complete` status in one commit. */
+  completeRun(
+    runId: number,
+    o: { sources: SourceRecord[]; findings: DomainFinding[]; transactions: number; timings: Record<string, number> },
+  ): void {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      const src = this.db.prepare(
+        "INSERT INTO sources (run_id, path, size, sha256, format, stats) VALUES (?, ?, ?, ?, ?, ?)",
+      );
+      for (const s of o.sources) src.run(runId, s.path, s.size, s.sha256, s.format, JSON.stringify(s.stats));
+      const sc = this.db.prepare(
+        "INSERT INTO domain_scores (run_id, domain, score, severity, is_c2, features, components) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      );
+      const ev = this.db.prepare("INSERT INTO evidence (run_id, domain, evidence) VALUES (?, ?, ?)");
+      for (const f of o.findings) {
+        sc.run(
+          runId,
+          f.domain,
+          f.score,
+          f.severity,
+          f.is_c2 ? 1 : 0,
+          JSON.stringify(f.features),
+          JSON.stringify(f.components),
+        );
+        ev.run(runId, f.domain, JSON.stringify(f.evidence));
+      }
+      this.db.prepare(
+        "UPDATE runs SET status = 'complete', finished_at = ?, transactions = ?, domains = ?, timings = ? WHERE id = ?",
+      )
+        .run(new Date().toISOString(), o.transactions, o.findings.length, JSON.stringify(o.timings), runId);
+      this.db.exec("COMMIT");
+    } catch (e) {
+      this.db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+
+  /** Mark a run failed (with the reason). */
+  failRun(runId: number, error: string): void {
+    this.db.prepare("UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?").run(
+      new Date().toISOString(),
+      error,
+      runId,
+    );
+    this.db.prepare("DELETE FROM transactions WHERE run_id = ?").run(runId);
+  }
+
+  #runFromRow(row: Record<string, unknown>): RunRecord {
+    const sources =
+      (this.db.prepare("SELECT path, size, sha256, format, stats FROM sources WHERE run_id = ? ORDER BY rowid").all(
+        row.id as number,
+      ) as Record<string, unknown>[])
+        .map((s) => ({
+          path: s.path as string,
+          size: s.size as number | null,
+          sha256: s.sha256 as string | null,
+          format: s.format as string | null,
+          stats: s.stats === null ? null : JSON.parse(s.stats as string),
+        }));
+    return {
+      id: row.id as number,
+      status: row.status as RunRecord["status"],
+      pid: row.pid as number | null,
+      started_at: row.started_at as string,
+      finished_at: row.finished_at as string | null,
+      config: JSON.parse(row.config as string),
+      transactions: row.transactions as number,
+      domains: row.domains as number,
+      error: row.error as string | null,
+      timings: row.timings === null ? null : JSON.parse(row.timings as string),
+      sources,
+    };
+  }
+
+  /** A run by id, or the latest complete run when `id` is undefined. */
+  run(id?: number): RunRecord | null {
+    const row = id === undefined
+      ? this.db.prepare("SELECT * FROM runs WHERE status = 'complete' ORDER BY id DESC LIMIT 1").get()
+      : this.db.prepare("SELECT * FROM runs WHERE id = ?").get(id);
+    return row === undefined ? null : this.#runFromRow(row as Record<string, unknown>);
+  }
+
+  /** Every run, newest first. */
+  runs(): RunRecord[] {
+    return (this.db.prepare("SELECT * FROM runs ORDER BY id DESC").all() as Record<string, unknown>[]).map((r) =>
+      this.#runFromRow(r)
+    );
+  }
+
+  /** Findings of a run, highest score first. */
+  findings(runId: number, options: { withEvidence?: boolean } = {}): StoredFinding[] {
+    const rows = this.db.prepare(
+      `SELECT s.domain, s.score, s.severity, s.is_c2, s.features, s.components, ${
+        options.withEvidence ? "e.evidence" : "NULL AS evidence"
+      }
+       FROM domain_scores s LEFT JOIN evidence e ON e.run_id = s.run_id AND e.domain = s.domain
+       WHERE s.run_id = ? ORDER BY s.score DESC, s.domain ASC`,
+    ).all(runId) as Record<string, unknown>[];
+    return rows.map(toFinding);
+  }
+
+  /** One domain's finding (with evidence), or null. */
+  finding(runId: number, domain: string): StoredFinding | null {
+    const row = this.db.prepare(
+      `SELECT s.domain, s.score, s.severity, s.is_c2, s.features, s.components, e.evidence
+       FROM domain_scores s LEFT JOIN evidence e ON e.run_id = s.run_id AND e.domain = s.domain
+       WHERE s.run_id = ? AND s.domain = ?`,
+    ).get(runId, domain);
+    return row === undefined ? null : toFinding(row as Record<string, unknown>);
+  }
+
+  /** All scored domain names of a run. */
+  domainNames(runId: number): string[] {
+    return (this.db.prepare("SELECT domain FROM domain_scores WHERE run_id = ?").all(runId) as { domain: string }[])
+      .map((r) => r.domain);
+  }
+
+  /** Stored transactions of one domain in a run (time order), up to `limit`. */
+  transactions(
+    runId: number,
+    domain: string,
+    limit = 1000,
+  ): {
+    ts: number;
+    client: string;
+    server: string;
+    query: string;
+    qtype: number;
+    rcode: number | null;
+    answers: number;
+  }[] {
+    return this.db.prepare(
+      "SELECT ts, client, server, query, qtype, rcode, answers FROM transactions WHERE run_id = ? AND domain = ? ORDER BY ts LIMIT ?",
+    )
+      .all(runId, domain, limit) as {
+        ts: number;
+        client: string;
+        server: string;
+        query: string;
+        qtype: number;
+        rcode: number | null;
+        answers: number;
+      }[];
+  }
+
+  /** `PRAGMA integrity_check` result ("ok" when sound). */
+  integrityCheck(): string {
+    const rows = this.db.prepare("PRAGMA integrity_check").all() as { integrity_check: string }[];
+    return rows.map((r) => r.integrity_check).join("; ");
+  }
+}
+
+function toFinding(r: Record<string, unknown>): StoredFinding {
+  return {
+    domain: r.domain as string,
+    score: r.score as number,
+    severity: r.severity as StoredFinding["severity"],
+    is_c2: r.is_c2 === 1,
+    features: JSON.parse(r.features as string),
+    components: JSON.parse(r.components as string),
+    evidence: r.evidence === null || r.evidence === undefined
+      ? (undefined as unknown as StoredFinding["evidence"])
+      : JSON.parse(r.evidence as string),
+  };
+}
+
+/** Inserts transactions in batched commits. */
+export class TransactionWriter {
+  readonly #db: DatabaseSync;
+  readonly #stmt: StatementSync;
+  readonly #runId: number;
+  readonly #batch: number;
+  #pending = 0;
+  #open = false;
+  written = 0;
+
+  constructor(db: DatabaseSync, runId: number, batch: number) {
+    this.#db = db;
+    this.#runId = runId;
+    this.#batch = batch;
+    this.#stmt = db.prepare(
+      "INSERT INTO transactions (run_id, ts, client, server, query, qtype, rcode, answers, domain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+  }
+
+  add(tx: Transaction, domain: string): void {
+    if (!this.#open) {
+      this.#db.exec("BEGIN");
+      this.#open = true;
+    }
+    this.#stmt.run(this.#runId, tx.ts, tx.client, tx.server, tx.query, tx.qtype, tx.rcode, tx.answers.length, domain);
+    this.written++;
+    if (++this.#pending >= this.#batch) this.flush();
+  }
+
+  /** Commit what is pending. */
+  flush(): void {
+    if (this.#open) {
+      this.#db.exec("COMMIT");
+      this.#open = false;
+      this.#pending = 0;
+    }
+  }
+}

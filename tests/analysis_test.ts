@@ -1,0 +1,231 @@
+/**
+ * The scoring model as DESIGN.md documents it, and the accumulator's
+ * features on traffic built to have known properties.
+ */
+import assert from "node:assert/strict";
+import { Analyzer } from "../src/analysis/analyze.ts";
+import { DomainAccumulator, type DomainFeatures } from "../src/analysis/accumulator.ts";
+import { parentDomain } from "../src/analysis/domain.ts";
+import {
+  BASELINE_FEATURES,
+  type CorpusRanges,
+  FEATURES,
+  type ModelConfig,
+  normalize,
+  presetModel,
+  PRESETS,
+  scoreDomain,
+  severityOf,
+} from "../src/analysis/model.ts";
+import { DistinctCounter, shannonEntropy } from "../src/analysis/sketch.ts";
+import type { Transaction } from "../src/ingest/types.ts";
+
+/** A transaction with sensible defaults. */
+export function tx(o: Partial<Transaction> & { query: string; ts: number }): Transaction {
+  return {
+    rtt: 0.01,
+    transport: "udp",
+    service: "dns",
+    client: "10.0.0.2",
+    clientPort: 40000,
+    server: "10.0.0.1",
+    serverPort: 53,
+    id: 1,
+    opcode: 0,
+    queryKey: o.query.toLowerCase(),
+    qtype: 16,
+    qclass: 1,
+    rcode: 0,
+    aa: false,
+    tc: false,
+    rd: true,
+    ra: true,
+    z: 0,
+    answers: [],
+    hasQuery: true,
+    hasResponse: true,
+    querySize: 0,
+    responseSize: 0,
+    ...o,
+  };
+}
+
+Deno.test("the documented presets, with their names and numbers", () => {
+  assert.deepEqual(PRESETS.default, {
+    entropy: 1.0,
+    periodicity: 1.2,
+    volume: 0.5,
+    length: 0.8,
+    client_rarity: 0.6,
+    subdomain_diversity: 0.0,
+  });
+  assert.deepEqual(PRESETS.optimized, {
+    entropy: 0.01,
+    periodicity: 0.01,
+    volume: 0.1174,
+    length: 0.01,
+    client_rarity: 2.1885,
+    subdomain_diversity: 0.1692,
+  });
+  assert.deepEqual(PRESETS.regularized, {
+    entropy: 0.15,
+    periodicity: 0.10,
+    volume: 0.25,
+    length: 0.10,
+    client_rarity: 1.80,
+    subdomain_diversity: 0.30,
+  });
+  for (const p of ["default", "optimized", "regularized"]) {
+    assert.deepEqual(Object.keys(PRESETS[p]), [...BASELINE_FEATURES]);
+  }
+});
+
+Deno.test("documented example: norms (0,1,1,1,1,1) under regularized give 94.4 CRITICAL with shares 0/3.7/9.3/3.7/66.7/11.1 %", () => {
+  // A single-domain corpus yields exactly those norms under baseline normalization.
+  const a = new Analyzer({ model: presetModel("regularized"), c2Domains: ["evil.tk"] });
+  for (let i = 0; i < 50; i++) {
+    a.add(
+      tx({
+        query: `q${i}x${(i * 7919) % 1000}.evil.tk`,
+        ts: 1000 + i * (i % 2 ? 0.5 : 3),
+        answers: [{
+          name: "",
+          type: 16,
+          class: 1,
+          ttl: 0,
+          rdlength: 0,
+          data: { kind: "txt", strings: ["x".repeat(180)] },
+        }],
+      }),
+    );
+  }
+  const [f] = a.findings();
+  assert.equal(f.domain, "evil.tk");
+  assert.equal(f.is_c2, true);
+  assert.deepEqual(f.components.map((c) => c.norm), [0, 1, 1, 1, 1, 1]);
+  assert.equal(Math.round(f.score * 10) / 10, 94.4);
+  assert.equal(f.severity, "CRITICAL");
+  assert.deepEqual(f.components.map((c) => (100 * c.share).toFixed(1)), ["0.0", "3.7", "9.3", "3.7", "66.7", "11.1"]);
+  assert.deepEqual(f.components.map((c) => c.weight), [0.15, 0.1, 0.25, 0.1, 1.8, 0.3]);
+  // The shares add up to the score.
+  assert.ok(Math.abs(f.components.reduce((s, c) => s + c.share, 0) * 100 - f.score) < 1e-9);
+});
+
+Deno.test("score = 100 · Σ w·norm / Σ w, clamped; severities at 80/60/40 (configurable)", () => {
+  const model: ModelConfig = { ...presetModel("default"), normalization: "corpus" };
+  const ranges: CorpusRanges = { min: {}, max: {} };
+  for (const n of BASELINE_FEATURES) {
+    ranges.min[n] = 0;
+    ranges.max[n] = 10;
+  }
+  const f = {
+    mean_entropy: 5,
+    cv: 5,
+    query_count: 10,
+    mean_txt_length: 0,
+    mean_answer_payload: 5,
+    client_count: 10,
+    subdomain_count: 10,
+  } as unknown as DomainFeatures;
+  const { score, components } = scoreDomain(f, model, ranges);
+  const w = PRESETS.default;
+  const expected = 100 *
+    (w.entropy * 0.5 + w.periodicity * 0.5 + w.volume * 1 + w.length * 0.5 + w.client_rarity * 0 + 0) /
+    Object.values(w).reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(score - expected) < 1e-9, `${score} vs ${expected}`);
+  assert.equal(components.length, 6);
+  assert.equal(severityOf(80, { critical: 80, high: 60, medium: 40 }), "CRITICAL");
+  assert.equal(severityOf(79.9, { critical: 80, high: 60, medium: 40 }), "HIGH");
+  assert.equal(severityOf(40, { critical: 80, high: 60, medium: 40 }), "MEDIUM");
+  assert.equal(severityOf(39.9, { critical: 80, high: 60, medium: 40 }), "LOW");
+  assert.equal(severityOf(50, { critical: 90, high: 70, medium: 50 }), "MEDIUM");
+});
+
+Deno.test("baseline normalization: min–max, 0..max, client rarity inverted against 1..max", () => {
+  const ranges: CorpusRanges = {
+    min: { entropy: 2, periodicity: 0.5, volume: 1, client_rarity: 1 },
+    max: { entropy: 4, periodicity: 2.5, volume: 100, client_rarity: 11 },
+  };
+  const f = {} as DomainFeatures;
+  assert.equal(normalize(FEATURES.entropy, 3, f, "corpus", ranges), 0.5);
+  assert.equal(normalize(FEATURES.periodicity, 0.5, f, "corpus", ranges), 1);
+  assert.equal(normalize(FEATURES.periodicity, 2.5, f, "corpus", ranges), 0);
+  assert.equal(normalize(FEATURES.periodicity, null, f, "corpus", ranges), 0, "no gaps: no evidence of periodicity");
+  assert.equal(normalize(FEATURES.volume, 50, f, "corpus", ranges), 0.5);
+  assert.equal(normalize(FEATURES.client_rarity, 1, f, "corpus", ranges), 1);
+  assert.equal(normalize(FEATURES.client_rarity, 11, f, "corpus", ranges), 0);
+  assert.equal(normalize(FEATURES.client_rarity, 6, f, "corpus", ranges), 0.5);
+});
+
+Deno.test("accumulator: periodicity, entropy, clients, sub-zones, payload and evidence", () => {
+  const acc = new DomainAccumulator("example.com");
+  for (let i = 0; i < 100; i++) {
+    acc.add(tx({
+      query: `${i.toString(36)}abc.t1.example.com`,
+      ts: 1000 + i * 10,
+      client: i % 4 === 0 ? "10.0.0.9" : "10.0.0.2",
+      answers: [{
+        name: "",
+        type: 16,
+        class: 1,
+        ttl: 0,
+        rdlength: 0,
+        data: { kind: "txt", strings: ["hello", "world!"] },
+      }],
+    }));
+  }
+  acc.add(tx({ query: "www.example.com", ts: 2000, hasResponse: false, rcode: null }));
+  const f = acc.features();
+  assert.equal(f.query_count, 101);
+  assert.equal(f.client_count, 2);
+  assert.equal(f.subdomain_count, 101);
+  assert.ok(f.cv !== null && f.cv < 0.01, `clockwork gaps have CV ≈ 0, got ${f.cv}`);
+  assert.equal(f.mean_txt_length, 11);
+  const e = acc.evidence();
+  assert.deepEqual(e.busiest_subzone, { subzone: "t1.example.com", queries: 100 });
+  assert.equal(e.clients[0].client, "10.0.0.2");
+  assert.equal(e.clients[0].queries, 76);
+  assert.equal(e.first_seen, 1000);
+  assert.equal(e.last_seen, 2000);
+  assert.equal(e.gaps.count, 100);
+  assert.equal(e.activity.counts.reduce((a, b) => a + b, 0), 101);
+  assert.equal(e.sample_names.length, 5);
+  assert.deepEqual(e.query_types, { TXT: 101 });
+});
+
+Deno.test("entropy and distinct counting", () => {
+  assert.equal(shannonEntropy("aaaa"), 0);
+  assert.equal(shannonEntropy("abab"), 1);
+  assert.ok(Math.abs(shannonEntropy("abcdefgh") - 3) < 1e-12);
+  const d = new DistinctCounter(100);
+  for (let i = 0; i < 20000; i++) d.add(`name-${i}`);
+  assert.equal(d.exact, false);
+  assert.ok(Math.abs(d.count - 20000) / 20000 < 0.05, `estimate ${d.count}`);
+});
+
+Deno.test("parent domains: public suffixes, C2 suffixes win, reverse zones grouped", () => {
+  assert.equal(parentDomain("a.b.example.co.uk"), "example.co.uk");
+  assert.equal(parentDomain("x.t1.evil.tk", ["t1.evil.tk"]), "t1.evil.tk");
+  assert.equal(parentDomain("x.y.evil.tk"), "evil.tk");
+  assert.equal(parentDomain("4.3.2.1.in-addr.arpa"), "in-addr.arpa");
+  assert.equal(parentDomain("b.a.9.8.ip6.arpa"), "ip6.arpa");
+  assert.equal(parentDomain("localhost"), "localhost");
+  assert.equal(parentDomain("\xbc\xdd.img.lime-hollow.test"), "lime-hollow.test");
+});
+
+Deno.test("findings are deterministic: the same input gives the same output", () => {
+  const run = () => {
+    const a = new Analyzer({ model: presetModel("regularized") });
+    for (let i = 0; i < 300; i++) {
+      a.add(
+        tx({
+          query: `n${(i * 31) % 97}.d${i % 7}.example${i % 5}.com`,
+          ts: 1000 + i * 0.37,
+          client: `10.0.0.${i % 9}`,
+        }),
+      );
+    }
+    return JSON.stringify(a.findings());
+  };
+  assert.equal(run(), run());
+});
