@@ -1,6 +1,6 @@
 /**
  * Plumbum as a library: read captures and Zeek logs into DNS transactions,
- * and (as the analysis layer lands) score parent domains for tunnelling.
+ * score parent domains for tunnelling, store and evaluate the findings.
  *
  * @example
  * ```ts
@@ -17,5 +17,16 @@
  */
 export * from "./src/ingest/mod.ts";
 export { parentDomain } from "./src/analysis/domain.ts";
+export { Analyzer, scoreAll } from "./src/analysis/analyze.ts";
+export type { AnalyzerOptions, DomainFinding, DomainSummary } from "./src/analysis/analyze.ts";
+export { DomainAccumulator } from "./src/analysis/accumulator.ts";
+export type { DomainEvidence, DomainFeatures } from "./src/analysis/accumulator.ts";
+export { FEATURES, presetModel, PRESETS, scoreDomain, severityOf } from "./src/analysis/model.ts";
+export type { Component, ModelConfig, Severity, Thresholds } from "./src/analysis/model.ts";
+export { loadConfig, parseConfig, resolveModel } from "./src/config/config.ts";
+export { Store } from "./src/store/store.ts";
+export { evaluate, loadLabeled } from "./src/eval/evaluate.ts";
+export { parseLabels } from "./src/eval/labels.ts";
+export { tune } from "./src/eval/tune.ts";
 export { displayText, escapeTerminal } from "./src/present/escape.ts";
 export { VERSION } from "./src/version.ts";

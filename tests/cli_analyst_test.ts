@@ -8,6 +8,7 @@ import Ajv2020 from "npm:ajv@8.20.0/dist/2020.js";
 import addFormats from "npm:ajv-formats@3.0.1";
 import { parse as parseCsv } from "npm:csv-parse@7.0.3/sync";
 import { parse as parseYaml } from "npm:yaml@2.9.1";
+import { PRESETS } from "../src/analysis/model.ts";
 import { runCli } from "./helpers/cli.ts";
 import { fromFileUrl } from "./helpers/paths.ts";
 import { sharedDir } from "./helpers/shared.ts";
@@ -25,15 +26,24 @@ Deno.test("the hostile fixture on disk is what the generator builds", () => {
   assert.deepEqual(Deno.readFileSync(hostile), HOSTILE_PCAP);
 });
 
-Deno.test("init writes a commented config with the regularized defaults, is idempotent, keeps edits without --force", async () => {
+Deno.test("init writes a commented config with the tunnel-model defaults, is idempotent, keeps edits without --force", async () => {
   const cwd = tempWorkspace();
   const r = await runCli(["init"], undefined, { cwd });
   assert.equal(r.code, 0, r.stderr);
   const cfg = Deno.readTextFileSync(`${cwd}/.plumbum/config.hcl`);
   for (
-    const line of ['weight_preset = "regularized"', "entropy_weight", "critical = 80", "high     = 60", "medium   = 40"]
+    const line of [
+      'weight_preset = "tunnel"',
+      'normalization = "absolute"',
+      "critical = 80",
+      "high     = 60",
+      "medium   = 40",
+    ]
   ) assert.ok(cfg.includes(line), line);
-  assert.match(cfg, /client_rarity_weight\s+= 1\.80/);
+  for (const [k, w] of Object.entries(PRESETS.tunnel)) {
+    assert.match(cfg, new RegExp(`${k}_weight\\s+= ${w.toFixed(2)}`));
+  }
+  assert.match(cfg, /# Weight preset: default, optimized, regularized, tunnel/);
   assert.ok(Deno.statSync(`${cwd}/.plumbum/plumbum.db`).isFile);
   Deno.writeTextFileSync(`${cwd}/.plumbum/config.hcl`, cfg.replace("critical = 80", "critical = 85"));
   const again = await runCli(["init"], undefined, { cwd });
@@ -94,7 +104,7 @@ Deno.test("apply prints the findings table and summary; --json prints the export
   ]]);
   const old = JSON.parse((await runCli(["export", "--run", "1"], undefined, { cwd })).stdout);
   assert.equal(old.run.id, 1);
-  assert.equal(old.run.config.model.preset, "regularized");
+  assert.equal(old.run.config.model.preset, "tunnel");
   assert.ok(old.domains.find((d: { domain: string; is_c2: boolean }) => d.domain === "vale-flow.test").is_c2);
   const none = await runCli(["export", "--run", "9"], undefined, { cwd });
   assert.equal(none.code, 1);
@@ -109,7 +119,7 @@ Deno.test("explain shows the decomposition in the documented format; --feature d
   assert.equal(e.code, 0, e.stderr);
   assert.match(e.stdout, /^Domain: vale-flow\.test$/m);
   assert.match(e.stdout, /^Score: {2}\d+\.\d \((CRITICAL|HIGH|MEDIUM|LOW)\)$/m);
-  for (const f of ["entropy", "periodicity", "volume", "length", "client_rarity", "subdomain_diversity"]) {
+  for (const f of Object.keys(PRESETS.tunnel)) {
     assert.match(
       e.stdout,
       new RegExp(`^  ${f} +norm=\\d\\.\\d{3}  w=\\d\\.\\d{4}  contrib=\\d\\.\\d{3}  \\( ?\\d+\\.\\d%\\)`, "m"),
@@ -118,12 +128,28 @@ Deno.test("explain shows the decomposition in the documented format; --feature d
   }
   assert.match(e.stdout, /busiest sub-zone t1\.vale-flow\.test/);
   assert.match(e.stdout, /clients +10\.53\.0\.22/);
-  const p = await runCli(["explain", "vale-flow.test", "--feature", "periodicity"], undefined, { cwd });
-  assert.match(p.stdout, /Inter-query gaps \(\d+\): mean/);
+  const p = await runCli(["explain", "vale-flow.test", "--feature", "name_information"], undefined, { cwd });
+  assert.match(p.stdout, /bits per distinct name/);
+  const bad = await runCli(["explain", "vale-flow.test", "--feature", "periodicty"], undefined, { cwd });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /did you mean "periodicity"/);
   const j = JSON.parse((await runCli(["explain", "vale-flow.test", "--json"], undefined, { cwd })).stdout);
   assert.equal(j.domain, "vale-flow.test");
   assert.ok(Array.isArray(j.evidence.sample_names) && j.evidence.sample_names.length > 0);
   assert.equal(j.components.length, 6);
+  assert.match(e.stdout, /capacity +≈ \d+(\.\d)? KB could have moved through this domain in/);
+  // The baseline stays selectable, with its six features.
+  await runCli(["apply", "--weights", "regularized", sample], undefined, { cwd });
+  const b = await runCli(["explain", "vale-flow.test"], undefined, { cwd });
+  for (const f of ["entropy", "periodicity", "volume", "length", "client_rarity", "subdomain_diversity"]) {
+    assert.match(
+      b.stdout,
+      new RegExp(`^  ${f} +norm=\\d\\.\\d{3}  w=\\d\\.\\d{4}  contrib=\\d\\.\\d{3}  \\( ?\\d+\\.\\d%\\)`, "m"),
+      f,
+    );
+  }
+  const per = await runCli(["explain", "vale-flow.test", "--feature", "periodicity"], undefined, { cwd });
+  assert.match(per.stdout, /Inter-query gaps \(\d+\): mean/);
   const u = await runCli(["explain", "vale-flow.tst"], undefined, { cwd });
   assert.equal(u.code, 1);
   assert.match(u.stderr, /closest scored: vale-flow\.test/);

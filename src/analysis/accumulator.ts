@@ -8,16 +8,18 @@
  */
 
 import type { Transaction } from "../ingest/types.ts";
-import { typeName } from "../ingest/dns.ts";
+import { bytesToByteString, typeName } from "../ingest/dns.ts";
 import {
   ActivitySeries,
   BoundedCounts,
+  CompressedSize,
   DistinctCounter,
   percentile,
   Reservoir,
   RunningStats,
   shannonEntropy,
 } from "./sketch.ts";
+import { type Lookalike, recognizeLookalikes } from "./lookalike.ts";
 
 /** Raw (un-normalized) features of one parent domain. */
 export interface DomainFeatures {
@@ -47,8 +49,24 @@ export interface DomainFeatures {
   downstream_bytes: number;
   /** Seconds between first and last query. */
   duration_secs: number;
-  /** Share of queries whose type is TXT, NULL, PRIVATE, KEY or other payload-bearing types. */
+  /** Share of queries whose type can carry data downstream: TXT, NULL, PRIVATE, KEY, CNAME, MX, SRV, SPF, private-use types. */
   payload_type_ratio: number;
+  /** Distinct payload answers (TXT, NULL, CNAME, MX…) per transaction answered with one: 1 = every answer new. */
+  answer_diversity: number;
+  /** Transactions answered with a payload-bearing record. */
+  payload_answers: number;
+  /** Distinct payload answers (exact up to 2048, then estimated). */
+  distinct_answers: number;
+  /** Share of the queries asked by the busiest client (1 = one host). */
+  top_client_share: number;
+  /** Information-content bound: compressed bytes of the distinct name parts (upstream). */
+  upstream_capacity: number;
+  /** Information-content bound: compressed bytes of the distinct answer payloads (downstream). */
+  downstream_capacity: number;
+  /** Capacity attributable to the busiest client: its share of the distinct name bytes up, its share of queries down. */
+  top_client_capacity: number;
+  /** Mean information per distinct name: mean name-part length × mean entropy, in bits. */
+  name_bits: number;
   /** Share of name-part characters outside [a-z0-9-.] (base64 "+/=", binary bytes, upper case…). */
   odd_char_ratio: number;
 }
@@ -78,9 +96,43 @@ export interface DomainEvidence {
     sample: number[];
   };
   services: Record<string, number>;
+  /** Benign patterns recognized in the traffic, with the reason. */
+  lookalikes: Lookalike[];
+  /** A few TXT answers as seen. */
+  txt_samples: string[];
 }
 
-const PAYLOAD_QTYPES = new Set([16, 10, 65399, 25, 5, 15, 33, 28, 99]);
+/**
+ * Record types that carry data downstream in tunnels (TXT, NULL, PRIVATE,
+ * KEY, CNAME, MX, SRV, SPF) and the private-use range. A, AAAA and PTR are
+ * left out: their answers are addresses and reverse names, the stuff of
+ * ordinary lookups (a tunnel hiding in AAAA still shows in its names).
+ */
+export function isPayloadType(t: number): boolean {
+  return t === 16 || t === 10 || t === 65399 || t === 25 || t === 5 || t === 15 || t === 33 || t === 99 ||
+    (t >= 65280 && t <= 65534);
+}
+
+/** Text of a payload answer, for telling distinct answers apart. */
+function payloadText(data: Transaction["answers"][number]["data"]): string {
+  switch (data.kind) {
+    case "txt":
+      return data.strings.join("\u0000");
+    case "name":
+    case "mx":
+      return data.name;
+    case "srv":
+      return data.target;
+    case "raw":
+      return bytesToByteString(data.bytes, 0, data.bytes.length);
+    case "text":
+      return data.text;
+    case "key":
+      return `key:${data.algorithm}:${data.keyLength}`;
+    default:
+      return "";
+  }
+}
 
 /** Downstream payload bytes of one answer record. */
 export function answerPayload(type: number, data: Transaction["answers"][number]["data"], rdlength: number): number {
@@ -131,6 +183,14 @@ export class DomainAccumulator {
   #answerBytes = 0;
   #upstreamBytes = 0;
   #payloadTypeQueries = 0;
+  readonly #answers = new DistinctCounter();
+  #payloadAnswers = 0;
+  readonly #upCompressed = new CompressedSize();
+  readonly #downCompressed = new CompressedSize();
+  readonly #clientChars = new BoundedCounts(4096);
+  readonly #txtSamples: string[] = [];
+  /** Up to 64 distinct lower-cased names, for recognizing benign patterns. */
+  readonly #samplesForPatterns: string[] = [];
   readonly #qtypes = new BoundedCounts(64);
   readonly #atypes = new BoundedCounts(64);
   readonly #rcodes = new BoundedCounts(32);
@@ -161,7 +221,7 @@ export class DomainAccumulator {
     this.#clients.add(tx.client);
     this.#qtypes.add(typeName(tx.qtype));
     this.#services.add(tx.service);
-    if (PAYLOAD_QTYPES.has(tx.qtype)) this.#payloadTypeQueries++;
+    if (isPayloadType(tx.qtype)) this.#payloadTypeQueries++;
     const name = tx.queryKey;
     // The part of the name under the domain: where upstream data travels.
     const part = name.length > this.domain.length ? name.slice(0, name.length - this.domain.length - 1) : "";
@@ -175,18 +235,22 @@ export class DomainAccumulator {
       // Entropy and capacity are measured on distinct names (a repeated name carries nothing new).
       this.#entropy.add(shannonEntropy(part));
       this.#upstreamBytes += part.length;
+      this.#upCompressed.add(part);
+      this.#clientChars.add(tx.client, part.length);
       for (let i = 0; i < part.length; i++) {
         const c = part.charCodeAt(i);
         if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e)) this.#oddChars++;
       }
       this.#partChars += part.length;
       if (this.#samples.length < 5) this.#samples.push(tx.query);
+      if (this.#samplesForPatterns.length < 64) this.#samplesForPatterns.push(name);
     }
     if (tx.query.length > this.#longest.length) this.#longest = tx.query;
     if (tx.hasResponse) {
       this.answered++;
       this.#rcodes.add(tx.rcode === null ? "-" : String(tx.rcode));
       let bytes = 0;
+      let payload = "";
       for (const a of tx.answers) {
         this.#atypes.add(typeName(a.type));
         const b = answerPayload(a.type, a.data, a.rdlength);
@@ -194,9 +258,15 @@ export class DomainAccumulator {
         if (a.type === 16 && a.data.kind === "txt") {
           this.#txtRecords++;
           this.#txtBytes += b;
+          if (this.#txtSamples.length < 3) this.#txtSamples.push(a.data.strings.join(""));
         }
+        if (isPayloadType(a.type)) payload += payloadText(a.data) + "\u0001";
       }
       this.#answerBytes += bytes;
+      if (payload !== "") {
+        this.#payloadAnswers++;
+        if (this.#answers.add(payload) || !this.#answers.exact) this.#downCompressed.add(payload);
+      }
     }
   }
 
@@ -220,11 +290,32 @@ export class DomainAccumulator {
       duration_secs: this.queries > 0 ? this.#last - this.#first : 0,
       payload_type_ratio: this.queries > 0 ? this.#payloadTypeQueries / this.queries : 0,
       odd_char_ratio: this.#partChars > 0 ? this.#oddChars / this.#partChars : 0,
+      answer_diversity: this.#payloadAnswers > 0 ? Math.min(1, this.#answers.count / this.#payloadAnswers) : 0,
+      payload_answers: this.#payloadAnswers,
+      distinct_answers: this.#answers.count,
+      top_client_share: this.queries > 0 ? (this.#clients.top(1)[0]?.[1] ?? 0) / this.queries : 0,
+      upstream_capacity: this.#upCompressed.bytes,
+      downstream_capacity: this.#downCompressed.bytes,
+      top_client_capacity: Math.round(
+        (this.#partChars > 0
+          ? this.#upCompressed.bytes * (this.#clientChars.top(1)[0]?.[1] ?? 0) / this.#partChars
+          : 0) +
+          this.#downCompressed.bytes * (this.queries > 0 ? (this.#clients.top(1)[0]?.[1] ?? 0) / this.queries : 0),
+      ),
+      name_bits: this.#labelLen.n > 0 && this.#entropy.n > 0
+        ? (this.#partChars / Math.max(1, this.#entropy.n)) * this.#entropy.mean
+        : 0,
     };
   }
 
-  /** The evidence behind the features. */
+  /** The evidence behind the features, with the benign patterns it matches. */
   evidence(): DomainEvidence {
+    const e = this.#evidence();
+    e.lookalikes = recognizeLookalikes(this.domain, this.features(), e, this.#samplesForPatterns);
+    return e;
+  }
+
+  #evidence(): DomainEvidence {
     const g = this.#gaps;
     const sample = this.#gapSample.values;
     const busiest = this.#subzones.top(1)[0];
@@ -256,6 +347,8 @@ export class DomainAccumulator {
         sample: sample.slice(0, 64),
       },
       services: Object.fromEntries(this.#services.top(4)),
+      lookalikes: [],
+      txt_samples: [...this.#txtSamples],
     };
   }
 }

@@ -75,17 +75,19 @@ export class Analyzer {
     return parent;
   }
 
+  /** Every domain's features and evidence, before scoring. */
+  summaries(): DomainSummary[] {
+    return [...this.#domains.values()].map((a) => ({
+      domain: a.domain,
+      is_c2: a.isC2,
+      features: a.features(),
+      evidence: a.evidence(),
+    }));
+  }
+
   /** Score every domain; highest score first (ties by name, for determinism). */
   findings(model: ModelConfig = this.#model): DomainFinding[] {
-    return scoreAll(
-      [...this.#domains.values()].map((a) => ({
-        domain: a.domain,
-        is_c2: a.isC2,
-        features: a.features(),
-        evidence: a.evidence(),
-      })),
-      model,
-    );
+    return scoreAll(this.summaries(), model);
   }
 }
 

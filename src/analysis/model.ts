@@ -116,6 +116,66 @@ export const FEATURES: Record<string, FeatureDef> = {
   },
 };
 
+/**
+ * How much evidence a domain offers for channel-shaped features: 0 with 3
+ * distinct names or fewer, 1 from 10 up. A channel is a sequence of distinct
+ * messages; with a handful of names there is no sequence to judge (and at
+ * most a few hundred bytes could have moved).
+ */
+export function channelEvidence(f: DomainFeatures): number {
+  return ramp(f.subdomain_count, 3, 10);
+}
+
+/** Features of the `tunnel` model: what a tunnel must do on the wire. */
+export const TUNNEL_FEATURES: Record<string, FeatureDef> = {
+  name_information: {
+    name: "name_information",
+    description: "bits per distinct name under the domain (mean length × entropy): encoded data is long and dense",
+    raw: (f) => f.name_bits,
+    corpus: "zero-max",
+    absolute: (raw) => ramp(raw ?? 0, 40, 160),
+  },
+  payload_types: {
+    name: "payload_types",
+    description:
+      "share of queries for types that carry data back (TXT, NULL, PRIVATE, KEY, CNAME, MX, SRV), from 10 distinct names up",
+    raw: (f) => f.payload_type_ratio,
+    corpus: "zero-max",
+    absolute: (raw, f) => clamp01(raw ?? 0) * channelEvidence(f),
+  },
+  answer_variety: {
+    name: "answer_variety",
+    description:
+      "distinct payload answers (TXT, NULL, CNAME, MX…): a downstream channel answers something new again and again",
+    raw: (f) => f.distinct_answers,
+    corpus: "zero-max",
+    absolute: (raw) => logRamp(raw ?? 0, 2, 20),
+  },
+  name_uniqueness: {
+    name: "name_uniqueness",
+    description: "share of queries whose name is new (tunnels cannot repeat names: caches would answer)",
+    raw: (f) => f.unique_ratio,
+    corpus: "zero-max",
+    absolute: (raw, f) => ramp(raw ?? 0, 0.5, 1) * channelEvidence(f),
+  },
+  client_concentration: {
+    name: "client_concentration",
+    description: "share of the queries asked by the busiest client (a tunnel is one host talking)",
+    raw: (f) => f.top_client_share,
+    corpus: "zero-max",
+    absolute: (raw, f) => clamp01(raw ?? 0) * channelEvidence(f),
+  },
+  capacity: {
+    name: "capacity",
+    description:
+      "bytes the busiest client could have moved: its share of the compressed distinct names (up) and answers (down)",
+    raw: (f) => f.top_client_capacity,
+    corpus: "zero-max",
+    absolute: (raw) => logRamp(raw ?? 0, 1024, 65536),
+  },
+};
+Object.assign(FEATURES, TUNNEL_FEATURES);
+
 /** The documented weight presets (entropy, periodicity, volume, length, client_rarity, subdomain_diversity). */
 export const PRESETS: Record<string, Record<string, number>> = {
   default: { entropy: 1.0, periodicity: 1.2, volume: 0.5, length: 0.8, client_rarity: 0.6, subdomain_diversity: 0.0 },
@@ -135,6 +195,14 @@ export const PRESETS: Record<string, Record<string, number>> = {
     client_rarity: 1.80,
     subdomain_diversity: 0.30,
   },
+  tunnel: {
+    name_information: 3.0,
+    payload_types: 3.0,
+    answer_variety: 2.0,
+    name_uniqueness: 1.0,
+    client_concentration: 1.0,
+    capacity: 1.5,
+  },
 };
 
 /** Normalization each preset uses. */
@@ -142,13 +210,14 @@ export const PRESET_NORMALIZATION: Record<string, Normalization> = {
   default: "corpus",
   optimized: "corpus",
   regularized: "corpus",
+  tunnel: "absolute",
 };
 
 /** Default severity thresholds. */
 export const DEFAULT_THRESHOLDS: Thresholds = { critical: 80, high: 60, medium: 40 };
 
 /** The configuration `plumbum init` writes and uses when nothing is said. */
-export const DEFAULT_PRESET = "regularized";
+export const DEFAULT_PRESET = "tunnel";
 
 /** A model from a preset name (with default thresholds unless given). */
 export function presetModel(preset: string, thresholds: Thresholds = DEFAULT_THRESHOLDS): ModelConfig {

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { deflateRawSync } from "node:zlib";
+
 /** 32-bit FNV-1a hash of a string's char codes. */
 export function fnv1a(s: string, seed = 0x811c9dc5): number {
   let h = seed >>> 0;
@@ -214,5 +216,43 @@ export class BoundedCounts {
   /** The `k` largest entries, biggest first (ties by key, for determinism). */
   top(k: number): [string, number][] {
     return [...this.counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, k);
+  }
+}
+
+/**
+ * Compressed size of everything added, in bytes: an upper bound on the
+ * information it carried. Data is buffered in 64 KB blocks, each deflated
+ * on its own, so memory stays bounded (redundancy across blocks is not
+ * credited, which only overstates the bound slightly).
+ */
+export class CompressedSize {
+  #buf: Uint8Array | null = null;
+  #len = 0;
+  #done = 0;
+
+  /** Add a byte string. */
+  add(s: string): void {
+    let buf = this.#buf ?? (this.#buf = new Uint8Array(1024));
+    for (let i = 0; i < s.length; i++) {
+      if (this.#len === buf.length) {
+        if (buf.length < 65536) {
+          const grown: Uint8Array = new Uint8Array(buf.length * 4);
+          grown.set(buf);
+          buf = this.#buf = grown;
+        } else this.#flush();
+      }
+      buf[this.#len++] = s.charCodeAt(i) & 0xff;
+    }
+  }
+
+  #flush(): void {
+    if (this.#len > 0) this.#done += deflateRawSync(this.#buf!.subarray(0, this.#len), { level: 6 }).length;
+    this.#len = 0;
+  }
+
+  /** Compressed bytes so far (the pending block included). */
+  get bytes(): number {
+    if (this.#len === 0) return this.#done;
+    return this.#done + deflateRawSync(this.#buf!.subarray(0, this.#len), { level: 6 }).length;
   }
 }

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from "npm:commander@15.1.0";
 import { VERSION } from "../version.ts";
 import { err, Exit, out, parsePorts, UsageError } from "./common.ts";
 import { runApply, runExplain, runExport, runInit, runRuns, runShow } from "./analyst.ts";
+import { runEval, runTune } from "./eval.ts";
 import { runPlan } from "./plan.ts";
 import { runValidate } from "./validate.ts";
 
@@ -152,6 +153,52 @@ export function buildProgram(result: { code: number }): Command {
     .addOption(dirOpt())
     .action((o) => {
       result.code = runRuns(o);
+    });
+
+  const collect = (v: string, prev: string[]) => [...prev, v];
+  const intOpt = (name: string, min: number) => (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`${name}: "${v}" is not a whole number ≥ ${min}`);
+    return n;
+  };
+
+  program.command("eval")
+    .description(
+      "detection quality on labeled captures: per-domain scores, recall, false positives, ROC AUC, and why the wrong ones are wrong",
+    )
+    .argument("[captures...]", "labeled captures (default: every file the labels name, beside the labels file)")
+    .option(
+      "--labels <file>",
+      "labels TSV: file, suffix, label (tunnel:* or benign:*; suffix * = every other domain); repeatable",
+      collect,
+      [],
+    )
+    .option("--weights <preset>", "weight preset to evaluate (default from config.hcl)")
+    .option("--all", "list every domain, not only labeled and wrong ones")
+    .option("--json", "print the evaluation document")
+    .addOption(dirOpt())
+    .action(async (captures: string[], o) => {
+      result.code = await runEval(captures, o);
+    });
+
+  program.command("tune")
+    .description(
+      "simulated annealing over the weights on labeled captures, with k-fold cross-validation; prints an HCL block for config.hcl",
+    )
+    .argument("[captures...]", "labeled captures (default: every file the labels name)")
+    .option("--labels <file>", "labels TSV (repeatable)", collect, [])
+    .option("--weights <preset>", "preset whose features (and starting weights) to tune")
+    .addOption(
+      new Option("--seed <n>", "random seed (same seed, same result)").default(1).argParser(intOpt("--seed", 0)),
+    )
+    .addOption(new Option("--folds <k>", "cross-validation folds").default(5).argParser(intOpt("--folds", 2)))
+    .addOption(
+      new Option("--iterations <n>", "annealing steps per fold").default(600).argParser(intOpt("--iterations", 1)),
+    )
+    .option("--json", "print JSON")
+    .addOption(dirOpt())
+    .action(async (captures: string[], o) => {
+      result.code = await runTune(captures, o);
     });
 
   program.command("version")

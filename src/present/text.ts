@@ -6,7 +6,7 @@
  */
 
 import type { DomainFinding } from "../analysis/analyze.ts";
-import type { DomainEvidence } from "../analysis/accumulator.ts";
+import type { DomainEvidence, DomainFeatures } from "../analysis/accumulator.ts";
 import { FEATURES, type Severity } from "../analysis/model.ts";
 import type { Colors } from "./colors.ts";
 import { escapeTerminal } from "./escape.ts";
@@ -70,9 +70,35 @@ export function sparkline(values: number[], width = 60): string {
   );
 }
 
+/** Bytes in words: "180 KB". */
+function bytesWords(n: number): string {
+  if (n < 1024) return `${Math.round(n)} bytes`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(n < 10240 ? 1 : 0)} KB`;
+  return `${(n / 1048576).toFixed(1)} MB`;
+}
+
+/** A duration in words: "4 minutes", "13 s". */
+function durationWords(s: number): string {
+  if (s < 120) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  if (s < 7200) return `${Math.round(s / 60)} minutes`;
+  return `${(s / 3600).toFixed(1)} hours`;
+}
+
+/** The information-content bound in one sentence. */
+export function capacityLine(f: DomainFeatures): string {
+  const total = f.upstream_capacity + f.downstream_capacity;
+  return `≈ ${bytesWords(total)} could have moved through this domain in ${durationWords(f.duration_secs)} (${
+    bytesWords(f.upstream_capacity)
+  } up in distinct names, ${bytesWords(f.downstream_capacity)} down in distinct answers; busiest client ≈ ${
+    bytesWords(f.top_client_capacity)
+  })`;
+}
+
 /** Evidence as indented text lines. */
-export function evidenceLines(e: DomainEvidence): string[] {
+export function evidenceLines(e: DomainEvidence, f?: DomainFeatures): string[] {
   const lines: string[] = ["Evidence:"];
+  if (f !== undefined && f.upstream_capacity !== undefined) lines.push(`  capacity         ${capacityLine(f)}`);
+  for (const l of e.lookalikes ?? []) lines.push(`  looks like       ${l.class}: ${escapeTerminal(l.reason)}`);
   lines.push(`  first seen       ${fmtTime(e.first_seen)}`);
   lines.push(`  last seen        ${fmtTime(e.last_seen)} (${fmtSecs(e.last_seen - e.first_seen)})`);
   lines.push(
@@ -131,7 +157,7 @@ export function explainText(c: Colors, f: DomainFinding): string {
     );
   }
   lines.push("");
-  if (f.evidence !== undefined) lines.push(...evidenceLines(f.evidence));
+  if (f.evidence !== undefined) lines.push(...evidenceLines(f.evidence, f.features));
   return lines.join("\n") + "\n";
 }
 
@@ -196,6 +222,52 @@ export function featureText(f: DomainFinding, feature: string): string {
       );
       for (const s of e.subzones) lines.push(`    ${escapeTerminal(s.subzone)}  ${s.queries} queries`);
       break;
+    case "name_information":
+      lines.push(
+        `Mean name part ${ft.mean_label_length.toFixed(1)} bytes × ${ft.mean_entropy.toFixed(2)} bits/char ≈ ${
+          ft.name_bits.toFixed(0)
+        } bits per distinct name (longest ${ft.max_label_length}).`,
+      );
+      lines.push("  Hostnames carry ~10-60 bits; encoded payloads (base32/64, hex, binary) 100-1500.");
+      for (const n of e.sample_names) lines.push(`    ${escapeTerminal(n)}`);
+      break;
+    case "payload_types":
+      lines.push(
+        `${(100 * ft.payload_type_ratio).toFixed(1)}% of ${ft.query_count} queries ask for data-carrying types: ${
+          JSON.stringify(e.query_types)
+        }.`,
+      );
+      break;
+    case "answer_variety":
+      lines.push(
+        `${ft.distinct_answers} distinct payload answers in ${ft.payload_answers} answered queries (${
+          (100 * ft.answer_diversity).toFixed(1)
+        }% new); answer types ${JSON.stringify(e.answer_types)}.`,
+      );
+      for (const t of e.txt_samples) lines.push(`    TXT ${escapeTerminal(t.slice(0, 120))}`);
+      break;
+    case "name_uniqueness":
+      lines.push(
+        `${ft.subdomain_count} distinct names among ${ft.query_count} queries (${
+          (100 * ft.unique_ratio).toFixed(1)
+        }% new).`,
+      );
+      for (const l of e.lookalikes) lines.push(`  looks like ${l.class}: ${escapeTerminal(l.reason)}`);
+      break;
+    case "client_concentration":
+      lines.push(
+        `The busiest client asked ${
+          (100 * ft.top_client_share).toFixed(1)
+        }% of the queries; ${ft.client_count} client(s) in all:`,
+      );
+      for (const c of e.clients) lines.push(`    ${escapeTerminal(c.client)}  ${c.queries} queries`);
+      break;
+    case "capacity":
+      lines.push(capacityLine(ft));
+      lines.push(
+        "  Compressed (deflate) sizes of what was new: an upper bound on what the channel could have carried.",
+      );
+      break;
     default:
       lines.push(`Raw features: ${JSON.stringify(ft)}`);
   }
@@ -214,6 +286,6 @@ export function showText(c: Colors, f: DomainFinding): string {
     lines.push(`  ${k.padEnd(22)} ${v === null ? "-" : typeof v === "number" ? Number(v.toPrecision(6)) : v}`);
   }
   lines.push("");
-  if (f.evidence !== undefined) lines.push(...evidenceLines(f.evidence));
+  if (f.evidence !== undefined) lines.push(...evidenceLines(f.evidence, f.features));
   return lines.join("\n") + "\n";
 }

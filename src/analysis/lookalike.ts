@@ -1,0 +1,90 @@
+/**
+ * Benign traffic that looks like tunnels, recognized and explained — never
+ * silently dropped. A recognized pattern does not change a score; it tells
+ * the analyst why a feature is high (e.g. name uniqueness for DNSBL lookups).
+ *
+ * @module
+ */
+
+import type { DomainEvidence, DomainFeatures } from "./accumulator.ts";
+
+/** A benign pattern matched by a domain's traffic. */
+export interface Lookalike {
+  class: "reverse" | "dnsbl" | "av-hash" | "cdn" | "dns-sd" | "poller" | "mail-auth" | "probe";
+  reason: string;
+}
+
+const REVERSED_IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\./;
+const HEX_DIGEST = /(^|\.)([0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64})(\.|$)/;
+const MAIL_AUTH_TXT = /^(v=spf1|v=dkim1|v=dmarc1|[a-z0-9-]+-(site-)?verification=)/i;
+
+function share(names: string[], re: RegExp): number {
+  return names.length === 0 ? 0 : names.filter((n) => re.test(n)).length / names.length;
+}
+
+/** The benign patterns that `domain`'s traffic matches. */
+export function recognizeLookalikes(
+  domain: string,
+  f: DomainFeatures,
+  e: DomainEvidence,
+  names: string[],
+): Lookalike[] {
+  const out: Lookalike[] = [];
+  const qtypes = Object.keys(e.query_types);
+  if (domain === "in-addr.arpa" || domain === "ip6.arpa") {
+    out.push({
+      class: "reverse",
+      reason: "reverse lookups: the names are addresses, so every one is new without carrying data",
+    });
+  }
+  if (share(names, REVERSED_IPV4) >= 0.3 && domain !== "in-addr.arpa") {
+    out.push({
+      class: "dnsbl",
+      reason:
+        "DNSBL/reputation lookups: names are reversed IPv4 addresses under a list zone, unique but low in information",
+    });
+  }
+  if (share(names, HEX_DIGEST) >= 0.5) {
+    out.push({
+      class: "av-hash",
+      reason:
+        `hash lookups (antivirus/reputation): labels are hex digests, asked by ${f.client_count} client(s) and answered with ${
+          Object.keys(e.answer_types).join("/") || "nothing"
+        }`,
+    });
+  }
+  if (
+    f.client_count >= 5 && qtypes.every((t) => t === "A" || t === "AAAA" || t === "HTTPS") && f.top_client_share < 0.5
+  ) {
+    out.push({
+      class: "cdn",
+      reason: `CDN-style hostnames: ${f.client_count} clients share them and the answers are addresses`,
+    });
+  }
+  if (
+    names.some((n) => n.startsWith("_") || n.includes("._tcp.") || n.includes("._udp.")) || domain.endsWith("local") ||
+    e.services.mdns !== undefined
+  ) {
+    out.push({ class: "dns-sd", reason: "service discovery (DNS-SD/mDNS): _service._proto names, repeated by design" });
+  }
+  if (f.subdomain_count <= 2 && f.query_count >= 5 && f.cv !== null && f.cv < 0.5) {
+    out.push({
+      class: "poller",
+      reason:
+        `clockwork poller: ${f.query_count} queries for ${f.subdomain_count} name(s) at steady intervals carry no new data`,
+    });
+  }
+  if (
+    e.txt_samples.some((t) => MAIL_AUTH_TXT.test(t)) ||
+    names.some((n) => n.includes("_domainkey.") || n.startsWith("_dmarc."))
+  ) {
+    out.push({
+      class: "mail-auth",
+      reason: "mail authentication / site verification TXT (SPF, DKIM, DMARC): long TXT, but the same few records",
+    });
+  }
+  if (f.query_count <= 2 && !domain.includes(".")) {
+    out.push({ class: "probe", reason: "random single-label probe (browsers test for NXDOMAIN hijacking this way)" });
+  }
+  return out;
+}

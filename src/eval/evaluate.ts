@@ -1,0 +1,178 @@
+/**
+ * Detection quality on labeled captures: each capture analyzed alone and all
+ * of them pooled, per-domain scores against labels, recall of tunnels, false
+ * positives among benign domains, ROC AUC, and the wrong ones with the
+ * contributions that made them wrong.
+ *
+ * @module
+ */
+
+import { Analyzer, type DomainFinding, type DomainSummary, scoreAll } from "../analysis/analyze.ts";
+import type { ModelConfig } from "../analysis/model.ts";
+import { ingestFile } from "../ingest/source.ts";
+import { isTunnel, labelFor, type LabelSet } from "./labels.ts";
+
+/** A capture's domains, summarized once and scored under any model. */
+export interface LabeledCapture {
+  file: string;
+  path: string;
+  summaries: DomainSummary[];
+  labels: string[];
+  /** Whether a label row names the domain (not only the `*` wildcard). */
+  named: boolean[];
+}
+
+/** One scored, labeled domain. */
+export interface EvalDomain {
+  file: string;
+  domain: string;
+  label: string;
+  named: boolean;
+  score: number;
+  severity: string;
+  /** The largest contributions, as "feature share%". */
+  top: { feature: string; share: number; raw: number | null }[];
+}
+
+/** Figures for one way of analyzing (alone or pooled). */
+export interface EvalFigures {
+  tunnels: number;
+  benign: number;
+  tunnel_recall_high: number;
+  tunnel_recall_medium: number;
+  benign_at_medium: number;
+  benign_fpr_medium: number;
+  auc: number;
+  domains: EvalDomain[];
+  wrong: EvalDomain[];
+}
+
+/** The evaluation document. */
+export interface EvalReport {
+  model: ModelConfig;
+  captures: { file: string; path: string; domains: number; tunnels: number }[];
+  alone: EvalFigures;
+  pooled: EvalFigures;
+}
+
+const basename = (p: string) => p.replace(/^.*\//, "");
+
+/** Read each capture once into domain summaries with their labels. */
+export async function loadLabeled(paths: string[], labels: LabelSet, model: ModelConfig): Promise<LabeledCapture[]> {
+  const out: LabeledCapture[] = [];
+  for (const path of paths) {
+    const file = basename(path);
+    const rows = labels.get(file);
+    if (rows === undefined) {
+      throw new Error(`no labels for ${file}: add rows "file<TAB>suffix<TAB>label" for it to the labels file`);
+    }
+    const a = new Analyzer({ model });
+    await ingestFile(path, { onTransaction: (t) => a.add(t) });
+    const summaries = a.summaries();
+    const under = (x: string, y: string) => x === y || x.endsWith("." + y);
+    out.push({
+      file,
+      path,
+      summaries,
+      labels: summaries.map((s) => labelFor(rows, s.domain)),
+      named: summaries.map((s) =>
+        rows.some((r) => r.suffix !== "*" && (under(s.domain, r.suffix) || under(r.suffix, s.domain)))
+      ),
+    });
+  }
+  return out;
+}
+
+/** ROC AUC of scores (Mann–Whitney U, ties count one half). */
+export function rocAuc(positives: number[], negatives: number[]): number {
+  if (positives.length === 0 || negatives.length === 0) return NaN;
+  let wins = 0;
+  for (const p of positives) {
+    for (const n of negatives) wins += p > n ? 1 : p === n ? 0.5 : 0;
+  }
+  return wins / (positives.length * negatives.length);
+}
+
+function evalDomain(c: LabeledCapture, i: number, f: DomainFinding): EvalDomain {
+  const top = [...f.components].sort((a, b) => b.share - a.share).slice(0, 3).map((k) => ({
+    feature: k.feature,
+    share: k.share,
+    raw: k.raw,
+  }));
+  return {
+    file: c.file,
+    domain: f.domain,
+    label: c.labels[i],
+    named: c.named[i],
+    score: f.score,
+    severity: f.severity,
+    top,
+  };
+}
+
+/** Figures from scored, labeled domains. */
+export function figures(domains: EvalDomain[]): EvalFigures {
+  const t = domains.filter((d) => isTunnel(d.label));
+  const b = domains.filter((d) => !isTunnel(d.label));
+  const high = (d: EvalDomain) => d.severity === "HIGH" || d.severity === "CRITICAL";
+  const medium = (d: EvalDomain) => high(d) || d.severity === "MEDIUM";
+  const wrong = [...t.filter((d) => !high(d)), ...b.filter(medium)];
+  return {
+    tunnels: t.length,
+    benign: b.length,
+    tunnel_recall_high: t.length ? t.filter(high).length / t.length : NaN,
+    tunnel_recall_medium: t.length ? t.filter(medium).length / t.length : NaN,
+    benign_at_medium: b.filter(medium).length,
+    benign_fpr_medium: b.length ? b.filter(medium).length / b.length : NaN,
+    auc: rocAuc(t.map((d) => d.score), b.map((d) => d.score)),
+    domains,
+    wrong,
+  };
+}
+
+/** Score each capture alone under `model`. */
+export function scoreAlone(caps: LabeledCapture[], model: ModelConfig): EvalDomain[] {
+  const out: EvalDomain[] = [];
+  for (const c of caps) {
+    const findings = scoreAll(c.summaries, model);
+    const index = new Map(c.summaries.map((s, i) => [s.domain, i]));
+    for (const f of findings) out.push(evalDomain(c, index.get(f.domain)!, f));
+  }
+  return out;
+}
+
+/**
+ * Score all captures pooled: one corpus for normalization. Domains stay
+ * apart per capture (the same name may be a tunnel in one file and benign
+ * in another, as the public captures warn).
+ */
+export function scorePooled(caps: LabeledCapture[], model: ModelConfig): EvalDomain[] {
+  const all: DomainSummary[] = [];
+  const owner: [LabeledCapture, number][] = [];
+  for (const c of caps) {
+    c.summaries.forEach((s, i) => {
+      all.push({ ...s, domain: `${all.length}\u0000${s.domain}` });
+      owner.push([c, i]);
+    });
+  }
+  return scoreAll(all, model).map((f) => {
+    const k = Number(f.domain.slice(0, f.domain.indexOf("\u0000")));
+    const [c, i] = owner[k];
+    return evalDomain(c, i, { ...f, domain: c.summaries[i].domain });
+  });
+}
+
+/** The whole evaluation. */
+export function evaluate(caps: LabeledCapture[], model: ModelConfig): EvalReport {
+  return {
+    model,
+    captures: caps.map((c) => ({
+      file: c.file,
+      path: c.path,
+      domains: c.summaries.length,
+      tunnels: c.labels.filter(isTunnel).length,
+    })),
+    alone: figures(scoreAlone(caps, model)),
+    pooled: figures(scorePooled(caps, model)),
+  };
+}
