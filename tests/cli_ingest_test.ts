@@ -152,3 +152,21 @@ Deno.test("runs straight from a URL with an empty DENO_DIR (no import map)", asy
     Deno.removeSync(denoDir, { recursive: true });
   }
 });
+
+Deno.test("the module graph is self-contained: deno bundle resolves every import of cli.ts and mod.ts", async () => {
+  const out = Deno.makeTempDirSync();
+  try {
+    for (const entry of ["cli.ts", "mod.ts"]) {
+      // hcl2json's wasm bridge require()s Node's "performance" at run time: left external.
+      const o = await new Deno.Command(Deno.execPath(), {
+        args: ["bundle", "--quiet", "--external=performance", "-o", `${out}/${entry}.js`, `${root}${entry}`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+      assert.ok(Deno.statSync(`${out}/${entry}.js`).size > 10_000);
+    }
+  } finally {
+    Deno.removeSync(out, { recursive: true });
+  }
+});

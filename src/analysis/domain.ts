@@ -25,15 +25,18 @@ export function parentDomain(name: string, c2Suffixes: readonly string[] = []): 
   }
   if (n.endsWith(".in-addr.arpa") || n === "in-addr.arpa") return "in-addr.arpa";
   if (n.endsWith(".ip6.arpa") || n === "ip6.arpa") return "ip6.arpa";
-  // The PSL lookup only needs the last few labels; cache on them.
-  const parts = n.split(".");
-  const tail = parts.slice(-5).join(".");
+  // The PSL lookup only needs the last few labels; cache on them (found
+  // without splitting the whole name: tunnel names are long).
+  let cut = n.length;
+  for (let i = 0; i < 5 && cut > 0; i++) cut = n.lastIndexOf(".", cut - 1);
+  const tail = cut <= 0 ? n : n.slice(cut + 1);
   let d = cache.get(tail);
   if (d === undefined) {
     // Names with escaped or binary labels are not hostnames: take the last two labels.
     const plain = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(tail);
+    const last2 = tail.slice(tail.lastIndexOf(".", tail.lastIndexOf(".") - 1) + 1);
     d = (plain ? getDomain(tail, { allowPrivateDomains: false, validateHostname: false }) : null) ??
-      (parts.length >= 2 ? parts.slice(-2).join(".") : n);
+      (tail.includes(".") ? last2 : n);
     if (cache.size > 100_000) cache.clear();
     cache.set(tail, d);
   }

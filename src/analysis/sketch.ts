@@ -179,19 +179,24 @@ export class ActivitySeries {
   }
 }
 
-/** Shannon entropy of a string's characters, in bits per character. */
+const charCounts = new Uint32Array(256);
+const seenChars = new Uint8Array(256);
+
+/** Shannon entropy of a byte string's characters, in bits per character. */
 export function shannonEntropy(s: string): number {
   const n = s.length;
   if (n === 0) return 0;
-  const counts = new Map<number, number>();
+  let distinct = 0;
   for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    counts.set(c, (counts.get(c) ?? 0) + 1);
+    const c = s.charCodeAt(i) & 0xff;
+    if (charCounts[c]++ === 0) seenChars[distinct++] = c;
   }
   let h = 0;
-  for (const k of counts.values()) {
-    const p = k / n;
+  for (let k = 0; k < distinct; k++) {
+    const c = seenChars[k];
+    const p = charCounts[c] / n;
     h -= p * Math.log2(p);
+    charCounts[c] = 0;
   }
   return h;
 }
