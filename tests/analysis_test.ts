@@ -50,6 +50,11 @@ export function tx(o: Partial<Transaction> & { query: string; ts: number }): Tra
   };
 }
 
+/** A TXT answer record with these strings. */
+function txtAnswer(...strings: string[]): Transaction["answers"][number] {
+  return { name: "", type: 16, class: 1, ttl: 0, rdlength: 0, data: { kind: "txt", strings } };
+}
+
 Deno.test("the documented presets, with their names and numbers", () => {
   assert.deepEqual(PRESETS.default, {
     entropy: 1.0,
@@ -88,14 +93,7 @@ Deno.test("documented example: norms (0,1,1,1,1,1) under regularized give 94.4 C
       tx({
         query: `q${i}x${(i * 7919) % 1000}.evil.tk`,
         ts: 1000 + i * (i % 2 ? 0.5 : 3),
-        answers: [{
-          name: "",
-          type: 16,
-          class: 1,
-          ttl: 0,
-          rdlength: 0,
-          data: { kind: "txt", strings: ["x".repeat(180)] },
-        }],
+        answers: [txtAnswer("x".repeat(180))],
       }),
     );
   }
@@ -164,14 +162,7 @@ Deno.test("accumulator: periodicity, entropy, clients, sub-zones, payload and ev
       query: `${i.toString(36)}abc.t1.example.com`,
       ts: 1000 + i * 10,
       client: i % 4 === 0 ? "10.0.0.9" : "10.0.0.2",
-      answers: [{
-        name: "",
-        type: 16,
-        class: 1,
-        ttl: 0,
-        rdlength: 0,
-        data: { kind: "txt", strings: ["hello", "world!"] },
-      }],
+      answers: [txtAnswer("hello", "world!")],
     }));
   }
   acc.add(tx({ query: "www.example.com", ts: 2000, hasResponse: false, rcode: null }));

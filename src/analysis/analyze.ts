@@ -17,7 +17,15 @@
 import type { Transaction } from "../ingest/types.ts";
 import { DomainAccumulator, type DomainEvidence, type DomainFeatures } from "./accumulator.ts";
 import { isUnder, parentDomain } from "./domain.ts";
-import { type Component, corpusRanges, type ModelConfig, scoreDomain, type Severity, severityOf } from "./model.ts";
+import {
+  type Component,
+  corpusRanges,
+  type ModelConfig,
+  roundScore,
+  scoreDomain,
+  type Severity,
+  severityOf,
+} from "./model.ts";
 
 /** One scored parent domain, with everything needed to explain it. */
 export interface DomainFinding {
@@ -109,7 +117,7 @@ export function scoreAll(summaries: DomainSummary[], model: ModelConfig): Domain
     return {
       domain: s.domain,
       score,
-      severity: severityOf(Math.round(score * 10) / 10, model.thresholds),
+      severity: severityOf(roundScore(score), model.thresholds),
       is_c2: s.is_c2,
       features: s.features,
       components,

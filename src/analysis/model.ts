@@ -228,6 +228,11 @@ export function presetModel(preset: string, thresholds: Thresholds = DEFAULT_THR
   return { preset, weights: { ...weights }, normalization: PRESET_NORMALIZATION[preset] ?? "corpus", thresholds };
 }
 
+/** A score as shown: one decimal. Severity is decided on this value, so what is shown and its severity agree. */
+export function roundScore(score: number): number {
+  return Math.round(score * 10) / 10;
+}
+
 /** Severity of a score. */
 export function severityOf(score: number, t: Thresholds): Severity {
   if (score >= t.critical) return "CRITICAL";

@@ -31,21 +31,24 @@ export interface TuneOptions {
   maxWeight?: number;
 }
 
+/** The figures reported for held-out domains. */
+export type HeldOutFigures = Pick<
+  EvalFigures,
+  | "tunnels"
+  | "benign"
+  | "tunnel_recall_high"
+  | "tunnel_recall_medium"
+  | "benign_at_medium"
+  | "benign_fpr_medium"
+  | "auc"
+>;
+
 /** One fold's held-out result. */
 export interface FoldResult {
   fold: number;
   weights: Record<string, number>;
   train: Pick<EvalFigures, "tunnel_recall_high" | "benign_fpr_medium" | "auc">;
-  heldOut: Pick<
-    EvalFigures,
-    | "tunnels"
-    | "benign"
-    | "tunnel_recall_high"
-    | "tunnel_recall_medium"
-    | "benign_at_medium"
-    | "benign_fpr_medium"
-    | "auc"
-  >;
+  heldOut: HeldOutFigures;
 }
 
 /** The tuning result. */
@@ -54,16 +57,7 @@ export interface TuneResult {
   weights: Record<string, number>;
   folds: FoldResult[];
   /** Held-out figures pooled over every fold's held-out domains. */
-  heldOut: Pick<
-    EvalFigures,
-    | "tunnels"
-    | "benign"
-    | "tunnel_recall_high"
-    | "tunnel_recall_medium"
-    | "benign_at_medium"
-    | "benign_fpr_medium"
-    | "auc"
-  >;
+  heldOut: HeldOutFigures;
   /** Figures of the final weights on all data (training figures, for reference). */
   all: Pick<EvalFigures, "tunnel_recall_high" | "benign_at_medium" | "auc">;
 }
@@ -125,7 +119,7 @@ function anneal(
   return Object.fromEntries(Object.entries(best).map(([k, v]) => [k, Number(v.toPrecision(3))]));
 }
 
-function pick(f: EvalFigures) {
+function pick(f: EvalFigures): HeldOutFigures {
   return {
     tunnels: f.tunnels,
     benign: f.benign,

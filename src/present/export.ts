@@ -11,6 +11,7 @@ import { stringify as csvStringify } from "npm:csv-stringify@6.9.0/sync";
 import { stringify as yamlStringify } from "npm:yaml@2.9.1";
 import { createHash } from "node:crypto";
 import type { DomainFinding } from "../analysis/analyze.ts";
+import { roundScore } from "../analysis/model.ts";
 import type { DomainEvidence } from "../analysis/accumulator.ts";
 import type { Severity } from "../analysis/model.ts";
 import type { RunRecord } from "../store/store.ts";
@@ -46,7 +47,7 @@ export function runObject(run: RunRecord): Record<string, unknown> {
 export function domainObject(f: DomainFinding): Record<string, unknown> {
   return {
     domain: displayText(f.domain),
-    score: Math.round(f.score * 10) / 10,
+    score: roundScore(f.score),
     severity: f.severity,
     is_c2: f.is_c2,
     features: Object.fromEntries(Object.entries(f.features).map(([k, v]) => [k, typeof v === "number" ? round(v) : v])),
@@ -130,7 +131,7 @@ export function exportSigma(run: RunRecord, findings: DomainFinding[]): string {
     id: stableUuid(domains.join("\n")),
     status: "experimental",
     description: `Queries under domains that Plumbum scored as likely DNS tunnels: ${
-      findings.map((f) => `${displayText(f.domain)} (${f.severity} ${(Math.round(f.score * 10) / 10).toFixed(1)})`)
+      findings.map((f) => `${displayText(f.domain)} (${f.severity} ${roundScore(f.score).toFixed(1)})`)
         .join(", ")
     }. Each score is a sum of named feature contributions; run \`plumbum explain DOMAIN\` for the decomposition and evidence.`,
     author: "Plumbum",

@@ -7,7 +7,7 @@
 
 import type { DomainFinding } from "../analysis/analyze.ts";
 import type { DomainEvidence, DomainFeatures } from "../analysis/accumulator.ts";
-import { FEATURES, type Severity } from "../analysis/model.ts";
+import { FEATURES, roundScore, type Severity } from "../analysis/model.ts";
 import type { Colors } from "./colors.ts";
 import { escapeTerminal } from "./escape.ts";
 
@@ -27,9 +27,9 @@ export function paintSeverity(c: Colors, s: Severity, text: string = s): string 
 
 /** One line of the findings table: `CRITICAL   94.4  evil.tk`. */
 export function findingLine(c: Colors, f: DomainFinding): string {
-  return `${paintSeverity(c, f.severity, f.severity.padEnd(9))}  ${
-    (Math.round(f.score * 10) / 10).toFixed(1).padStart(5)
-  }  ${escapeTerminal(f.domain)}${f.is_c2 ? c.dim("  (c2)") : ""}`;
+  return `${paintSeverity(c, f.severity, f.severity.padEnd(9))}  ${roundScore(f.score).toFixed(1).padStart(5)}  ${
+    escapeTerminal(f.domain)
+  }${f.is_c2 ? c.dim("  (c2)") : ""}`;
 }
 
 /** Counts per severity. */
@@ -141,14 +141,19 @@ export function evidenceLines(e: DomainEvidence, f?: DomainFeatures): string[] {
   return lines;
 }
 
+/** The "Domain: … / Score: …" header, labels padded to `width`. */
+function header(c: Colors, f: DomainFinding, width: number, section: string): string[] {
+  return [
+    `${"Domain:".padEnd(width)}${escapeTerminal(f.domain)}${f.is_c2 ? " (named C2 suffix)" : ""}`,
+    `${"Score:".padEnd(width)}${roundScore(f.score).toFixed(1)} (${paintSeverity(c, f.severity)})`,
+    "",
+    section,
+  ];
+}
+
 /** `plumbum explain` text. */
 export function explainText(c: Colors, f: DomainFinding): string {
-  const lines = [
-    `Domain: ${escapeTerminal(f.domain)}${f.is_c2 ? " (named C2 suffix)" : ""}`,
-    `Score:  ${(Math.round(f.score * 10) / 10).toFixed(1)} (${paintSeverity(c, f.severity)})`,
-    "",
-    "Components:",
-  ];
+  const lines = header(c, f, 8, "Components:");
   for (const k of f.components) {
     lines.push(
       `  ${k.feature.padEnd(22)} norm=${k.norm.toFixed(3)}  w=${k.weight.toFixed(4)}  contrib=${
@@ -276,12 +281,7 @@ export function featureText(f: DomainFinding, feature: string): string {
 
 /** `plumbum show` text: score, severity, raw features, evidence. */
 export function showText(c: Colors, f: DomainFinding): string {
-  const lines = [
-    `Domain:   ${escapeTerminal(f.domain)}${f.is_c2 ? " (named C2 suffix)" : ""}`,
-    `Score:    ${(Math.round(f.score * 10) / 10).toFixed(1)} (${paintSeverity(c, f.severity)})`,
-    "",
-    "Features:",
-  ];
+  const lines = header(c, f, 10, "Features:");
   for (const [k, v] of Object.entries(f.features)) {
     lines.push(`  ${k.padEnd(22)} ${v === null ? "-" : typeof v === "number" ? Number(v.toPrecision(6)) : v}`);
   }

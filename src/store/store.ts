@@ -95,6 +95,17 @@ export interface SourceRecord {
   stats: Record<string, unknown> | null;
 }
 
+/** One stored transaction, as `explain --feature --json` lists them. */
+export interface StoredTransaction {
+  ts: number;
+  client: string;
+  server: string;
+  query: string;
+  qtype: number;
+  rcode: number | null;
+  answers: number;
+}
+
 /** A stored domain score with its evidence. */
 export type StoredFinding = DomainFinding;
 
@@ -313,27 +324,11 @@ export class Store {
     runId: number,
     domain: string,
     limit = 1000,
-  ): {
-    ts: number;
-    client: string;
-    server: string;
-    query: string;
-    qtype: number;
-    rcode: number | null;
-    answers: number;
-  }[] {
+  ): StoredTransaction[] {
     return this.db.prepare(
       "SELECT ts, client, server, query, qtype, rcode, answers FROM transactions WHERE run_id = ? AND domain = ? ORDER BY ts LIMIT ?",
     )
-      .all(runId, domain, limit) as {
-        ts: number;
-        client: string;
-        server: string;
-        query: string;
-        qtype: number;
-        rcode: number | null;
-        answers: number;
-      }[];
+      .all(runId, domain, limit) as unknown as StoredTransaction[];
   }
 
   /** `PRAGMA integrity_check` result ("ok" when sound). */
