@@ -270,3 +270,16 @@ Deno.test("hostile names stay inert in terminal, JSON, CSV and Sigma output", as
   assert.ok(rule.detection.selection_domain.query.includes("\\x1b]0;pwn\\x07.test"));
   Deno.removeSync(cwd, { recursive: true });
 });
+
+Deno.test("apply: a missing input is refused before any run is recorded; reading without results says what to do", async () => {
+  const cwd = tempWorkspace();
+  const none = await runCli(["show", "x.test"], undefined, { cwd });
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /no results in \.plumbum\/ yet: run `plumbum apply CAPTURE` first/);
+  const r = await runCli(["apply", sample, `${cwd}/missing.pcap`], undefined, { cwd });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /missing\.pcap: no such file/);
+  const runs = await runCli(["runs", "--json"], undefined, { cwd });
+  assert.deepEqual(JSON.parse(runs.stdout).runs, []);
+  Deno.removeSync(cwd, { recursive: true });
+});

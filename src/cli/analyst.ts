@@ -63,7 +63,10 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
   } catch {
     fresh = true;
   }
-  if (fresh) await runInit({ dir: o.dir, quiet: true });
+  if (fresh) {
+    await runInit({ dir: o.dir, quiet: true });
+    console.error(`Initialized ${ws.dir}/ with default settings (plumbum init writes the same).`);
+  }
   const cfg = await workspaceConfig(ws);
   let model;
   try {
@@ -74,6 +77,18 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
   }
   const c2 = [...new Set([...(o.c2Domains ?? []), ...cfg.c2Domains])];
   const dnsPorts = o.dnsPorts ?? cfg.dnsPorts;
+  // Refuse missing inputs before a run is recorded.
+  for (const f of files) {
+    if (f === "-") continue;
+    try {
+      if (Deno.statSync(f).isDirectory) {
+        throw new UsageError(`${escapeTerminal(f)}: is a directory; name the capture or log files inside it`);
+      }
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(`${escapeTerminal(f)}: no such file`);
+    }
+  }
   const store = Store.open(ws.dbPath);
   const runId = store.startRun({ model, c2_domains: c2, dns_ports: dnsPorts, files });
   const t0 = performance.now();
@@ -109,7 +124,6 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
       },
     });
     const run = store.run(runId)!;
-    if (fresh) console.error(`Initialized ${ws.dir}/ with default settings (plumbum init writes the same).`);
     for (const s of stats) {
       if (s.malformed > 0) {
         console.error(
