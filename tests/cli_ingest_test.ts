@@ -51,6 +51,13 @@ Deno.test("validate: unreadable and unknown inputs exit 1 naming the file; usage
   assert.equal(unknown.code, 1);
   assert.ok(unknown.stderr.includes(junk));
   Deno.removeSync(junk);
+  // One unreadable file does not hide the report on the others.
+  const mixed = await runCli(["validate", "--json", "/nonexistent/capture.pcap", sample]);
+  assert.equal(mixed.code, 1);
+  const doc = JSON.parse(mixed.stdout);
+  assert.equal(doc.files.length, 2);
+  assert.equal(doc.files[0].format, "pcap");
+  assert.match(doc.files[1].error, /no such file/);
   const usage = await runCli(["validate"]);
   assert.equal(usage.code, 1);
   assert.match(usage.stderr, /missing required argument/);

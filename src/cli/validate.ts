@@ -4,10 +4,10 @@
  * @module
  */
 import type { FileStats } from "../ingest/types.ts";
-import { escapeTerminal } from "../present/escape.ts";
+import { displayText, escapeTerminal } from "../present/escape.ts";
 import { formatBytes } from "../present/progress.ts";
 import { linkTypeName } from "../ingest/packet.ts";
-import { ingestWithProgress, out } from "./common.ts";
+import { err, ingestWithProgress, out, UsageError } from "./common.ts";
 
 /** The validate JSON document for a list of file stats. */
 export function validateDocument(stats: FileStats[]): { files: Record<string, unknown>[] } {
@@ -43,11 +43,28 @@ export function isoTime(ts: number | null): string {
 
 /** Run `validate`. Returns the exit code. */
 export async function runValidate(files: string[], opts: { json?: boolean; dnsPorts?: number[] }): Promise<number> {
-  const stats = await ingestWithProgress(files, { dnsPorts: opts.dnsPorts });
-  if (opts.json) {
-    out(JSON.stringify(validateDocument(stats)) + "\n");
-    return 0;
+  // Each file on its own: one unreadable file does not hide the report on the others.
+  const stats: FileStats[] = [];
+  const errors: { path: string; error: string }[] = [];
+  for (const f of files) {
+    try {
+      stats.push(...await ingestWithProgress([f], { dnsPorts: opts.dnsPorts }));
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      errors.push({ path: f, error: e.message });
+    }
   }
+  const code = errors.length > 0 ? 1 : 0;
+  if (opts.json) {
+    const doc = validateDocument(stats);
+    out(
+      JSON.stringify({ files: [...doc.files, ...errors.map((e) => ({ path: displayText(e.path), error: e.error }))] }) +
+        "\n",
+    );
+    for (const e of errors) err(`plumbum: ${escapeTerminal(e.error)}`);
+    return code;
+  }
+  for (const e of errors) err(`plumbum: ${escapeTerminal(e.error)}`);
   for (const s of stats) {
     const lines = [
       `${escapeTerminal(s.path)}: ${s.format}${s.compression ? ` (${s.compression})` : ""}, ${formatBytes(s.bytes)}`,
@@ -70,5 +87,5 @@ export async function runValidate(files: string[], opts: { json?: boolean; dnsPo
     }
     out(lines.join("\n") + "\n");
   }
-  return 0;
+  return code;
 }

@@ -54,8 +54,10 @@ export function sniffFormat(head: Uint8Array): InputFormat | null {
   // A UTF-8 byte-order mark may precede JSON.
   if (head[i] === 0xef && head[i + 1] === 0xbb && head[i + 2] === 0xbf) i += 3;
   if (head[i] === 0x7b) return "zeek-json";
-  const text = new TextDecoder().decode(head.subarray(i, i + 64));
+  // Zeek's ASCII writer starts with #separator; a comment line (btest baselines) may precede it.
+  const text = new TextDecoder().decode(head.subarray(i, i + 4096));
   if (text.startsWith("#separator") || text.startsWith("#fields")) return "zeek-tsv";
+  if (text.startsWith("#") && /\n#(separator |fields\t)/.test(text)) return "zeek-tsv";
   return null;
 }
 
@@ -148,7 +150,7 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
       });
       head = await s.peek(16);
     }
-    const format = sniffFormat(await s.peek(256));
+    const format = sniffFormat(await s.peek(4096));
     if (format === null) {
       if (head.length === 0) throw new InputError(path, "file is empty");
       throw new InputError(path, "not a PCAP, pcapng or Zeek dns.log file (checked its first bytes)");
