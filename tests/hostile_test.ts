@@ -163,3 +163,21 @@ Deno.test("files: a small capture truncated at every byte offset never crashes",
     assert.equal(lastPackets, 8);
   }
 });
+
+Deno.test("names: every byte value survives decoding exactly (one char per byte; '.' and '\\' escaped)", () => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 63 }), { minLength: 1, maxLength: 3 }), (labels) => {
+      const wire = [...new Array(12).fill(0)];
+      for (const l of labels) wire.push(l.length, ...l);
+      wire.push(0);
+      const r = readName(Uint8Array.from(wire), 12);
+      assert.ok(r !== null);
+      const expected = labels.map((l) =>
+        Array.from(l, (b) => (b === 0x2e || b === 0x5c ? "\\" : "") + String.fromCharCode(b)).join("")
+      ).join(".");
+      assert.equal(r.name, expected);
+      assert.equal(r.key, expected.replace(/[A-Z]/g, (c) => c.toLowerCase()));
+    }),
+    { numRuns: 2000 },
+  );
+});

@@ -128,10 +128,12 @@ const scratch = new Uint8Array(2 * MAX_NAME_LENGTH + 8);
 const utf8 = new TextDecoder();
 
 // Per-byte class bits: what a name byte asks of the string builder.
-const UPPER = 1, HIGH = 2, ESCAPE = 4;
+const UPPER = 1, HIGH = 2, ESCAPE = 4, C1 = 8;
 const byteClass = new Uint8Array(256);
 for (let c = 0x41; c <= 0x5a; c++) byteClass[c] = UPPER;
-for (let c = 0x80; c <= 0xff; c++) byteClass[c] = HIGH;
+for (let c = 0x80; c <= 0xff; c++) byteClass[c] = c < 0xa0 ? HIGH | C1 : HIGH;
+// WHATWG "latin1" is windows-1252: it maps bytes 0xA0-0xFF to the same code points, 0x80-0x9F not.
+const latin1 = new TextDecoder("latin1");
 byteClass[0x2e] = ESCAPE;
 byteClass[0x5c] = ESCAPE;
 
@@ -146,9 +148,11 @@ export interface NameResult {
 export let nameError = "";
 
 /** The scratch bytes as a byte string (one char per byte). */
-function scratchString(n: number, high: boolean): string {
-  // Pure ASCII decodes natively (and several times faster) as UTF-8.
-  if (!high) return utf8.decode(scratch.subarray(0, n));
+function scratchString(n: number, flags: number): string {
+  // Native decoders are several times faster than fromCharCode for long names:
+  // UTF-8 for pure ASCII, windows-1252 when no byte falls in 0x80-0x9F.
+  if ((flags & HIGH) === 0) return utf8.decode(scratch.subarray(0, n));
+  if ((flags & C1) === 0) return latin1.decode(scratch.subarray(0, n));
   return String.fromCharCode.apply(null, scratch.subarray(0, n) as unknown as number[]);
 }
 
@@ -227,15 +231,14 @@ export function readName(msg: Uint8Array, off: number): NameResult | null {
     pos += 1 + len;
   }
   if (n === 0) return { name: "", key: "", next };
-  const high = (flags & HIGH) !== 0;
-  const name = scratchString(n, high);
+  const name = scratchString(n, flags);
   if ((flags & UPPER) === 0) return { name, key: name, next };
-  if (!high) return { name, key: name.toLowerCase(), next };
+  if ((flags & HIGH) === 0) return { name, key: name.toLowerCase(), next };
   for (let i = 0; i < n; i++) {
     const c = scratch[i];
     if (c >= 0x41 && c <= 0x5a) scratch[i] = c | 0x20;
   }
-  return { name, key: scratchString(n, true), next };
+  return { name, key: scratchString(n, flags), next };
 }
 
 function ipv4(b: Uint8Array, o: number): string {
@@ -390,6 +393,9 @@ function ednsOptionsFit(msg: Uint8Array, off: number, end: number): boolean {
   return p === end;
 }
 
+const NO_QUESTIONS: Question[] = Object.freeze([]) as unknown as Question[];
+const NO_RECORDS: ResourceRecord[] = Object.freeze([]) as unknown as ResourceRecord[];
+
 /** Why {@link decodeDns} refused a message outright. */
 export let dnsError = "";
 
@@ -419,10 +425,11 @@ export function decodeDns(msg: Uint8Array): DnsMessage | null {
     ra: (flags & 0x0080) !== 0,
     z: (flags >> 4) & 0x7,
     rcode: flags & 0xf,
-    questions: [],
-    answers: [],
-    authorities: [],
-    additionals: [],
+    // Empty sections share one frozen array: most messages leave two or three empty.
+    questions: qd > 0 ? [] : NO_QUESTIONS,
+    answers: an > 0 ? [] : NO_RECORDS,
+    authorities: ns > 0 ? [] : NO_RECORDS,
+    additionals: ar > 0 ? [] : NO_RECORDS,
     edns: null,
     counts: [qd, an, ns, ar],
     size,
@@ -453,9 +460,9 @@ export function decodeDns(msg: Uint8Array): DnsMessage | null {
     off = r.next + 4;
   }
   const q0 = m.questions.length > 0 ? m.questions[0] : null;
-  const sections: [number, ResourceRecord[]][] = [[an, m.answers], [ns, m.authorities], [ar, m.additionals]];
   for (let s = 0; s < 3; s++) {
-    const [count, list] = sections[s];
+    const count = s === 0 ? an : s === 1 ? ns : ar;
+    const list = s === 0 ? m.answers : s === 1 ? m.authorities : m.additionals;
     for (let i = 0; i < count; i++) {
       if (i >= MAX_RECORDS_PER_SECTION) {
         m.malformed = "too many records";

@@ -23,8 +23,8 @@ export interface PairingOptions {
 }
 
 interface Pending {
-  /** Map key (endpoints, id, type), or "" when not in the map. */
-  key: string;
+  /** Map key (client port, id, type), or -1 when not in the map. */
+  key: number;
   tx: Transaction;
   done: boolean;
   /** Next waiting query with the same key but another name. */
@@ -33,9 +33,10 @@ interface Pending {
 
 /** Builds transactions from messages; emits them through a callback. */
 export class TransactionAssembler {
-  // Keyed by endpoints, id and type; the name is compared on the (short)
-  // chain, so long tunnel names are not hashed into every key.
-  readonly #waiting = new Map<string, Pending>();
+  // Keyed by a number made of client port, id and type; addresses and the
+  // name are compared on the (short) chain, so no key string is built and
+  // long tunnel names are not hashed for every message.
+  readonly #waiting = new Map<number, Pending>();
   #queue: Pending[] = [];
   #head = 0;
   readonly #emit: (tx: Transaction) => void;
@@ -62,14 +63,14 @@ export class TransactionAssembler {
         this.#emit(tx);
         return;
       }
-      const key = `${meta.src}|${meta.srcPort}|${meta.dst}|${meta.dstPort}|${m.id}|${qtype}`;
-      const p: Pending = { key: "", tx, done: false, same: null };
+      const key = pairKey(meta.srcPort, m.id, qtype);
+      const p: Pending = { key: -1, tx, done: false, same: null };
       const first = this.#waiting.get(key);
       if (first === undefined) {
         p.key = key;
         this.#waiting.set(key, p);
-      } else if (find(first, qname) === null) {
-        // Same endpoints, id and type but another name: chain it.
+      } else if (find(first, qname, meta.src, meta.dst, meta.dstPort) === null) {
+        // Same port, id and type but another exchange: chain it.
         let last = first;
         while (last.same !== null) last = last.same;
         p.key = key;
@@ -82,10 +83,8 @@ export class TransactionAssembler {
       this.#flush(meta.ts);
       return;
     }
-    const first = pairable
-      ? this.#waiting.get(`${meta.dst}|${meta.dstPort}|${meta.src}|${meta.srcPort}|${m.id}|${qtype}`)
-      : undefined;
-    const p = first === undefined ? null : find(first, qname);
+    const first = pairable ? this.#waiting.get(pairKey(meta.dstPort, m.id, qtype)) : undefined;
+    const p = first === undefined ? null : find(first, qname, meta.dst, meta.src, meta.srcPort);
     if (p !== null) {
       applyResponse(p.tx, m, meta.ts);
       this.#finish(p);
@@ -104,7 +103,7 @@ export class TransactionAssembler {
   #finish(p: Pending): void {
     if (p.done) return;
     p.done = true;
-    if (p.key === "") return;
+    if (p.key < 0) return;
     const first = this.#waiting.get(p.key);
     if (first === p) {
       if (p.same === null) this.#waiting.delete(p.key);
@@ -133,10 +132,18 @@ export class TransactionAssembler {
   }
 }
 
-/** The waiting, unanswered query on a chain with this name. */
-function find(first: Pending, qname: string): Pending | null {
+/** The pairing key: client port, transaction id and question type in one exact number (48 bits). */
+function pairKey(clientPort: number, id: number, qtype: number): number {
+  return (clientPort * 65536 + id) * 65536 + qtype;
+}
+
+/** The waiting, unanswered query on a chain for this exchange. */
+function find(first: Pending, qname: string, client: string, server: string, serverPort: number): Pending | null {
   for (let p: Pending | null = first; p !== null; p = p.same) {
-    if (!p.done && p.tx.queryKey === qname) return p;
+    const t = p.tx;
+    if (!p.done && t.queryKey === qname && t.client === client && t.server === server && t.serverPort === serverPort) {
+      return p;
+    }
   }
   return null;
 }
