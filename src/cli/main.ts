@@ -97,7 +97,10 @@ export function buildProgram(result: { code: number }): Command {
     .description("ingest, score every parent domain, store the run, print the findings")
     .argument("<files...>", "captures or Zeek dns.log files (- for standard input)")
     .addOption(c2Opt())
-    .option("--weights <preset>", "weight preset: tunnel (the default), regularized, default, optimized (overrides config.hcl)")
+    .option(
+      "--weights <preset>",
+      "weight preset: tunnel (the default), regularized, default, optimized (overrides config.hcl)",
+    )
     .option("--json", "print the export JSON document instead of the table")
     .option("--all", "list LOW domains too")
     .addOption(
