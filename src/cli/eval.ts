@@ -66,7 +66,7 @@ const frac = (n: number, d: number) => `${n}/${d}`;
 
 function domainRow(d: EvalDomain, pooled: EvalDomain | undefined): string {
   const why = d.top.map((t) => `${t.feature} ${(100 * t.share).toFixed(1)}`).join(", ");
-  return `  ${escapeTerminal(d.file).padEnd(32)} ${escapeTerminal(d.domain).padEnd(26)} ${d.label.padEnd(22)} ${
+  return `  ${escapeTerminal(d.file).padEnd(32)} ${escapeTerminal(d.domain).padEnd(26)} ${escapeTerminal(d.label).padEnd(22)} ${
     d.score.toFixed(1).padStart(5)
   } ${d.severity.padEnd(8)} ${(pooled?.score ?? NaN).toFixed(1).padStart(5)}  ${why}`;
 }
@@ -135,7 +135,7 @@ export async function runEval(captures: string[], o: LabeledOptions & { all?: bo
     lines.push("Wrong:");
     for (const [mode, d] of wrong) {
       lines.push(
-        `  [${mode}] ${escapeTerminal(d.file)} ${escapeTerminal(d.domain)} is ${d.label} but scored ${
+        `  [${mode}] ${escapeTerminal(d.file)} ${escapeTerminal(d.domain)} is ${escapeTerminal(d.label)} but scored ${
           d.score.toFixed(1)
         } ${d.severity}: ${
           d.top.map((t) =>
