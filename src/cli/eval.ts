@@ -66,9 +66,9 @@ const frac = (n: number, d: number) => `${n}/${d}`;
 
 function domainRow(d: EvalDomain, pooled: EvalDomain | undefined): string {
   const why = d.top.map((t) => `${t.feature} ${(100 * t.share).toFixed(1)}`).join(", ");
-  return `  ${escapeTerminal(d.file).padEnd(32)} ${escapeTerminal(d.domain).padEnd(26)} ${escapeTerminal(d.label).padEnd(22)} ${
-    d.score.toFixed(1).padStart(5)
-  } ${d.severity.padEnd(8)} ${(pooled?.score ?? NaN).toFixed(1).padStart(5)}  ${why}`;
+  return `  ${escapeTerminal(d.file).padEnd(32)} ${escapeTerminal(d.domain).padEnd(26)} ${
+    escapeTerminal(d.label).padEnd(22)
+  } ${d.score.toFixed(1).padStart(5)} ${d.severity.padEnd(8)} ${(pooled?.score ?? NaN).toFixed(1).padStart(5)}  ${why}`;
 }
 
 /** The figures table (alone and pooled side by side). */
