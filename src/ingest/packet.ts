@@ -47,7 +47,10 @@ export function linkTypeName(t: number): string {
   return LINK_NAMES[t] ?? "unsupported";
 }
 
-/** Where a DNS message was seen. */
+/**
+ * Where a DNS message was seen. The decoder may reuse one object for many
+ * messages: read it during the callback, do not keep it.
+ */
 export interface MessageMeta {
   ts: number;
   src: string;
@@ -80,6 +83,15 @@ export class PacketDecoder {
   readonly #onMalformed: (reason: string) => void;
   #ts = 0;
   #lastExpire = 0;
+  readonly #udpMeta: MessageMeta = {
+    ts: 0,
+    src: "",
+    dst: "",
+    srcPort: 0,
+    dstPort: 0,
+    transport: "udp",
+    service: "dns",
+  };
   /** True when the current frame yielded DNS (or a DNS fragment/segment). */
   #sawDns = false;
   #truncated = false;
@@ -310,15 +322,15 @@ export class PacketDecoder {
     const kind = this.#ports[dp] || this.#ports[sp];
     if (kind !== PORT_NONE) {
       this.#sawDns = true;
-      this.#dns(p.subarray(8, end), {
-        ts: this.#ts,
-        src,
-        dst,
-        srcPort: sp,
-        dstPort: dp,
-        transport: "udp",
-        service: SERVICES[kind],
-      });
+      // One meta object reused for every UDP message (valid during the callback only).
+      const meta = this.#udpMeta;
+      meta.ts = this.#ts;
+      meta.src = src;
+      meta.dst = dst;
+      meta.srcPort = sp;
+      meta.dstPort = dp;
+      meta.service = SERVICES[kind];
+      this.#dns(p.subarray(8, end), meta);
       return;
     }
     if (depth >= MAX_TUNNEL_DEPTH) return;

@@ -38,7 +38,7 @@ export async function decodeCapture(path: string): Promise<{ messages: FramedMes
     const malformed: string[] = [];
     let frame = 0;
     const dec = new PacketDecoder(
-      (message, meta) => messages.push({ frame, message, meta }),
+      (message, meta) => messages.push({ frame, message, meta: { ...meta } }),
       (r) => malformed.push(`frame ${frame}: ${r}`),
     );
     const head = await s.peek(4);
