@@ -231,6 +231,33 @@ export function readName(msg: Uint8Array, off: number): NameResult | null {
     pos += 1 + len;
   }
   if (n === 0) return { name: "", key: "", next };
+  // A name seen moments ago (a response repeats its query's question) is
+  // reused when its bytes match exactly, instead of building new strings.
+  let h = 0x811c9dc5 ^ n;
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ scratch[i], 0x01000193);
+  const hit = recent.get(h);
+  if (hit !== undefined && hit.name.length === n) {
+    const nm = hit.name;
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (nm.charCodeAt(i) !== scratch[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return { name: nm, key: hit.key, next };
+  }
+  const r = buildName(n, flags, next);
+  if (recent.size >= RECENT_NAMES) recent.clear();
+  recent.set(h, r);
+  return r;
+}
+
+/** Recently built names by hash of their bytes (bounded; cleared when full). */
+const recent = new Map<number, NameResult>();
+const RECENT_NAMES = 8192;
+
+function buildName(n: number, flags: number, next: number): NameResult {
   const name = scratchString(n, flags);
   if ((flags & UPPER) === 0) return { name, key: name, next };
   if ((flags & HIGH) === 0) return { name, key: name.toLowerCase(), next };
