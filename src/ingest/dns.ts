@@ -168,6 +168,7 @@ export function readName(msg: Uint8Array, off: number): NameResult | null {
   let n = 0;
   let wire = 0;
   let flags = 0;
+  let h = 0x811c9dc5;
   while (true) {
     if (pos >= end) {
       nameError = "name runs past the message";
@@ -210,12 +211,16 @@ export function readName(msg: Uint8Array, off: number): NameResult | null {
       nameError = "label runs past the message";
       return null;
     }
-    if (n > 0) scratch[n++] = 0x2e;
+    if (n > 0) {
+      scratch[n++] = 0x2e;
+      h = Math.imul(h ^ 0x2e, 0x01000193);
+    }
     const from = n;
     let cls = 0;
     for (let i = pos + 1, stop = pos + 1 + len; i < stop; i++) {
       const c = msg[i];
       scratch[n++] = c;
+      h = Math.imul(h ^ c, 0x01000193);
       cls |= byteClass[c];
     }
     if (cls & ESCAPE) {
@@ -233,8 +238,12 @@ export function readName(msg: Uint8Array, off: number): NameResult | null {
   if (n === 0) return { name: "", key: "", next };
   // A name seen moments ago (a response repeats its query's question) is
   // reused when its bytes match exactly, instead of building new strings.
-  let h = 0x811c9dc5 ^ n;
-  for (let i = 0; i < n; i++) h = Math.imul(h ^ scratch[i], 0x01000193);
+  // (The hash was taken while copying; escaping changes the bytes, so redo it then.)
+  if (flags & ESCAPE) {
+    h = 0x811c9dc5;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ scratch[i], 0x01000193);
+  }
+  h ^= n;
   const hit = recent.get(h);
   if (hit !== undefined && hit.name.length === n) {
     const nm = hit.name;
