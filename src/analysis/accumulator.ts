@@ -181,7 +181,6 @@ export class DomainAccumulator {
   #txtRecords = 0;
   #txtBytes = 0;
   #answerBytes = 0;
-  #upstreamBytes = 0;
   #payloadTypeQueries = 0;
   readonly #answers = new DistinctCounter();
   #payloadAnswers = 0;
@@ -234,7 +233,6 @@ export class DomainAccumulator {
     if (isNew) {
       // Entropy and capacity are measured on distinct names (a repeated name carries nothing new).
       this.#entropy.add(shannonEntropy(part));
-      this.#upstreamBytes += part.length;
       this.#upCompressed.add(part);
       this.#clientChars.add(tx.client, part.length);
       for (let i = 0; i < part.length; i++) {
@@ -274,6 +272,13 @@ export class DomainAccumulator {
   features(): DomainFeatures {
     const gaps = this.#gaps;
     const distinct = this.#names.count;
+    const distinctAnswers = this.#answers.count;
+    // Each of these costs a sort or a deflate: take them once.
+    const up = this.#upCompressed.bytes;
+    const down = this.#downCompressed.bytes;
+    const topClientQueries = this.#clients.top(1)[0]?.[1] ?? 0;
+    const topClientShare = this.queries > 0 ? topClientQueries / this.queries : 0;
+    const topClientChars = this.#clientChars.top(1)[0]?.[1] ?? 0;
     return {
       query_count: this.queries,
       client_count: this.#clients.counts.size + (this.#clients.other > 0 ? 1 : 0),
@@ -285,22 +290,19 @@ export class DomainAccumulator {
       mean_label_length: this.#labelLen.n > 0 ? this.#labelLen.mean : 0,
       max_label_length: this.#labelLen.n > 0 ? this.#labelLen.max : 0,
       unique_ratio: this.queries > 0 ? Math.min(1, distinct / this.queries) : 0,
-      upstream_bytes: this.#upstreamBytes,
+      upstream_bytes: this.#partChars,
       downstream_bytes: this.#answerBytes,
       duration_secs: this.queries > 0 ? this.#last - this.#first : 0,
       payload_type_ratio: this.queries > 0 ? this.#payloadTypeQueries / this.queries : 0,
       odd_char_ratio: this.#partChars > 0 ? this.#oddChars / this.#partChars : 0,
-      answer_diversity: this.#payloadAnswers > 0 ? Math.min(1, this.#answers.count / this.#payloadAnswers) : 0,
+      answer_diversity: this.#payloadAnswers > 0 ? Math.min(1, distinctAnswers / this.#payloadAnswers) : 0,
       payload_answers: this.#payloadAnswers,
-      distinct_answers: this.#answers.count,
-      top_client_share: this.queries > 0 ? (this.#clients.top(1)[0]?.[1] ?? 0) / this.queries : 0,
-      upstream_capacity: this.#upCompressed.bytes,
-      downstream_capacity: this.#downCompressed.bytes,
+      distinct_answers: distinctAnswers,
+      top_client_share: topClientShare,
+      upstream_capacity: up,
+      downstream_capacity: down,
       top_client_capacity: Math.round(
-        (this.#partChars > 0
-          ? this.#upCompressed.bytes * (this.#clientChars.top(1)[0]?.[1] ?? 0) / this.#partChars
-          : 0) +
-          this.#downCompressed.bytes * (this.queries > 0 ? (this.#clients.top(1)[0]?.[1] ?? 0) / this.queries : 0),
+        (this.#partChars > 0 ? up * topClientChars / this.#partChars : 0) + down * topClientShare,
       ),
       name_bits: this.#labelLen.n > 0 && this.#entropy.n > 0
         ? (this.#partChars / Math.max(1, this.#entropy.n)) * this.#entropy.mean
@@ -308,10 +310,10 @@ export class DomainAccumulator {
     };
   }
 
-  /** The evidence behind the features, with the benign patterns it matches. */
-  evidence(): DomainEvidence {
+  /** The evidence behind the features, with the benign patterns it matches (pass the features when already taken). */
+  evidence(features: DomainFeatures = this.features()): DomainEvidence {
     const e = this.#evidence();
-    e.lookalikes = recognizeLookalikes(this.domain, this.features(), e, this.#samplesForPatterns);
+    e.lookalikes = recognizeLookalikes(this.domain, features, e, this.#samplesForPatterns);
     return e;
   }
 

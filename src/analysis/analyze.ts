@@ -85,12 +85,10 @@ export class Analyzer {
 
   /** Every domain's features and evidence, before scoring. */
   summaries(): DomainSummary[] {
-    return [...this.#domains.values()].map((a) => ({
-      domain: a.domain,
-      is_c2: a.isC2,
-      features: a.features(),
-      evidence: a.evidence(),
-    }));
+    return [...this.#domains.values()].map((a) => {
+      const features = a.features();
+      return { domain: a.domain, is_c2: a.isC2, features, evidence: a.evidence(features) };
+    });
   }
 
   /** Score every domain; highest score first (ties by name, for determinism). */
