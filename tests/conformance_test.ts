@@ -122,6 +122,11 @@ Deno.test({
   },
 });
 
+/** Names of the traces that have a Zeek dns.log baseline. */
+function baselineNames(): string[] {
+  return [...Deno.readDirSync(dir!)].filter((e) => e.name.endsWith(".dns.log")).map((e) => e.name.slice(0, -8)).sort();
+}
+
 /** Fields where Plumbum deliberately differs from Zeek's dns.log. */
 const ZEEK_FIELD_DIFFS: Record<string, { field: string; why: string }[]> = {
   "*": [
@@ -160,8 +165,7 @@ Deno.test({
   name: "conformance: transactions match Zeek's dns.log baselines",
   ignore: dir === null,
   async fn() {
-    const logs = [...Deno.readDirSync(dir!)].filter((e) => e.name.endsWith(".dns.log")).map((e) => e.name.slice(0, -8))
-      .sort();
+    const logs = baselineNames();
     let compared = 0, matched = 0;
     const failures: string[] = [];
     for (const name of logs) {
@@ -226,8 +230,7 @@ Deno.test({
   name: "conformance: Zeek's own dns.log baselines read as Zeek logs give the same transactions as their traces",
   ignore: dir === null,
   async fn() {
-    const logs = [...Deno.readDirSync(dir!)].filter((e) => e.name.endsWith(".dns.log")).map((e) => e.name.slice(0, -8))
-      .sort();
+    const logs = baselineNames();
     let read = 0;
     for (const name of logs) {
       // btest masks timestamps (XXXXXXXXXX.XXXXXX): a log without times is malformed, so give them one.

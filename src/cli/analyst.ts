@@ -13,6 +13,8 @@ import { displayText, escapeTerminal, fromDisplayText } from "../present/escape.
 import { atLeast, domainObject, evidenceObject, exportCsv, exportDocument, exportSigma } from "../present/export.ts";
 import { explainText, featureText, findingLine, showText, summaryLine } from "../present/text.ts";
 import { Store } from "../store/store.ts";
+import { asciiLower } from "../ingest/dns.ts";
+import { checkInput, InputError } from "../ingest/source.ts";
 import { ingestWithProgress, out, UsageError } from "./common.ts";
 import { openResults, selectRun, workspace, workspaceConfig } from "./workspace.ts";
 
@@ -79,14 +81,11 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
   const dnsPorts = o.dnsPorts ?? cfg.dnsPorts;
   // Refuse missing inputs before a run is recorded.
   for (const f of files) {
-    if (f === "-") continue;
     try {
-      if (Deno.statSync(f).isDirectory) {
-        throw new UsageError(`${escapeTerminal(f)}: is a directory; name the capture or log files inside it`);
-      }
+      checkInput(f);
     } catch (e) {
-      if (e instanceof UsageError) throw e;
-      throw new UsageError(`${escapeTerminal(f)}: no such file`);
+      if (e instanceof InputError) throw new UsageError(escapeTerminal(e.message));
+      throw e;
     }
   }
   const store = Store.open(ws.dbPath);
@@ -170,7 +169,7 @@ export function findingsReport(findings: DomainFinding[], o: { all?: boolean } =
 
 function lookup(store: Store, runId: number, domain: string): DomainFinding {
   // Accept the name as typed, or as Plumbum displayed it (\xHH escapes, UTF-8 text).
-  const d = fromDisplayText(domain).replace(/[A-Z]+/g, (m) => m.toLowerCase()).replace(/\.$/, "");
+  const d = asciiLower(fromDisplayText(domain)).replace(/\.$/, "");
   const f = store.finding(runId, d);
   if (f !== null) return f;
   const names = store.domainNames(runId);

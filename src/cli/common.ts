@@ -6,6 +6,7 @@
  */
 import { ingestFile, type IngestOptions, InputError } from "../ingest/source.ts";
 import type { FileStats } from "../ingest/types.ts";
+import { escapeTerminal } from "../present/escape.ts";
 import { formatBytes, progressLine } from "../present/progress.ts";
 
 /** Exit codes: 0 success, 1 bad usage or input, 2 internal error. */
@@ -69,7 +70,9 @@ export async function ingestWithProgress(paths: string[], options: IngestOptions
         ...options,
         onProgress(bytes, s) {
           const pct = total > 0 ? ` (${Math.min(100, Math.round(100 * (done + bytes) / total))}%)` : "";
-          progress.update(`reading ${paths[i]}: ${formatBytes(done + bytes)}${pct}, ${s.transactions} transactions`);
+          progress.update(
+            `reading ${escapeTerminal(paths[i])}: ${formatBytes(done + bytes)}${pct}, ${s.transactions} transactions`,
+          );
         },
       });
       done += sizes[i];

@@ -9,7 +9,7 @@ import type { Transaction } from "../ingest/types.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { formatBytes } from "../present/progress.ts";
 import { ingestWithProgress, out } from "./common.ts";
-import { isoTime } from "./validate.ts";
+import { isoTime } from "../present/text.ts";
 
 /** Ratio of a full `apply` (analysis and SQLite) to a decode-only pass, measured by `deno task bench`. */
 export const APPLY_OVER_DECODE = 2.0;

@@ -6,6 +6,7 @@
 import type { FileStats } from "../ingest/types.ts";
 import { displayText, escapeTerminal } from "../present/escape.ts";
 import { formatBytes } from "../present/progress.ts";
+import { isoTime } from "../present/text.ts";
 import { linkTypeName } from "../ingest/packet.ts";
 import { err, ingestWithProgress, out, UsageError } from "./common.ts";
 
@@ -32,13 +33,6 @@ export function validateDocument(stats: FileStats[]): { files: Record<string, un
       malformed_reasons: s.malformed_reasons,
     })),
   };
-}
-
-/** Human-readable time from epoch seconds. */
-export function isoTime(ts: number | null): string {
-  if (ts === null) return "-";
-  const d = new Date(ts * 1000);
-  return isNaN(d.getTime()) ? String(ts) : d.toISOString();
 }
 
 /** Run `validate`. Returns the exit code. */

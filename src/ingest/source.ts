@@ -83,15 +83,15 @@ function emptyStats(path: string): FileStats {
   };
 }
 
-async function openStream(
-  path: string,
-): Promise<{ read: (b: Uint8Array) => Promise<number | null>; close: () => void; size: number | null }> {
-  if (path === "-") {
-    return { read: readFnFromStream(Deno.stdin.readable), close: () => {}, size: null };
-  }
-  let file: Deno.FsFile;
+/**
+ * Check that `path` names a readable file (not a directory); throws
+ * {@link InputError} saying what is wrong. `-` (standard input) always passes.
+ */
+export function checkInput(path: string): void {
+  if (path === "-") return;
+  let info: Deno.FileInfo;
   try {
-    file = await Deno.open(path, { read: true });
+    info = Deno.statSync(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new InputError(path, "no such file");
     if (e instanceof Deno.errors.PermissionDenied) {
@@ -99,11 +99,23 @@ async function openStream(
     }
     throw new InputError(path, `cannot open: ${(e as Error).message}`);
   }
-  const info = await file.stat();
-  if (info.isDirectory) {
-    file.close();
-    throw new InputError(path, "is a directory; name the capture or log files inside it");
+  if (info.isDirectory) throw new InputError(path, "is a directory; name the capture or log files inside it");
+}
+
+async function openStream(
+  path: string,
+): Promise<{ read: (b: Uint8Array) => Promise<number | null>; close: () => void; size: number | null }> {
+  if (path === "-") {
+    return { read: readFnFromStream(Deno.stdin.readable), close: () => {}, size: null };
   }
+  checkInput(path);
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (e) {
+    throw new InputError(path, `cannot open: ${(e as Error).message}`);
+  }
+  const info = await file.stat();
   return { read: (b) => file.read(b), close: () => file.close(), size: info.size };
 }
 

@@ -17,10 +17,13 @@
  */
 export function escapeTerminal(s: string): string {
   if (!/[^\x20-\x7e]/.test(s)) return s;
-  return s.replace(/[^\x20-\x7e]/g, (c) => {
-    const code = c.charCodeAt(0);
-    return code <= 0xff ? "\\x" + code.toString(16).padStart(2, "0") : "\\u{" + code.toString(16) + "}";
-  });
+  return s.replace(/[^\x20-\x7e]/g, hexEscape);
+}
+
+/** One character as `\xHH` (or `\u{…}` above 0xFF). */
+function hexEscape(c: string): string {
+  const code = c.charCodeAt(0);
+  return code <= 0xff ? "\\x" + code.toString(16).padStart(2, "0") : "\\u{" + code.toString(16) + "}";
 }
 
 /**
@@ -39,11 +42,7 @@ export function displayText(s: string): string {
     return escapeTerminal(s);
   }
   // Keep printable Unicode, escape C0/C1 controls, DEL and bidi overrides.
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    const code = c.charCodeAt(0);
-    return code <= 0xff ? "\\x" + code.toString(16).padStart(2, "0") : "\\u{" + code.toString(16) + "}";
-  });
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, hexEscape);
 }
 
 /** CSV cells that a spreadsheet would run as a formula get a leading quote. */

@@ -10,6 +10,7 @@ import type { DomainEvidence, DomainFeatures } from "../analysis/accumulator.ts"
 import { FEATURES, roundScore, type Severity } from "../analysis/model.ts";
 import type { Colors } from "./colors.ts";
 import { escapeTerminal } from "./escape.ts";
+import { formatBytes } from "./progress.ts";
 
 /** Colour a severity word. */
 export function paintSeverity(c: Colors, s: Severity, text: string = s): string {
@@ -45,9 +46,16 @@ export function summaryLine(findings: DomainFinding[]): string {
   return `Summary: ${findings.length} domains scored, ${n.CRITICAL} CRITICAL, ${n.HIGH} HIGH, ${n.MEDIUM} MEDIUM`;
 }
 
-function fmtTime(ts: number): string {
+/** ISO 8601 time from epoch seconds ("-" when unknown). */
+export function isoTime(ts: number | null): string {
+  if (ts === null) return "-";
   const d = new Date(ts * 1000);
-  return isNaN(d.getTime()) ? String(ts) : d.toISOString().replace(".000Z", "Z");
+  return isNaN(d.getTime()) ? String(ts) : d.toISOString();
+}
+
+/** {@link isoTime} without zero milliseconds, for evidence lines. */
+function fmtTime(ts: number): string {
+  return isoTime(ts).replace(".000Z", "Z");
 }
 
 function fmtSecs(x: number | null): string {
@@ -72,9 +80,7 @@ export function sparkline(values: number[], width = 60): string {
 
 /** Bytes in words: "180 KB". */
 function bytesWords(n: number): string {
-  if (n < 1024) return `${Math.round(n)} bytes`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(n < 10240 ? 1 : 0)} KB`;
-  return `${(n / 1048576).toFixed(1)} MB`;
+  return n < 1024 ? `${Math.round(n)} bytes` : formatBytes(n);
 }
 
 /** A duration in words: "4 minutes", "13 s". */
