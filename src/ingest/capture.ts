@@ -12,12 +12,17 @@
 
 import type { ByteStream } from "./bytes.ts";
 
-/** One captured frame, valid only during the callback. */
+/**
+ * One captured frame: the bytes `data[start..end)`. `data` is the reader's
+ * window, reused for later frames: valid only during the callback.
+ */
 export interface Frame {
   linkType: number;
   data: Uint8Array;
+  start: number;
+  end: number;
   ts: number;
-  /** Length on the wire (may exceed data.length when snaplen-truncated). */
+  /** Length on the wire (more than end - start when snaplen-truncated). */
   origLen: number;
 }
 
@@ -80,7 +85,7 @@ export async function readPcap(s: ByteStream, sink: CaptureSink): Promise<void> 
   sink.linkType(linkType);
   const div = nano ? 1e9 : 1e6;
   s.start += 24;
-  const frame: Frame = { linkType, data: s.buf, ts: 0, origLen: 0 };
+  const frame: Frame = { linkType, data: s.buf, start: 0, end: 0, ts: 0, origLen: 0 };
   while (true) {
     if (s.end - s.start < 16 && !(await s.fill(16))) {
       if (s.available > 0) sink.problem("last packet header is truncated", s.offset, false);
@@ -101,7 +106,9 @@ export async function readPcap(s: ByteStream, sink: CaptureSink): Promise<void> 
       return;
     }
     const p = s.start + 16;
-    frame.data = s.buf.subarray(p, p + incl);
+    frame.data = s.buf;
+    frame.start = p;
+    frame.end = p + incl;
     frame.ts = sec + frac / div;
     frame.origLen = orig;
     sink.frame(frame);
@@ -120,7 +127,7 @@ interface Iface {
 export async function readPcapng(s: ByteStream, sink: CaptureSink): Promise<void> {
   let little = true;
   let ifaces: Iface[] = [];
-  const frame: Frame = { linkType: 0, data: s.buf, ts: 0, origLen: 0 };
+  const frame: Frame = { linkType: 0, data: s.buf, start: 0, end: 0, ts: 0, origLen: 0 };
   while (true) {
     if (s.end - s.start < 12 && !(await s.fill(12))) {
       if (s.available > 0) sink.problem("last block is truncated", s.offset, false);
@@ -197,7 +204,9 @@ export async function readPcapng(s: ByteStream, sink: CaptureSink): Promise<void
           break;
         }
         frame.linkType = iface.linkType;
-        frame.data = b.subarray(body + 20, body + 20 + cap);
+        frame.data = b;
+        frame.start = body + 20;
+        frame.end = body + 20 + cap;
         frame.ts = (tsHi * 4294967296 + tsLo) * iface.scale + iface.offset;
         frame.origLen = orig;
         sink.frame(frame);
@@ -212,7 +221,9 @@ export async function readPcapng(s: ByteStream, sink: CaptureSink): Promise<void
         const orig = u32(b, body, little);
         const cap = Math.min(orig, bodyEnd - body - 4);
         frame.linkType = iface.linkType;
-        frame.data = b.subarray(body + 4, body + 4 + cap);
+        frame.data = b;
+        frame.start = body + 4;
+        frame.end = body + 4 + cap;
         frame.ts = 0;
         frame.origLen = orig;
         sink.frame(frame);

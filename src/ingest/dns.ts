@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { DnsMessage, Edns, Question, RData, ResourceRecord } from "./types.ts";
+import type { DnsMessage, Question, RData, ResourceRecord } from "./types.ts";
 
 /** Maximum compression pointers followed for one name. */
 export const MAX_POINTER_JUMPS = 64;
@@ -137,12 +137,21 @@ const latin1 = new TextDecoder("latin1");
 byteClass[0x2e] = ESCAPE;
 byteClass[0x5c] = ESCAPE;
 
-/** Result of {@link readName}: the name and the offset just past it. */
-export interface NameResult {
-  name: string;
-  key: string;
-  next: number;
+/**
+ * A decoded domain name. Decoders share one object among every occurrence
+ * of the same name bytes: treat it as read-only.
+ */
+export interface Name {
+  /** As on the wire (case preserved), labels joined with "."; "." and "\" inside a label escaped. */
+  readonly name: string;
+  /** ASCII-lower-cased name, for grouping. */
+  readonly key: string;
 }
+
+const EMPTY_NAME: Name = Object.freeze({ name: "", key: "" });
+
+/** Offset just past the name that the last successful {@link readName} read. */
+export let nameEnd = 0;
 
 /** Reason the last {@link readName} failed. */
 export let nameError = "";
@@ -156,19 +165,34 @@ function scratchString(n: number, flags: number): string {
   return String.fromCharCode.apply(null, scratch.subarray(0, n) as unknown as number[]);
 }
 
+// Names decoded lately, by a hash of their wire bytes: a direct-mapped
+// table, so a name repeated within a capture (a response repeats its
+// query's question; clients ask for the same names) is built once, and
+// memory stays bounded whatever the capture holds. Each slot keeps the
+// name's uncompressed wire form (at most 255 bytes) to verify a hit.
+const NAME_BITS = 14;
+const nameHashes = new Int32Array(1 << NAME_BITS);
+const nameWire = new Int32Array(1 << NAME_BITS);
+const nameBytes = new Uint8Array(256 << NAME_BITS);
+const nameSlots: (Name | undefined)[] = new Array(1 << NAME_BITS).fill(undefined);
+// Offsets of the current name's label length bytes (a name has at most 127 labels).
+const labelAt = new Int32Array(128);
+
 /**
- * Read a possibly compressed domain name at `off` in `msg` (the whole DNS
- * message). Returns null when the name is broken; {@link nameError} says why.
+ * Read a possibly compressed domain name at `off` in the DNS message that
+ * occupies `msg[base..end)` (compression pointers count from `base`).
+ * Returns null when the name is broken ({@link nameError} says why); on
+ * success {@link nameEnd} is the offset just past it. With `build` false
+ * the name is only checked (every pointer followed) and an empty name is
+ * returned, which costs no string.
  */
-export function readName(msg: Uint8Array, off: number): NameResult | null {
-  const end = msg.length;
+export function readName(msg: Uint8Array, off: number, base = 0, end = msg.length, build = true): Name | null {
   let pos = off;
   let next = -1;
   let jumps = 0;
-  let n = 0;
   let wire = 0;
-  let flags = 0;
-  let h = 0x811c9dc5;
+  let labels = 0;
+  let h = 0x811c9dc5 | 0;
   while (true) {
     if (pos >= end) {
       nameError = "name runs past the message";
@@ -190,7 +214,7 @@ export function readName(msg: Uint8Array, off: number): NameResult | null {
         return null;
       }
       if (next < 0) next = pos + 2;
-      const target = ((len & 0x3f) << 8) | msg[pos + 1];
+      const target = base + (((len & 0x3f) << 8) | msg[pos + 1]);
       if (target >= end) {
         nameError = "compression pointer past the message";
         return null;
@@ -211,74 +235,122 @@ export function readName(msg: Uint8Array, off: number): NameResult | null {
       nameError = "label runs past the message";
       return null;
     }
-    if (n > 0) {
-      scratch[n++] = 0x2e;
-      h = Math.imul(h ^ 0x2e, 0x01000193);
-    }
-    const from = n;
-    let cls = 0;
-    for (let i = pos + 1, stop = pos + 1 + len; i < stop; i++) {
-      const c = msg[i];
-      scratch[n++] = c;
-      h = Math.imul(h ^ c, 0x01000193);
-      cls |= byteClass[c];
-    }
-    if (cls & ESCAPE) {
-      // Escape "." and "\" inside a label so labels stay unambiguous.
-      n = from;
-      for (let i = pos + 1, stop = pos + 1 + len; i < stop; i++) {
-        const c = msg[i];
-        if (c === 0x2e || c === 0x5c) scratch[n++] = 0x5c;
-        scratch[n++] = c;
+    if (build) {
+      // Hash four bytes at a step: a repeated name is found without copying it.
+      labelAt[labels++] = pos;
+      h = Math.imul(h ^ len, 0x01000193);
+      let i = pos + 1;
+      const stop = i + len;
+      for (; i + 3 < stop; i += 4) {
+        h = Math.imul(h ^ (msg[i] | (msg[i + 1] << 8) | (msg[i + 2] << 16) | (msg[i + 3] << 24)), 0x01000193);
       }
+      for (; i < stop; i++) h = Math.imul(h ^ msg[i], 0x01000193);
     }
-    flags |= cls;
     pos += 1 + len;
   }
-  if (n === 0) return { name: "", key: "", next };
-  // A name seen moments ago (a response repeats its query's question) is
-  // reused when its bytes match exactly, instead of building new strings.
-  // (The hash was taken while copying; escaping changes the bytes, so redo it then.)
-  if (flags & ESCAPE) {
-    h = 0x811c9dc5;
-    for (let i = 0; i < n; i++) h = Math.imul(h ^ scratch[i], 0x01000193);
+  nameEnd = next;
+  if (labels === 0) return EMPTY_NAME;
+  h = Math.imul(h ^ wire, 0x9e3779b1);
+  const slot = h >>> (32 - NAME_BITS);
+  const hit = nameSlots[slot];
+  if (hit !== undefined && nameHashes[slot] === h && nameWire[slot] === wire && sameWire(msg, labels, slot << 8)) {
+    return hit;
   }
-  h ^= n;
-  const hit = recent.get(h);
-  if (hit !== undefined && hit.name.length === n) {
-    const nm = hit.name;
-    let same = true;
-    for (let i = 0; i < n; i++) {
-      if (nm.charCodeAt(i) !== scratch[i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return { name: nm, key: hit.key, next };
+  const r = buildName(msg, labels);
+  nameSlots[slot] = r;
+  nameHashes[slot] = h;
+  nameWire[slot] = wire;
+  let k = slot << 8;
+  for (let l = 0; l < labels; l++) {
+    const p = labelAt[l];
+    for (let i = p, stop = p + 1 + msg[p]; i < stop; i++) nameBytes[k++] = msg[i];
   }
-  const r = buildName(n, flags, next);
-  if (recent.size >= RECENT_NAMES) recent.clear();
-  recent.set(h, r);
   return r;
 }
 
-/** Recently built names by hash of their bytes (bounded; cleared when full). */
-const recent = new Map<number, NameResult>();
-const RECENT_NAMES = 8192;
+/** Whether the labels at {@link labelAt} equal the wire form kept at `k`. */
+function sameWire(msg: Uint8Array, labels: number, k: number): boolean {
+  for (let l = 0; l < labels; l++) {
+    const p = labelAt[l];
+    for (let i = p, stop = p + 1 + msg[p]; i < stop; i++, k++) {
+      if (nameBytes[k] !== msg[i]) return false;
+    }
+  }
+  return true;
+}
 
-function buildName(n: number, flags: number, next: number): NameResult {
+/** Build the name's strings from the labels at {@link labelAt}. */
+function buildName(msg: Uint8Array, labels: number): Name {
+  let n = 0;
+  let flags = 0;
+  for (let l = 0; l < labels; l++) {
+    const p = labelAt[l];
+    if (l > 0) scratch[n++] = 0x2e;
+    for (let i = p + 1, stop = p + 1 + msg[p]; i < stop; i++) {
+      const c = msg[i];
+      const cls = byteClass[c];
+      // Escape "." and "\" inside a label so labels stay unambiguous.
+      if (cls & ESCAPE) scratch[n++] = 0x5c;
+      scratch[n++] = c;
+      flags |= cls;
+    }
+  }
   const name = scratchString(n, flags);
-  if ((flags & UPPER) === 0) return { name, key: name, next };
-  if ((flags & HIGH) === 0) return { name, key: name.toLowerCase(), next };
+  if ((flags & UPPER) === 0) return { name, key: name };
+  if ((flags & HIGH) === 0) return { name, key: name.toLowerCase() };
   for (let i = 0; i < n; i++) {
     const c = scratch[i];
     if (c >= 0x41 && c <= 0x5a) scratch[i] = c | 0x20;
   }
-  return { name, key: scratchString(n, flags), next };
+  return { name, key: scratchString(n, flags) };
 }
 
-function ipv4(b: Uint8Array, o: number): string {
-  return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+// Dotted addresses by value (direct-mapped, bounded): captures repeat a few
+// addresses millions of times.
+const V4_BITS = 14;
+const v4Keys = new Int32Array(1 << V4_BITS);
+const v4Text: (string | undefined)[] = new Array(1 << V4_BITS).fill(undefined);
+
+/** The IPv4 address in the four bytes at `o`, dotted. */
+export function ipv4At(b: Uint8Array, o: number): string {
+  const k = (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
+  const slot = Math.imul(k, 0x9e3779b1) >>> (32 - V4_BITS);
+  const s = v4Text[slot];
+  if (s !== undefined && v4Keys[slot] === k) return s;
+  const t = `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+  v4Text[slot] = t;
+  v4Keys[slot] = k;
+  return t;
+}
+
+const V6_BITS = 12;
+const v6Keys = new Int32Array(4 << V6_BITS);
+const v6Text: (string | undefined)[] = new Array(1 << V6_BITS).fill(undefined);
+
+function word(b: Uint8Array, o: number): number {
+  return (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
+}
+
+/** The IPv6 address in the sixteen bytes at `o`, as RFC 5952 writes it (remembered like {@link ipv4At}). */
+export function ipv6At(b: Uint8Array, o: number): string {
+  const w0 = word(b, o), w1 = word(b, o + 4), w2 = word(b, o + 8), w3 = word(b, o + 12);
+  const h = Math.imul(
+    w0 ^ Math.imul(w1, 0x85ebca6b) ^ Math.imul(w2, 0xc2b2ae35) ^ Math.imul(w3, 0x27d4eb2f),
+    0x9e3779b1,
+  );
+  const slot = h >>> (32 - V6_BITS);
+  const k = slot * 4;
+  const s = v6Text[slot];
+  if (s !== undefined && v6Keys[k] === w0 && v6Keys[k + 1] === w1 && v6Keys[k + 2] === w2 && v6Keys[k + 3] === w3) {
+    return s;
+  }
+  const t = ipv6(b, o);
+  v6Text[slot] = t;
+  v6Keys[k] = w0;
+  v6Keys[k + 1] = w1;
+  v6Keys[k + 2] = w2;
+  v6Keys[k + 3] = w3;
+  return t;
 }
 
 /** Format 16 bytes as an RFC 5952 IPv6 address. */
@@ -302,7 +374,7 @@ export function ipv6(b: Uint8Array, o: number): string {
   }
   // IPv4-mapped addresses keep dotted form.
   if (bestStart === 0 && bestLen === 5 && g[5] === 0xffff) {
-    return `::ffff:${ipv4(b, o + 12)}`;
+    return `::ffff:${ipv4At(b, o + 12)}`;
   }
   const parts: string[] = [];
   for (let i = 0; i < 8; i++) {
@@ -315,6 +387,25 @@ export function ipv6(b: Uint8Array, o: number): string {
     parts.push(g[i].toString(16));
   }
   return parts.join(":");
+}
+
+// Small copies share 64 KB slabs: one view each instead of one buffer each.
+const SLAB = 1 << 16;
+let slab = new Uint8Array(SLAB);
+let slabUsed = SLAB;
+
+/** A copy of `b[start..end)` that outlives the (reused) input buffer. */
+export function copyBytes(b: Uint8Array, start: number, end: number): Uint8Array {
+  const n = end - start;
+  if (n > 1024) return b.slice(start, end);
+  if (slabUsed + n > SLAB) {
+    slab = new Uint8Array(SLAB);
+    slabUsed = 0;
+  }
+  const at = slabUsed;
+  for (let i = 0; i < n; i++) slab[at + i] = b[start + i];
+  slabUsed += n;
+  return slab.subarray(at, at + n);
 }
 
 /** Decode TXT RDATA into its character-strings (byte strings). */
@@ -343,29 +434,30 @@ export function bytesToByteString(b: Uint8Array, start: number, end: number): st
   return s;
 }
 
-function decodeRData(msg: Uint8Array, type: number, off: number, rdlen: number): RData {
+/** RDATA at `off` of a record in the message `msg[base..msgEnd)`. */
+function decodeRData(msg: Uint8Array, type: number, off: number, rdlen: number, base: number, msgEnd: number): RData {
   const end = off + rdlen;
   switch (type) {
     case 1:
       return rdlen === 4
-        ? { kind: "address", address: ipv4(msg, off) }
+        ? { kind: "address", address: ipv4At(msg, off) }
         : { kind: "malformed", reason: "A RDATA is not 4 bytes" };
     case 28:
       return rdlen === 16
-        ? { kind: "address", address: ipv6(msg, off) }
+        ? { kind: "address", address: ipv6At(msg, off) }
         : { kind: "malformed", reason: "AAAA RDATA is not 16 bytes" };
     case 2:
     case 5:
     case 12:
     case 39: {
-      const r = readName(msg, off);
-      if (r === null || r.next > end) return { kind: "malformed", reason: r === null ? nameError : "name past RDATA" };
+      const r = readName(msg, off, base, msgEnd);
+      if (r === null || nameEnd > end) return nameMalformed(r);
       return { kind: "name", name: r.name };
     }
     case 15: {
       if (rdlen < 3) return { kind: "malformed", reason: "MX RDATA too short" };
-      const r = readName(msg, off + 2);
-      if (r === null || r.next > end) return { kind: "malformed", reason: r === null ? nameError : "name past RDATA" };
+      const r = readName(msg, off + 2, base, msgEnd);
+      if (r === null || nameEnd > end) return nameMalformed(r);
       return { kind: "mx", preference: (msg[off] << 8) | msg[off + 1], name: r.name };
     }
     case 16:
@@ -375,8 +467,8 @@ function decodeRData(msg: Uint8Array, type: number, off: number, rdlen: number):
     }
     case 33: {
       if (rdlen < 7) return { kind: "malformed", reason: "SRV RDATA too short" };
-      const r = readName(msg, off + 6);
-      if (r === null || r.next > end) return { kind: "malformed", reason: r === null ? nameError : "name past RDATA" };
+      const r = readName(msg, off + 6, base, msgEnd);
+      if (r === null || nameEnd > end) return nameMalformed(r);
       return {
         kind: "srv",
         priority: (msg[off] << 8) | msg[off + 1],
@@ -386,12 +478,13 @@ function decodeRData(msg: Uint8Array, type: number, off: number, rdlen: number):
       };
     }
     case 6: {
-      const m = readName(msg, off);
-      if (m === null) return { kind: "malformed", reason: nameError };
-      const r = readName(msg, m.next);
-      if (r === null) return { kind: "malformed", reason: nameError };
-      if (r.next + 20 > end) return { kind: "malformed", reason: "SOA RDATA too short" };
-      const dv = new DataView(msg.buffer, msg.byteOffset + r.next, 20);
+      const m = readName(msg, off, base, msgEnd);
+      if (m === null) return nameMalformed(m);
+      const r = readName(msg, nameEnd, base, msgEnd);
+      if (r === null) return nameMalformed(r);
+      const p = nameEnd;
+      if (p + 20 > end) return { kind: "malformed", reason: "SOA RDATA too short" };
+      const dv = new DataView(msg.buffer, msg.byteOffset + p, 20);
       return {
         kind: "soa",
         mname: m.name,
@@ -415,8 +508,12 @@ function decodeRData(msg: Uint8Array, type: number, off: number, rdlen: number):
       };
     }
     default:
-      return { kind: "raw", bytes: msg.slice(off, end) };
+      return { kind: "raw", bytes: copyBytes(msg, off, end) };
   }
+}
+
+function nameMalformed(r: Name | null): RData {
+  return { kind: "malformed", reason: r === null ? nameError : "name past RDATA" };
 }
 
 /** Whether every EDNS option (code, length, data) fits inside the OPT RDATA. */
@@ -436,23 +533,30 @@ const NO_RECORDS: ResourceRecord[] = Object.freeze([]) as unknown as ResourceRec
 export let dnsError = "";
 
 /**
- * Decode a DNS message. Returns null when not even the header and first
- * question can be read (not DNS, or broken beyond use); {@link dnsError}
- * says why. A message that breaks later is returned with `malformed` set.
+ * Decode the DNS message in `buf[start..end)`. Returns null when not even
+ * the header and first question can be read (not DNS, or broken beyond
+ * use); {@link dnsError} says why. A message that breaks later is returned
+ * with `malformed` set.
+ *
+ * With `allSections` false, authority and additional records are checked
+ * (names followed, lengths bounded, EDNS read) but not kept: what pairing
+ * into transactions needs, at a fraction of the cost. Section counts and
+ * malformed reports are the same either way.
  */
-export function decodeDns(msg: Uint8Array): DnsMessage | null {
-  const size = msg.length;
+export function decodeDns(buf: Uint8Array, start = 0, end = buf.length, allSections = true): DnsMessage | null {
+  const msg = buf;
+  const size = end - start;
   if (size < 12) {
     dnsError = "DNS message shorter than its 12-byte header";
     return null;
   }
-  const flags = (msg[2] << 8) | msg[3];
-  const qd = (msg[4] << 8) | msg[5];
-  const an = (msg[6] << 8) | msg[7];
-  const ns = (msg[8] << 8) | msg[9];
-  const ar = (msg[10] << 8) | msg[11];
+  const flags = (msg[start + 2] << 8) | msg[start + 3];
+  const qd = (msg[start + 4] << 8) | msg[start + 5];
+  const an = (msg[start + 6] << 8) | msg[start + 7];
+  const ns = (msg[start + 8] << 8) | msg[start + 9];
+  const ar = (msg[start + 10] << 8) | msg[start + 11];
   const m: DnsMessage = {
-    id: (msg[0] << 8) | msg[1],
+    id: (msg[start] << 8) | msg[start + 1],
     qr: (flags & 0x8000) !== 0,
     opcode: (flags >> 11) & 0xf,
     aa: (flags & 0x0400) !== 0,
@@ -464,40 +568,41 @@ export function decodeDns(msg: Uint8Array): DnsMessage | null {
     // Empty sections share one frozen array: most messages leave two or three empty.
     questions: qd > 0 ? [] : NO_QUESTIONS,
     answers: an > 0 ? [] : NO_RECORDS,
-    authorities: ns > 0 ? [] : NO_RECORDS,
-    additionals: ar > 0 ? [] : NO_RECORDS,
+    authorities: ns > 0 && allSections ? [] : NO_RECORDS,
+    additionals: ar > 0 && allSections ? [] : NO_RECORDS,
     edns: null,
     counts: [qd, an, ns, ar],
     size,
     malformed: null,
   };
-  let off = 12;
+  let off = start + 12;
   for (let i = 0; i < qd; i++) {
     if (i >= MAX_RECORDS_PER_SECTION) {
       m.malformed = "too many questions";
       return m;
     }
-    const r = readName(msg, off);
+    const r = readName(msg, off, start, end);
     if (r === null) {
       m.malformed = `question name: ${nameError}`;
       return m;
     }
-    if (r.next + 4 > size) {
+    const p = nameEnd;
+    if (p + 4 > end) {
       m.malformed = "question runs past the message";
       return m;
     }
-    const q: Question = {
+    m.questions.push({
       name: r.name,
       key: r.key,
-      type: (msg[r.next] << 8) | msg[r.next + 1],
-      class: (msg[r.next + 2] << 8) | msg[r.next + 3],
-    };
-    m.questions.push(q);
-    off = r.next + 4;
+      type: (msg[p] << 8) | msg[p + 1],
+      class: (msg[p + 2] << 8) | msg[p + 3],
+    });
+    off = p + 4;
   }
   const q0 = m.questions.length > 0 ? m.questions[0] : null;
   for (let s = 0; s < 3; s++) {
     const count = s === 0 ? an : s === 1 ? ns : ar;
+    const keep = s === 0 || allSections;
     const list = s === 0 ? m.answers : s === 1 ? m.authorities : m.additionals;
     for (let i = 0; i < count; i++) {
       if (i >= MAX_RECORDS_PER_SECTION) {
@@ -505,15 +610,20 @@ export function decodeDns(msg: Uint8Array): DnsMessage | null {
         return m;
       }
       // Most owner names point at the first question (offset 12): reuse it.
-      const r = msg[off] === 0xc0 && msg[off + 1] === 12 && q0 !== null && off + 1 < size
-        ? { name: q0.name, key: q0.key, next: off + 2 }
-        : readName(msg, off);
+      let r: Name | null;
+      let p: number;
+      if (q0 !== null && off + 1 < end && msg[off] === 0xc0 && msg[off + 1] === 12) {
+        r = q0;
+        p = off + 2;
+      } else {
+        r = readName(msg, off, start, end, keep);
+        p = nameEnd;
+      }
       if (r === null) {
         m.malformed = `record name: ${nameError}`;
         return m;
       }
-      const p = r.next;
-      if (p + 10 > size) {
+      if (p + 10 > end) {
         m.malformed = "record header runs past the message";
         return m;
       }
@@ -522,36 +632,44 @@ export function decodeDns(msg: Uint8Array): DnsMessage | null {
       const ttl = ((msg[p + 4] << 24) | (msg[p + 5] << 16) | (msg[p + 6] << 8) | msg[p + 7]) >>> 0;
       const rdlen = (msg[p + 8] << 8) | msg[p + 9];
       const rd = p + 10;
-      if (rd + rdlen > size) {
+      if (rd + rdlen > end) {
         m.malformed = "RDATA runs past the message";
         return m;
       }
       if (type === 41) {
-        const edns: Edns = {
-          udpPayloadSize: klass,
-          extendedRcode: ttl >>> 24,
-          version: (ttl >>> 16) & 0xff,
-          dnssecOk: (ttl & 0x8000) !== 0,
-          optionsLength: rdlen,
-        };
         if (m.edns === null) {
-          m.edns = edns;
-          m.rcode = (edns.extendedRcode << 4) | (flags & 0xf);
+          m.edns = {
+            udpPayloadSize: klass,
+            extendedRcode: ttl >>> 24,
+            version: (ttl >>> 16) & 0xff,
+            dnssecOk: (ttl & 0x8000) !== 0,
+            optionsLength: rdlen,
+          };
+          m.rcode = ((ttl >>> 24) << 4) | (flags & 0xf);
         }
+        if (keep) {
+          list.push({
+            name: r.name,
+            type,
+            class: klass,
+            ttl,
+            rdlength: rdlen,
+            data: { kind: "raw", bytes: copyBytes(msg, rd, rd + rdlen) },
+          });
+        }
+        if (!ednsOptionsFit(msg, rd, rd + rdlen)) {
+          m.malformed = "EDNS option runs past its OPT record";
+          return m;
+        }
+      } else if (keep) {
         list.push({
           name: r.name,
           type,
           class: klass,
           ttl,
           rdlength: rdlen,
-          data: { kind: "raw", bytes: msg.slice(rd, rd + rdlen) },
+          data: decodeRData(msg, type, rd, rdlen, start, end),
         });
-        if (!ednsOptionsFit(msg, rd, rd + rdlen)) {
-          m.malformed = "EDNS option runs past its OPT record";
-          return m;
-        }
-      } else {
-        list.push({ name: r.name, type, class: klass, ttl, rdlength: rdlen, data: decodeRData(msg, type, rd, rdlen) });
       }
       off = rd + rdlen;
     }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { decodeDns, dnsError, ipv6 } from "./dns.ts";
+import { decodeDns, dnsError, ipv4At, ipv6At } from "./dns.ts";
 import { FragmentReassembler } from "./ipfrag.ts";
 import { TcpReassembler } from "./tcp.ts";
 import type { DnsMessage, DnsService } from "./types.ts";
@@ -65,6 +65,11 @@ export interface MessageMeta {
 export interface PacketDecoderOptions {
   /** Ports carrying plain DNS (default [53]). 5353 (mDNS) and 5355 (LLMNR) are always decoded. */
   dnsPorts?: number[];
+  /**
+   * Keep authority and additional records in each message (default true).
+   * Pairing into transactions needs only the question and the answers.
+   */
+  allSections?: boolean;
 }
 
 const MAX_TUNNEL_DEPTH = 8;
@@ -74,6 +79,10 @@ const SERVICES: DnsService[] = ["dns", "dns", "mdns", "llmnr"];
 /**
  * Turns captured frames into DNS messages. Feed frames with
  * {@link PacketDecoder.frame}; messages arrive through `onMessage`.
+ *
+ * Every layer reads its header in place at an offset into the frame's
+ * buffer and hands the next layer an offset and an end: no views, no
+ * copies, and address text only for packets that carry DNS.
  */
 export class PacketDecoder {
   readonly #ports = new Uint8Array(65536);
@@ -81,6 +90,7 @@ export class PacketDecoder {
   readonly #tcp = new TcpReassembler();
   readonly #onMessage: (m: DnsMessage, meta: MessageMeta) => void;
   readonly #onMalformed: (reason: string) => void;
+  readonly #allSections: boolean;
   #ts = 0;
   #lastExpire = 0;
   readonly #udpMeta: MessageMeta = {
@@ -95,6 +105,11 @@ export class PacketDecoder {
   /** True when the current frame yielded DNS (or a DNS fragment/segment). */
   #sawDns = false;
   #truncated = false;
+  // Where the innermost IP header's addresses are (read only when DNS turns up).
+  #addrBuf: Uint8Array = new Uint8Array(0);
+  #srcAt = 0;
+  #dstAt = 0;
+  #v6 = false;
 
   constructor(
     onMessage: (m: DnsMessage, meta: MessageMeta) => void,
@@ -103,16 +118,18 @@ export class PacketDecoder {
   ) {
     this.#onMessage = onMessage;
     this.#onMalformed = onMalformed;
+    this.#allSections = options.allSections ?? true;
     for (const p of options.dnsPorts ?? [53]) this.#ports[p] = PORT_DNS;
     this.#ports[5353] = PORT_MDNS;
     this.#ports[5355] = PORT_LLMNR;
   }
 
   /**
-   * Decode one frame. `truncated` says the capture kept fewer bytes than the
-   * wire carried (snaplen). Returns true when the frame held DNS.
+   * Decode one frame: `data[start..end)` (the whole of `data` by default).
+   * `truncated` says the capture kept fewer bytes than the wire carried
+   * (snaplen). Returns true when the frame held DNS.
    */
-  frame(linkType: number, data: Uint8Array, ts: number, truncated = false): boolean {
+  frame(linkType: number, data: Uint8Array, ts: number, truncated = false, start = 0, end = data.length): boolean {
     this.#ts = ts;
     this.#sawDns = false;
     this.#truncated = truncated;
@@ -120,134 +137,135 @@ export class PacketDecoder {
       this.#tcp.expire(ts);
       this.#lastExpire = ts;
     }
-    this.#link(linkType, data, 0, 0);
+    this.#link(linkType, data, start, Math.min(end, data.length), 0);
     return this.#sawDns;
   }
 
-  #link(linkType: number, d: Uint8Array, off: number, depth: number): void {
+  #link(linkType: number, d: Uint8Array, off: number, end: number, depth: number): void {
     switch (linkType) {
       case 1:
-        return this.#ether(d, off, depth);
+        return this.#ether(d, off, end, depth);
       case 101:
       case 12:
       case 14:
-        return this.#ipAny(d, off, depth);
+        return this.#ipAny(d, off, end, depth);
       case 228:
-        return this.#ipv4(d, off, depth);
+        return this.#ipv4(d, off, end, depth);
       case 229:
-        return this.#ipv6(d, off, depth);
+        return this.#ipv6(d, off, end, depth);
       case 10: // FDDI: frame control + two MAC addresses, then 802.2 LLC
-        return this.#llc(d, off + 13, depth);
+        return this.#llc(d, off + 13, end, depth);
       case 113:
-        if (d.length < off + 16) return;
-        return this.#ethertype((d[off + 14] << 8) | d[off + 15], d, off + 16, depth);
+        if (end < off + 16) return;
+        return this.#ethertype((d[off + 14] << 8) | d[off + 15], d, off + 16, end, depth);
       case 276:
-        if (d.length < off + 20) return;
-        return this.#ethertype((d[off] << 8) | d[off + 1], d, off + 20, depth);
+        if (end < off + 20) return;
+        return this.#ethertype((d[off] << 8) | d[off + 1], d, off + 20, end, depth);
       case 0:
       case 108: {
-        if (d.length < off + 4) return;
+        if (end < off + 4) return;
         // The family is in the writer's byte order for 0, network order for 108:
         // accept either.
         const le = d[off] | (d[off + 1] << 8);
         const be = (d[off + 2] << 8) | d[off + 3];
         const fam = le !== 0 ? le : be;
-        if (fam === 2) return this.#ipv4(d, off + 4, depth);
-        if (fam === 24 || fam === 28 || fam === 30) return this.#ipv6(d, off + 4, depth);
+        if (fam === 2) return this.#ipv4(d, off + 4, end, depth);
+        if (fam === 24 || fam === 28 || fam === 30) return this.#ipv6(d, off + 4, end, depth);
         return;
       }
     }
   }
 
-  #ether(d: Uint8Array, off: number, depth: number): void {
-    if (d.length < off + 14) return;
+  #ether(d: Uint8Array, off: number, end: number, depth: number): void {
+    if (end < off + 14) return;
     const type = (d[off + 12] << 8) | d[off + 13];
     // Values up to 1500 are an 802.3 length: an LLC header follows.
-    if (type <= 1500) return this.#llc(d, off + 14, depth);
-    this.#ethertype(type, d, off + 14, depth);
+    if (type <= 1500) return this.#llc(d, off + 14, end, depth);
+    this.#ethertype(type, d, off + 14, end, depth);
   }
 
   /** 802.2 LLC with a SNAP header carries an ethertype. */
-  #llc(d: Uint8Array, off: number, depth: number): void {
-    if (d.length < off + 8 || d[off] !== 0xaa || d[off + 1] !== 0xaa || d[off + 2] !== 0x03) return;
-    this.#ethertype((d[off + 6] << 8) | d[off + 7], d, off + 8, depth);
+  #llc(d: Uint8Array, off: number, end: number, depth: number): void {
+    if (end < off + 8 || d[off] !== 0xaa || d[off + 1] !== 0xaa || d[off + 2] !== 0x03) return;
+    this.#ethertype((d[off + 6] << 8) | d[off + 7], d, off + 8, end, depth);
   }
 
-  #ethertype(type: number, d: Uint8Array, off: number, depth: number): void {
+  #ethertype(type: number, d: Uint8Array, off: number, end: number, depth: number): void {
     // VLAN tags (802.1Q, 802.1ad, old QinQ), at most a few deep.
     for (let i = 0; i < 8 && (type === 0x8100 || type === 0x88a8 || type === 0x9100); i++) {
-      if (d.length < off + 4) return;
+      if (end < off + 4) return;
       type = (d[off + 2] << 8) | d[off + 3];
       off += 4;
     }
     switch (type) {
       case 0x0800:
-        return this.#ipv4(d, off, depth);
+        return this.#ipv4(d, off, end, depth);
       case 0x86dd:
-        return this.#ipv6(d, off, depth);
+        return this.#ipv6(d, off, end, depth);
       case 0x8864: // PPPoE session: 6-byte header, then a PPP protocol field
-        if (d.length < off + 8) return;
-        return this.#ppp((d[off + 6] << 8) | d[off + 7], d, off + 8, depth);
+        if (end < off + 8) return;
+        return this.#ppp((d[off + 6] << 8) | d[off + 7], d, off + 8, end, depth);
       case 0x8847:
       case 0x8848: {
         // MPLS: pop labels to the bottom of the stack, then guess IP by version.
         for (let i = 0; i < 16; i++) {
-          if (d.length < off + 4) return;
+          if (end < off + 4) return;
           const bottom = (d[off + 2] & 1) === 1;
           off += 4;
-          if (bottom) return this.#ipAny(d, off, depth);
+          if (bottom) return this.#ipAny(d, off, end, depth);
         }
         return;
       }
     }
   }
 
-  #ppp(proto: number, d: Uint8Array, off: number, depth: number): void {
-    if (proto === 0x0021) return this.#ipv4(d, off, depth);
-    if (proto === 0x0057) return this.#ipv6(d, off, depth);
+  #ppp(proto: number, d: Uint8Array, off: number, end: number, depth: number): void {
+    if (proto === 0x0021) return this.#ipv4(d, off, end, depth);
+    if (proto === 0x0057) return this.#ipv6(d, off, end, depth);
   }
 
-  #ipAny(d: Uint8Array, off: number, depth: number): void {
-    if (d.length <= off) return;
+  #ipAny(d: Uint8Array, off: number, end: number, depth: number): void {
+    if (end <= off) return;
     const v = d[off] >> 4;
-    if (v === 4) this.#ipv4(d, off, depth);
-    else if (v === 6) this.#ipv6(d, off, depth);
+    if (v === 4) this.#ipv4(d, off, end, depth);
+    else if (v === 6) this.#ipv6(d, off, end, depth);
   }
 
-  #ipv4(d: Uint8Array, off: number, depth: number): void {
-    if (d.length < off + 20) return;
+  #ipv4(d: Uint8Array, off: number, end: number, depth: number): void {
+    if (end < off + 20) return;
     const ihl = (d[off] & 0xf) * 4;
-    if ((d[off] >> 4) !== 4 || ihl < 20 || d.length < off + ihl) return;
+    if ((d[off] >> 4) !== 4 || ihl < 20 || end < off + ihl) return;
     const total = (d[off + 2] << 8) | d[off + 3];
     // Trust the IP total length when it is sane: Ethernet padding follows it.
-    let end = d.length;
-    if (total >= ihl && off + total <= d.length) end = off + total;
+    if (total >= ihl && off + total <= end) end = off + total;
     const proto = d[off + 9];
-    const src = ipv4String(d, off + 12);
-    const dst = ipv4String(d, off + 16);
+    this.#addrBuf = d;
+    this.#srcAt = off + 12;
+    this.#dstAt = off + 16;
+    this.#v6 = false;
     const fragField = (d[off + 6] << 8) | d[off + 7];
     const more = (fragField & 0x2000) !== 0;
     const fragOff = (fragField & 0x1fff) * 8;
-    let payload = d.subarray(off + ihl, end);
     if (more || fragOff > 0) {
-      if (!this.#maybeDnsTransport(proto, payload, fragOff)) return;
-      const key = `4|${src}|${dst}|${(d[off + 4] << 8) | d[off + 5]}|${proto}`;
-      const whole = this.#frags.add(key, this.#ts, fragOff, more, payload);
+      if (!this.#maybeDnsTransport(proto, d, off + ihl, end, fragOff)) return;
+      const key = `4|${this.#src()}|${this.#dst()}|${(d[off + 4] << 8) | d[off + 5]}|${proto}`;
+      const whole = this.#frags.add(key, this.#ts, fragOff, more, d.subarray(off + ihl, end));
       this.#sawDns = true;
-      if (whole === null) return;
-      payload = whole;
+      if (whole !== null) this.#transport(proto, whole, 0, whole.length, depth);
+      return;
     }
-    this.#transport(proto, src, dst, payload, depth);
+    this.#transport(proto, d, off + ihl, end, depth);
   }
 
-  #ipv6(d: Uint8Array, off: number, depth: number): void {
-    if (d.length < off + 40 || (d[off] >> 4) !== 6) return;
+  #ipv6(d: Uint8Array, off: number, end: number, depth: number): void {
+    if (end < off + 40 || (d[off] >> 4) !== 6) return;
     const plen = (d[off + 4] << 8) | d[off + 5];
-    let end = d.length;
-    if (plen > 0 && off + 40 + plen <= d.length) end = off + 40 + plen;
+    if (plen > 0 && off + 40 + plen <= end) end = off + 40 + plen;
     let next = d[off + 6];
-    const src = ipv6(d, off + 8);
-    const dst = ipv6(d, off + 24);
+    this.#addrBuf = d;
+    this.#srcAt = off + 8;
+    this.#dstAt = off + 24;
+    this.#v6 = true;
     let p = off + 40;
     // Walk extension headers (bounded).
     for (let i = 0; i < 16; i++) {
@@ -273,83 +291,90 @@ export class PacketDecoder {
         const ident = ((d[p + 4] << 24) | (d[p + 5] << 16) | (d[p + 6] << 8) | d[p + 7]) >>> 0;
         p += 8;
         if (p > end) return;
-        const frag = d.subarray(p, end);
-        if (!this.#maybeDnsTransport(nh, frag, fo)) return;
+        if (!this.#maybeDnsTransport(nh, d, p, end, fo)) return;
         this.#sawDns = true;
-        const whole = this.#frags.add(`6|${src}|${dst}|${ident}`, this.#ts, fo, more, frag);
+        const key = `6|${this.#src()}|${this.#dst()}|${ident}`;
+        const whole = this.#frags.add(key, this.#ts, fo, more, d.subarray(p, end));
         if (whole === null) return;
-        return this.#transport(nh, src, dst, whole, depth);
+        return this.#transport(nh, whole, 0, whole.length, depth);
       }
       break;
     }
     if (p > end) return;
-    this.#transport(next, src, dst, d.subarray(p, end), depth);
+    this.#transport(next, d, p, end, depth);
+  }
+
+  #src(): string {
+    return this.#v6 ? ipv6At(this.#addrBuf, this.#srcAt) : ipv4At(this.#addrBuf, this.#srcAt);
+  }
+
+  #dst(): string {
+    return this.#v6 ? ipv6At(this.#addrBuf, this.#dstAt) : ipv4At(this.#addrBuf, this.#dstAt);
   }
 
   /** Whether a fragment may belong to DNS (or a tunnel) and is worth holding. */
-  #maybeDnsTransport(proto: number, frag: Uint8Array, fragOff: number): boolean {
+  #maybeDnsTransport(proto: number, d: Uint8Array, off: number, end: number, fragOff: number): boolean {
     if (proto !== 17 && proto !== 6 && proto !== 47 && proto !== 4 && proto !== 41) return false;
-    if (fragOff > 0 || frag.length < 4 || (proto !== 17 && proto !== 6)) return true;
-    const sp = (frag[0] << 8) | frag[1];
-    const dp = (frag[2] << 8) | frag[3];
+    if (fragOff > 0 || end - off < 4 || (proto !== 17 && proto !== 6)) return true;
+    const sp = (d[off] << 8) | d[off + 1];
+    const dp = (d[off + 2] << 8) | d[off + 3];
     return this.#ports[sp] !== PORT_NONE || this.#ports[dp] !== PORT_NONE || isTunnelPort(dp);
   }
 
-  #transport(proto: number, src: string, dst: string, p: Uint8Array, depth: number): void {
+  #transport(proto: number, d: Uint8Array, off: number, end: number, depth: number): void {
     switch (proto) {
       case 17:
-        return this.#udp(src, dst, p, depth);
+        return this.#udp(d, off, end, depth);
       case 6:
-        return this.#tcpSeg(src, dst, p);
+        return this.#tcpSeg(d, off, end);
       case 47:
-        return this.#gre(p, 0, depth);
+        return this.#gre(d, off, end, depth);
       case 4: // IPv4 in IP
-        if (depth < MAX_TUNNEL_DEPTH) this.#ipv4(p, 0, depth + 1);
+        if (depth < MAX_TUNNEL_DEPTH) this.#ipv4(d, off, end, depth + 1);
         return;
       case 41: // IPv6 in IP
-        if (depth < MAX_TUNNEL_DEPTH) this.#ipv6(p, 0, depth + 1);
+        if (depth < MAX_TUNNEL_DEPTH) this.#ipv6(d, off, end, depth + 1);
         return;
     }
   }
 
-  #udp(src: string, dst: string, p: Uint8Array, depth: number): void {
-    if (p.length < 8) return;
-    const sp = (p[0] << 8) | p[1];
-    const dp = (p[2] << 8) | p[3];
-    const ulen = (p[4] << 8) | p[5];
-    let end = p.length;
-    if (ulen >= 8 && ulen <= p.length) end = ulen;
+  #udp(d: Uint8Array, off: number, end: number, depth: number): void {
+    if (end - off < 8) return;
+    const sp = (d[off] << 8) | d[off + 1];
+    const dp = (d[off + 2] << 8) | d[off + 3];
+    const ulen = (d[off + 4] << 8) | d[off + 5];
+    if (ulen >= 8 && ulen <= end - off) end = off + ulen;
     const kind = this.#ports[dp] || this.#ports[sp];
     if (kind !== PORT_NONE) {
       this.#sawDns = true;
       // One meta object reused for every UDP message (valid during the callback only).
       const meta = this.#udpMeta;
       meta.ts = this.#ts;
-      meta.src = src;
-      meta.dst = dst;
+      meta.src = this.#src();
+      meta.dst = this.#dst();
       meta.srcPort = sp;
       meta.dstPort = dp;
       meta.service = SERVICES[kind];
-      this.#dns(p.subarray(8, end), meta);
+      this.#dns(d, off + 8, end, meta);
       return;
     }
     if (depth >= MAX_TUNNEL_DEPTH) return;
-    const body = p.subarray(8, end);
+    const body = off + 8;
     if (dp === 4789 || dp === 8472) { // VXLAN
-      if (body.length >= 8 && (body[0] & 0x08) !== 0) this.#ether(body, 8, depth + 1);
+      if (end - body >= 8 && (d[body] & 0x08) !== 0) this.#ether(d, body + 8, end, depth + 1);
     } else if (dp === 6081) { // Geneve
-      if (body.length < 8) return;
-      const optLen = (body[0] & 0x3f) * 4;
-      const ptype = (body[2] << 8) | body[3];
-      if (ptype === 0x6558) this.#ether(body, 8 + optLen, depth + 1);
-      else this.#ethertype(ptype, body, 8 + optLen, depth + 1);
+      if (end - body < 8) return;
+      const optLen = (d[body] & 0x3f) * 4;
+      const ptype = (d[body + 2] << 8) | d[body + 3];
+      if (ptype === 0x6558) this.#ether(d, body + 8 + optLen, end, depth + 1);
+      else this.#ethertype(ptype, d, body + 8 + optLen, end, depth + 1);
     } else if (dp === 4754) { // GRE-in-UDP (RFC 8086)
-      this.#gre(body, 0, depth);
+      this.#gre(d, body, end, depth);
     }
   }
 
-  #gre(d: Uint8Array, off: number, depth: number): void {
-    if (depth >= MAX_TUNNEL_DEPTH || d.length < off + 4) return;
+  #gre(d: Uint8Array, off: number, end: number, depth: number): void {
+    if (depth >= MAX_TUNNEL_DEPTH || end < off + 4) return;
     const flags = (d[off] << 8) | d[off + 1];
     const proto = (d[off + 2] << 8) | d[off + 3];
     const version = flags & 7;
@@ -358,41 +383,43 @@ export class PacketDecoder {
     if (flags & 0x2000) p += 4; // key (always present in enhanced GRE)
     if (flags & 0x1000) p += 4; // sequence number
     if (version === 1 && (flags & 0x0080)) p += 4; // acknowledgment
-    if (p > d.length) return;
+    if (p > end) return;
     if (proto === 0x880b) { // PPP
-      if (d.length >= p + 2 && d[p] === 0xff && d[p + 1] === 0x03) p += 2;
-      if (d.length < p + 1) return;
+      if (end >= p + 2 && d[p] === 0xff && d[p + 1] === 0x03) p += 2;
+      if (end < p + 1) return;
       let pp: number;
       if (d[p] & 1) {
         pp = d[p];
         p += 1;
       } else {
-        if (d.length < p + 2) return;
+        if (end < p + 2) return;
         pp = (d[p] << 8) | d[p + 1];
         p += 2;
       }
-      return this.#ppp(pp, d, p, depth + 1);
+      return this.#ppp(pp, d, p, end, depth + 1);
     }
-    if (proto === 0x6558) return this.#ether(d, p, depth + 1);
-    this.#ethertype(proto, d, p, depth + 1);
+    if (proto === 0x6558) return this.#ether(d, p, end, depth + 1);
+    this.#ethertype(proto, d, p, end, depth + 1);
   }
 
-  #tcpSeg(src: string, dst: string, p: Uint8Array): void {
-    if (p.length < 20) return;
-    const sp = (p[0] << 8) | p[1];
-    const dp = (p[2] << 8) | p[3];
+  #tcpSeg(d: Uint8Array, off: number, end: number): void {
+    if (end - off < 20) return;
+    const sp = (d[off] << 8) | d[off + 1];
+    const dp = (d[off + 2] << 8) | d[off + 3];
     const kind = this.#ports[dp] || this.#ports[sp];
     if (kind === PORT_NONE) return;
     this.#sawDns = true;
-    const seq = ((p[4] << 24) | (p[5] << 16) | (p[6] << 8) | p[7]) >>> 0;
-    const hl = (p[12] >> 4) * 4;
-    if (hl < 20 || hl > p.length) {
+    const seq = ((d[off + 4] << 24) | (d[off + 5] << 16) | (d[off + 6] << 8) | d[off + 7]) >>> 0;
+    const hl = (d[off + 12] >> 4) * 4;
+    if (hl < 20 || hl > end - off) {
       this.#onMalformed("TCP header length out of range");
       return;
     }
-    const fl = p[13];
+    const fl = d[off + 13];
     const syn = (fl & 0x02) !== 0;
     const fin = (fl & 0x01) !== 0 || (fl & 0x04) !== 0;
+    const src = this.#src();
+    const dst = this.#dst();
     const meta: MessageMeta = {
       ts: this.#ts,
       src,
@@ -408,13 +435,13 @@ export class PacketDecoder {
       seq,
       syn,
       fin,
-      p.subarray(hl),
-      (msg) => this.#dns(msg, meta),
+      d.subarray(off + hl, end),
+      (msg) => this.#dns(msg, 0, msg.length, meta),
     );
   }
 
-  #dns(payload: Uint8Array, meta: MessageMeta): void {
-    const m = decodeDns(payload);
+  #dns(d: Uint8Array, start: number, end: number, meta: MessageMeta): void {
+    const m = decodeDns(d, start, end, this.#allSections);
     if (m === null) {
       this.#onMalformed(this.#truncated ? "DNS message cut by the capture's snapshot length" : dnsError);
       return;
@@ -424,20 +451,6 @@ export class PacketDecoder {
     }
     this.#onMessage(m, meta);
   }
-}
-
-const ipv4Cache = new Map<number, string>();
-
-/** Dotted IPv4 address, cached: captures repeat a few addresses millions of times. */
-function ipv4String(d: Uint8Array, o: number): string {
-  const k = ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) >>> 0;
-  let s = ipv4Cache.get(k);
-  if (s === undefined) {
-    if (ipv4Cache.size >= 65536) ipv4Cache.clear();
-    s = `${d[o]}.${d[o + 1]}.${d[o + 2]}.${d[o + 3]}`;
-    ipv4Cache.set(k, s);
-  }
-  return s;
 }
 
 function isTunnelPort(p: number): boolean {

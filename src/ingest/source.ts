@@ -216,7 +216,7 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
           pairing.add(m, meta);
         },
         (reason) => malformed(reason, { packet: packetNo, offset: frameOffset }),
-        { dnsPorts: options.dnsPorts },
+        { dnsPorts: options.dnsPorts, allSections: false },
       );
       const read = format === "pcap" ? readPcap : readPcapng;
       await read(s, {
@@ -224,7 +224,7 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
           packetNo++;
           stats.packets++;
           frameOffset = s.offset;
-          if (!decoder.frame(f.linkType, f.data, f.ts, f.origLen > f.data.length)) stats.skipped++;
+          if (!decoder.frame(f.linkType, f.data, f.ts, f.origLen > f.end - f.start, f.start, f.end)) stats.skipped++;
           if ((packetNo & 0xfff) === 0) progress();
         },
         problem(reason, offset) {

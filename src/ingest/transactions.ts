@@ -33,9 +33,9 @@ interface Pending {
 
 /** Builds transactions from messages; emits them through a callback. */
 export class TransactionAssembler {
-  // Keyed by a number made of client port, id and type; addresses and the
-  // name are compared on the (short) chain, so no key string is built and
-  // long tunnel names are not hashed for every message.
+  // Keyed by a small number mixed from client port, id and type; the rest
+  // is compared on the (short) chain, so no key string is built and long
+  // tunnel names are not hashed for every message.
   readonly #waiting = new Map<number, Pending>();
   #queue: Pending[] = [];
   #head = 0;
@@ -69,7 +69,7 @@ export class TransactionAssembler {
       if (first === undefined) {
         p.key = key;
         this.#waiting.set(key, p);
-      } else if (find(first, qname, meta.src, meta.dst, meta.dstPort) === null) {
+      } else if (find(first, qname, qtype, m.id, meta.src, meta.srcPort, meta.dst, meta.dstPort) === null) {
         // Same port, id and type but another exchange: chain it.
         let last = first;
         while (last.same !== null) last = last.same;
@@ -84,7 +84,9 @@ export class TransactionAssembler {
       return;
     }
     const first = pairable ? this.#waiting.get(pairKey(meta.dstPort, m.id, qtype)) : undefined;
-    const p = first === undefined ? null : find(first, qname, meta.dst, meta.src, meta.srcPort);
+    const p = first === undefined
+      ? null
+      : find(first, qname, qtype, m.id, meta.dst, meta.dstPort, meta.src, meta.srcPort);
     if (p !== null) {
       applyResponse(p.tx, m, meta.ts);
       this.#finish(p);
@@ -132,16 +134,32 @@ export class TransactionAssembler {
   }
 }
 
-/** The pairing key: client port, transaction id and question type in one exact number (48 bits). */
+/**
+ * The pairing key: client port, transaction id and question type mixed into
+ * a small integer (a V8 Smi, which a Map hashes without allocating).
+ * Different exchanges may share a key; {@link find} tells them apart.
+ */
 function pairKey(clientPort: number, id: number, qtype: number): number {
-  return (clientPort * 65536 + id) * 65536 + qtype;
+  return (((clientPort << 16) | id) ^ Math.imul(qtype, 0x9e3779b1)) & 0x3fffffff;
 }
 
 /** The waiting, unanswered query on a chain for this exchange. */
-function find(first: Pending, qname: string, client: string, server: string, serverPort: number): Pending | null {
+function find(
+  first: Pending,
+  qname: string,
+  qtype: number,
+  id: number,
+  client: string,
+  clientPort: number,
+  server: string,
+  serverPort: number,
+): Pending | null {
   for (let p: Pending | null = first; p !== null; p = p.same) {
     const t = p.tx;
-    if (!p.done && t.queryKey === qname && t.client === client && t.server === server && t.serverPort === serverPort) {
+    if (
+      !p.done && t.id === id && t.clientPort === clientPort && t.qtype === qtype && t.queryKey === qname &&
+      t.client === client && t.server === server && t.serverPort === serverPort
+    ) {
       return p;
     }
   }
