@@ -132,7 +132,14 @@ Deno.test("explain shows the decomposition in the documented format; --feature d
   assert.match(p.stdout, /bits per distinct name/);
   const bad = await runCli(["explain", "vale-flow.test", "--feature", "periodicty"], undefined, { cwd });
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /did you mean "periodicity"/);
+  assert.match(bad.stderr, /did you mean "periodicity"\? It is scored only under another weight preset/);
+  // A baseline feature asked of a run scored with the tunnel model: say where it lives, suggest nothing.
+  const other = await runCli(["explain", "vale-flow.test", "--feature", "periodicity"], undefined, { cwd });
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /"periodicity" is not a feature of this run \(scored only under another weight preset/);
+  assert.doesNotMatch(other.stderr, /did you mean/);
+  const typo = await runCli(["explain", "vale-flow.test", "--feature", "name_uniquenes"], undefined, { cwd });
+  assert.match(typo.stderr, /did you mean "name_uniqueness"\?\)/);
   const j = JSON.parse((await runCli(["explain", "vale-flow.test", "--json"], undefined, { cwd })).stdout);
   assert.equal(j.domain, "vale-flow.test");
   assert.ok(Array.isArray(j.evidence.sample_names) && j.evidence.sample_names.length > 0);

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { SCHEMA_VERSION, Store } from "../src/store/store.ts";
+import { MIGRATIONS, SCHEMA_VERSION, Store } from "../src/store/store.ts";
+import type { Transaction } from "../src/ingest/types.ts";
 import { runCli } from "./helpers/cli.ts";
 import { fromFileUrl } from "./helpers/paths.ts";
 
@@ -35,6 +36,102 @@ Deno.test("store: WAL mode, schema version, a run's lifecycle, failed runs never
   raw.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
   raw.close();
   assert.throws(() => Store.open(`${dir}/p.db`), /newer than this Plumbum/);
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("store: a version-1 file migrates forward with its transactions (domains become numbers)", () => {
+  const dir = Deno.makeTempDirSync();
+  const path = `${dir}/p.db`;
+  const raw = new DatabaseSync(path);
+  raw.exec(MIGRATIONS[0]);
+  raw.exec("PRAGMA user_version = 1");
+  raw.exec("INSERT INTO runs (status, started_at, config) VALUES ('complete', 'then', '{}')");
+  const ins = raw.prepare(
+    "INSERT INTO transactions (run_id, ts, client, server, query, qtype, rcode, answers, domain) VALUES (1, ?, ?, ?, ?, 16, ?, ?, ?)",
+  );
+  ins.run(2, "10.0.0.1", "10.0.0.53", "b.x.test", null, 0, "x.test");
+  ins.run(1, "10.0.0.1", "10.0.0.53", "a.x.test", 0, 1, "x.test");
+  ins.run(3, "10.0.0.2", "10.0.0.53", "c.y.test", 3, 0, "y.test");
+  raw.close();
+  const s = Store.open(path);
+  assert.equal(s.schemaVersion(), SCHEMA_VERSION);
+  assert.deepEqual(s.transactions(1, "x.test").map((t) => [t.ts, t.query, t.rcode, t.answers]), [
+    [1, "a.x.test", 0, 1],
+    [2, "b.x.test", null, 0],
+  ]);
+  assert.deepEqual(s.transactions(1, "y.test").map((t) => t.query), ["c.y.test"]);
+  assert.deepEqual(s.transactions(1, "z.test"), []);
+  assert.equal(s.integrityCheck(), "ok");
+  s.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
+function tx(i: number): Transaction {
+  return {
+    ts: 1000 + i,
+    rtt: null,
+    transport: "udp",
+    service: "dns",
+    client: `10.0.${i % 3}.1`,
+    clientPort: 5000,
+    server: "10.0.0.53",
+    serverPort: 53,
+    id: i & 0xffff,
+    opcode: 0,
+    query: `q${i}.d${i % 5}.test`,
+    queryKey: `q${i}.d${i % 5}.test`,
+    qtype: 16,
+    qclass: 1,
+    rcode: i % 2 === 0 ? 0 : null,
+    aa: false,
+    tc: false,
+    rd: true,
+    ra: false,
+    z: 0,
+    answers: [],
+    hasQuery: true,
+    hasResponse: i % 2 === 0,
+    querySize: 40,
+    responseSize: 0,
+  };
+}
+
+Deno.test("store: the writer thread commits every row it is given, in batches, and reports its failures", async () => {
+  const dir = Deno.makeTempDirSync();
+  const s = Store.open(`${dir}/p.db`);
+  const run = s.startRun({});
+  const w = s.transactionWriter(run);
+  const n = 20_000; // more than two batches, and a partial one
+  for (let i = 0; i < n; i++) {
+    w.add(tx(i), `d${i % 5}.test`);
+    if (i % 4096 === 0) await w.ready();
+  }
+  assert.equal(await w.flush(), n);
+  assert.equal(
+    (s.db.prepare("SELECT count(*) AS c FROM transactions WHERE run_id = ?").get(run) as { c: number }).c,
+    n,
+  );
+  const d3 = s.transactions(run, "d3.test", n);
+  assert.equal(d3.length, n / 5);
+  assert.deepEqual({ ...d3[0] }, {
+    ts: 1003,
+    client: "10.0.0.1",
+    server: "10.0.0.53",
+    query: "q3.d3.test",
+    qtype: 16,
+    rcode: null,
+    answers: 0,
+  });
+  s.close();
+  // A database without the table: the thread's error reaches flush().
+  const bad = `${dir}/bad.db`;
+  new DatabaseSync(bad).close();
+  const s2 = Store.open(bad);
+  s2.db.exec("DROP TABLE transactions");
+  const w2 = s2.transactionWriter(1);
+  w2.add(tx(1), "d1.test");
+  await assert.rejects(w2.flush(), /storing transactions failed: .*no such table: transactions/);
+  s2.close();
   Deno.removeSync(dir, { recursive: true });
 });
 

@@ -91,9 +91,9 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
   const store = Store.open(ws.dbPath);
   const runId = store.startRun({ model, c2_domains: c2, dns_ports: dnsPorts, files });
   const t0 = performance.now();
+  const writer = cfg.storeTransactions ? store.transactionWriter(runId) : null;
   try {
     const analyzer = new Analyzer({ model, c2Domains: c2 });
-    const writer = cfg.storeTransactions ? store.transactionWriter(runId) : null;
     const stats: FileStats[] = await ingestWithProgress(files, {
       dnsPorts,
       sha256: true,
@@ -101,8 +101,10 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
         const domain = analyzer.add(tx);
         if (domain !== null && writer !== null) writer.add(tx, domain);
       },
+      // Reading waits while the writer thread is behind.
+      pause: writer === null ? undefined : () => writer.ready(),
     });
-    writer?.flush();
+    await writer?.flush();
     const t1 = performance.now();
     const findings = analyzer.findings();
     const t2 = performance.now();
@@ -142,6 +144,7 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
     );
     return 0;
   } catch (e) {
+    writer?.abort();
     store.failRun(runId, (e as Error).message);
     throw e;
   } finally {
@@ -220,11 +223,16 @@ export function runExplain(domain: string, o: ReadOptions & { feature?: string }
     const f = lookup(store, run.id, domain);
     if (o.feature !== undefined && !f.components.some((c) => c.feature === o.feature)) {
       const known = f.components.map((c) => c.feature);
-      const near = closest(o.feature, Object.keys(FEATURES), 1);
+      // A feature of another preset is named as such; so is a typo's nearest name.
+      const other = "scored only under another weight preset: apply with --weights to see it";
+      const near = closest(o.feature, Object.keys(FEATURES), 1)[0];
+      const hint = Object.hasOwn(FEATURES, o.feature)
+        ? ` (${other})`
+        : near === undefined
+        ? ""
+        : ` (did you mean "${near}"?${known.includes(near) ? "" : ` It is ${other}.`})`;
       throw new UsageError(
-        `--feature: "${escapeTerminal(o.feature)}" is not a feature of this run${
-          near.length ? ` (did you mean "${near[0]}"?)` : ""
-        }; features: ${known.join(", ")}`,
+        `--feature: "${escapeTerminal(o.feature)}" is not a feature of this run${hint}; features: ${known.join(", ")}`,
       );
     }
     if (o.json) {

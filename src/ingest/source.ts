@@ -43,6 +43,8 @@ export interface IngestOptions {
   pairingTimeoutSecs?: number;
   /** Compute the SHA-256 of the file's bytes (as read, before decompression) into `stats.sha256`. */
   sha256?: boolean;
+  /** Awaited before each read of the input: lets a slower consumer hold ingest back. */
+  pause?: () => Promise<void>;
 }
 
 /** Recognise the format from the first bytes of (decompressed) input. */
@@ -128,9 +130,11 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
   const stats = emptyStats(path);
   const src = await openStream(path);
   const hash = options.sha256 ? createHash("sha256") : null;
-  const read = hash === null ? src.read : async (b: Uint8Array) => {
+  const pause = options.pause;
+  const read = hash === null && pause === undefined ? src.read : async (b: Uint8Array) => {
+    if (pause !== undefined) await pause();
     const n = await src.read(b);
-    if (n !== null && n > 0) hash.update(b.subarray(0, n));
+    if (hash !== null && n !== null && n > 0) hash.update(b.subarray(0, n));
     return n;
   };
   try {

@@ -1,0 +1,32 @@
+/**
+ * The writer thread of {@link TransactionWriter}: inserts column batches
+ * through its own SQLite connection and acknowledges each one.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+
+import { TransactionInserter, type WriterReply, type WriterRequest } from "./store.ts";
+
+let inserter: TransactionInserter | null = null;
+let failed = false;
+
+self.onmessage = (e: MessageEvent<WriterRequest>) => {
+  const m = e.data;
+  if (failed) return;
+  try {
+    if (m.kind === "open") inserter = new TransactionInserter(m.path);
+    else if (m.kind === "batch") {
+      inserter!.insert(m.batch);
+      self.postMessage({ kind: "ack" });
+    } else {
+      const written = inserter?.written ?? 0;
+      inserter?.close();
+      inserter = null;
+      self.postMessage({ kind: "done", written } satisfies WriterReply);
+    }
+  } catch (err) {
+    failed = true;
+    self.postMessage({ kind: "error", message: (err as Error).message } satisfies WriterReply);
+  }
+};
