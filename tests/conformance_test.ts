@@ -179,7 +179,7 @@ Deno.test({
         return Object.fromEntries(fields.map((k, i) => [k, c[i]]));
       }).filter((r) => ZEEK_ROWS_NOT_OURS(r) === null);
       const txs: Transaction[] = [];
-      await ingestFile(`${dir}/${name}.pcap`, { onTransaction: (t) => txs.push(t) });
+      await ingestFile(`${dir}/${name}.pcap`, { onTransaction: (t) => txs.push({ ...t }) });
       const skip = new Set([...(ZEEK_FIELD_DIFFS["*"] ?? []), ...(ZEEK_FIELD_DIFFS[name] ?? [])].map((d) => d.field));
       const problems: string[] = [];
       if (txs.length !== rows.length) problems.push(`rows: zeek ${rows.length} ours ${txs.length}`);
@@ -240,13 +240,13 @@ Deno.test({
       const tmp = Deno.makeTempFileSync({ suffix: ".log" });
       Deno.writeTextFileSync(tmp, text);
       const fromLog: Transaction[] = [];
-      const st = await ingestFile(tmp, { onTransaction: (t) => fromLog.push(t) });
+      const st = await ingestFile(tmp, { onTransaction: (t) => fromLog.push({ ...t }) });
       Deno.removeSync(tmp);
       assert.equal(st.format, "zeek-tsv", name);
       assert.equal(st.malformed, 0, `${name}: ${JSON.stringify(st.malformed_reasons)}`);
       assert.equal(fromLog.length, rows.length, name);
       const fromPcap: Transaction[] = [];
-      await ingestFile(`${dir}/${name}.pcap`, { onTransaction: (t) => fromPcap.push(t) });
+      await ingestFile(`${dir}/${name}.pcap`, { onTransaction: (t) => fromPcap.push({ ...t }) });
       // Every non-NetBIOS query name Zeek logged is one Plumbum decoded from the trace.
       const names = new Set(fromPcap.map((t) => t.queryKey));
       for (const t of fromLog) {

@@ -23,7 +23,7 @@ import {
 
 async function read(path: string): Promise<{ txs: Transaction[]; stats: Awaited<ReturnType<typeof ingestFile>> }> {
   const txs: Transaction[] = [];
-  const stats = await ingestFile(path, { onTransaction: (t) => txs.push(t) });
+  const stats = await ingestFile(path, { onTransaction: (t) => txs.push({ ...t }) });
   return { txs, stats };
 }
 
@@ -234,7 +234,7 @@ Deno.test("mDNS and LLMNR are decoded and marked; other ports are not DNS unless
   const { txs } = await read(path);
   assert.deepEqual(txs.map((t) => [t.queryKey, t.service]), [["_http._tcp.local", "mdns"], ["host", "llmnr"]]);
   const again: Transaction[] = [];
-  await ingestFile(path, { dnsPorts: [53, 5300], onTransaction: (t) => again.push(t) });
+  await ingestFile(path, { dnsPorts: [53, 5300], onTransaction: (t) => again.push({ ...t }) });
   assert.equal(again.length, 3);
   Deno.removeSync(path);
 });

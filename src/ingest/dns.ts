@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { DnsMessage, Question, RData, ResourceRecord } from "./types.ts";
+import type { DnsMessage, Edns, Question, RData, ResourceRecord } from "./types.ts";
 
 /** Maximum compression pointers followed for one name. */
 export const MAX_POINTER_JUMPS = 64;
@@ -532,6 +532,58 @@ const NO_RECORDS: ResourceRecord[] = Object.freeze([]) as unknown as ResourceRec
 /** Why {@link decodeDns} refused a message outright. */
 export let dnsError = "";
 
+function emptyMessage(): DnsMessage {
+  return {
+    id: 0,
+    qr: false,
+    opcode: 0,
+    aa: false,
+    tc: false,
+    rd: false,
+    ra: false,
+    z: 0,
+    rcode: 0,
+    questions: NO_QUESTIONS,
+    answers: NO_RECORDS,
+    authorities: NO_RECORDS,
+    additionals: NO_RECORDS,
+    edns: null,
+    counts: [0, 0, 0, 0],
+    size: 0,
+    malformed: null,
+  };
+}
+
+function emptyEdns(): Edns {
+  return { udpPayloadSize: 0, extendedRcode: 0, version: 0, dnssecOk: false, optionsLength: 0 };
+}
+
+/**
+ * One message object decoded into again and again, for a caller that
+ * copies out what it keeps before the next decode: the header, questions,
+ * counts and EDNS objects are overwritten each time (record lists are new
+ * each time, so a caller may keep those).
+ */
+export class ReusableMessage {
+  readonly message: DnsMessage = emptyMessage();
+  readonly #questions: Question[] = [];
+  readonly #questionList: Question[] = [];
+  readonly edns: Edns = emptyEdns();
+
+  /** The question list, emptied. */
+  questionList(): Question[] {
+    this.#questionList.length = 0;
+    return this.#questionList;
+  }
+
+  /** The i-th question object. */
+  question(i: number): Question {
+    let q = this.#questions[i];
+    if (q === undefined) this.#questions[i] = q = { name: "", key: "", type: 0, class: 0 };
+    return q;
+  }
+}
+
 /**
  * Decode the DNS message in `buf[start..end)`. Returns null when not even
  * the header and first question can be read (not DNS, or broken beyond
@@ -541,9 +593,16 @@ export let dnsError = "";
  * With `allSections` false, authority and additional records are checked
  * (names followed, lengths bounded, EDNS read) but not kept: what pairing
  * into transactions needs, at a fraction of the cost. Section counts and
- * malformed reports are the same either way.
+ * malformed reports are the same either way. With `reuse`, the message is
+ * decoded into its objects instead of new ones.
  */
-export function decodeDns(buf: Uint8Array, start = 0, end = buf.length, allSections = true): DnsMessage | null {
+export function decodeDns(
+  buf: Uint8Array,
+  start = 0,
+  end = buf.length,
+  allSections = true,
+  reuse?: ReusableMessage,
+): DnsMessage | null {
   const msg = buf;
   const size = end - start;
   if (size < 12) {
@@ -555,26 +614,29 @@ export function decodeDns(buf: Uint8Array, start = 0, end = buf.length, allSecti
   const an = (msg[start + 6] << 8) | msg[start + 7];
   const ns = (msg[start + 8] << 8) | msg[start + 9];
   const ar = (msg[start + 10] << 8) | msg[start + 11];
-  const m: DnsMessage = {
-    id: (msg[start] << 8) | msg[start + 1],
-    qr: (flags & 0x8000) !== 0,
-    opcode: (flags >> 11) & 0xf,
-    aa: (flags & 0x0400) !== 0,
-    tc: (flags & 0x0200) !== 0,
-    rd: (flags & 0x0100) !== 0,
-    ra: (flags & 0x0080) !== 0,
-    z: (flags >> 4) & 0x7,
-    rcode: flags & 0xf,
-    // Empty sections share one frozen array: most messages leave two or three empty.
-    questions: qd > 0 ? [] : NO_QUESTIONS,
-    answers: an > 0 ? [] : NO_RECORDS,
-    authorities: ns > 0 && allSections ? [] : NO_RECORDS,
-    additionals: ar > 0 && allSections ? [] : NO_RECORDS,
-    edns: null,
-    counts: [qd, an, ns, ar],
-    size,
-    malformed: null,
-  };
+  const m = reuse === undefined ? emptyMessage() : reuse.message;
+  m.id = (msg[start] << 8) | msg[start + 1];
+  m.qr = (flags & 0x8000) !== 0;
+  m.opcode = (flags >> 11) & 0xf;
+  m.aa = (flags & 0x0400) !== 0;
+  m.tc = (flags & 0x0200) !== 0;
+  m.rd = (flags & 0x0100) !== 0;
+  m.ra = (flags & 0x0080) !== 0;
+  m.z = (flags >> 4) & 0x7;
+  m.rcode = flags & 0xf;
+  // Empty sections share one frozen array: most messages leave two or three empty.
+  m.questions = qd === 0 ? NO_QUESTIONS : reuse === undefined ? [] : reuse.questionList();
+  m.answers = an > 0 ? [] : NO_RECORDS;
+  m.authorities = ns > 0 && allSections ? [] : NO_RECORDS;
+  m.additionals = ar > 0 && allSections ? [] : NO_RECORDS;
+  m.edns = null;
+  const counts = m.counts;
+  counts[0] = qd;
+  counts[1] = an;
+  counts[2] = ns;
+  counts[3] = ar;
+  m.size = size;
+  m.malformed = null;
   let off = start + 12;
   for (let i = 0; i < qd; i++) {
     if (i >= MAX_RECORDS_PER_SECTION) {
@@ -591,12 +653,12 @@ export function decodeDns(buf: Uint8Array, start = 0, end = buf.length, allSecti
       m.malformed = "question runs past the message";
       return m;
     }
-    m.questions.push({
-      name: r.name,
-      key: r.key,
-      type: (msg[p] << 8) | msg[p + 1],
-      class: (msg[p + 2] << 8) | msg[p + 3],
-    });
+    const q = reuse === undefined ? { name: "", key: "", type: 0, class: 0 } : reuse.question(i);
+    q.name = r.name;
+    q.key = r.key;
+    q.type = (msg[p] << 8) | msg[p + 1];
+    q.class = (msg[p + 2] << 8) | msg[p + 3];
+    m.questions.push(q);
     off = p + 4;
   }
   const q0 = m.questions.length > 0 ? m.questions[0] : null;
@@ -638,13 +700,12 @@ export function decodeDns(buf: Uint8Array, start = 0, end = buf.length, allSecti
       }
       if (type === 41) {
         if (m.edns === null) {
-          m.edns = {
-            udpPayloadSize: klass,
-            extendedRcode: ttl >>> 24,
-            version: (ttl >>> 16) & 0xff,
-            dnssecOk: (ttl & 0x8000) !== 0,
-            optionsLength: rdlen,
-          };
+          const e = m.edns = reuse === undefined ? emptyEdns() : reuse.edns;
+          e.udpPayloadSize = klass;
+          e.extendedRcode = ttl >>> 24;
+          e.version = (ttl >>> 16) & 0xff;
+          e.dnssecOk = (ttl & 0x8000) !== 0;
+          e.optionsLength = rdlen;
           m.rcode = ((ttl >>> 24) << 4) | (flags & 0xf);
         }
         if (keep) {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { decodeDns, dnsError, ipv4At, ipv6At } from "./dns.ts";
+import { decodeDns, dnsError, ipv4At, ipv6At, ReusableMessage } from "./dns.ts";
 import { FragmentReassembler } from "./ipfrag.ts";
 import { TcpReassembler } from "./tcp.ts";
 import type { DnsMessage, DnsService } from "./types.ts";
@@ -70,6 +70,11 @@ export interface PacketDecoderOptions {
    * Pairing into transactions needs only the question and the answers.
    */
   allSections?: boolean;
+  /**
+   * Decode every message into the same objects (default false): the
+   * message is then valid only during `onMessage`, except its record lists.
+   */
+  reuseMessages?: boolean;
 }
 
 const MAX_TUNNEL_DEPTH = 8;
@@ -91,6 +96,7 @@ export class PacketDecoder {
   readonly #onMessage: (m: DnsMessage, meta: MessageMeta) => void;
   readonly #onMalformed: (reason: string) => void;
   readonly #allSections: boolean;
+  readonly #reuse: ReusableMessage | undefined;
   #ts = 0;
   #lastExpire = 0;
   readonly #udpMeta: MessageMeta = {
@@ -119,6 +125,7 @@ export class PacketDecoder {
     this.#onMessage = onMessage;
     this.#onMalformed = onMalformed;
     this.#allSections = options.allSections ?? true;
+    this.#reuse = options.reuseMessages ? new ReusableMessage() : undefined;
     for (const p of options.dnsPorts ?? [53]) this.#ports[p] = PORT_DNS;
     this.#ports[5353] = PORT_MDNS;
     this.#ports[5355] = PORT_LLMNR;
@@ -441,7 +448,7 @@ export class PacketDecoder {
   }
 
   #dns(d: Uint8Array, start: number, end: number, meta: MessageMeta): void {
-    const m = decodeDns(d, start, end, this.#allSections);
+    const m = decodeDns(d, start, end, this.#allSections, this.#reuse);
     if (m === null) {
       this.#onMalformed(this.#truncated ? "DNS message cut by the capture's snapshot length" : dnsError);
       return;

@@ -34,6 +34,10 @@ export class InputError extends Error {
 
 /** Options of {@link ingestFile}. */
 export interface IngestOptions {
+  /**
+   * Each transaction, in query order. The object is recycled once the
+   * callback returns: copy it (`{ ...tx }`) to keep it.
+   */
   onTransaction?: (tx: Transaction) => void;
   /** Called now and then with bytes read so far. */
   onProgress?: (bytesRead: number, stats: FileStats) => void;
@@ -220,7 +224,7 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
           pairing.add(m, meta);
         },
         (reason) => malformed(reason, { packet: packetNo, offset: frameOffset }),
-        { dnsPorts: options.dnsPorts, allSections: false },
+        { dnsPorts: options.dnsPorts, allSections: false, reuseMessages: true },
       );
       const read = format === "pcap" ? readPcap : readPcapng;
       await read(s, {

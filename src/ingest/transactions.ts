@@ -9,6 +9,10 @@
  * its answer, and at most `maxPending` queries wait at once, so memory stays
  * bounded whatever the capture size.
  *
+ * Transaction objects are recycled: one handed to the callback is valid
+ * until the callback returns (copy it, `{ ...tx }`, to keep it; its
+ * `answers` array is its own and may be kept).
+ *
  * @module
  */
 
@@ -39,6 +43,8 @@ export class TransactionAssembler {
   readonly #waiting = new Map<number, Pending>();
   #queue: Pending[] = [];
   #head = 0;
+  /** Emitted slots, for reuse. */
+  readonly #free: Pending[] = [];
   readonly #emit: (tx: Transaction) => void;
   readonly #timeout: number;
   readonly #maxPending: number;
@@ -49,7 +55,7 @@ export class TransactionAssembler {
     this.#maxPending = options.maxPending ?? 200_000;
   }
 
-  /** Add one message seen at `meta`. */
+  /** Add one message seen at `meta` (neither is kept after the call). */
   add(m: DnsMessage, meta: MessageMeta): void {
     const q = m.questions.length > 0 ? m.questions[0] : null;
     const qname = q === null ? "" : q.key;
@@ -57,14 +63,14 @@ export class TransactionAssembler {
     // Multicast mDNS has no request/response association (as in Zeek).
     const pairable = meta.service !== "mdns";
     if (!m.qr) {
-      const tx = newTransaction(m, meta, true);
       if (!pairable) {
         this.#flush(meta.ts);
-        this.#emit(tx);
+        this.#emitLoose(m, meta, true);
         return;
       }
+      const p = this.#take();
+      fillTransaction(p.tx, m, meta, true);
       const key = pairKey(meta.srcPort, m.id, qtype);
-      const p: Pending = { key: -1, tx, done: false, same: null };
       const first = this.#waiting.get(key);
       if (first === undefined) {
         p.key = key;
@@ -92,7 +98,7 @@ export class TransactionAssembler {
       this.#finish(p);
     } else {
       this.#flush(meta.ts);
-      this.#emit(newTransaction(m, meta, false));
+      this.#emitLoose(m, meta, false);
     }
     this.#flush(meta.ts);
   }
@@ -100,6 +106,28 @@ export class TransactionAssembler {
   /** Emit everything still waiting (end of input). */
   end(): void {
     this.#flush(Infinity);
+  }
+
+  /** A waiting slot from the free list (or a new one). */
+  #take(): Pending {
+    const p = this.#free.pop() ?? { key: -1, tx: blankTransaction(), done: false, same: null };
+    p.key = -1;
+    p.done = false;
+    p.same = null;
+    return p;
+  }
+
+  /** Emit a transaction that waits for nothing (mDNS; a response whose query was not seen). */
+  #emitLoose(m: DnsMessage, meta: MessageMeta, isQuery: boolean): void {
+    const p = this.#take();
+    fillTransaction(p.tx, m, meta, isQuery);
+    this.#emit(p.tx);
+    this.#release(p);
+  }
+
+  #release(p: Pending): void {
+    p.tx.answers = NO_ANSWERS;
+    if (this.#free.length < 4096) this.#free.push(p);
   }
 
   #finish(p: Pending): void {
@@ -124,8 +152,9 @@ export class TransactionAssembler {
       const p = q[this.#head];
       if (!p.done && now - p.tx.ts <= this.#timeout && q.length - this.#head <= this.#maxPending) break;
       this.#finish(p);
-      this.#emit(p.tx);
       this.#head++;
+      this.#emit(p.tx);
+      this.#release(p);
     }
     if (this.#head > 4096 && this.#head * 2 > q.length) {
       this.#queue = q.slice(this.#head);
@@ -166,38 +195,68 @@ function find(
   return null;
 }
 
-function newTransaction(m: DnsMessage, meta: MessageMeta, isQuery: boolean): Transaction {
-  const q = m.questions.length > 0 ? m.questions[0] : null;
-  const tx: Transaction = {
-    ts: meta.ts,
+const NO_ANSWERS: Transaction["answers"] = Object.freeze([]) as unknown as Transaction["answers"];
+
+function blankTransaction(): Transaction {
+  return {
+    ts: 0,
     rtt: null,
-    transport: meta.transport,
-    service: meta.service,
-    client: isQuery ? meta.src : meta.dst,
-    clientPort: isQuery ? meta.srcPort : meta.dstPort,
-    server: isQuery ? meta.dst : meta.src,
-    serverPort: isQuery ? meta.dstPort : meta.srcPort,
-    id: m.id,
-    opcode: m.opcode,
-    // A response without a question (mDNS announcements) is about its first answer's name.
-    query: q !== null ? q.name : (m.answers[0]?.name ?? ""),
-    queryKey: q !== null ? q.key : asciiLower(m.answers[0]?.name ?? ""),
-    qtype: q === null ? 0 : q.type,
-    qclass: q === null ? 0 : q.class,
+    transport: "udp",
+    service: "dns",
+    client: "",
+    clientPort: 0,
+    server: "",
+    serverPort: 0,
+    id: 0,
+    opcode: 0,
+    query: "",
+    queryKey: "",
+    qtype: 0,
+    qclass: 0,
     rcode: null,
     aa: false,
     tc: false,
-    rd: m.rd,
+    rd: false,
     ra: false,
-    z: m.z,
-    answers: [],
-    hasQuery: isQuery,
+    z: 0,
+    answers: NO_ANSWERS,
+    hasQuery: false,
     hasResponse: false,
-    querySize: isQuery ? m.size : 0,
+    querySize: 0,
     responseSize: 0,
   };
+}
+
+/** Overwrite every field of `tx` from a query (or a lone response). */
+function fillTransaction(tx: Transaction, m: DnsMessage, meta: MessageMeta, isQuery: boolean): void {
+  const q = m.questions.length > 0 ? m.questions[0] : null;
+  tx.ts = meta.ts;
+  tx.rtt = null;
+  tx.transport = meta.transport;
+  tx.service = meta.service;
+  tx.client = isQuery ? meta.src : meta.dst;
+  tx.clientPort = isQuery ? meta.srcPort : meta.dstPort;
+  tx.server = isQuery ? meta.dst : meta.src;
+  tx.serverPort = isQuery ? meta.dstPort : meta.srcPort;
+  tx.id = m.id;
+  tx.opcode = m.opcode;
+  // A response without a question (mDNS announcements) is about its first answer's name.
+  tx.query = q !== null ? q.name : (m.answers[0]?.name ?? "");
+  tx.queryKey = q !== null ? q.key : asciiLower(m.answers[0]?.name ?? "");
+  tx.qtype = q === null ? 0 : q.type;
+  tx.qclass = q === null ? 0 : q.class;
+  tx.rcode = null;
+  tx.aa = false;
+  tx.tc = false;
+  tx.rd = m.rd;
+  tx.ra = false;
+  tx.z = m.z;
+  tx.answers = NO_ANSWERS;
+  tx.hasQuery = isQuery;
+  tx.hasResponse = false;
+  tx.querySize = isQuery ? m.size : 0;
+  tx.responseSize = 0;
   if (!isQuery) applyResponse(tx, m, meta.ts);
-  return tx;
 }
 
 function applyResponse(tx: Transaction, m: DnsMessage, ts: number): void {
