@@ -168,13 +168,18 @@ function scratchString(n: number, flags: number): string {
 // Names decoded lately, by a hash of their wire bytes: a direct-mapped
 // table, so a name repeated within a capture (a response repeats its
 // query's question; clients ask for the same names) is built once, and
-// memory stays bounded whatever the capture holds. Each slot keeps the
-// name's uncompressed wire form (at most 255 bytes) to verify a hit.
+// memory stays bounded whatever the capture holds (sets of two slots,
+// the one used less lately replaced). A name is read as
+// words: per label its length, then its bytes four at a time (at most 254
+// words for 255 wire bytes); each slot keeps the words to verify a hit.
 const NAME_BITS = 14;
 const nameHashes = new Int32Array(1 << NAME_BITS);
-const nameWire = new Int32Array(1 << NAME_BITS);
-const nameBytes = new Uint8Array(256 << NAME_BITS);
+const nameWordCount = new Int32Array(1 << NAME_BITS);
+const nameWords = new Int32Array(256 << NAME_BITS);
 const nameSlots: (Name | undefined)[] = new Array(1 << NAME_BITS).fill(undefined);
+/** Per set of two slots, the way that was used last. */
+const nameLastWay = new Uint8Array(1 << (NAME_BITS - 1));
+const words = new Int32Array(256);
 // Offsets of the current name's label length bytes (a name has at most 127 labels).
 const labelAt = new Int32Array(128);
 
@@ -192,6 +197,7 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
   let jumps = 0;
   let wire = 0;
   let labels = 0;
+  let nw = 0;
   let h = 0x811c9dc5 | 0;
   while (true) {
     if (pos >= end) {
@@ -236,46 +242,53 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
       return null;
     }
     if (build) {
-      // Hash four bytes at a step: a repeated name is found without copying it.
+      // Words and hash four bytes at a step: a repeated name is found without copying it.
       labelAt[labels++] = pos;
+      words[nw++] = len;
       h = Math.imul(h ^ len, 0x01000193);
       let i = pos + 1;
       const stop = i + len;
       for (; i + 3 < stop; i += 4) {
-        h = Math.imul(h ^ (msg[i] | (msg[i + 1] << 8) | (msg[i + 2] << 16) | (msg[i + 3] << 24)), 0x01000193);
+        const w = msg[i] | (msg[i + 1] << 8) | (msg[i + 2] << 16) | (msg[i + 3] << 24);
+        words[nw++] = w;
+        h = Math.imul(h ^ w, 0x01000193);
       }
-      for (; i < stop; i++) h = Math.imul(h ^ msg[i], 0x01000193);
+      if (i < stop) {
+        let w = 0;
+        for (let sh = 0; i < stop; i++, sh += 8) w |= msg[i] << sh;
+        words[nw++] = w;
+        h = Math.imul(h ^ w, 0x01000193);
+      }
     }
     pos += 1 + len;
   }
   nameEnd = next;
   if (labels === 0) return EMPTY_NAME;
-  h = Math.imul(h ^ wire, 0x9e3779b1);
-  const slot = h >>> (32 - NAME_BITS);
-  const hit = nameSlots[slot];
-  if (hit !== undefined && nameHashes[slot] === h && nameWire[slot] === wire && sameWire(msg, labels, slot << 8)) {
-    return hit;
-  }
+  h = Math.imul(h ^ nw, 0x9e3779b1);
+  // Two ways a set: two names that share a set both stay.
+  const set = (h >>> (32 - NAME_BITS)) & ~1;
+  if (sameName(set, h, nw)) return nameSlots[set]!;
+  if (sameName(set + 1, h, nw)) return nameSlots[set + 1]!;
   const r = buildName(msg, labels);
+  // Replace the way not used last.
+  const slot = nameLastWay[set >> 1] === 0 ? set + 1 : set;
+  nameLastWay[set >> 1] = slot - set;
   nameSlots[slot] = r;
   nameHashes[slot] = h;
-  nameWire[slot] = wire;
-  let k = slot << 8;
-  for (let l = 0; l < labels; l++) {
-    const p = labelAt[l];
-    for (let i = p, stop = p + 1 + msg[p]; i < stop; i++) nameBytes[k++] = msg[i];
-  }
+  nameWordCount[slot] = nw;
+  const at = slot << 8;
+  for (let i = 0; i < nw; i++) nameWords[at + i] = words[i];
   return r;
 }
 
-/** Whether the labels at {@link labelAt} equal the wire form kept at `k`. */
-function sameWire(msg: Uint8Array, labels: number, k: number): boolean {
-  for (let l = 0; l < labels; l++) {
-    const p = labelAt[l];
-    for (let i = p, stop = p + 1 + msg[p]; i < stop; i++, k++) {
-      if (nameBytes[k] !== msg[i]) return false;
-    }
-  }
+/** Whether `slot` holds the name now in {@link words} (and marks its way used). */
+function sameName(slot: number, h: number, nw: number): boolean {
+  if (nameHashes[slot] !== h || nameWordCount[slot] !== nw || nameSlots[slot] === undefined) return false;
+  const at = slot << 8;
+  let i = 0;
+  while (i < nw && nameWords[at + i] === words[i]) i++;
+  if (i !== nw) return false;
+  nameLastWay[slot >> 1] = slot & 1;
   return true;
 }
 
@@ -528,6 +541,7 @@ function ednsOptionsFit(msg: Uint8Array, off: number, end: number): boolean {
 
 const NO_QUESTIONS: Question[] = Object.freeze([]) as unknown as Question[];
 const NO_RECORDS: ResourceRecord[] = Object.freeze([]) as unknown as ResourceRecord[];
+const records: ResourceRecord[] = [];
 
 /** Why {@link decodeDns} refused a message outright. */
 export let dnsError = "";
@@ -626,9 +640,9 @@ export function decodeDns(
   m.rcode = flags & 0xf;
   // Empty sections share one frozen array: most messages leave two or three empty.
   m.questions = qd === 0 ? NO_QUESTIONS : reuse === undefined ? [] : reuse.questionList();
-  m.answers = an > 0 ? [] : NO_RECORDS;
-  m.authorities = ns > 0 && allSections ? [] : NO_RECORDS;
-  m.additionals = ar > 0 && allSections ? [] : NO_RECORDS;
+  m.answers = NO_RECORDS;
+  m.authorities = NO_RECORDS;
+  m.additionals = NO_RECORDS;
   m.edns = null;
   const counts = m.counts;
   counts[0] = qd;
@@ -665,11 +679,14 @@ export function decodeDns(
   for (let s = 0; s < 3; s++) {
     const count = s === 0 ? an : s === 1 ? ns : ar;
     const keep = s === 0 || allSections;
-    const list = s === 0 ? m.answers : s === 1 ? m.authorities : m.additionals;
+    // Records gather in one scratch list and leave as an exact-size copy.
+    const list = records;
+    list.length = 0;
+    let bad: string | null = null;
     for (let i = 0; i < count; i++) {
       if (i >= MAX_RECORDS_PER_SECTION) {
-        m.malformed = "too many records";
-        return m;
+        bad = "too many records";
+        break;
       }
       // Most owner names point at the first question (offset 12): reuse it.
       let r: Name | null;
@@ -682,12 +699,12 @@ export function decodeDns(
         p = nameEnd;
       }
       if (r === null) {
-        m.malformed = `record name: ${nameError}`;
-        return m;
+        bad = `record name: ${nameError}`;
+        break;
       }
       if (p + 10 > end) {
-        m.malformed = "record header runs past the message";
-        return m;
+        bad = "record header runs past the message";
+        break;
       }
       const type = (msg[p] << 8) | msg[p + 1];
       const klass = (msg[p + 2] << 8) | msg[p + 3];
@@ -695,8 +712,8 @@ export function decodeDns(
       const rdlen = (msg[p + 8] << 8) | msg[p + 9];
       const rd = p + 10;
       if (rd + rdlen > end) {
-        m.malformed = "RDATA runs past the message";
-        return m;
+        bad = "RDATA runs past the message";
+        break;
       }
       if (type === 41) {
         if (m.edns === null) {
@@ -719,8 +736,8 @@ export function decodeDns(
           });
         }
         if (!ednsOptionsFit(msg, rd, rd + rdlen)) {
-          m.malformed = "EDNS option runs past its OPT record";
-          return m;
+          bad = "EDNS option runs past its OPT record";
+          break;
         }
       } else if (keep) {
         list.push({
@@ -733,6 +750,16 @@ export function decodeDns(
         });
       }
       off = rd + rdlen;
+    }
+    if (keep && count > 0) {
+      const kept = list.slice();
+      if (s === 0) m.answers = kept;
+      else if (s === 1) m.authorities = kept;
+      else m.additionals = kept;
+    }
+    if (bad !== null) {
+      m.malformed = bad;
+      return m;
     }
   }
   return m;
