@@ -161,6 +161,29 @@ export function answerPayload(type: number, data: Transaction["answers"][number]
   }
 }
 
+/** How evidence names an rcode count ("-": no response). */
+function rcodeKey(rcode: number): string {
+  return rcode < 0 ? "-" : String(rcode);
+}
+
+/**
+ * Where a query name's upstream data sits: the labels under the parent
+ * domain (`part`, "" for the domain itself) and the sub-zone they belong
+ * to (the label just under the domain, with it; "" when none).
+ */
+export interface NameParts {
+  part: string;
+  subzone: string;
+}
+
+/** Split a lower-cased query name under its parent `domain`. */
+export function nameParts(name: string, domain: string): NameParts {
+  const part = name.length > domain.length ? name.slice(0, name.length - domain.length - 1) : "";
+  if (part === "") return { part, subzone: "" };
+  const dot = part.lastIndexOf(".");
+  return { part, subzone: (dot < 0 ? part : part.slice(dot + 1)) + "." + domain };
+}
+
 /** Accumulates one parent domain's traffic. */
 export class DomainAccumulator {
   readonly domain: string;
@@ -190,9 +213,11 @@ export class DomainAccumulator {
   readonly #txtSamples: string[] = [];
   /** Up to 64 distinct lower-cased names, for recognizing benign patterns. */
   readonly #samplesForPatterns: string[] = [];
-  readonly #qtypes = new BoundedCounts(64);
-  readonly #atypes = new BoundedCounts(64);
-  readonly #rcodes = new BoundedCounts(32);
+  // Record types and rcodes are counted by number and named when reported.
+  readonly #qtypes = new BoundedCounts<number>(64);
+  readonly #atypes = new BoundedCounts<number>(64);
+  /** By rcode; -1 for transactions without one. */
+  readonly #rcodes = new BoundedCounts<number>(32);
   readonly #subzones = new BoundedCounts(256);
   readonly #services = new BoundedCounts(4);
   readonly #samples: string[] = [];
@@ -204,8 +229,11 @@ export class DomainAccumulator {
     this.isC2 = isC2;
   }
 
-  /** Add one transaction whose parent domain is this one. */
-  add(tx: Transaction): void {
+  /**
+   * Add one transaction whose parent domain is this one. `parts` may be
+   * given when the caller has them (the analyzer remembers them per name).
+   */
+  add(tx: Transaction, parts: NameParts = nameParts(tx.queryKey, this.domain)): void {
     this.queries++;
     const ts = tx.ts;
     if (ts < this.#first) this.#first = ts;
@@ -218,16 +246,13 @@ export class DomainAccumulator {
     if (this.#lastTs === null || ts >= this.#lastTs) this.#lastTs = ts;
     this.#activity.add(ts);
     this.#clients.add(tx.client);
-    this.#qtypes.add(typeName(tx.qtype));
+    this.#qtypes.add(tx.qtype);
     this.#services.add(tx.service);
     if (isPayloadType(tx.qtype)) this.#payloadTypeQueries++;
     const name = tx.queryKey;
     // The part of the name under the domain: where upstream data travels.
-    const part = name.length > this.domain.length ? name.slice(0, name.length - this.domain.length - 1) : "";
-    if (part !== "") {
-      const dot = part.lastIndexOf(".");
-      this.#subzones.add((dot < 0 ? part : part.slice(dot + 1)) + "." + this.domain);
-    }
+    const part = parts.part;
+    if (part !== "") this.#subzones.add(parts.subzone);
     const isNew = this.#names.add(name) || !this.#names.exact;
     this.#labelLen.add(part.length);
     if (isNew) {
@@ -246,11 +271,11 @@ export class DomainAccumulator {
     if (tx.query.length > this.#longest.length) this.#longest = tx.query;
     if (tx.hasResponse) {
       this.answered++;
-      this.#rcodes.add(tx.rcode === null ? "-" : String(tx.rcode));
+      this.#rcodes.add(tx.rcode === null ? -1 : tx.rcode);
       let bytes = 0;
       let payload = "";
       for (const a of tx.answers) {
-        this.#atypes.add(typeName(a.type));
+        this.#atypes.add(a.type);
         const b = answerPayload(a.type, a.data, a.rdlength);
         bytes += b;
         if (a.type === 16 && a.data.kind === "txt") {
@@ -324,9 +349,9 @@ export class DomainAccumulator {
     return {
       sample_names: [...this.#samples],
       longest_name: this.#longest,
-      query_types: Object.fromEntries(this.#qtypes.top(64)),
-      answer_types: Object.fromEntries(this.#atypes.top(64)),
-      rcodes: Object.fromEntries(this.#rcodes.top(32)),
+      query_types: Object.fromEntries(this.#qtypes.top(64, typeName)),
+      answer_types: Object.fromEntries(this.#atypes.top(64, typeName)),
+      rcodes: Object.fromEntries(this.#rcodes.top(32, rcodeKey)),
       clients: this.#clients.top(10).map(([client, queries]) => ({ client, queries })),
       clients_other: Math.max(0, this.#clients.counts.size - 10),
       first_seen: this.#first,

@@ -15,7 +15,13 @@
  */
 
 import type { Transaction } from "../ingest/types.ts";
-import { DomainAccumulator, type DomainEvidence, type DomainFeatures } from "./accumulator.ts";
+import {
+  DomainAccumulator,
+  type DomainEvidence,
+  type DomainFeatures,
+  type NameParts,
+  nameParts,
+} from "./accumulator.ts";
 import { isUnder, parentDomain } from "./domain.ts";
 import {
   type Component,
@@ -45,9 +51,21 @@ export interface AnalyzerOptions {
   c2Domains?: string[];
 }
 
+/** Where a query name goes: its domain's accumulator and its parts under it. */
+interface Route {
+  acc: DomainAccumulator;
+  parts: NameParts;
+}
+
+/** Names whose routes are remembered at once (the table starts over when full). */
+const ROUTES = 65536;
+
 /** Accumulates transactions per parent domain and scores them. */
 export class Analyzer {
   readonly #domains = new Map<string, DomainAccumulator>();
+  // Repeated names (the decoder hands out one string per name) skip the
+  // public-suffix lookup and the splitting.
+  readonly #routes = new Map<string, Route>();
   readonly #c2: string[];
   #model: ModelConfig;
   /** Transactions without a question name (not attributable to a domain). */
@@ -72,15 +90,21 @@ export class Analyzer {
       return null;
     }
     this.transactions++;
-    const name = tx.queryKey.endsWith(".") ? tx.queryKey.slice(0, -1) : tx.queryKey;
-    const parent = parentDomain(name, this.#c2);
-    let acc = this.#domains.get(parent);
-    if (acc === undefined) {
-      acc = new DomainAccumulator(parent, this.#c2.some((s) => isUnder(parent, s)));
-      this.#domains.set(parent, acc);
+    let r = this.#routes.get(tx.queryKey);
+    if (r === undefined) {
+      const name = tx.queryKey.endsWith(".") ? tx.queryKey.slice(0, -1) : tx.queryKey;
+      const parent = parentDomain(name, this.#c2);
+      let acc = this.#domains.get(parent);
+      if (acc === undefined) {
+        acc = new DomainAccumulator(parent, this.#c2.some((s) => isUnder(parent, s)));
+        this.#domains.set(parent, acc);
+      }
+      r = { acc, parts: nameParts(tx.queryKey, parent) };
+      if (this.#routes.size >= ROUTES) this.#routes.clear();
+      this.#routes.set(tx.queryKey, r);
     }
-    acc.add(tx);
-    return parent;
+    r.acc.add(tx, r.parts);
+    return r.acc.domain;
   }
 
   /** Every domain's features and evidence, before scoring. */

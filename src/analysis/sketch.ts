@@ -41,12 +41,14 @@ export class DistinctCounter {
 
   /** Add an item; returns true when it was certainly new (exact mode only). */
   add(item: string): boolean {
-    if (this.#exact !== null) {
-      if (this.#exact.has(item)) return false;
-      this.#exact.add(item);
-      if (this.#exact.size > this.#exactLimit) {
+    const exact = this.#exact;
+    if (exact !== null) {
+      const before = exact.size;
+      exact.add(item);
+      if (exact.size === before) return false;
+      if (exact.size > this.#exactLimit) {
         this.#registers = new Uint8Array(4096);
-        for (const x of this.#exact) this.#hll(x);
+        for (const x of exact) this.#hll(x);
         this.#exact = null;
       }
       return true;
@@ -201,9 +203,12 @@ export function shannonEntropy(s: string): number {
   return h;
 }
 
-/** Bounded counter of string keys: keys past `maxKeys` are counted under "(other)". */
-export class BoundedCounts {
-  readonly counts = new Map<string, number>();
+/**
+ * Bounded counter of keys (strings, or numbers such as record types): keys
+ * past `maxKeys` are counted under "(other)".
+ */
+export class BoundedCounts<K extends string | number = string> {
+  readonly counts = new Map<K, number>();
   other = 0;
   readonly #maxKeys: number;
 
@@ -211,16 +216,20 @@ export class BoundedCounts {
     this.#maxKeys = maxKeys;
   }
 
-  add(key: string, n = 1): void {
+  add(key: K, n = 1): void {
     const c = this.counts.get(key);
     if (c !== undefined) this.counts.set(key, c + n);
     else if (this.counts.size < this.#maxKeys) this.counts.set(key, n);
     else this.other += n;
   }
 
-  /** The `k` largest entries, biggest first (ties by key, for determinism). */
-  top(k: number): [string, number][] {
-    return [...this.counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, k);
+  /**
+   * The `k` largest entries by their names (`name` turns a key into one;
+   * keys are their own names by default), biggest first, ties by name.
+   */
+  top(k: number, name: (key: K) => string = String): [string, number][] {
+    return [...this.counts.entries()].map(([key, n]): [string, number] => [name(key), n])
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, k);
   }
 }
 
