@@ -168,8 +168,8 @@ function scratchString(n: number, flags: number): string {
 // Names decoded lately, by a hash of their wire bytes: a direct-mapped
 // table, so a name repeated within a capture (a response repeats its
 // query's question; clients ask for the same names) is built once, and
-// memory stays bounded whatever the capture holds (sets of two slots,
-// the one used less lately replaced). A name is read as
+// memory stays bounded whatever the capture holds (sets of four slots,
+// replaced oldest first). A name is read as
 // words: per label its length, then its bytes four at a time (at most 254
 // words for 255 wire bytes); each slot keeps the words to verify a hit.
 const NAME_BITS = 14;
@@ -177,8 +177,8 @@ const nameHashes = new Int32Array(1 << NAME_BITS);
 const nameWordCount = new Int32Array(1 << NAME_BITS);
 const nameWords = new Int32Array(256 << NAME_BITS);
 const nameSlots: (Name | undefined)[] = new Array(1 << NAME_BITS).fill(undefined);
-/** Per set of two slots, the way that was used last. */
-const nameLastWay = new Uint8Array(1 << (NAME_BITS - 1));
+/** Per set of four slots, which one to replace next. */
+const nameTurn = new Uint8Array(1 << (NAME_BITS - 2));
 const words = new Int32Array(256);
 // Offsets of the current name's label length bytes (a name has at most 127 labels).
 const labelAt = new Int32Array(128);
@@ -265,14 +265,14 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
   nameEnd = next;
   if (labels === 0) return EMPTY_NAME;
   h = Math.imul(h ^ nw, 0x9e3779b1);
-  // Two ways a set: two names that share a set both stay.
-  const set = (h >>> (32 - NAME_BITS)) & ~1;
-  if (sameName(set, h, nw)) return nameSlots[set]!;
-  if (sameName(set + 1, h, nw)) return nameSlots[set + 1]!;
+  // Four ways a set: names that share a set stay until a fifth comes.
+  const set = (h >>> (32 - NAME_BITS)) & ~3;
+  for (let slot = set; slot < set + 4; slot++) {
+    if (nameHashes[slot] === h && nameWordCount[slot] === nw && sameWords(slot << 8, nw)) return nameSlots[slot]!;
+  }
   const r = buildName(msg, labels);
-  // Replace the way not used last.
-  const slot = nameLastWay[set >> 1] === 0 ? set + 1 : set;
-  nameLastWay[set >> 1] = slot - set;
+  // Replace the ways in turn (oldest first).
+  const slot = set + (nameTurn[set >> 2]++ & 3);
   nameSlots[slot] = r;
   nameHashes[slot] = h;
   nameWordCount[slot] = nw;
@@ -281,15 +281,11 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
   return r;
 }
 
-/** Whether `slot` holds the name now in {@link words} (and marks its way used). */
-function sameName(slot: number, h: number, nw: number): boolean {
-  if (nameHashes[slot] !== h || nameWordCount[slot] !== nw || nameSlots[slot] === undefined) return false;
-  const at = slot << 8;
+/** Whether the kept words at `at` equal the current name's {@link words}. */
+function sameWords(at: number, nw: number): boolean {
   let i = 0;
   while (i < nw && nameWords[at + i] === words[i]) i++;
-  if (i !== nw) return false;
-  nameLastWay[slot >> 1] = slot & 1;
-  return true;
+  return i === nw;
 }
 
 /** Build the name's strings from the labels at {@link labelAt}. */
@@ -681,7 +677,7 @@ export function decodeDns(
     const keep = s === 0 || allSections;
     // Records gather in one scratch list and leave as an exact-size copy.
     const list = records;
-    list.length = 0;
+    let kept = 0;
     let bad: string | null = null;
     for (let i = 0; i < count; i++) {
       if (i >= MAX_RECORDS_PER_SECTION) {
@@ -726,36 +722,37 @@ export function decodeDns(
           m.rcode = ((ttl >>> 24) << 4) | (flags & 0xf);
         }
         if (keep) {
-          list.push({
+          list[kept++] = {
             name: r.name,
             type,
             class: klass,
             ttl,
             rdlength: rdlen,
             data: { kind: "raw", bytes: copyBytes(msg, rd, rd + rdlen) },
-          });
+          };
         }
         if (!ednsOptionsFit(msg, rd, rd + rdlen)) {
           bad = "EDNS option runs past its OPT record";
           break;
         }
       } else if (keep) {
-        list.push({
+        list[kept++] = {
           name: r.name,
           type,
           class: klass,
           ttl,
           rdlength: rdlen,
           data: decodeRData(msg, type, rd, rdlen, start, end),
-        });
+        };
       }
       off = rd + rdlen;
     }
     if (keep && count > 0) {
-      const kept = list.slice();
-      if (s === 0) m.answers = kept;
-      else if (s === 1) m.authorities = kept;
-      else m.additionals = kept;
+      // One or two records (the usual case) need no copying builtin.
+      const out = kept === 1 ? [list[0]] : kept === 2 ? [list[0], list[1]] : list.slice(0, kept);
+      if (s === 0) m.answers = out;
+      else if (s === 1) m.authorities = out;
+      else m.additionals = out;
     }
     if (bad !== null) {
       m.malformed = bad;
