@@ -306,7 +306,7 @@ export class DomainAccumulator {
     const topClientChars = this.#clientChars.top(1)[0]?.[1] ?? 0;
     return {
       query_count: this.queries,
-      client_count: this.#clients.counts.size + (this.#clients.other > 0 ? 1 : 0),
+      client_count: this.#clients.size + (this.#clients.other > 0 ? 1 : 0),
       subdomain_count: distinct,
       mean_entropy: this.#entropy.n > 0 ? this.#entropy.mean : 0,
       cv: gaps.n >= 2 && gaps.mean > 0 ? gaps.std / gaps.mean : (gaps.n >= 2 ? 0 : null),
@@ -353,7 +353,7 @@ export class DomainAccumulator {
       answer_types: Object.fromEntries(this.#atypes.top(64, typeName)),
       rcodes: Object.fromEntries(this.#rcodes.top(32, rcodeKey)),
       clients: this.#clients.top(10).map(([client, queries]) => ({ client, queries })),
-      clients_other: Math.max(0, this.#clients.counts.size - 10),
+      clients_other: Math.max(0, this.#clients.size - 10),
       first_seen: this.#first,
       last_seen: this.#last,
       busiest_subzone: busiest === undefined ? null : { subzone: busiest[0], queries: busiest[1] },

@@ -208,7 +208,8 @@ export function shannonEntropy(s: string): number {
  * past `maxKeys` are counted under "(other)".
  */
 export class BoundedCounts<K extends string | number = string> {
-  readonly counts = new Map<K, number>();
+  // A mutable cell per key: counting a known key is one map lookup.
+  readonly #counts = new Map<K, { n: number }>();
   other = 0;
   readonly #maxKeys: number;
 
@@ -216,10 +217,15 @@ export class BoundedCounts<K extends string | number = string> {
     this.#maxKeys = maxKeys;
   }
 
+  /** Distinct keys counted (not those under "(other)"). */
+  get size(): number {
+    return this.#counts.size;
+  }
+
   add(key: K, n = 1): void {
-    const c = this.counts.get(key);
-    if (c !== undefined) this.counts.set(key, c + n);
-    else if (this.counts.size < this.#maxKeys) this.counts.set(key, n);
+    const c = this.#counts.get(key);
+    if (c !== undefined) c.n += n;
+    else if (this.#counts.size < this.#maxKeys) this.#counts.set(key, { n });
     else this.other += n;
   }
 
@@ -228,7 +234,7 @@ export class BoundedCounts<K extends string | number = string> {
    * keys are their own names by default), biggest first, ties by name.
    */
   top(k: number, name: (key: K) => string = String): [string, number][] {
-    return [...this.counts.entries()].map(([key, n]): [string, number] => [name(key), n])
+    return [...this.#counts.entries()].map(([key, c]): [string, number] => [name(key), c.n])
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, k);
   }
 }
