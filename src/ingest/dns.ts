@@ -180,6 +180,10 @@ const nameSlots: (Name | undefined)[] = new Array(1 << NAME_BITS).fill(undefined
 /** Per set of four slots, which one to replace next. */
 const nameTurn = new Uint8Array(1 << (NAME_BITS - 2));
 const words = new Int32Array(256);
+// A view of the buffer names are read from, for four-byte loads: one per
+// input window (the decoder reads message after message from the same one).
+let viewOf: Uint8Array | null = null;
+let view: DataView = new DataView(new ArrayBuffer(0));
 // Offsets of the current name's label length bytes (a name has at most 127 labels).
 const labelAt = new Int32Array(128);
 
@@ -248,8 +252,12 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
       h = Math.imul(h ^ len, 0x01000193);
       let i = pos + 1;
       const stop = i + len;
+      if (msg !== viewOf) {
+        view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+        viewOf = msg;
+      }
       for (; i + 3 < stop; i += 4) {
-        const w = msg[i] | (msg[i + 1] << 8) | (msg[i + 2] << 16) | (msg[i + 3] << 24);
+        const w = view.getInt32(i, true);
         words[nw++] = w;
         h = Math.imul(h ^ w, 0x01000193);
       }
