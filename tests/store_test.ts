@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { MIGRATIONS, SCHEMA_VERSION, Store } from "../src/store/store.ts";
+import { INDEXED_PER_DOMAIN, MIGRATIONS, SCHEMA_VERSION, Store } from "../src/store/store.ts";
 import type { Transaction } from "../src/ingest/types.ts";
 import { runCli } from "./helpers/cli.ts";
 import { fromFileUrl } from "./helpers/paths.ts";
@@ -61,6 +61,8 @@ Deno.test("store: a version-1 file migrates forward with its transactions (domai
   ]);
   assert.deepEqual(s.transactions(1, "y.test").map((t) => t.query), ["c.y.test"]);
   assert.deepEqual(s.transactions(1, "z.test"), []);
+  // Past the indexed rows, the run's rows are scanned: same answer.
+  assert.deepEqual(s.transactions(1, "x.test", INDEXED_PER_DOMAIN + 1).map((t) => t.query), ["a.x.test", "b.x.test"]);
   assert.equal(s.integrityCheck(), "ok");
   s.close();
   Deno.removeSync(dir, { recursive: true });
@@ -122,6 +124,31 @@ Deno.test("store: the writer thread commits every row it is given, in batches, a
     rcode: null,
     answers: 0,
   });
+  // The first INDEXED_PER_DOMAIN rows of each domain are indexed; reading up to that many uses the index
+  // and gives the same rows as the scan.
+  const count = (sql: string, ...p: number[]) => (s.db.prepare(sql).get(...p) as { c: number }).c;
+  assert.equal(
+    count("SELECT count(*) AS c FROM transactions WHERE run_id = ? AND sampled = 1", run),
+    5 * INDEXED_PER_DOMAIN,
+  );
+  const first = s.transactions(run, "d3.test");
+  assert.equal(first.length, INDEXED_PER_DOMAIN);
+  assert.deepEqual(first.map((t) => t.query), d3.slice(0, INDEXED_PER_DOMAIN).map((t) => t.query));
+  const plan = s.db.prepare(
+    "EXPLAIN QUERY PLAN SELECT ts FROM transactions WHERE run_id = 1 AND domain_id = 1 AND sampled = 1 ORDER BY ts",
+  ).all() as { detail: string }[];
+  assert.match(
+    plan.map((r) => r.detail).join(" "),
+    /USING (COVERING )?INDEX transactions_sampled \(run_id=\? AND domain_id=\?\)/,
+  );
+  // A failed run's rows go, as one key range; another run's stay.
+  const other = s.startRun({});
+  const w3 = s.transactionWriter(other);
+  w3.add(tx(7), "d2.test");
+  assert.equal(await w3.flush(), 1);
+  s.failRun(run, "test");
+  assert.equal(count("SELECT count(*) AS c FROM transactions WHERE run_id = ?", run), 0);
+  assert.deepEqual(s.transactions(other, "d2.test").map((t) => t.query), ["q7.d2.test"]);
   s.close();
   // A database without the table: the thread's error reaches flush().
   const bad = `${dir}/bad.db`;
