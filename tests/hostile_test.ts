@@ -7,6 +7,7 @@ import fc from "npm:fast-check@4.11.0";
 import { decodeDns, readName } from "../src/ingest/dns.ts";
 import { FragmentReassembler } from "../src/ingest/ipfrag.ts";
 import { PacketDecoder, SUPPORTED_LINK_TYPES } from "../src/ingest/packet.ts";
+import { PendingTable } from "../src/ingest/transactions.ts";
 import { ingestFile, InputError } from "../src/ingest/source.ts";
 import { TcpReassembler } from "../src/ingest/tcp.ts";
 import { dnsMessage, pcapFile, pcapngFile, tempFile, txtRdata, udpExchange } from "./helpers/build.ts";
@@ -179,5 +180,36 @@ Deno.test("names: every byte value survives decoding exactly (one char per byte;
       assert.equal(r.key, expected.replace(/[A-Z]/g, (c) => c.toLowerCase()));
     }),
     { numRuns: 2000 },
+  );
+});
+
+Deno.test("pairing table: any mix of sets, gets and deletes agrees with a Map (collisions, wrap-around, growth)", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.constantFrom("set", "set", "get", "delete"), fc.integer({ min: 0, max: 6000 })), {
+        minLength: 1000,
+        maxLength: 12000,
+        size: "max",
+      }),
+      fc.integer({ min: 0, max: 0x3fffffff }),
+      (ops, spread) => {
+        const t = new PendingTable<number>();
+        const m = new Map<number, number>();
+        ops.forEach(([op, k], n) => {
+          // Keys either dense (colliding runs) or spread over the whole key space.
+          const key = (k * (spread | 1)) & 0x3fffffff;
+          if (op === "set") {
+            t.set(key, n);
+            m.set(key, n);
+          } else if (op === "delete") {
+            t.delete(key);
+            m.delete(key);
+          } else assert.equal(t.get(key), m.get(key));
+        });
+        assert.equal(t.size, m.size);
+        for (const [k, v] of m) assert.equal(t.get(k), v);
+      },
+    ),
+    { numRuns: 60 },
   );
 });

@@ -585,14 +585,9 @@ function emptyEdns(): Edns {
 export class ReusableMessage {
   readonly message: DnsMessage = emptyMessage();
   readonly #questions: Question[] = [];
-  readonly #questionList: Question[] = [];
   readonly edns: Edns = emptyEdns();
-
-  /** The question list, emptied. */
-  questionList(): Question[] {
-    this.#questionList.length = 0;
-    return this.#questionList;
-  }
+  /** The question list of a message with one question (nearly all): always the same list. */
+  readonly oneQuestion: Question[] = [this.question(0)];
 
   /** The i-th question object. */
   question(i: number): Question {
@@ -643,7 +638,7 @@ export function decodeDns(
   m.z = (flags >> 4) & 0x7;
   m.rcode = flags & 0xf;
   // Empty sections share one frozen array: most messages leave two or three empty.
-  m.questions = qd === 0 ? NO_QUESTIONS : reuse === undefined ? [] : reuse.questionList();
+  m.questions = NO_QUESTIONS;
   m.answers = NO_RECORDS;
   m.authorities = NO_RECORDS;
   m.additionals = NO_RECORDS;
@@ -676,7 +671,11 @@ export function decodeDns(
     q.key = r.key;
     q.type = (msg[p] << 8) | msg[p + 1];
     q.class = (msg[p + 2] << 8) | msg[p + 3];
-    m.questions.push(q);
+    if (reuse !== undefined && qd === 1) m.questions = reuse.oneQuestion;
+    else {
+      if (i === 0) m.questions = [];
+      m.questions.push(q);
+    }
     off = p + 4;
   }
   const q0 = m.questions.length > 0 ? m.questions[0] : null;

@@ -40,7 +40,7 @@ export class TransactionAssembler {
   // Keyed by a small number mixed from client port, id and type; the rest
   // is compared on the (short) chain, so no key string is built and long
   // tunnel names are not hashed for every message.
-  readonly #waiting = new Map<number, Pending>();
+  readonly #waiting = new PendingTable();
   #queue: Pending[] = [];
   #head = 0;
   /** Emitted slots, for reuse. */
@@ -160,6 +160,81 @@ export class TransactionAssembler {
       this.#queue = q.slice(this.#head);
       this.#head = 0;
     }
+  }
+}
+
+/**
+ * Waiting queries by pairing key: open addressing with linear probing in
+ * typed arrays (lookups stay in compiled code, no map builtins), deletion
+ * by shifting back, doubling when half full. Exported for its tests.
+ */
+export class PendingTable<V = Pending> {
+  #bits = 12;
+  /** Keys (>= 0), -1 for an empty slot. */
+  #keys = new Int32Array(1 << 12).fill(-1);
+  #vals: (V | null)[] = new Array(1 << 12).fill(null);
+  #size = 0;
+
+  #home(key: number): number {
+    return Math.imul(key, 0x9e3779b1) >>> (32 - this.#bits);
+  }
+
+  #find(key: number): number {
+    const mask = this.#keys.length - 1;
+    for (let i = this.#home(key);; i = (i + 1) & mask) {
+      const k = this.#keys[i];
+      if (k === key || k === -1) return i;
+    }
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get(key: number): V | undefined {
+    const i = this.#find(key);
+    return this.#keys[i] === key ? this.#vals[i]! : undefined;
+  }
+
+  set(key: number, p: V): void {
+    const i = this.#find(key);
+    if (this.#keys[i] !== key) {
+      this.#keys[i] = key;
+      this.#size++;
+    }
+    this.#vals[i] = p;
+    if (this.#size * 2 > this.#keys.length) this.#grow();
+  }
+
+  delete(key: number): void {
+    let i = this.#find(key);
+    if (this.#keys[i] !== key) return;
+    const mask = this.#keys.length - 1;
+    // Shift later entries of the probe run back over the hole.
+    for (let j = (i + 1) & mask;; j = (j + 1) & mask) {
+      const k = this.#keys[j];
+      if (k === -1) break;
+      const h = this.#home(k);
+      const stays = i <= j ? h > i && h <= j : h > i || h <= j;
+      if (!stays) {
+        this.#keys[i] = k;
+        this.#vals[i] = this.#vals[j];
+        i = j;
+      }
+    }
+    this.#keys[i] = -1;
+    this.#vals[i] = null;
+    this.#size--;
+  }
+
+  #grow(): void {
+    const keys = this.#keys;
+    const vals = this.#vals;
+    this.#bits++;
+    this.#keys = new Int32Array(1 << this.#bits).fill(-1);
+    this.#vals = new Array(1 << this.#bits).fill(null);
+    this.#size = 0;
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== -1) this.set(keys[i], vals[i]!);
   }
 }
 
