@@ -718,39 +718,31 @@ export function decodeDns(
         bad = "RDATA runs past the message";
         break;
       }
-      if (type === 41) {
-        if (m.edns === null) {
-          const e = m.edns = reuse === undefined ? emptyEdns() : reuse.edns;
-          e.udpPayloadSize = klass;
-          e.extendedRcode = ttl >>> 24;
-          e.version = (ttl >>> 16) & 0xff;
-          e.dnssecOk = (ttl & 0x8000) !== 0;
-          e.optionsLength = rdlen;
-          m.rcode = ((ttl >>> 24) << 4) | (flags & 0xf);
-        }
-        if (keep) {
-          list[kept++] = {
-            name: r.name,
-            type,
-            class: klass,
-            ttl,
-            rdlength: rdlen,
-            data: { kind: "raw", bytes: copyBytes(msg, rd, rd + rdlen) },
-          };
-        }
-        if (!ednsOptionsFit(msg, rd, rd + rdlen)) {
-          bad = "EDNS option runs past its OPT record";
-          break;
-        }
-      } else if (keep) {
+      if (type === 41 && m.edns === null) {
+        const e = m.edns = reuse === undefined ? emptyEdns() : reuse.edns;
+        e.udpPayloadSize = klass;
+        e.extendedRcode = ttl >>> 24;
+        e.version = (ttl >>> 16) & 0xff;
+        e.dnssecOk = (ttl & 0x8000) !== 0;
+        e.optionsLength = rdlen;
+        m.rcode = ((ttl >>> 24) << 4) | (flags & 0xf);
+      }
+      if (keep) {
         list[kept++] = {
           name: r.name,
           type,
           class: klass,
           ttl,
           rdlength: rdlen,
-          data: decodeRData(msg, type, rd, rdlen, start, end),
+          data: type === 41
+            ? { kind: "raw", bytes: copyBytes(msg, rd, rd + rdlen) }
+            : decodeRData(msg, type, rd, rdlen, start, end),
         };
+      }
+      // A broken OPT record is kept (it was seen) and ends the message.
+      if (type === 41 && !ednsOptionsFit(msg, rd, rd + rdlen)) {
+        bad = "EDNS option runs past its OPT record";
+        break;
       }
       off = rd + rdlen;
     }
