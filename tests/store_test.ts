@@ -241,3 +241,33 @@ Deno.test("apply killed with SIGKILL mid-way: integrity ok, the previous run is 
   assert.match(third.stdout, /run #3/);
   Deno.removeSync(cwd, { recursive: true });
 });
+
+Deno.test("apply failing mid-way (corrupt gzip after a large capture): failed run, its rows gone, no lock left, next apply works", async () => {
+  const cwd = Deno.makeTempDirSync({ prefix: "plumbum-fail-" });
+  const big = `${cwd}/big.pcap`;
+  bigCapture(big, 24);
+  // A gzip file whose deflate stream is broken half-way: readable at first, corrupt later.
+  const gz = new Uint8Array(
+    await new Response(new Blob([Deno.readFileSync(sample)]).stream().pipeThrough(new CompressionStream("gzip")))
+      .arrayBuffer(),
+  );
+  for (let i = gz.length >> 1; i < (gz.length >> 1) + 64; i++) gz[i] ^= 0xff;
+  Deno.writeFileSync(`${cwd}/bad.pcap.gz`, gz);
+  const bad = await runCli(["apply", big, "bad.pcap.gz"], undefined, { cwd });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /bad\.pcap\.gz: gzip data is corrupt/);
+  const runs = JSON.parse((await runCli(["runs", "--json"], undefined, { cwd })).stdout).runs as {
+    status: string;
+    error: string;
+  }[];
+  assert.equal(runs[0].status, "failed");
+  assert.match(runs[0].error, /gzip data is corrupt/);
+  const db = new DatabaseSync(`${cwd}/.plumbum/plumbum.db`);
+  assert.equal((db.prepare("SELECT count(*) AS c FROM transactions").get() as { c: number }).c, 0);
+  assert.equal((db.prepare("PRAGMA integrity_check").get() as { integrity_check: string }).integrity_check, "ok");
+  db.close();
+  const next = await runCli(["apply", sample], undefined, { cwd });
+  assert.equal(next.code, 0, next.stderr);
+  assert.match(next.stdout, /run #2/);
+  Deno.removeSync(cwd, { recursive: true });
+});

@@ -144,7 +144,7 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
     );
     return 0;
   } catch (e) {
-    writer?.abort();
+    await writer?.abort();
     store.failRun(runId, (e as Error).message);
     throw e;
   } finally {

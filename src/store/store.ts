@@ -646,8 +646,21 @@ export class TransactionWriter {
     return done.finally(() => this.#worker.terminate());
   }
 
-  /** Stop the thread without waiting (the run failed). */
-  abort(): void {
+  /**
+   * The run failed: let the thread finish the batches it has and close its
+   * connection (so no write lock outlives it), then stop it. Never rejects.
+   */
+  async abort(): Promise<void> {
+    const closed = new Promise<void>((resolve) => {
+      this.#closed = () => resolve();
+      this.#fail = () => resolve();
+      if (this.#error !== null) resolve();
+    });
+    this.#post({ kind: "close" });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => timer = setTimeout(resolve, 30_000));
+    await Promise.race([closed, late]);
+    clearTimeout(timer);
     this.#worker.terminate();
   }
 }
