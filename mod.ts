@@ -13,6 +13,10 @@
  * console.log(`${stats.transactions} transactions, ${stats.malformed} malformed`);
  * ```
  *
+ * A transaction handed to `onTransaction` is recycled once the callback
+ * returns (decoding allocates almost nothing per packet): copy it,
+ * `{ ...tx }`, to keep it.
+ *
  * @module
  */
 export * from "./src/ingest/mod.ts";
