@@ -162,6 +162,31 @@ Deno.test("store: the writer thread commits every row it is given, in batches, a
   Deno.removeSync(dir, { recursive: true });
 });
 
+Deno.test("store: texts travel to the writer thread once, and the shared table starting over keeps every row right", async () => {
+  const dir = Deno.makeTempDirSync();
+  const s = Store.open(`${dir}/p.db`);
+  const run = s.startRun({});
+  const w = s.transactionWriter(run);
+  const n = 90_000; // more distinct names than the table holds (2^16): it starts over on the way
+  for (let i = 0; i < n; i++) {
+    w.add(tx(i), `d${i % 5}.test`);
+    if (i % 4096 === 0) await w.ready();
+  }
+  assert.equal(await w.flush(), n);
+  const rows = s.db.prepare("SELECT query, client, ts FROM transactions WHERE run_id = ? ORDER BY id").all(run) as {
+    query: string;
+    client: string;
+    ts: number;
+  }[];
+  assert.equal(rows.length, n);
+  for (let i = 0; i < n; i += 997) {
+    assert.deepEqual({ ...rows[i] }, { query: `q${i}.d${i % 5}.test`, client: `10.0.${i % 3}.1`, ts: 1000 + i });
+  }
+  assert.equal(new Set(rows.map((r) => r.query)).size, n);
+  s.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
 /** Build a capture of about `mb` MB by repeating the sample with shifted times. */
 function bigCapture(path: string, mb: number): void {
   const src = Deno.readFileSync(sample);

@@ -431,7 +431,14 @@ const BATCH_ROWS = 8192;
 /** Batches in flight before ingest is held back (bounds the memory rows wait in). */
 const MAX_IN_FLIGHT = 4;
 
-/** Transactions in columns, as they travel to the writer thread. */
+/** Texts the writer side remembers before both sides start their table over (bounds its memory). */
+const TEXT_LIMIT = 1 << 16;
+
+/**
+ * Transactions in columns, as they travel to the writer thread. Texts
+ * (addresses, names, domains) travel once: rows carry their numbers in a
+ * table both sides keep, and a batch brings the texts first seen in it.
+ */
 export interface TransactionBatch {
   runId: number;
   rows: number;
@@ -440,13 +447,18 @@ export interface TransactionBatch {
   /** -1 when no response was seen. */
   rcode: Int32Array;
   answers: Int32Array;
-  client: string[];
-  server: string[];
-  query: string[];
-  domain: string[];
+  client: Int32Array;
+  server: Int32Array;
+  query: Int32Array;
+  domain: Int32Array;
+  /** The table starts over (at number 0) with this batch. */
+  reset: boolean;
+  /** Texts new in this batch, numbered on from `textBase`. */
+  texts: string[];
+  textBase: number;
 }
 
-function newBatch(runId: number): TransactionBatch {
+function newBatch(runId: number, reset: boolean, textBase: number): TransactionBatch {
   return {
     runId,
     rows: 0,
@@ -454,10 +466,13 @@ function newBatch(runId: number): TransactionBatch {
     qtype: new Int32Array(BATCH_ROWS),
     rcode: new Int32Array(BATCH_ROWS),
     answers: new Int32Array(BATCH_ROWS),
-    client: [],
-    server: [],
-    query: [],
-    domain: [],
+    client: new Int32Array(BATCH_ROWS),
+    server: new Int32Array(BATCH_ROWS),
+    query: new Int32Array(BATCH_ROWS),
+    domain: new Int32Array(BATCH_ROWS),
+    reset,
+    texts: [],
+    textBase,
   };
 }
 
@@ -476,6 +491,8 @@ export class TransactionInserter {
   readonly #addDomain: StatementSync;
   readonly #domainId: StatementSync;
   readonly #args: (string | number | null)[] = [];
+  /** The texts rows refer to by number (see {@link TransactionBatch}). */
+  readonly #texts: string[] = [];
   written = 0;
 
   constructor(path: string) {
@@ -503,18 +520,22 @@ export class TransactionInserter {
 
   /** Insert one batch in one SQLite transaction. */
   insert(b: TransactionBatch): void {
+    const t = this.#texts;
+    if (b.reset) t.length = 0;
+    if (t.length !== b.textBase) throw new Error(`text table out of step (${t.length}, batch starts at ${b.textBase})`);
+    for (const x of b.texts) t.push(x);
     const a = this.#args;
     this.#db.exec("BEGIN IMMEDIATE");
     try {
       for (let i = 0; i < b.rows; i++) {
-        const d = this.#domain(b.domain[i]);
+        const d = this.#domain(t[b.domain[i]]);
         a.push(
           b.runId * RUN_SPAN + this.#seq++,
           b.runId,
           b.ts[i],
-          b.client[i],
-          b.server[i],
-          b.query[i],
+          t[b.client[i]],
+          t[b.server[i]],
+          t[b.query[i]],
           b.qtype[i],
           b.rcode[i] < 0 ? null : b.rcode[i],
           b.answers[i],
@@ -561,6 +582,8 @@ export class TransactionWriter {
   readonly #worker: Worker;
   readonly #runId: number;
   #batch: TransactionBatch;
+  /** Texts sent so far, by number (the writer thread keeps the same table). */
+  readonly #textIds = new Map<string, number>();
   #inFlight = 0;
   #wake: (() => void) | null = null;
   #closed: ((written: number) => void) | null = null;
@@ -570,7 +593,7 @@ export class TransactionWriter {
 
   constructor(path: string, runId: number) {
     this.#runId = runId;
-    this.#batch = newBatch(runId);
+    this.#batch = newBatch(runId, false, 0);
     this.#worker = new Worker(new URL("./writer_worker.ts", import.meta.url), { type: "module" });
     this.#worker.onmessage = (e: MessageEvent<WriterReply | { kind: "ack" }>) => {
       const m = e.data;
@@ -603,7 +626,8 @@ export class TransactionWriter {
     if (m.kind === "batch") {
       const b = m.batch;
       this.#inFlight++;
-      this.#worker.postMessage(m, [b.ts.buffer, b.qtype.buffer, b.rcode.buffer, b.answers.buffer] as ArrayBuffer[]);
+      const columns = [b.ts, b.qtype, b.rcode, b.answers, b.client, b.server, b.query, b.domain];
+      this.#worker.postMessage(m, columns.map((c) => c.buffer) as ArrayBuffer[]);
     } else this.#worker.postMessage(m);
   }
 
@@ -615,15 +639,33 @@ export class TransactionWriter {
     b.qtype[i] = tx.qtype;
     b.rcode[i] = tx.rcode === null ? -1 : tx.rcode;
     b.answers[i] = tx.answers.length;
-    b.client.push(tx.client);
-    b.server.push(tx.server);
-    b.query.push(tx.query);
-    b.domain.push(domain);
+    b.client[i] = this.#textId(tx.client);
+    b.server[i] = this.#textId(tx.server);
+    b.query[i] = this.#textId(tx.query);
+    b.domain[i] = this.#textId(domain);
     this.added++;
     if (b.rows === BATCH_ROWS) {
       this.#post({ kind: "batch", batch: b });
-      this.#batch = newBatch(this.#runId);
+      this.#batch = this.#nextBatch();
     }
+  }
+
+  /** The number of a text in the shared table (new ones travel with the batch). */
+  #textId(text: string): number {
+    let id = this.#textIds.get(text);
+    if (id === undefined) {
+      id = this.#textIds.size;
+      this.#textIds.set(text, id);
+      this.#batch.texts.push(text);
+    }
+    return id;
+  }
+
+  /** A new batch; the table starts over at a batch boundary once it is full. */
+  #nextBatch(): TransactionBatch {
+    const reset = this.#textIds.size >= TEXT_LIMIT;
+    if (reset) this.#textIds.clear();
+    return newBatch(this.#runId, reset, this.#textIds.size);
   }
 
   /** Resolves once few enough batches wait; rejects when the thread failed. */
@@ -636,7 +678,7 @@ export class TransactionWriter {
   /** Write what is queued; resolves with the rows written once all are committed. */
   flush(): Promise<number> {
     if (this.#batch.rows > 0) this.#post({ kind: "batch", batch: this.#batch });
-    this.#batch = newBatch(this.#runId);
+    this.#batch = this.#nextBatch();
     const done = new Promise<number>((resolve, reject) => {
       this.#closed = resolve;
       this.#fail = reject;
