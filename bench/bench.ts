@@ -112,15 +112,18 @@ console.log(`${big}: ${formatBytes(size)} (${copies} copies)\n`);
 
 const V8 = "--v8-flags=--max-semi-space-size=4";
 // Timings on a shared machine wander (and V8's compiled code differs from
-// one process to the next): decode runs several times, the median is shown.
+// one process to the next): each Plumbum figure is the median of several
+// runs, with the largest peak RSS.
 const runs = Math.max(1, Number(Deno.env.get("PLUMBUM_BENCH_RUNS") ?? "3"));
-const decodes: Record<string, number>[] = [];
-for (let i = 0; i < runs; i++) decodes.push(await runJson(["run", "-A", V8, `${here}decode.ts`, big]));
-decodes.sort((a, b) => a.secs - b.secs);
-const decode: Record<string, number> = {
-  ...decodes[Math.floor((runs - 1) / 2)],
-  peak_rss: Math.max(...decodes.map((d) => d.peak_rss)),
-};
+
+async function median(args: () => string[]): Promise<{ all: Record<string, number>[]; mid: Record<string, number> }> {
+  const all: Record<string, number>[] = [];
+  for (let i = 0; i < runs; i++) all.push(await runJson(args()));
+  all.sort((a, b) => a.secs - b.secs);
+  return { all, mid: { ...all[Math.floor((runs - 1) / 2)], peak_rss: Math.max(...all.map((d) => d.peak_rss)) } };
+}
+
+const { all: decodes, mid: decode } = await median(() => ["run", "-A", V8, `${here}decode.ts`, big]);
 const rows: [string, number, number, number][] = [[
   `plumbum decode → transactions (median of ${runs})`,
   decode.secs,
@@ -130,10 +133,19 @@ const rows: [string, number, number, number][] = [[
 
 const applyWorker = `${here}apply.ts`;
 let apply: Record<string, number> | null = null;
+let applies: Record<string, number>[] = [];
 try {
   Deno.statSync(applyWorker);
-  apply = await runJson(["run", "-A", V8, applyWorker, big, `${outDir}/apply-dir`]);
-  rows.push(["plumbum apply (ingest+analysis+SQLite)", apply.secs, mbps(size, apply.secs), apply.peak_rss]);
+  // Each run starts from an empty workspace (apply.ts removes it first).
+  const applied = await median(() => ["run", "-A", V8, applyWorker, big, `${outDir}/apply-dir`]);
+  apply = applied.mid;
+  applies = applied.all;
+  rows.push([
+    `plumbum apply (ingest+analysis+SQLite; median of ${runs})`,
+    apply.secs,
+    mbps(size, apply.secs),
+    apply.peak_rss,
+  ]);
 } catch (e) {
   if (!(e instanceof Deno.errors.NotFound)) throw e;
 }
@@ -150,11 +162,14 @@ for (const [what, secs, rate, rss] of rows) {
 }
 console.log("");
 console.log(`transactions decoded: ${decode.transactions}, malformed: ${decode.malformed}`);
-console.log(
-  `decode runs: ${decodes.map((d) => d.secs.toFixed(2)).join(", ")} s (${
-    decodes.map((d) => mbps(size, d.secs).toFixed(0)).join(", ")
-  } MB/s); peak RSS shown is the largest`,
-);
+for (const [what, all] of [["decode", decodes], ["apply", applies]] as const) {
+  if (all.length === 0) continue;
+  console.log(
+    `${what} runs: ${all.map((d) => d.secs.toFixed(2)).join(", ")} s (${
+      all.map((d) => mbps(size, d.secs).toFixed(0)).join(", ")
+    } MB/s); peak RSS shown is the largest`,
+  );
+}
 if (tshark !== null) {
   console.log(`decode speed-up over tshark: ${(tshark.secs / decode.secs).toFixed(1)}× (target ≥ 25×)`);
 }
