@@ -322,34 +322,42 @@ function buildName(msg: Uint8Array, labels: number): Name {
   return { name, key: scratchString(n, flags) };
 }
 
-// Dotted addresses by value (direct-mapped, bounded): captures repeat a few
-// addresses millions of times.
+// Addresses by value (direct-mapped, bounded): captures repeat a few
+// addresses millions of times. A slot keeps the text and, once an answer
+// needs one, a shared (frozen) address record.
 const V4_BITS = 14;
 const v4Keys = new Int32Array(1 << V4_BITS);
 const v4Text: (string | undefined)[] = new Array(1 << V4_BITS).fill(undefined);
+const v4Data: (RData | undefined)[] = new Array(1 << V4_BITS).fill(undefined);
+
+/** The slot holding the IPv4 address in the four bytes at `o`. */
+function v4Slot(b: Uint8Array, o: number): number {
+  const k = (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
+  const slot = Math.imul(k, 0x9e3779b1) >>> (32 - V4_BITS);
+  if (v4Text[slot] === undefined || v4Keys[slot] !== k) {
+    v4Text[slot] = `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+    v4Keys[slot] = k;
+    v4Data[slot] = undefined;
+  }
+  return slot;
+}
 
 /** The IPv4 address in the four bytes at `o`, dotted. */
 export function ipv4At(b: Uint8Array, o: number): string {
-  const k = (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
-  const slot = Math.imul(k, 0x9e3779b1) >>> (32 - V4_BITS);
-  const s = v4Text[slot];
-  if (s !== undefined && v4Keys[slot] === k) return s;
-  const t = `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
-  v4Text[slot] = t;
-  v4Keys[slot] = k;
-  return t;
+  return v4Text[v4Slot(b, o)]!;
 }
 
 const V6_BITS = 12;
 const v6Keys = new Int32Array(4 << V6_BITS);
 const v6Text: (string | undefined)[] = new Array(1 << V6_BITS).fill(undefined);
+const v6Data: (RData | undefined)[] = new Array(1 << V6_BITS).fill(undefined);
 
 function word(b: Uint8Array, o: number): number {
   return (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
 }
 
-/** The IPv6 address in the sixteen bytes at `o`, as RFC 5952 writes it (remembered like {@link ipv4At}). */
-export function ipv6At(b: Uint8Array, o: number): string {
+/** The slot holding the IPv6 address in the sixteen bytes at `o`. */
+function v6Slot(b: Uint8Array, o: number): number {
   const w0 = word(b, o), w1 = word(b, o + 4), w2 = word(b, o + 8), w3 = word(b, o + 12);
   const h = Math.imul(
     w0 ^ Math.imul(w1, 0x85ebca6b) ^ Math.imul(w2, 0xc2b2ae35) ^ Math.imul(w3, 0x27d4eb2f),
@@ -357,17 +365,33 @@ export function ipv6At(b: Uint8Array, o: number): string {
   );
   const slot = h >>> (32 - V6_BITS);
   const k = slot * 4;
-  const s = v6Text[slot];
-  if (s !== undefined && v6Keys[k] === w0 && v6Keys[k + 1] === w1 && v6Keys[k + 2] === w2 && v6Keys[k + 3] === w3) {
-    return s;
+  if (
+    v6Text[slot] === undefined || v6Keys[k] !== w0 || v6Keys[k + 1] !== w1 || v6Keys[k + 2] !== w2 ||
+    v6Keys[k + 3] !== w3
+  ) {
+    v6Text[slot] = ipv6(b, o);
+    v6Keys[k] = w0;
+    v6Keys[k + 1] = w1;
+    v6Keys[k + 2] = w2;
+    v6Keys[k + 3] = w3;
+    v6Data[slot] = undefined;
   }
-  const t = ipv6(b, o);
-  v6Text[slot] = t;
-  v6Keys[k] = w0;
-  v6Keys[k + 1] = w1;
-  v6Keys[k + 2] = w2;
-  v6Keys[k + 3] = w3;
-  return t;
+  return slot;
+}
+
+/** The IPv6 address in the sixteen bytes at `o`, as RFC 5952 writes it (remembered like {@link ipv4At}). */
+export function ipv6At(b: Uint8Array, o: number): string {
+  return v6Text[v6Slot(b, o)]!;
+}
+
+/** The shared answer record of the address at `o` (4 bytes: IPv4, else IPv6). */
+function addressData(b: Uint8Array, o: number, v6: boolean): RData {
+  if (v6) {
+    const slot = v6Slot(b, o);
+    return v6Data[slot] ??= Object.freeze({ kind: "address", address: v6Text[slot]! });
+  }
+  const slot = v4Slot(b, o);
+  return v4Data[slot] ??= Object.freeze({ kind: "address", address: v4Text[slot]! });
 }
 
 /** Format 16 bytes as an RFC 5952 IPv6 address. */
@@ -456,13 +480,9 @@ function decodeRData(msg: Uint8Array, type: number, off: number, rdlen: number, 
   const end = off + rdlen;
   switch (type) {
     case 1:
-      return rdlen === 4
-        ? { kind: "address", address: ipv4At(msg, off) }
-        : { kind: "malformed", reason: "A RDATA is not 4 bytes" };
+      return rdlen === 4 ? addressData(msg, off, false) : { kind: "malformed", reason: "A RDATA is not 4 bytes" };
     case 28:
-      return rdlen === 16
-        ? { kind: "address", address: ipv6At(msg, off) }
-        : { kind: "malformed", reason: "AAAA RDATA is not 16 bytes" };
+      return rdlen === 16 ? addressData(msg, off, true) : { kind: "malformed", reason: "AAAA RDATA is not 16 bytes" };
     case 2:
     case 5:
     case 12:
