@@ -3,6 +3,7 @@
  * real files, exit codes, JSON contracts, and a run straight from a URL.
  */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { fromFileUrl } from "./helpers/paths.ts";
 import { runCli } from "./helpers/cli.ts";
 import { pcapFile, tempFile, udpExchange } from "./helpers/build.ts";
@@ -153,6 +154,21 @@ Deno.test("runs straight from a URL with an empty DENO_DIR (no import map)", asy
     }).output();
     assert.equal(val.code, 0, new TextDecoder().decode(val.stderr));
     assert.equal(JSON.parse(new TextDecoder().decode(val.stdout)).files[0].malformed, 0);
+    // apply, whose writer thread is loaded from the same URL, stores every transaction.
+    const ws = `${denoDir}/ws`;
+    const applied = await new Deno.Command(Deno.execPath(), {
+      args: [...flags, "--allow-write", `${base}/cli.ts`, "apply", "--json", "--dir", ws, sample],
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(applied.code, 0, new TextDecoder().decode(applied.stderr));
+    const db = new DatabaseSync(`${ws}/plumbum.db`, { readOnly: true });
+    const stored = (db.prepare("SELECT count(*) AS c FROM transactions").get() as { c: number }).c;
+    db.close();
+    assert.equal(stored, JSON.parse(new TextDecoder().decode(applied.stdout)).run.transactions);
+    assert.ok(stored > 0);
   } finally {
     ac.abort();
     await server.finished;
