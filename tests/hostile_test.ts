@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
-import { decodeDns, readName } from "../src/ingest/dns.ts";
+import { decodeDns, readName, ReusableMessage } from "../src/ingest/dns.ts";
 import { FragmentReassembler } from "../src/ingest/ipfrag.ts";
 import { PacketDecoder, SUPPORTED_LINK_TYPES } from "../src/ingest/packet.ts";
 import { PendingTable } from "../src/ingest/transactions.ts";
@@ -52,6 +52,29 @@ Deno.test("DNS decoder: mutated valid messages never throw and keep names within
     fc.property(mutated(validMessage), (b) => {
       const m = decodeDns(b);
       for (const q of m?.questions ?? []) assert.ok(q.name.length <= 2 * 255);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+Deno.test("DNS decoder: the pairing path (one reused message, answers only) decodes what the full path does", () => {
+  const reuse = new ReusableMessage();
+  // A message embedded at an offset in a larger buffer, as the decoder sees it inside a frame.
+  fc.assert(
+    fc.property(mutated(validMessage), fc.uint8Array({ maxLength: 40 }), (b, pad) => {
+      const full = decodeDns(b);
+      const framed = new Uint8Array(pad.length + b.length + 7);
+      framed.set(pad);
+      framed.set(b, pad.length);
+      const lite = decodeDns(framed, pad.length, pad.length + b.length, false, reuse);
+      if (full === null) return assert.equal(lite, null);
+      assert.ok(lite !== null);
+      const { authorities: _a, additionals: _b, ...fullRest } = full;
+      const { authorities: _c, additionals: _d, ...liteRest } = lite;
+      assert.deepEqual(
+        JSON.parse(JSON.stringify({ ...liteRest, questions: [...lite.questions] })),
+        JSON.parse(JSON.stringify(fullRest)),
+      );
     }),
     { numRuns: 3000 },
   );
