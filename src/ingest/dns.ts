@@ -165,13 +165,13 @@ function scratchString(n: number, flags: number): string {
   return String.fromCharCode.apply(null, scratch.subarray(0, n) as unknown as number[]);
 }
 
-// Names decoded lately, by a hash of their wire bytes: a direct-mapped
-// table, so a name repeated within a capture (a response repeats its
-// query's question; clients ask for the same names) is built once, and
-// memory stays bounded whatever the capture holds (sets of four slots,
-// replaced oldest first). A name is read as
-// words: per label its length, then its bytes four at a time (at most 254
-// words for 255 wire bytes); each slot keeps the words to verify a hit.
+// Names decoded lately, by a hash of their wire bytes, in a bounded table
+// (16 384 slots in sets of four, replaced oldest first): a name repeated
+// within a capture (a response repeats its query's question; clients ask
+// for the same names) is built once, and memory stays bounded whatever the
+// capture holds. A name is read as words: per label its length, then its
+// bytes four at a time (at most 254 words for 255 wire bytes); each slot
+// keeps its name's words, and a hit is taken only when they all match.
 const NAME_BITS = 14;
 const nameHashes = new Int32Array(1 << NAME_BITS);
 const nameWordCount = new Int32Array(1 << NAME_BITS);
