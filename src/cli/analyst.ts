@@ -239,7 +239,7 @@ export function runExplain(domain: string, o: ReadOptions & { feature?: string }
       const doc: Record<string, unknown> = { ...domainObject(f), evidence: evidenceObject(f.evidence), run: run.id };
       if (o.feature !== undefined) {
         doc.feature = o.feature;
-        doc.transactions = store.transactions(run.id, f.domain, 200).map((t) => ({
+        doc.transactions = store.transactions(run.id, f.domain).map((t) => ({
           ...t,
           query: displayText(t.query),
           client: displayText(t.client),
