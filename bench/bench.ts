@@ -113,23 +113,24 @@ console.log(`${big}: ${formatBytes(size)} (${copies} copies)\n`);
 const V8 = "--v8-flags=--max-semi-space-size=4";
 // Timings on a shared machine wander (and V8's compiled code differs from
 // one process to the next): each Plumbum figure is the median of several
-// runs, with the largest peak RSS.
+// runs (the slower middle one when their number is even), with the largest
+// peak RSS. Decode runs both before and after tshark's long run, so the
+// ratio compares the two under the same stretch of machine time.
 const runs = Math.max(1, Number(Deno.env.get("PLUMBUM_BENCH_RUNS") ?? "3"));
 
-async function median(args: () => string[]): Promise<{ all: Record<string, number>[]; mid: Record<string, number> }> {
+async function sample(args: string[]): Promise<Record<string, number>[]> {
   const all: Record<string, number>[] = [];
-  for (let i = 0; i < runs; i++) all.push(await runJson(args()));
-  all.sort((a, b) => a.secs - b.secs);
-  return { all, mid: { ...all[Math.floor((runs - 1) / 2)], peak_rss: Math.max(...all.map((d) => d.peak_rss)) } };
+  for (let i = 0; i < runs; i++) all.push(await runJson(args));
+  return all;
 }
 
-const { all: decodes, mid: decode } = await median(() => ["run", "-A", V8, `${here}decode.ts`, big]);
-const rows: [string, number, number, number][] = [[
-  `plumbum decode → transactions (median of ${runs})`,
-  decode.secs,
-  mbps(size, decode.secs),
-  decode.peak_rss,
-]];
+function median(all: Record<string, number>[]): Record<string, number> {
+  const sorted = [...all].sort((a, b) => a.secs - b.secs);
+  return { ...sorted[Math.floor(sorted.length / 2)], peak_rss: Math.max(...all.map((d) => d.peak_rss)) };
+}
+
+const decodeArgs = ["run", "-A", V8, `${here}decode.ts`, big];
+const decodes = await sample(decodeArgs);
 
 const applyWorker = `${here}apply.ts`;
 let apply: Record<string, number> | null = null;
@@ -137,20 +138,30 @@ let applies: Record<string, number>[] = [];
 try {
   Deno.statSync(applyWorker);
   // Each run starts from an empty workspace (apply.ts removes it first).
-  const applied = await median(() => ["run", "-A", V8, applyWorker, big, `${outDir}/apply-dir`]);
-  apply = applied.mid;
-  applies = applied.all;
-  rows.push([
-    `plumbum apply (ingest+analysis+SQLite; median of ${runs})`,
-    apply.secs,
-    mbps(size, apply.secs),
-    apply.peak_rss,
-  ]);
+  applies = await sample(["run", "-A", V8, applyWorker, big, `${outDir}/apply-dir`]);
+  apply = median(applies);
 } catch (e) {
   if (!(e instanceof Deno.errors.NotFound)) throw e;
 }
 
 const tshark = Deno.env.get("PLUMBUM_BENCH_SKIP_TSHARK") ? null : await timeTshark(big);
+if (tshark !== null) decodes.push(...await sample(decodeArgs));
+const decode = median(decodes);
+
+const rows: [string, number, number, number][] = [[
+  `plumbum decode → transactions (median of ${decodes.length})`,
+  decode.secs,
+  mbps(size, decode.secs),
+  decode.peak_rss,
+]];
+if (apply !== null) {
+  rows.push([
+    `plumbum apply (ingest+analysis+SQLite; median of ${applies.length})`,
+    apply.secs,
+    mbps(size, apply.secs),
+    apply.peak_rss,
+  ]);
+}
 if (tshark !== null) {
   rows.push(["tshark -T fields (qry.name, qry.type, txt)", tshark.secs, mbps(size, tshark.secs), tshark.peak_rss]);
 }
@@ -165,9 +176,11 @@ console.log(`transactions decoded: ${decode.transactions}, malformed: ${decode.m
 for (const [what, all] of [["decode", decodes], ["apply", applies]] as const) {
   if (all.length === 0) continue;
   console.log(
-    `${what} runs: ${all.map((d) => d.secs.toFixed(2)).join(", ")} s (${
+    `${what} runs, in order: ${all.map((d) => d.secs.toFixed(2)).join(", ")} s (${
       all.map((d) => mbps(size, d.secs).toFixed(0)).join(", ")
-    } MB/s); peak RSS shown is the largest`,
+    } MB/s)${
+      what === "decode" && all.length > runs ? `; the last ${runs} after tshark` : ""
+    }; peak RSS shown is the largest`,
   );
 }
 if (tshark !== null) {
