@@ -236,3 +236,16 @@ Deno.test("pairing table: any mix of sets, gets and deletes agrees with a Map (c
     { numRuns: 60 },
   );
 });
+
+Deno.test("names: a name of many one-byte labels (past what the name table keeps) still reads right, twice", () => {
+  const labels = Array.from({ length: 120 }, (_, i) => String.fromCharCode(0x61 + (i % 26)));
+  const wire = [...new Array(12).fill(0)];
+  for (const l of labels) wire.push(1, l.charCodeAt(0));
+  wire.push(0);
+  const msg = Uint8Array.from(wire);
+  for (let i = 0; i < 2; i++) {
+    const r = readName(msg, 12);
+    assert.ok(r !== null);
+    assert.equal(r.name, labels.join("."));
+  }
+});

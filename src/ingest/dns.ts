@@ -170,12 +170,14 @@ function scratchString(n: number, flags: number): string {
 // within a capture (a response repeats its query's question; clients ask
 // for the same names) is built once, and memory stays bounded whatever the
 // capture holds. A name is read as words: per label its length, then its
-// bytes four at a time (at most 254 words for 255 wire bytes); each slot
-// keeps its name's words, and a hit is taken only when they all match.
+// bytes four at a time (a 255-byte name of 63-byte labels is 68 words; only
+// names of many one- or two-byte labels pass 128, and those are not kept).
+// Each slot keeps its name's words in 512 bytes, and a hit is taken only
+// when they all match.
 const NAME_BITS = 14;
 const nameHashes = new Int32Array(1 << NAME_BITS);
 const nameWordCount = new Int32Array(1 << NAME_BITS);
-const nameWords = new Int32Array(256 << NAME_BITS);
+const nameWords = new Int32Array(128 << NAME_BITS);
 const nameSlots: (Name | undefined)[] = new Array(1 << NAME_BITS).fill(undefined);
 /** Per set of four slots, which one to replace next. */
 const nameTurn = new Uint8Array(1 << (NAME_BITS - 2));
@@ -276,15 +278,17 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
   // Four ways a set: names that share a set stay until a fifth comes.
   const set = (h >>> (32 - NAME_BITS)) & ~3;
   for (let slot = set; slot < set + 4; slot++) {
-    if (nameHashes[slot] === h && nameWordCount[slot] === nw && sameWords(slot << 8, nw)) return nameSlots[slot]!;
+    if (nameHashes[slot] === h && nameWordCount[slot] === nw && sameWords(slot << 7, nw)) return nameSlots[slot]!;
   }
   const r = buildName(msg, labels);
+  // Names of more than 128 words (many one- or two-byte labels) are not kept.
+  if (nw > 128) return r;
   // Replace the ways in turn (oldest first).
   const slot = set + (nameTurn[set >> 2]++ & 3);
   nameSlots[slot] = r;
   nameHashes[slot] = h;
   nameWordCount[slot] = nw;
-  const at = slot << 8;
+  const at = slot << 7;
   for (let i = 0; i < nw; i++) nameWords[at + i] = words[i];
   return r;
 }
