@@ -175,8 +175,8 @@ function scratchString(n: number, flags: number): string {
 // Each slot keeps its name's words in 512 bytes, and a hit is taken only
 // when they all match.
 const NAME_BITS = 14;
-const nameHashes = new Int32Array(1 << NAME_BITS);
-const nameWordCount = new Int32Array(1 << NAME_BITS);
+/** Per slot, side by side (a set's four in one cache line): hash, word count. */
+const nameKeys = new Int32Array(2 << NAME_BITS);
 const nameWords = new Int32Array(128 << NAME_BITS);
 const nameSlots: (Name | undefined)[] = new Array(1 << NAME_BITS).fill(undefined);
 /** Per set of four slots, which one to replace next. */
@@ -278,7 +278,7 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
   // Four ways a set: names that share a set stay until a fifth comes.
   const set = (h >>> (32 - NAME_BITS)) & ~3;
   for (let slot = set; slot < set + 4; slot++) {
-    if (nameHashes[slot] === h && nameWordCount[slot] === nw && sameWords(slot << 7, nw)) return nameSlots[slot]!;
+    if (nameKeys[2 * slot] === h && nameKeys[2 * slot + 1] === nw && sameWords(slot << 7, nw)) return nameSlots[slot]!;
   }
   const r = buildName(msg, labels);
   // Names of more than 128 words (many one- or two-byte labels) are not kept.
@@ -286,8 +286,8 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
   // Replace the ways in turn (oldest first).
   const slot = set + (nameTurn[set >> 2]++ & 3);
   nameSlots[slot] = r;
-  nameHashes[slot] = h;
-  nameWordCount[slot] = nw;
+  nameKeys[2 * slot] = h;
+  nameKeys[2 * slot + 1] = nw;
   const at = slot << 7;
   for (let i = 0; i < nw; i++) nameWords[at + i] = words[i];
   return r;
