@@ -574,8 +574,11 @@ export type WriterRequest =
   | { kind: "open"; path: string }
   | { kind: "batch"; batch: TransactionBatch }
   | { kind: "close" };
-/** Replies of the writer thread. */
-export type WriterReply = { kind: "done"; written: number } | { kind: "error"; message: string };
+/** Replies of the writer thread: a batch committed, the connection closed, or a failure. */
+export type WriterReply =
+  | { kind: "ack" }
+  | { kind: "done"; written: number }
+  | { kind: "error"; message: string };
 
 /**
  * Collects a run's transactions into column batches and hands them to a
@@ -595,13 +598,12 @@ export class TransactionWriter {
   #closed: ((written: number) => void) | null = null;
   #error: Error | null = null;
   #fail: ((e: Error) => void) | null = null;
-  added = 0;
 
   constructor(path: string, runId: number) {
     this.#runId = runId;
     this.#batch = newBatch(runId, false, 0);
     this.#worker = new Worker(new URL("./writer_worker.ts", import.meta.url), { type: "module" });
-    this.#worker.onmessage = (e: MessageEvent<WriterReply | { kind: "ack" }>) => {
+    this.#worker.onmessage = (e: MessageEvent<WriterReply>) => {
       const m = e.data;
       if (m.kind === "ack") {
         this.#inFlight--;
@@ -649,7 +651,6 @@ export class TransactionWriter {
     b.server[i] = this.#textId(tx.server);
     b.query[i] = this.#textId(tx.query);
     b.domain[i] = this.#textId(domain);
-    this.added++;
     if (b.rows === BATCH_ROWS) {
       this.#post({ kind: "batch", batch: b });
       this.#batch = this.#nextBatch();
@@ -674,6 +675,17 @@ export class TransactionWriter {
     return newBatch(this.#runId, reset, this.#textIds.size);
   }
 
+  /** Ask the thread to close once its batches are in; resolves with the rows it wrote, rejects with its failure. */
+  #close(): Promise<number> {
+    const done = new Promise<number>((resolve, reject) => {
+      this.#closed = resolve;
+      this.#fail = reject;
+      if (this.#error !== null) reject(this.#error);
+    });
+    this.#post({ kind: "close" });
+    return done;
+  }
+
   /** Resolves once few enough batches wait; rejects when the thread failed. */
   ready(): Promise<void> {
     if (this.#error !== null) return Promise.reject(this.#error);
@@ -685,13 +697,7 @@ export class TransactionWriter {
   flush(): Promise<number> {
     if (this.#batch.rows > 0) this.#post({ kind: "batch", batch: this.#batch });
     this.#batch = this.#nextBatch();
-    const done = new Promise<number>((resolve, reject) => {
-      this.#closed = resolve;
-      this.#fail = reject;
-      if (this.#error !== null) reject(this.#error);
-    });
-    this.#post({ kind: "close" });
-    return done.finally(() => this.#worker.terminate());
+    return this.#close().finally(() => this.#worker.terminate());
   }
 
   /**
@@ -699,15 +705,9 @@ export class TransactionWriter {
    * connection (so no write lock outlives it), then stop it. Never rejects.
    */
   async abort(): Promise<void> {
-    const closed = new Promise<void>((resolve) => {
-      this.#closed = () => resolve();
-      this.#fail = () => resolve();
-      if (this.#error !== null) resolve();
-    });
-    this.#post({ kind: "close" });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<void>((resolve) => timer = setTimeout(resolve, 30_000));
-    await Promise.race([closed, late]);
+    await Promise.race([this.#close().then(() => {}, () => {}), late]);
     clearTimeout(timer);
     this.#worker.terminate();
   }

@@ -18,7 +18,7 @@ self.onmessage = (e: MessageEvent<WriterRequest>) => {
     if (m.kind === "open") inserter = new TransactionInserter(m.path);
     else if (m.kind === "batch") {
       inserter!.insert(m.batch);
-      self.postMessage({ kind: "ack" });
+      self.postMessage({ kind: "ack" } satisfies WriterReply);
     } else {
       const written = inserter?.written ?? 0;
       inserter?.close();
