@@ -198,6 +198,10 @@ const labelAt = new Int32Array(128);
  * returned, which costs no string.
  */
 export function readName(msg: Uint8Array, off: number, base = 0, end = msg.length, build = true): Name | null {
+  if (build && msg !== viewOf) {
+    view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+    viewOf = msg;
+  }
   let pos = off;
   let next = -1;
   let jumps = 0;
@@ -254,10 +258,6 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
       h = Math.imul(h ^ len, 0x01000193);
       let i = pos + 1;
       const stop = i + len;
-      if (msg !== viewOf) {
-        view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
-        viewOf = msg;
-      }
       for (; i + 3 < stop; i += 4) {
         const w = view.getInt32(i, true);
         words[nw++] = w;
@@ -329,6 +329,11 @@ function buildName(msg: Uint8Array, labels: number): Name {
 // Addresses by value (direct-mapped, bounded): captures repeat a few
 // addresses millions of times. A slot keeps the text and, once an answer
 // needs one, a shared (frozen) address record.
+/** The big-endian 32-bit word at `o`, as a signed integer. */
+function word(b: Uint8Array, o: number): number {
+  return (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
+}
+
 const V4_BITS = 14;
 const v4Keys = new Int32Array(1 << V4_BITS);
 const v4Text: (string | undefined)[] = new Array(1 << V4_BITS).fill(undefined);
@@ -336,7 +341,7 @@ const v4Data: (RData | undefined)[] = new Array(1 << V4_BITS).fill(undefined);
 
 /** The slot holding the IPv4 address in the four bytes at `o`. */
 function v4Slot(b: Uint8Array, o: number): number {
-  const k = (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
+  const k = word(b, o);
   const slot = Math.imul(k, 0x9e3779b1) >>> (32 - V4_BITS);
   if (v4Text[slot] === undefined || v4Keys[slot] !== k) {
     v4Text[slot] = `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
@@ -355,10 +360,6 @@ const V6_BITS = 12;
 const v6Keys = new Int32Array(4 << V6_BITS);
 const v6Text: (string | undefined)[] = new Array(1 << V6_BITS).fill(undefined);
 const v6Data: (RData | undefined)[] = new Array(1 << V6_BITS).fill(undefined);
-
-function word(b: Uint8Array, o: number): number {
-  return (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3];
-}
 
 /** The slot holding the IPv6 address in the sixteen bytes at `o`. */
 function v6Slot(b: Uint8Array, o: number): number {
@@ -735,7 +736,7 @@ export function decodeDns(
       }
       const type = (msg[p] << 8) | msg[p + 1];
       const klass = (msg[p + 2] << 8) | msg[p + 3];
-      const ttl = ((msg[p + 4] << 24) | (msg[p + 5] << 16) | (msg[p + 6] << 8) | msg[p + 7]) >>> 0;
+      const ttl = word(msg, p + 4) >>> 0;
       const rdlen = (msg[p + 8] << 8) | msg[p + 9];
       const rd = p + 10;
       if (rd + rdlen > end) {
