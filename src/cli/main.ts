@@ -128,7 +128,10 @@ export function buildProgram(result: { code: number }): Command {
       "the score taken apart: each feature's raw and normalized value, weight, contribution and share, then the evidence",
     )
     .argument("<domain>", "a scored parent domain")
-    .option("--feature <name>", "drill into one feature (e.g. periodicity shows the inter-query gaps)")
+    .option(
+      "--feature <name>",
+      "drill into one feature (e.g. answer_variety shows the distinct answers and TXT samples behind it)",
+    )
     .option("--json", "print the domain's export object plus its evidence")
     .addOption(runOpt())
     .addOption(dirOpt())

@@ -240,7 +240,7 @@ export class PendingTable<V = Pending> {
 
 /**
  * The pairing key: client port, transaction id and question type mixed into
- * a small integer (a V8 Smi, which a Map hashes without allocating).
+ * a non-negative 30-bit integer ({@link PendingTable} marks empty slots -1).
  * Different exchanges may share a key; {@link find} tells them apart.
  */
 function pairKey(clientPort: number, id: number, qtype: number): number {
