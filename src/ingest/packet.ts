@@ -255,7 +255,9 @@ export class PacketDecoder {
     const fragOff = (fragField & 0x1fff) * 8;
     if (more || fragOff > 0) {
       if (!this.#maybeDnsTransport(proto, d, off + ihl, end, fragOff)) return;
-      const key = `4|${this.#src()}|${this.#dst()}|${(d[off + 4] << 8) | d[off + 5]}|${proto}`;
+      const key = `4|${this.#address(this.#srcAt)}|${this.#address(this.#dstAt)}|${
+        (d[off + 4] << 8) | d[off + 5]
+      }|${proto}`;
       const whole = this.#frags.add(key, this.#ts, fragOff, more, d.subarray(off + ihl, end));
       this.#sawDns = true;
       if (whole !== null) this.#transport(proto, whole, 0, whole.length, depth);
@@ -300,7 +302,7 @@ export class PacketDecoder {
         if (p > end) return;
         if (!this.#maybeDnsTransport(nh, d, p, end, fo)) return;
         this.#sawDns = true;
-        const key = `6|${this.#src()}|${this.#dst()}|${ident}`;
+        const key = `6|${this.#address(this.#srcAt)}|${this.#address(this.#dstAt)}|${ident}`;
         const whole = this.#frags.add(key, this.#ts, fo, more, d.subarray(p, end));
         if (whole === null) return;
         return this.#transport(nh, whole, 0, whole.length, depth);
@@ -311,12 +313,9 @@ export class PacketDecoder {
     this.#transport(next, d, p, end, depth);
   }
 
-  #src(): string {
-    return this.#v6 ? ipv6At(this.#addrBuf, this.#srcAt) : ipv4At(this.#addrBuf, this.#srcAt);
-  }
-
-  #dst(): string {
-    return this.#v6 ? ipv6At(this.#addrBuf, this.#dstAt) : ipv4At(this.#addrBuf, this.#dstAt);
+  /** The address at `at` in the innermost IP header, as text. */
+  #address(at: number): string {
+    return this.#v6 ? ipv6At(this.#addrBuf, at) : ipv4At(this.#addrBuf, at);
   }
 
   /** Whether a fragment may belong to DNS (or a tunnel) and is worth holding. */
@@ -357,8 +356,8 @@ export class PacketDecoder {
       // One meta object reused for every UDP message (valid during the callback only).
       const meta = this.#udpMeta;
       meta.ts = this.#ts;
-      meta.src = this.#src();
-      meta.dst = this.#dst();
+      meta.src = this.#address(this.#srcAt);
+      meta.dst = this.#address(this.#dstAt);
       meta.srcPort = sp;
       meta.dstPort = dp;
       meta.service = SERVICES[kind];
@@ -425,8 +424,8 @@ export class PacketDecoder {
     const fl = d[off + 13];
     const syn = (fl & 0x02) !== 0;
     const fin = (fl & 0x01) !== 0 || (fl & 0x04) !== 0;
-    const src = this.#src();
-    const dst = this.#dst();
+    const src = this.#address(this.#srcAt);
+    const dst = this.#address(this.#dstAt);
     const meta: MessageMeta = {
       ts: this.#ts,
       src,
