@@ -169,25 +169,40 @@ function scratchString(n: number, flags: number): string {
 // (16 384 slots in sets of four, replaced oldest first): a name repeated
 // within a capture (a response repeats its query's question; clients ask
 // for the same names) is built once, and memory stays bounded whatever the
-// capture holds. A name is read as words: per label its length, then its
-// bytes four at a time (a 255-byte name of 63-byte labels is 68 words; only
-// names of many one- or two-byte labels pass 128, and those are not kept).
-// Each slot keeps its name's words in 512 bytes, and a hit is taken only
-// when they all match.
+// capture holds. A slot keeps its name's wire bytes as words (512 bytes),
+// and a hit is taken only when they all match the name being read.
+//
+// A label of L bytes is its length byte and its L bytes: ceil((L + 1) / 4)
+// little-endian words read straight from the message, the last one ending
+// at the label's end (overlapping the one before it, or, for a label of
+// fewer than three bytes, masked to its L + 1 bytes). The first word holds
+// the length, so the words spell the name unambiguously. The hash takes each
+// label's first and last words only; every word is compared on a hit.
 const NAME_BITS = 14;
+/** Words per slot: a name of at most 255 wire bytes has at most 127 (its labels of one byte). */
+const SLOT_WORDS = 128;
 /** Per slot, side by side (a set's four in one cache line): hash, word count. */
 const nameKeys = new Int32Array(2 << NAME_BITS);
-const nameWords = new Int32Array(128 << NAME_BITS);
+const nameWords = new Int32Array(SLOT_WORDS << NAME_BITS);
 const nameSlots: (Name | undefined)[] = new Array(1 << NAME_BITS).fill(undefined);
 /** Per set of four slots, which one to replace next. */
 const nameTurn = new Uint8Array(1 << (NAME_BITS - 2));
-const words = new Int32Array(256);
+/** Low-byte masks for a label's single word: its length byte and up to two bytes. */
+const WORD_MASK = [0xff, 0xffff, 0xffffff];
 // A view of the buffer names are read from, for four-byte loads: one per
 // input window (the decoder reads message after message from the same one).
 let viewOf: Uint8Array | null = null;
 let view: DataView = new DataView(new ArrayBuffer(0));
 // Offsets of the current name's label length bytes (a name has at most 127 labels).
 const labelAt = new Int32Array(128);
+
+/** The little-endian word of `msg` at `o` when four bytes are there, else the bytes that are, zero-filled. */
+function wordAt(msg: Uint8Array, o: number): number {
+  if (o + 4 <= msg.length) return view.getInt32(o, true);
+  let w = 0;
+  for (let i = o, sh = 0; i < msg.length; i++, sh += 8) w |= msg[i] << sh;
+  return w;
+}
 
 /**
  * Read a possibly compressed domain name at `off` in the DNS message that
@@ -247,30 +262,21 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
       nameError = "name longer than 255 bytes";
       return null;
     }
-    if (pos + 1 + len > end) {
+    const stop = pos + 1 + len;
+    if (stop > end) {
       nameError = "label runs past the message";
       return null;
     }
     if (build) {
-      // Words and hash four bytes at a step: a repeated name is found without copying it.
       labelAt[labels++] = pos;
-      words[nw++] = len;
-      h = Math.imul(h ^ len, 0x01000193);
-      let i = pos + 1;
-      const stop = i + len;
-      for (; i + 3 < stop; i += 4) {
-        const w = view.getInt32(i, true);
-        words[nw++] = w;
-        h = Math.imul(h ^ w, 0x01000193);
-      }
-      if (i < stop) {
-        let w = 0;
-        for (let sh = 0; i < stop; i++, sh += 8) w |= msg[i] << sh;
-        words[nw++] = w;
-        h = Math.imul(h ^ w, 0x01000193);
-      }
+      nw += (len + 4) >> 2;
+      if (len < 3) h = Math.imul(h ^ (wordAt(msg, pos) & WORD_MASK[len]), 0x01000193);
+      else {h = Math.imul(
+          Math.imul(h ^ view.getInt32(pos, true), 0x01000193) ^ view.getInt32(stop - 4, true),
+          0x01000193,
+        );}
     }
-    pos += 1 + len;
+    pos = stop;
   }
   nameEnd = next;
   if (labels === 0) return EMPTY_NAME;
@@ -278,26 +284,51 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
   // Four ways a set: names that share a set stay until a fifth comes.
   const set = (h >>> (32 - NAME_BITS)) & ~3;
   for (let slot = set; slot < set + 4; slot++) {
-    if (nameKeys[2 * slot] === h && nameKeys[2 * slot + 1] === nw && sameWords(slot << 7, nw)) return nameSlots[slot]!;
+    if (nameKeys[2 * slot] === h && nameKeys[2 * slot + 1] === nw && sameWords(msg, slot * SLOT_WORDS, labels)) {
+      return nameSlots[slot]!;
+    }
   }
   const r = buildName(msg, labels);
-  // Names of more than 128 words (many one- or two-byte labels) are not kept.
-  if (nw > 128) return r;
   // Replace the ways in turn (oldest first).
   const slot = set + (nameTurn[set >> 2]++ & 3);
   nameSlots[slot] = r;
   nameKeys[2 * slot] = h;
   nameKeys[2 * slot + 1] = nw;
-  const at = slot << 7;
-  for (let i = 0; i < nw; i++) nameWords[at + i] = words[i];
+  keepWords(msg, slot * SLOT_WORDS, labels);
   return r;
 }
 
-/** Whether the kept words at `at` equal the current name's {@link words}. */
-function sameWords(at: number, nw: number): boolean {
-  let i = 0;
-  while (i < nw && nameWords[at + i] === words[i]) i++;
-  return i === nw;
+/** Whether the words kept at `at` spell the current name (its labels at {@link labelAt}). */
+function sameWords(msg: Uint8Array, at: number, labels: number): boolean {
+  for (let l = 0; l < labels; l++) {
+    const p = labelAt[l];
+    const len = msg[p];
+    if (len < 3) {
+      if (nameWords[at++] !== (wordAt(msg, p) & WORD_MASK[len])) return false;
+      continue;
+    }
+    const last = p + 1 + len - 4;
+    let i = p;
+    for (; i < last; i += 4) if (nameWords[at++] !== view.getInt32(i, true)) return false;
+    if (nameWords[at++] !== view.getInt32(last, true)) return false;
+  }
+  return true;
+}
+
+/** Keep the current name's words at `at` (the layout {@link sameWords} reads). */
+function keepWords(msg: Uint8Array, at: number, labels: number): void {
+  for (let l = 0; l < labels; l++) {
+    const p = labelAt[l];
+    const len = msg[p];
+    if (len < 3) {
+      nameWords[at++] = wordAt(msg, p) & WORD_MASK[len];
+      continue;
+    }
+    const last = p + 1 + len - 4;
+    let i = p;
+    for (; i < last; i += 4) nameWords[at++] = view.getInt32(i, true);
+    nameWords[at++] = view.getInt32(last, true);
+  }
 }
 
 /** Build the name's strings from the labels at {@link labelAt}. */
