@@ -3,7 +3,8 @@
  */
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
-import { ingestFile } from "../src/ingest/source.ts";
+import { createHash } from "node:crypto";
+import { hashFileInThread, ingestFile, InputError } from "../src/ingest/source.ts";
 import type { Transaction } from "../src/ingest/types.ts";
 import {
   concat,
@@ -335,4 +336,27 @@ Deno.test("format is chosen by content, not by name; unreadable inputs name the 
   );
   Deno.removeSync(junk);
   await assert.rejects(() => ingestFile("/nonexistent/x.pcap"), /no such file/);
+});
+
+Deno.test("SHA-256: a large file hashed on its own thread equals the inline hash; a missing file is an InputError", async () => {
+  // Over the 32 MB from which ingest hashes on a thread: both ways must agree.
+  const body = new Uint8Array(33 << 20);
+  for (let i = 0; i < body.length; i += 4093) body[i] = i & 0xff;
+  const pair = pcapFile([{ ts: 1700000000, data: q1 }, { ts: 1700000000.1, data: r1 }]);
+  // The bytes after the two packets are no packet: ingest stops there, the hash covers them.
+  const path = tempFile(concat(pair, body));
+  const bytes = Deno.readFileSync(path);
+  const want = createHash("sha256").update(bytes).digest("hex");
+  assert.equal(await hashFileInThread(path).digest, want);
+  const stats = await ingestFile(path, { sha256: true });
+  assert.equal(stats.sha256, want);
+  assert.equal(stats.transactions, 1);
+  const small = tempFile(pair);
+  assert.equal(
+    (await ingestFile(small, { sha256: true })).sha256,
+    createHash("sha256").update(Deno.readFileSync(small)).digest("hex"),
+  );
+  await assert.rejects(hashFileInThread(`${path}.missing`).digest, InputError);
+  Deno.removeSync(path);
+  Deno.removeSync(small);
 });

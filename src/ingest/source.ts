@@ -45,7 +45,10 @@ export interface IngestOptions {
   dnsPorts?: number[];
   /** Seconds a query waits for its response (capture time). */
   pairingTimeoutSecs?: number;
-  /** Compute the SHA-256 of the file's bytes (as read, before decompression) into `stats.sha256`. */
+  /**
+   * Compute the SHA-256 of the file's bytes (before decompression) into
+   * `stats.sha256`; files of 32 MB and more are hashed by a worker thread.
+   */
   sha256?: boolean;
   /** Awaited before each read of the input: lets a slower consumer hold ingest back. */
   pause?: () => Promise<void>;
@@ -125,6 +128,33 @@ async function openStream(
   return { read: (b) => file.read(b), close: () => file.close(), size: info.size };
 }
 
+/** Files from this size on are hashed on a thread of their own (smaller ones cost less than starting it). */
+const HASH_THREAD_MIN = 32 << 20;
+
+/**
+ * The SHA-256 of a file's bytes, computed by a worker thread that reads the
+ * file itself: `digest` settles when it is done; `cancel` stops it.
+ */
+export function hashFileInThread(path: string): { digest: Promise<string>; cancel: () => void } {
+  const worker = new Worker(new URL("./hash_worker.ts", import.meta.url), { type: "module" });
+  const digest = new Promise<string>((resolve, reject) => {
+    worker.onmessage = (e: MessageEvent<{ sha256?: string; error?: string }>) => {
+      worker.terminate();
+      if (e.data.sha256 !== undefined) resolve(e.data.sha256);
+      else reject(new InputError(path, `cannot hash: ${e.data.error}`));
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      worker.terminate();
+      reject(new InputError(path, `cannot hash: ${e.message}`));
+    };
+  });
+  // A run that fails first never awaits the digest: its rejection is not news.
+  digest.catch(() => {});
+  worker.postMessage({ path });
+  return { digest, cancel: () => worker.terminate() };
+}
+
 /**
  * Read one capture or Zeek log and stream its transactions.
  * Throws {@link InputError} when the file cannot be read at all; broken
@@ -133,7 +163,9 @@ async function openStream(
 export async function ingestFile(path: string, options: IngestOptions = {}): Promise<FileStats> {
   const stats = emptyStats(path);
   const src = await openStream(path);
-  const hash = options.sha256 ? createHash("sha256") : null;
+  // A large file is hashed by a thread of its own, reading it beside the decoder.
+  const threaded = options.sha256 && src.size !== null && src.size >= HASH_THREAD_MIN ? hashFileInThread(path) : null;
+  const hash = options.sha256 && threaded === null ? createHash("sha256") : null;
   const pause = options.pause;
   const read = hash === null && pause === undefined ? src.read : async (b: Uint8Array) => {
     if (pause !== undefined) await pause();
@@ -249,10 +281,11 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
       // A parser that stopped early (a fatal problem) left bytes unread: hash them too.
       while ((await s.skip(1 << 24)) > 0) { /* drain */ }
       stats.sha256 = hash.digest("hex");
-    }
+    } else if (threaded !== null) stats.sha256 = await threaded.digest;
     return stats;
   } finally {
     src.close();
+    threaded?.cancel();
   }
 }
 
