@@ -138,8 +138,9 @@ function payloadText(data: Transaction["answers"][number]["data"]): string {
 export function answerPayload(type: number, data: Transaction["answers"][number]["data"], rdlength: number): number {
   switch (data.kind) {
     case "txt": {
+      const strings = data.strings;
       let n = 0;
-      for (const s of data.strings) n += s.length;
+      for (let i = 0; i < strings.length; i++) n += strings[i].length;
       return n;
     }
     case "name":
@@ -274,16 +275,20 @@ export class DomainAccumulator {
       this.#rcodes.add(tx.rcode === null ? -1 : tx.rcode);
       let bytes = 0;
       let payload = "";
-      for (const a of tx.answers) {
-        this.#atypes.add(a.type);
-        const b = answerPayload(a.type, a.data, a.rdlength);
+      const answers = tx.answers;
+      for (let i = 0; i < answers.length; i++) {
+        const a = answers[i];
+        const type = a.type;
+        const data = a.data;
+        this.#atypes.add(type);
+        const b = answerPayload(type, data, a.rdlength);
         bytes += b;
-        if (a.type === 16 && a.data.kind === "txt") {
+        if (type === 16 && data.kind === "txt") {
           this.#txtRecords++;
           this.#txtBytes += b;
-          if (this.#txtSamples.length < 3) this.#txtSamples.push(a.data.strings.join(""));
+          if (this.#txtSamples.length < 3) this.#txtSamples.push(data.strings.join(""));
         }
-        if (isPayloadType(a.type)) payload += payloadText(a.data) + "\u0001";
+        if (isPayloadType(type)) payload += payloadText(data) + "\u0001";
       }
       this.#answerBytes += bytes;
       if (payload !== "") {

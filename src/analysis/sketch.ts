@@ -210,6 +210,11 @@ export function shannonEntropy(s: string): number {
 export class BoundedCounts<K extends string | number = string> {
   // A mutable cell per key: counting a known key is one map lookup.
   readonly #counts = new Map<K, { n: number }>();
+  // Integer keys from -1 to 254 (record types, rcodes, "no rcode") count in
+  // an array, at index key + 1: no map lookup at all.
+  #small: Float64Array | null = null;
+  #smallSeen: Uint8Array | null = null;
+  #smallKeys = 0;
   other = 0;
   readonly #maxKeys: number;
 
@@ -219,13 +224,28 @@ export class BoundedCounts<K extends string | number = string> {
 
   /** Distinct keys counted (not those under "(other)"). */
   get size(): number {
-    return this.#counts.size;
+    return this.#counts.size + this.#smallKeys;
   }
 
   add(key: K, n = 1): void {
+    if (typeof key === "number" && (key | 0) === key && key >= -1 && key < 255) {
+      const counts = this.#small ??= new Float64Array(256);
+      const seen = this.#smallSeen ??= new Uint8Array(256);
+      const i = key + 1;
+      if (seen[i] === 0) {
+        if (this.size >= this.#maxKeys) {
+          this.other += n;
+          return;
+        }
+        seen[i] = 1;
+        this.#smallKeys++;
+      }
+      counts[i] += n;
+      return;
+    }
     const c = this.#counts.get(key);
     if (c !== undefined) c.n += n;
-    else if (this.#counts.size < this.#maxKeys) this.#counts.set(key, { n });
+    else if (this.size < this.#maxKeys) this.#counts.set(key, { n });
     else this.other += n;
   }
 
@@ -234,8 +254,11 @@ export class BoundedCounts<K extends string | number = string> {
    * keys are their own names by default), biggest first, ties by name.
    */
   top(k: number, name: (key: K) => string = String): [string, number][] {
-    return [...this.#counts.entries()].map(([key, c]): [string, number] => [name(key), c.n])
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, k);
+    const all = [...this.#counts.entries()].map(([key, c]): [string, number] => [name(key), c.n]);
+    for (let i = 0; this.#smallSeen !== null && i < 256; i++) {
+      if (this.#smallSeen[i] === 1) all.push([name((i - 1) as K), this.#small![i]]);
+    }
+    return all.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, k);
   }
 }
 
