@@ -175,14 +175,20 @@ function rcodeKey(rcode: number): string {
 export interface NameParts {
   part: string;
   subzone: string;
+  /**
+   * Set once the accumulator has counted the name among its distinct names:
+   * a caller that keeps these parts per name (the analyzer does) spares
+   * later occurrences the lookup. Parts belong to one accumulator.
+   */
+  counted?: boolean;
 }
 
 /** Split a lower-cased query name under its parent `domain`. */
 export function nameParts(name: string, domain: string): NameParts {
   const part = name.length > domain.length ? name.slice(0, name.length - domain.length - 1) : "";
-  if (part === "") return { part, subzone: "" };
+  if (part === "") return { part, subzone: "", counted: false };
   const dot = part.lastIndexOf(".");
-  return { part, subzone: (dot < 0 ? part : part.slice(dot + 1)) + "." + domain };
+  return { part, subzone: (dot < 0 ? part : part.slice(dot + 1)) + "." + domain, counted: false };
 }
 
 /** Accumulates one parent domain's traffic. */
@@ -254,7 +260,13 @@ export class DomainAccumulator {
     // The part of the name under the domain: where upstream data travels.
     const part = parts.part;
     if (part !== "") this.#subzones.add(parts.subzone);
-    const isNew = this.#names.add(name) || !this.#names.exact;
+    // A name counted before is not new while counting is exact (past it, every name counts as new).
+    let isNew: boolean;
+    if (parts.counted === true) isNew = !this.#names.exact;
+    else {
+      isNew = this.#names.add(name) || !this.#names.exact;
+      parts.counted = true;
+    }
     this.#labelLen.add(part.length);
     if (isNew) {
       // Entropy and capacity are measured on distinct names (a repeated name carries nothing new).

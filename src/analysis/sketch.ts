@@ -215,6 +215,9 @@ export class BoundedCounts<K extends string | number = string> {
   #small: Float64Array | null = null;
   #smallSeen: Uint8Array | null = null;
   #smallKeys = 0;
+  /** The key added last (never a key under "(other)") and its cell. */
+  #lastKey: K | undefined = undefined;
+  #lastCell: { n: number } | null = null;
   other = 0;
   readonly #maxKeys: number;
 
@@ -243,10 +246,22 @@ export class BoundedCounts<K extends string | number = string> {
       counts[i] += n;
       return;
     }
-    const c = this.#counts.get(key);
-    if (c !== undefined) c.n += n;
-    else if (this.size < this.#maxKeys) this.#counts.set(key, { n });
-    else this.other += n;
+    // Consecutive adds are often of one key (one client's burst, one service): no lookup then.
+    if (key === this.#lastKey) {
+      this.#lastCell!.n += n;
+      return;
+    }
+    let c = this.#counts.get(key);
+    if (c === undefined) {
+      if (this.size >= this.#maxKeys) {
+        this.other += n;
+        return;
+      }
+      this.#counts.set(key, c = { n: 0 });
+    }
+    c.n += n;
+    this.#lastKey = key;
+    this.#lastCell = c;
   }
 
   /**

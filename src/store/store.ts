@@ -593,6 +593,9 @@ export class TransactionWriter {
   #batch: TransactionBatch;
   /** Texts sent so far, by number (the writer thread keeps the same table). */
   readonly #textIds = new Map<string, number>();
+  /** Per text column (client, server, query, domain): the text of its last row and that text's number. */
+  readonly #lastText: (string | undefined)[] = [undefined, undefined, undefined, undefined];
+  readonly #lastId = new Int32Array(4);
   #inFlight = 0;
   #wake: (() => void) | null = null;
   #closed: ((written: number) => void) | null = null;
@@ -647,31 +650,41 @@ export class TransactionWriter {
     b.qtype[i] = tx.qtype;
     b.rcode[i] = tx.rcode === null ? -1 : tx.rcode;
     b.answers[i] = tx.answers.length;
-    b.client[i] = this.#textId(tx.client);
-    b.server[i] = this.#textId(tx.server);
-    b.query[i] = this.#textId(tx.query);
-    b.domain[i] = this.#textId(domain);
+    b.client[i] = this.#textId(tx.client, 0);
+    b.server[i] = this.#textId(tx.server, 1);
+    b.query[i] = this.#textId(tx.query, 2);
+    b.domain[i] = this.#textId(domain, 3);
     if (b.rows === BATCH_ROWS) {
       this.#post({ kind: "batch", batch: b });
       this.#batch = this.#nextBatch();
     }
   }
 
-  /** The number of a text in the shared table (new ones travel with the batch). */
-  #textId(text: string): number {
+  /**
+   * The number of a text in the shared table (new ones travel with the
+   * batch). A column's rows often repeat the text before (one client's
+   * burst, one domain's): that needs no lookup.
+   */
+  #textId(text: string, column: number): number {
+    if (text === this.#lastText[column]) return this.#lastId[column];
     let id = this.#textIds.get(text);
     if (id === undefined) {
       id = this.#textIds.size;
       this.#textIds.set(text, id);
       this.#batch.texts.push(text);
     }
+    this.#lastText[column] = text;
+    this.#lastId[column] = id;
     return id;
   }
 
   /** A new batch; the table starts over at a batch boundary once it is full. */
   #nextBatch(): TransactionBatch {
     const reset = this.#textIds.size >= TEXT_LIMIT;
-    if (reset) this.#textIds.clear();
+    if (reset) {
+      this.#textIds.clear();
+      this.#lastText.fill(undefined);
+    }
     return newBatch(this.#runId, reset, this.#textIds.size);
   }
 
