@@ -309,6 +309,13 @@ function sameWords(msg: Uint8Array, at: number, labels: number): boolean {
     }
     const last = p + 1 + len - 4;
     let i = p;
+    // Four words a step while they last (a long label is up to 16).
+    for (; i + 12 < last; i += 16, at += 4) {
+      if (
+        nameWords[at] !== view.getInt32(i, true) || nameWords[at + 1] !== view.getInt32(i + 4, true) ||
+        nameWords[at + 2] !== view.getInt32(i + 8, true) || nameWords[at + 3] !== view.getInt32(i + 12, true)
+      ) return false;
+    }
     for (; i < last; i += 4) if (nameWords[at++] !== view.getInt32(i, true)) return false;
     if (nameWords[at++] !== view.getInt32(last, true)) return false;
   }
