@@ -174,8 +174,8 @@ function scratchString(n: number, flags: number): string {
 //
 // A label of L bytes is its length byte and its L bytes: ceil((L + 1) / 4)
 // little-endian words read straight from the message, the last one ending
-// at the label's end (overlapping the one before it, or, for a label of
-// fewer than three bytes, masked to its L + 1 bytes). The first word holds
+// at the label's end (overlapping the one before it; a label of one or two
+// bytes is one word of its L + 1 bytes, zero-filled). The first word holds
 // the length, so the words spell the name unambiguously. The hash takes each
 // label's first and last words only; every word is compared on a hit.
 const NAME_BITS = 14;
@@ -187,8 +187,6 @@ const nameWords = new Int32Array(SLOT_WORDS << NAME_BITS);
 const nameSlots: (Name | undefined)[] = new Array(1 << NAME_BITS).fill(undefined);
 /** Per set of four slots, which one to replace next. */
 const nameTurn = new Uint8Array(1 << (NAME_BITS - 2));
-/** Low-byte masks for a label's single word: its length byte and up to two bytes. */
-const WORD_MASK = [0xff, 0xffff, 0xffffff];
 // A view of the buffer names are read from, for four-byte loads: one per
 // input window (the decoder reads message after message from the same one).
 let viewOf: Uint8Array | null = null;
@@ -196,12 +194,9 @@ let view: DataView = new DataView(new ArrayBuffer(0));
 // Offsets of the current name's label length bytes (a name has at most 127 labels).
 const labelAt = new Int32Array(128);
 
-/** The little-endian word of `msg` at `o` when four bytes are there, else the bytes that are, zero-filled. */
-function wordAt(msg: Uint8Array, o: number): number {
-  if (o + 4 <= msg.length) return view.getInt32(o, true);
-  let w = 0;
-  for (let i = o, sh = 0; i < msg.length; i++, sh += 8) w |= msg[i] << sh;
-  return w;
+/** The one word of a label of one or two bytes: its length byte and its bytes (little-endian, zero-filled). */
+function shortWord(msg: Uint8Array, p: number, len: number): number {
+  return len === 1 ? 1 | (msg[p + 1] << 8) : 2 | (msg[p + 1] << 8) | (msg[p + 2] << 16);
 }
 
 /**
@@ -217,6 +212,7 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
     view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
     viewOf = msg;
   }
+  const v = view;
   let pos = off;
   let next = -1;
   let jumps = 0;
@@ -270,11 +266,11 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
     if (build) {
       labelAt[labels++] = pos;
       nw += (len + 4) >> 2;
-      if (len < 3) h = Math.imul(h ^ (wordAt(msg, pos) & WORD_MASK[len]), 0x01000193);
-      else {h = Math.imul(
-          Math.imul(h ^ view.getInt32(pos, true), 0x01000193) ^ view.getInt32(stop - 4, true),
-          0x01000193,
-        );}
+      if (len < 3) h = Math.imul(h ^ shortWord(msg, pos, len), 0x01000193);
+      else {
+        h = Math.imul(h ^ v.getInt32(pos, true), 0x01000193);
+        h = Math.imul(h ^ v.getInt32(stop - 4, true), 0x01000193);
+      }
     }
     pos = stop;
   }
@@ -284,7 +280,7 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
   // Four ways a set: names that share a set stay until a fifth comes.
   const set = (h >>> (32 - NAME_BITS)) & ~3;
   for (let slot = set; slot < set + 4; slot++) {
-    if (nameKeys[2 * slot] === h && nameKeys[2 * slot + 1] === nw && sameWords(msg, slot * SLOT_WORDS, labels)) {
+    if (nameKeys[2 * slot] === h && nameKeys[2 * slot + 1] === nw && sameWords(msg, v, slot * SLOT_WORDS, labels)) {
       return nameSlots[slot]!;
     }
   }
@@ -294,17 +290,17 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
   nameSlots[slot] = r;
   nameKeys[2 * slot] = h;
   nameKeys[2 * slot + 1] = nw;
-  keepWords(msg, slot * SLOT_WORDS, labels);
+  keepWords(msg, v, slot * SLOT_WORDS, labels);
   return r;
 }
 
-/** Whether the words kept at `at` spell the current name (its labels at {@link labelAt}). */
-function sameWords(msg: Uint8Array, at: number, labels: number): boolean {
+/** Whether the words kept at `at` spell the current name (its labels at {@link labelAt}; `v` views `msg`). */
+function sameWords(msg: Uint8Array, v: DataView, at: number, labels: number): boolean {
   for (let l = 0; l < labels; l++) {
     const p = labelAt[l];
     const len = msg[p];
     if (len < 3) {
-      if (nameWords[at++] !== (wordAt(msg, p) & WORD_MASK[len])) return false;
+      if (nameWords[at++] !== shortWord(msg, p, len)) return false;
       continue;
     }
     const last = p + 1 + len - 4;
@@ -312,29 +308,29 @@ function sameWords(msg: Uint8Array, at: number, labels: number): boolean {
     // Four words a step while they last (a long label is up to 16).
     for (; i + 12 < last; i += 16, at += 4) {
       if (
-        nameWords[at] !== view.getInt32(i, true) || nameWords[at + 1] !== view.getInt32(i + 4, true) ||
-        nameWords[at + 2] !== view.getInt32(i + 8, true) || nameWords[at + 3] !== view.getInt32(i + 12, true)
+        nameWords[at] !== v.getInt32(i, true) || nameWords[at + 1] !== v.getInt32(i + 4, true) ||
+        nameWords[at + 2] !== v.getInt32(i + 8, true) || nameWords[at + 3] !== v.getInt32(i + 12, true)
       ) return false;
     }
-    for (; i < last; i += 4) if (nameWords[at++] !== view.getInt32(i, true)) return false;
-    if (nameWords[at++] !== view.getInt32(last, true)) return false;
+    for (; i < last; i += 4) if (nameWords[at++] !== v.getInt32(i, true)) return false;
+    if (nameWords[at++] !== v.getInt32(last, true)) return false;
   }
   return true;
 }
 
 /** Keep the current name's words at `at` (the layout {@link sameWords} reads). */
-function keepWords(msg: Uint8Array, at: number, labels: number): void {
+function keepWords(msg: Uint8Array, v: DataView, at: number, labels: number): void {
   for (let l = 0; l < labels; l++) {
     const p = labelAt[l];
     const len = msg[p];
     if (len < 3) {
-      nameWords[at++] = wordAt(msg, p) & WORD_MASK[len];
+      nameWords[at++] = shortWord(msg, p, len);
       continue;
     }
     const last = p + 1 + len - 4;
     let i = p;
-    for (; i < last; i += 4) nameWords[at++] = view.getInt32(i, true);
-    nameWords[at++] = view.getInt32(last, true);
+    for (; i < last; i += 4) nameWords[at++] = v.getInt32(i, true);
+    nameWords[at++] = v.getInt32(last, true);
   }
 }
 
