@@ -19,7 +19,12 @@ Deno.test("store: WAL mode, schema version, a run's lifecycle, failed runs never
   assert.equal((s.db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode, "wal");
   assert.equal(s.schemaVersion(), SCHEMA_VERSION);
   const a = s.startRun({ x: 1 });
-  s.completeRun(a, { sources: [], findings: [], transactions: 0, timings: {} });
+  s.completeRun(a, { sources: [], findings: [], transactions: 0, timings: { ingest_secs: 1.5 } });
+  // The run's timings keep what the caller measured and add how long storing them took.
+  const timings = s.run(a)!.timings!;
+  assert.deepEqual(Object.keys(timings).sort(), ["ingest_secs", "store_secs"]);
+  assert.equal(timings.ingest_secs, 1.5);
+  assert.ok(timings.store_secs > 0 && timings.store_secs < 60, `store_secs ${timings.store_secs}`);
   const b = s.startRun({ x: 2 });
   assert.equal(s.run()!.id, a, "a running run is not the latest result");
   s.failRun(b, "boom");

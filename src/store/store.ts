@@ -260,11 +260,15 @@ export class Store {
     return new TransactionWriter(this.path, runId);
   }
 
-  /** Finish a run: sources, scores, evidence and the `complete` status in one commit. */
+  /**
+   * Finish a run: sources, scores, evidence and the `complete` status in one
+   * commit. The run's timings get `store_secs`: the time taken to store them.
+   */
   completeRun(
     runId: number,
     o: { sources: SourceRecord[]; findings: DomainFinding[]; transactions: number; timings: Record<string, number> },
   ): void {
+    const t0 = performance.now();
     this.db.exec("BEGIN IMMEDIATE");
     try {
       const src = this.db.prepare(
@@ -290,7 +294,13 @@ export class Store {
       this.db.prepare(
         "UPDATE runs SET status = 'complete', finished_at = ?, transactions = ?, domains = ?, timings = ? WHERE id = ?",
       )
-        .run(new Date().toISOString(), o.transactions, o.findings.length, JSON.stringify(o.timings), runId);
+        .run(
+          new Date().toISOString(),
+          o.transactions,
+          o.findings.length,
+          JSON.stringify({ ...o.timings, store_secs: (performance.now() - t0) / 1000 }),
+          runId,
+        );
       this.db.exec("COMMIT");
     } catch (e) {
       this.db.exec("ROLLBACK");
