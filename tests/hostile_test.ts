@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
-import { decodeDns, readName, ReusableMessage } from "../src/ingest/dns.ts";
+import { bytesToByteString, decodeDns, readName, ReusableMessage } from "../src/ingest/dns.ts";
 import { FragmentReassembler } from "../src/ingest/ipfrag.ts";
 import { PacketDecoder, SUPPORTED_LINK_TYPES } from "../src/ingest/packet.ts";
 import { PendingTable } from "../src/ingest/transactions.ts";
@@ -248,4 +248,25 @@ Deno.test("names: a name of many one-byte labels (past what the name table keeps
     assert.ok(r !== null);
     assert.equal(r.name, labels.join("."));
   }
+});
+
+Deno.test("byte strings: one char per byte for any bytes, ASCII or not, short or long, at any offset", () => {
+  const reference = (b: Uint8Array, s: number, e: number) => {
+    let out = "";
+    for (let i = s; i < e; i++) out += String.fromCharCode(b[i]);
+    return out;
+  };
+  const bytes = fc.oneof(
+    fc.uint8Array({ maxLength: 6000, size: "max" }),
+    fc.uint8Array({ maxLength: 6000, max: 0x7f, size: "max" }),
+    fc.uint8Array({ maxLength: 300, min: 0x80, size: "max" }),
+  );
+  fc.assert(
+    fc.property(bytes, fc.nat(), fc.nat(), (b, x, y) => {
+      const s = b.length === 0 ? 0 : x % b.length;
+      const e = s + (b.length - s === 0 ? 0 : y % (b.length - s + 1));
+      assert.equal(bytesToByteString(b, s, e), reference(b, s, e));
+    }),
+    { numRuns: 400 },
+  );
 });
