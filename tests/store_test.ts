@@ -65,6 +65,12 @@ Deno.test("store: a version-1 file migrates forward with its transactions (domai
     [2, "b.x.test", null, 0],
   ]);
   assert.deepEqual(s.transactions(1, "y.test").map((t) => t.query), ["c.y.test"]);
+  // Addresses come through the hosts table (version 4) unchanged.
+  assert.deepEqual(s.transactions(1, "x.test").map((t) => [t.client, t.server]), [
+    ["10.0.0.1", "10.0.0.53"],
+    ["10.0.0.1", "10.0.0.53"],
+  ]);
+  assert.deepEqual(s.transactions(1, "y.test").map((t) => [t.client, t.server]), [["10.0.0.2", "10.0.0.53"]]);
   assert.deepEqual(s.transactions(1, "z.test"), []);
   // Past the indexed rows, the run's rows are scanned: same answer.
   assert.deepEqual(s.transactions(1, "x.test", INDEXED_PER_DOMAIN + 1).map((t) => t.query), ["a.x.test", "b.x.test"]);
@@ -140,7 +146,9 @@ Deno.test("store: the writer thread commits every row it is given, in batches, a
   assert.equal(first.length, INDEXED_PER_DOMAIN);
   assert.deepEqual(first.map((t) => t.query), d3.slice(0, INDEXED_PER_DOMAIN).map((t) => t.query));
   const plan = s.db.prepare(
-    "EXPLAIN QUERY PLAN SELECT ts FROM transactions WHERE run_id = 1 AND domain_id = 1 AND sampled = 1 ORDER BY ts",
+    `EXPLAIN QUERY PLAN SELECT t.ts, c.address, s.address FROM transactions t
+       JOIN hosts c ON c.id = t.client_id JOIN hosts s ON s.id = t.server_id
+       WHERE t.run_id = 1 AND t.domain_id = 1 AND t.sampled = 1 ORDER BY t.ts LIMIT 200`,
   ).all() as { detail: string }[];
   assert.match(
     plan.map((r) => r.detail).join(" "),
@@ -182,7 +190,8 @@ Deno.test("store: texts travel to the writer thread once, and the shared table s
   }
   assert.equal(await w.flush(), n);
   const rows = s.db.prepare(
-    "SELECT query, client, server, ts, (SELECT name FROM domains WHERE id = domain_id) AS domain FROM transactions WHERE run_id = ? ORDER BY id",
+    `SELECT query, c.address AS client, s.address AS server, ts, (SELECT name FROM domains WHERE id = domain_id) AS domain
+     FROM transactions t JOIN hosts c ON c.id = t.client_id JOIN hosts s ON s.id = t.server_id WHERE run_id = ? ORDER BY t.id`,
   ).all(run) as { query: string; client: string; server: string; ts: number; domain: string }[];
   assert.equal(rows.length, n);
   for (let i = 0; i < n; i++) {
