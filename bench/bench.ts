@@ -154,22 +154,17 @@ const best = (all: Record<string, number>[]) => Math.min(...all.map((d) => d.sec
 // The median is the figure judged against the targets; the fastest run is
 // shown beside it because the machine's own speed wanders (a noisy neighbour
 // slows every run of a stretch, Plumbum's and tshark's alike).
-const rows: [string, number, number, number | null, number][] = [[
-  `plumbum decode → transactions (median of ${decodes.length})`,
-  decode.secs,
-  mbps(size, decode.secs),
-  mbps(size, best(decodes)),
-  decode.peak_rss,
-]];
-if (apply !== null) {
-  rows.push([
-    `plumbum apply (ingest+analysis+SQLite; median of ${applies.length})`,
-    apply.secs,
-    mbps(size, apply.secs),
-    mbps(size, best(applies)),
-    apply.peak_rss,
-  ]);
-}
+type Row = [string, number, number, number | null, number];
+/** The row of a figure sampled over several runs: its median run, and the fastest beside it. */
+const sampledRow = (what: string, detail: string, med: Record<string, number>, all: Record<string, number>[]): Row => [
+  `${what} (${detail}median of ${all.length})`,
+  med.secs,
+  mbps(size, med.secs),
+  mbps(size, best(all)),
+  med.peak_rss,
+];
+const rows: Row[] = [sampledRow("plumbum decode → transactions", "", decode, decodes)];
+if (apply !== null) rows.push(sampledRow("plumbum apply", "ingest+analysis+SQLite; ", apply, applies));
 if (tshark !== null) {
   rows.push([
     "tshark -T fields (qry.name, qry.type, txt)",

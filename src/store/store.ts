@@ -516,6 +516,12 @@ function newBatch(runId: number, reset: boolean, textBase: number): TransactionB
   };
 }
 
+/** The id of `value` in a table of names (domains, hosts): `add` inserts it unless present, `get` reads its id. */
+function tableId(add: StatementSync, get: StatementSync, value: string): number {
+  add.run(value);
+  return (get.get(value) as { id: number }).id;
+}
+
 /**
  * Inserts batches of transactions through its own connection: many rows a
  * statement, one SQLite transaction a batch. Runs on the writer thread.
@@ -566,8 +572,7 @@ export class TransactionInserter {
       const address = this.#texts[text];
       id = this.#hosts.get(address) ?? -1;
       if (id < 0) {
-        this.#addHost.run(address);
-        id = (this.#hostIdOf.get(address) as { id: number }).id;
+        id = tableId(this.#addHost, this.#hostIdOf, address);
         // A cache of the hosts table: bounded, whatever the capture's addresses.
         if (this.#hosts.size >= HOSTS_KEPT) this.#hosts.clear();
         this.#hosts.set(address, id);
@@ -580,8 +585,7 @@ export class TransactionInserter {
   #domain(domain: string): { id: number; rows: number } {
     let d = this.#domains.get(domain);
     if (d === undefined) {
-      this.#addDomain.run(domain);
-      d = { id: (this.#domainId.get(domain) as { id: number }).id, rows: 0 };
+      d = { id: tableId(this.#addDomain, this.#domainId, domain), rows: 0 };
       this.#domains.set(domain, d);
     }
     return d;
