@@ -11,6 +11,25 @@
 export type ReadFn = (into: Uint8Array) => Promise<number | null>;
 
 const DEFAULT_CHUNK = 4 << 20;
+/**
+ * Room kept before a read-ahead's bytes, where the unread rest of the old
+ * window goes: enough for any one capture record (pcap and pcapng frames are
+ * at most 256 KB and a block header).
+ */
+const READ_AHEAD_HEAD = 512 << 10;
+
+/** Options of a {@link ByteStream}. */
+export interface ByteStreamOptions {
+  /** The largest record the caller may ask for at once (default 64 MB). */
+  maxWindow?: number;
+  /**
+   * Keep one read in flight into a second buffer while the caller parses
+   * the window (default false), so that waiting for the file overlaps the
+   * parsing. For files: a stream that may block (a terminal, a pipe) should
+   * not be read ahead of need.
+   */
+  readAhead?: boolean;
+}
 
 /** Buffered reader with a sliding window. */
 export class ByteStream {
@@ -23,14 +42,17 @@ export class ByteStream {
   eof = false;
   readonly #read: ReadFn;
   readonly #maxWindow: number;
+  readonly #readAhead: boolean;
+  /** The read-ahead buffer: its bytes from {@link READ_AHEAD_HEAD} on are being read into. */
+  #spare: Uint8Array | null = null;
+  /** The read in flight into {@link #spare}, if any. */
+  #pending: Promise<number | null> | null = null;
 
-  /**
-   * @param read reads more bytes
-   * @param maxWindow the largest record the caller may ask for at once
-   */
-  constructor(read: ReadFn, maxWindow = 64 << 20) {
+  /** @param read reads more bytes */
+  constructor(read: ReadFn, options: ByteStreamOptions = {}) {
     this.#read = read;
-    this.#maxWindow = maxWindow;
+    this.#maxWindow = options.maxWindow ?? 64 << 20;
+    this.#readAhead = options.readAhead ?? false;
     this.buf = new Uint8Array(DEFAULT_CHUNK);
   }
 
@@ -51,6 +73,10 @@ export class ByteStream {
   async fill(n: number): Promise<boolean> {
     if (this.end - this.start >= n) return true;
     if (n > this.#maxWindow) return false;
+    if (this.#pending !== null && (await this.#takeReadAhead()) && this.end - this.start >= n) {
+      this.#startReadAhead();
+      return true;
+    }
     // Move the remainder to the front, growing the buffer if needed.
     if (this.start > 0) {
       this.buf.copyWithin(0, this.start, this.end);
@@ -71,7 +97,63 @@ export class ByteStream {
         else continue;
       } else this.end += got;
     }
+    this.#startReadAhead();
     return this.end - this.start >= n;
+  }
+
+  /** Start reading the next chunk into the spare buffer (when reading ahead and not at the end). */
+  #startReadAhead(): void {
+    if (!this.#readAhead || this.eof || this.#pending !== null) return;
+    this.#spare ??= new Uint8Array(READ_AHEAD_HEAD + DEFAULT_CHUNK);
+    const p = this.#read(this.#spare.subarray(READ_AHEAD_HEAD));
+    // A stream abandoned before its read-ahead is awaited must not report the rejection as unhandled.
+    p.catch(() => {});
+    this.#pending = p;
+  }
+
+  /**
+   * Wait for the read in flight and put its bytes after the window's unread
+   * rest: by swapping buffers (the rest copied into the room before them)
+   * when the rest fits there, else by copying. Returns false at the end.
+   */
+  async #takeReadAhead(): Promise<boolean> {
+    const got = await this.#pending!;
+    this.#pending = null;
+    if (got === null) {
+      this.eof = true;
+      return false;
+    }
+    const spare = this.#spare!;
+    const rest = this.end - this.start;
+    if (rest <= READ_AHEAD_HEAD) {
+      const at = READ_AHEAD_HEAD - rest;
+      spare.set(this.buf.subarray(this.start, this.end), at);
+      // buf[start] was at file offset base + start; it is now spare[at].
+      this.base += this.start - at;
+      this.#spare = this.buf;
+      this.buf = spare;
+      this.start = at;
+      this.end = READ_AHEAD_HEAD + got;
+      return true;
+    }
+    if (rest + got > this.buf.length) {
+      const bigger = new Uint8Array(rest + got + DEFAULT_CHUNK);
+      bigger.set(this.buf.subarray(this.start, this.end));
+      this.buf = bigger;
+    } else this.buf.copyWithin(0, this.start, this.end);
+    this.base += this.start;
+    this.start = 0;
+    this.end = rest;
+    this.buf.set(spare.subarray(READ_AHEAD_HEAD, READ_AHEAD_HEAD + got), rest);
+    this.end += got;
+    return true;
+  }
+
+  /** Wait for a read still in flight (its bytes are dropped, a failure ignored): call before closing the input. */
+  async settle(): Promise<void> {
+    const p = this.#pending;
+    this.#pending = null;
+    if (p !== null) await p.catch(() => null);
   }
 
   /** Fill the window as far as it goes (used for format sniffing). */

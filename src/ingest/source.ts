@@ -173,12 +173,13 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
     if (hash !== null && n !== null && n > 0) hash.update(b.subarray(0, n));
     return n;
   };
+  // A file is read ahead of the parser (a pipe or terminal only as the parser needs it).
+  const raw = new ByteStream(read, { readAhead: src.size !== null });
   try {
-    let s = new ByteStream(read);
+    let s = raw;
     let head = await s.peek(16);
     if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
       stats.compression = "gzip";
-      const raw = s;
       const compressed = new ReadableStream<Uint8Array>({
         async pull(ctl) {
           if (raw.available === 0 && !(await raw.fill(1))) {
@@ -284,6 +285,7 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
     } else if (threaded !== null) stats.sha256 = await threaded.digest;
     return stats;
   } finally {
+    await raw.settle();
     src.close();
     threaded?.cancel();
   }
