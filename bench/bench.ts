@@ -5,6 +5,12 @@
  * (when available), and tshark's field extraction of the same file.
  *
  * Figures are printed side by side; nothing here is asserted.
+ *
+ * Environment: PLUMBUM_BENCH_MB (capture size, default 512),
+ * PLUMBUM_BENCH_SOURCE (the capture repeated: a little-endian microsecond
+ * PCAP), PLUMBUM_BENCH_OUT (where the capture and workspace go, default
+ * bench/out), PLUMBUM_BENCH_RUNS (runs per figure, default 3),
+ * PLUMBUM_BENCH_SKIP_TSHARK (set: no tshark run).
  */
 import { fileURLToPath } from "node:url";
 import { formatBytes } from "../src/present/progress.ts";
@@ -13,7 +19,7 @@ const here = fileURLToPath(new URL(".", import.meta.url));
 const source = Deno.env.get("PLUMBUM_BENCH_SOURCE") ??
   fileURLToPath(new URL("../../shared/corpus/mixed-s101.pcap", import.meta.url));
 const target = Number(Deno.env.get("PLUMBUM_BENCH_MB") ?? "512") * 1024 * 1024;
-const outDir = `${here}out`;
+const outDir = Deno.env.get("PLUMBUM_BENCH_OUT") ?? `${here}out`;
 Deno.mkdirSync(outDir, { recursive: true });
 const big = `${outDir}/bench.pcap`;
 
@@ -105,6 +111,31 @@ async function timeTshark(file: string): Promise<{ secs: number; peak_rss: numbe
 
 const mbps = (bytes: number, secs: number) => bytes / 1e6 / secs;
 
+/**
+ * The machine's own speed at this moment: milliseconds for a fixed integer
+ * loop (2e8 multiply-xor steps) and for 2e7 random reads of a 64 MB table.
+ * Shared machines wander (this one's loop has taken 288-443 ms): printed
+ * beside the figures, the probe tells a slow stretch from a slow change.
+ */
+function probe(): { loop: number; reads: number } {
+  let t = performance.now();
+  let h = 1;
+  for (let i = 0; i < 2e8; i++) h = Math.imul(h ^ i, 0x01000193);
+  const loop = performance.now() - t;
+  const table = new Int32Array(1 << 24);
+  t = performance.now();
+  let sum = h & 1;
+  for (let i = 0; i < 2e7; i++) {
+    h = Math.imul(h ^ i, 0x01000193);
+    sum += table[h >>> 8];
+  }
+  const reads = performance.now() - t;
+  // Use the results, so the loops cannot be left out.
+  if (sum === 0x7fffffff) console.log(sum);
+  return { loop, reads };
+}
+const probes: [string, { loop: number; reads: number }][] = [["start", probe()]];
+
 console.log(`Building the bench capture from ${source} …`);
 const copies = buildBigCapture();
 const size = Deno.statSync(big).size;
@@ -145,7 +176,11 @@ try {
 }
 
 const tshark = Deno.env.get("PLUMBUM_BENCH_SKIP_TSHARK") ? null : await timeTshark(big);
-if (tshark !== null) decodes.push(...await sample(decodeArgs));
+if (tshark !== null) {
+  probes.push(["after tshark", probe()]);
+  decodes.push(...await sample(decodeArgs));
+}
+probes.push(["end", probe()]);
 const decode = median(decodes);
 
 /** The fastest run's seconds. */
@@ -196,6 +231,11 @@ for (const [what, all] of [["decode", decodes], ["apply", applies]] as const) {
     }; peak RSS shown is the largest`,
   );
 }
+console.log(
+  `machine probe (lower is faster): integer loop ${
+    probes.map(([at, p]) => `${p.loop.toFixed(0)} ms (${at})`).join(", ")
+  }; random reads ${probes.map(([at, p]) => `${p.reads.toFixed(0)} ms (${at})`).join(", ")}`,
+);
 if (tshark !== null) {
   console.log(`decode speed-up over tshark: ${(tshark.secs / decode.secs).toFixed(1)}× (target ≥ 25×)`);
 }

@@ -1,6 +1,7 @@
 /**
- * The bench's A/B tool runs: it exports a revision beside a copy of the
- * working tree and compares the two, in every mode, on the bundled sample.
+ * The bench tools run: `deno task bench` end to end on a small capture, and
+ * the A/B tool, which exports a revision beside a copy of the working tree
+ * and compares the two, in every mode, on the bundled sample.
  */
 import assert from "node:assert/strict";
 import { fromFileUrl } from "./helpers/paths.ts";
@@ -62,4 +63,66 @@ Deno.test({
         .length;
     assert.equal(after, before, "temporary exports are removed");
   },
+});
+
+function hasTshark(): boolean {
+  try {
+    return new Deno.Command("tshark", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("deno task bench runs end to end on a small capture: every row, the machine probe, the targets", async () => {
+  const { ingestFile } = await import("../src/ingest/source.ts");
+  const out = Deno.makeTempDirSync({ prefix: "plumbum-bench-" });
+  const tshark = hasTshark();
+  if (!tshark) console.error("bench test: tshark missing, its row is left out (CI installs it)");
+  try {
+    const sample = `${root}fixtures/sample.pcap`;
+    const o = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${root}bench/bench.ts`],
+      env: {
+        PLUMBUM_BENCH_MB: "2",
+        PLUMBUM_BENCH_RUNS: "1",
+        PLUMBUM_BENCH_OUT: out,
+        PLUMBUM_BENCH_SOURCE: sample,
+        ...(tshark ? {} : { PLUMBUM_BENCH_SKIP_TSHARK: "1" }),
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(o.stdout);
+    assert.ok(o.success, new TextDecoder().decode(o.stderr));
+    // The capture is whole copies of the sample, and decoding it finds every copy's transactions.
+    const copies = Number(text.match(/\((\d+) copies\)/)![1]);
+    const one = (await ingestFile(sample)).transactions;
+    assert.ok(copies >= 2);
+    assert.match(text, new RegExp(`^transactions decoded: ${copies * one}, malformed: 0$`, "m"));
+    const number = String.raw`\d+\.\d\d`;
+    assert.match(
+      text,
+      new RegExp(`^\\| plumbum decode → transactions \\(median of ${tshark ? 2 : 1}\\) \\| ${number} \\|`, "m"),
+    );
+    assert.match(text, /^\| plumbum apply \(ingest\+analysis\+SQLite; median of 1\) \| /m);
+    assert.equal(/^\| tshark -T fields/m.test(text), tshark);
+    assert.equal(/^decode speed-up over tshark: [\d.]+× \(target ≥ 25×\)$/m.test(text), tshark);
+    assert.match(
+      text,
+      new RegExp(
+        `^machine probe \\(lower is faster\\): integer loop \\d+ ms \\(start\\), ${
+          tshark ? String.raw`\d+ ms \(after tshark\), ` : ""
+        }\\d+ ms \\(end\\); random reads \\d+ ms \\(start\\), `,
+        "m",
+      ),
+    );
+    assert.match(
+      text,
+      /^decode throughput: \d+ MB\/s \(target ≥ 300 MB\/s\), peak RSS [\d.]+ MB \(target < 200 MB\)$/m,
+    );
+    assert.match(text, /^apply throughput: \d+ MB\/s \(target ≥ 150 MB\/s\), peak RSS [\d.]+ MB \(target < 300 MB\)$/m);
+    assert.ok(Deno.statSync(`${out}/bench.pcap`).size >= 2 * 1024 * 1024);
+  } finally {
+    Deno.removeSync(out, { recursive: true });
+  }
 });
