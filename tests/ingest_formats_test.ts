@@ -85,6 +85,33 @@ Deno.test("pcap: a record claiming 4 GB is reported with its offset, not allocat
   Deno.removeSync(path);
 });
 
+Deno.test("a FIFO whose capture breaks early is left at once, though its writer keeps it open (no read ahead of need)", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "plumbum-fifo-" });
+  const fifo = `${dir}/capture`;
+  const made = new Deno.Command("mkfifo", { args: [fifo] }).outputSync();
+  assert.ok(made.success, "mkfifo");
+  // More than the 4 KB that format sniffing waits for, and less than a pipe holds.
+  const good = pcapFile(Array.from({ length: 100 }, (_, i) => ({ ts: 1 + i, data: q1 })));
+  const liar = Uint8Array.from([1, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+  const reading = ingestFile(fifo);
+  const writer = await Deno.open(fifo, { write: true });
+  try {
+    await writer.write(concat(good, liar));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) => timer = setTimeout(() => resolve("late"), 5000));
+    const stats = await Promise.race([reading, late]);
+    clearTimeout(timer);
+    assert.notEqual(stats, "late", "ingest waited on the pipe's writer after the capture broke");
+    if (stats === "late") return;
+    assert.equal(stats.packets, 100);
+    assert.match(stats.first_malformed!.reason, /4294967295/);
+  } finally {
+    writer.close();
+    await reading.catch(() => {});
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("pcapng: both byte orders, several sections, tsresol/tsoffset, several interfaces and link types, unknown blocks", async () => {
   const raw = ipv4(
     "10.0.0.2",

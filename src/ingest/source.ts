@@ -113,9 +113,11 @@ export function checkInput(path: string): void {
 
 async function openStream(
   path: string,
-): Promise<{ read: (b: Uint8Array) => Promise<number | null>; close: () => void; size: number | null }> {
+): Promise<
+  { read: (b: Uint8Array) => Promise<number | null>; close: () => void; size: number | null; regular: boolean }
+> {
   if (path === "-") {
-    return { read: readFnFromStream(Deno.stdin.readable), close: () => {}, size: null };
+    return { read: readFnFromStream(Deno.stdin.readable), close: () => {}, size: null, regular: false };
   }
   checkInput(path);
   let file: Deno.FsFile;
@@ -125,7 +127,7 @@ async function openStream(
     throw new InputError(path, `cannot open: ${(e as Error).message}`);
   }
   const info = await file.stat();
-  return { read: (b) => file.read(b), close: () => file.close(), size: info.size };
+  return { read: (b) => file.read(b), close: () => file.close(), size: info.size, regular: info.isFile };
 }
 
 /** Files from this size on are hashed on a thread of their own (smaller ones cost less than starting it). */
@@ -173,8 +175,9 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
     if (hash !== null && n !== null && n > 0) hash.update(b.subarray(0, n));
     return n;
   };
-  // A file is read ahead of the parser (a pipe or terminal only as the parser needs it).
-  const raw = new ByteStream(read, { readAhead: src.size !== null });
+  // A regular file is read ahead of the parser (a pipe, FIFO or terminal only as the parser needs it:
+  // a read ahead of need could wait on its writer after the parser has stopped).
+  const raw = new ByteStream(read, { readAhead: src.regular });
   try {
     let s = raw;
     let head = await s.peek(16);
