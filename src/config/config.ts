@@ -5,7 +5,6 @@
  * @module
  */
 
-import { parse as parseHcl } from "npm:@cdktf/hcl2json@0.21.0";
 import {
   DEFAULT_PRESET,
   DEFAULT_THRESHOLDS,
@@ -88,15 +87,28 @@ function didYouMean(word: string, candidates: string[]): string {
   return c.length > 0 ? `did you mean "${c[0]}"?` : `known keys: ${candidates.join(", ")}`;
 }
 
-/** Parse and validate config.hcl text. `file` is used in messages. */
-export async function parseConfig(text: string, file: string): Promise<PlumbumConfig> {
-  let doc: Record<string, unknown>;
+/** config.hcl as `@cdktf/hcl2json` gives it: each block a list of one object of keys. */
+export type ConfigDocument = Record<string, unknown>;
+
+/** Parse HCL text with `@cdktf/hcl2json` (loaded on first use: it is a large WebAssembly module). */
+export async function parseHcl(text: string, file: string): Promise<ConfigDocument> {
+  const { parse } = await import("npm:@cdktf/hcl2json@0.21.0");
   try {
-    doc = await parseHcl(file, text) as Record<string, unknown>;
+    return await parse(file, text) as ConfigDocument;
   } catch (e) {
     const msg = String((e as Error).message ?? e).replace(/^parse config: /, "");
     throw new ConfigError(`${file}: not valid HCL: ${msg}`);
   }
+}
+
+/**
+ * Parse and validate config.hcl text. `file` is used in messages. The text
+ * `plumbum init` writes, unedited, is known without the HCL parser (whose
+ * loading costs ~150 ms a command): {@link defaultDocument} is what the
+ * parser makes of it (a test holds the two equal).
+ */
+export async function parseConfig(text: string, file: string): Promise<PlumbumConfig> {
+  const doc = text === defaultConfigText() ? defaultDocument() : await parseHcl(text, file);
   const cfg = defaultConfig();
   for (const [block, value] of Object.entries(doc)) {
     const keys = KNOWN[block];
@@ -204,32 +216,53 @@ export function resolveModel(cfg: PlumbumConfig, o: ConfigOverrides = {}): Model
   return { preset, weights, normalization, thresholds: { ...cfg.thresholds } };
 }
 
-/** The commented config.hcl that `plumbum init` writes. */
-export function defaultConfigText(): string {
+/** The default preset's weights as config.hcl writes them (two decimals), by feature. */
+function defaultWeights(): [string, number][] {
   const w = PRESETS[DEFAULT_PRESET];
-  const t = DEFAULT_THRESHOLDS;
+  return Object.keys(FEATURES).filter((f) => w[f] !== undefined).map((f) => [f, Number(w[f].toFixed(2))]);
+}
+
+/** What the HCL parser makes of {@link defaultConfigText}: the values `plumbum init` writes. */
+export function defaultDocument(): ConfigDocument {
+  const analysis: Record<string, unknown> = { weight_preset: DEFAULT_PRESET };
+  for (const [f, w] of defaultWeights()) analysis[`${f}_weight`] = w;
+  analysis.normalization = PRESET_NORMALIZATION[DEFAULT_PRESET];
+  analysis.c2_domains = [];
+  return {
+    analysis: [analysis],
+    thresholds: [{ ...DEFAULT_THRESHOLDS }],
+    ingest: [{ dns_ports: [53] }],
+    store: [{ transactions: true }],
+  };
+}
+
+/** The commented config.hcl that `plumbum init` writes: {@link defaultDocument}'s values, explained. */
+export function defaultConfigText(): string {
+  const doc = defaultDocument() as Record<string, Record<string, unknown>[]>;
+  const [a] = doc.analysis;
+  const [t] = doc.thresholds;
+  const value = (v: unknown) => JSON.stringify(v);
   const lines = [
     "# Plumbum configuration. Command-line flags (--weights, --c2-domains, --dir) override it.",
     "",
     "analysis {",
     "  # Weight preset: " + Object.keys(PRESETS).join(", ") + ".",
     "  # The per-feature weights below override the preset's; set one to 0 to switch a feature off.",
-    `  weight_preset = "${DEFAULT_PRESET}"`,
+    `  weight_preset = ${value(a.weight_preset)}`,
     "",
   ];
-  for (const [f, def] of Object.entries(FEATURES)) {
-    if (w[f] === undefined) continue;
-    lines.push(`  # ${def.description}`);
-    lines.push(`  ${`${f}_weight`.padEnd(26)} = ${w[f].toFixed(2)}`);
+  for (const [f, w] of defaultWeights()) {
+    lines.push(`  # ${FEATURES[f].description}`);
+    lines.push(`  ${`${f}_weight`.padEnd(26)} = ${w.toFixed(2)}`);
   }
   lines.push(
     "",
     '  # How features are scaled to 0..1: "corpus" (min-max over the analyzed domains)',
     '  # or "absolute" (fixed reference scales; a score does not depend on its neighbours).',
-    `  normalization = "${PRESET_NORMALIZATION[DEFAULT_PRESET]}"`,
+    `  normalization = ${value(a.normalization)}`,
     "",
     "  # Suffixes known to be C2: they are grouped as written and marked is_c2.",
-    "  c2_domains = []",
+    `  c2_domains = ${value(a.c2_domains)}`,
     "}",
     "",
     "thresholds {",
@@ -241,12 +274,12 @@ export function defaultConfigText(): string {
     "",
     "ingest {",
     "  # Ports that carry plain DNS (mDNS 5353 and LLMNR 5355 are always decoded).",
-    "  dns_ports = [53]",
+    `  dns_ports = ${value(doc.ingest[0].dns_ports)}`,
     "}",
     "",
     "store {",
     "  # Keep every transaction in plumbum.db (false keeps only scores and evidence).",
-    "  transactions = true",
+    `  transactions = ${value(doc.store[0].transactions)}`,
     "}",
     "",
   );
