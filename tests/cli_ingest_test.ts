@@ -169,6 +169,21 @@ Deno.test("runs straight from a URL with an empty DENO_DIR (no import map)", asy
     db.close();
     assert.equal(stored, JSON.parse(new TextDecoder().decode(applied.stdout)).run.transactions);
     assert.ok(stored > 0);
+    // An edited config is parsed by the HCL thread, also loaded from the URL (with its npm parser).
+    const cfgPath = `${ws}/config.hcl`;
+    Deno.writeTextFileSync(cfgPath, Deno.readTextFileSync(cfgPath).replace(/critical = \d+/, "critical = 97"));
+    const edited = await new Deno.Command(Deno.execPath(), {
+      args: [...flags, "--allow-write", `${base}/cli.ts`, "apply", "--json", "--dir", ws, sample],
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(edited.code, 0, new TextDecoder().decode(edited.stderr));
+    const rdb = new DatabaseSync(`${ws}/plumbum.db`, { readOnly: true });
+    const config = (rdb.prepare("SELECT config FROM runs ORDER BY id DESC LIMIT 1").get() as { config: string }).config;
+    rdb.close();
+    assert.equal(JSON.parse(config).model.thresholds.critical, 97);
   } finally {
     ac.abort();
     await server.finished;
