@@ -136,50 +136,33 @@ Deno.test("runs straight from a URL with an empty DENO_DIR (no import map)", asy
       "--allow-sys",
       "--no-lock",
     ];
-    const help = await new Deno.Command(Deno.execPath(), {
-      args: [...flags, `${base}/cli.ts`, "--help"],
-      env,
-      clearEnv: true,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(help.code, 0, new TextDecoder().decode(help.stderr));
-    assert.match(new TextDecoder().decode(help.stdout), /Usage: plumbum/);
-    const val = await new Deno.Command(Deno.execPath(), {
-      args: [...flags, `${base}/cli.ts`, "validate", "--json", sample],
-      env,
-      clearEnv: true,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(val.code, 0, new TextDecoder().decode(val.stderr));
-    assert.equal(JSON.parse(new TextDecoder().decode(val.stdout)).files[0].malformed, 0);
+    /** Run cli.ts from the URL; `write` lets it write (apply). */
+    const fromUrl = async (args: string[], write = false) => {
+      const o = await new Deno.Command(Deno.execPath(), {
+        args: [...flags, ...(write ? ["--allow-write"] : []), `${base}/cli.ts`, ...args],
+        env,
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(o.stderr);
+      assert.equal(o.code, 0, `${args.join(" ")}: ${stderr}`);
+      return new TextDecoder().decode(o.stdout);
+    };
+    assert.match(await fromUrl(["--help"]), /Usage: plumbum/);
+    assert.equal(JSON.parse(await fromUrl(["validate", "--json", sample])).files[0].malformed, 0);
     // apply, whose writer thread is loaded from the same URL, stores every transaction.
     const ws = `${denoDir}/ws`;
-    const applied = await new Deno.Command(Deno.execPath(), {
-      args: [...flags, "--allow-write", `${base}/cli.ts`, "apply", "--json", "--dir", ws, sample],
-      env,
-      clearEnv: true,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(applied.code, 0, new TextDecoder().decode(applied.stderr));
+    const applied = JSON.parse(await fromUrl(["apply", "--json", "--dir", ws, sample], true));
     const db = new DatabaseSync(`${ws}/plumbum.db`, { readOnly: true });
     const stored = (db.prepare("SELECT count(*) AS c FROM transactions").get() as { c: number }).c;
     db.close();
-    assert.equal(stored, JSON.parse(new TextDecoder().decode(applied.stdout)).run.transactions);
+    assert.equal(stored, applied.run.transactions);
     assert.ok(stored > 0);
     // An edited config is parsed by the HCL thread, also loaded from the URL (with its npm parser).
     const cfgPath = `${ws}/config.hcl`;
     Deno.writeTextFileSync(cfgPath, Deno.readTextFileSync(cfgPath).replace(/critical = \d+/, "critical = 97"));
-    const edited = await new Deno.Command(Deno.execPath(), {
-      args: [...flags, "--allow-write", `${base}/cli.ts`, "apply", "--json", "--dir", ws, sample],
-      env,
-      clearEnv: true,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(edited.code, 0, new TextDecoder().decode(edited.stderr));
+    await fromUrl(["apply", "--json", "--dir", ws, sample], true);
     const rdb = new DatabaseSync(`${ws}/plumbum.db`, { readOnly: true });
     const config = (rdb.prepare("SELECT config FROM runs ORDER BY id DESC LIMIT 1").get() as { config: string }).config;
     rdb.close();
