@@ -96,9 +96,15 @@ Deno.test("deno task bench runs end to end on a small capture: every row, the ma
     assert.ok(o.success, new TextDecoder().decode(o.stderr));
     // The capture is whole copies of the sample, and decoding it finds every copy's transactions.
     const copies = Number(text.match(/\((\d+) copies\)/)![1]);
-    const one = (await ingestFile(sample)).transactions;
+    const single = await ingestFile(sample);
+    const one = single.transactions;
     assert.ok(copies >= 2);
     assert.match(text, new RegExp(`^transactions decoded: ${copies * one}, malformed: 0$`, "m"));
+    // Each copy is a stretch of time of its own, after the one before.
+    const whole = await ingestFile(`${out}/bench.pcap`);
+    const span = single.last_ts! - single.first_ts!;
+    assert.equal(whole.first_ts, single.first_ts);
+    assert.ok(whole.last_ts! - whole.first_ts! > copies * span, `copies overlap: ${whole.first_ts}..${whole.last_ts}`);
     const number = String.raw`\d+\.\d\d`;
     assert.match(
       text,
