@@ -5,6 +5,7 @@
  * @module
  */
 
+import { askThread } from "../thread.ts";
 import {
   DEFAULT_PRESET,
   DEFAULT_THRESHOLDS,
@@ -96,21 +97,21 @@ export type ConfigDocument = Record<string, unknown>;
  * loaded into the main isolate it made a 150 MB `apply` 0.3-0.7 s slower
  * and 50 MB larger, well past its own loading time.
  */
-export function parseHcl(text: string, file: string): Promise<ConfigDocument> {
-  const worker = new Worker(new URL("./hcl_worker.ts", import.meta.url), { type: "module" });
-  return new Promise<ConfigDocument>((resolve, reject) => {
-    worker.onmessage = (e: MessageEvent<{ doc?: ConfigDocument; error?: string }>) => {
-      worker.terminate();
-      if (e.data.doc !== undefined) resolve(e.data.doc);
-      else reject(new ConfigError(`${file}: not valid HCL: ${(e.data.error ?? "").replace(/^parse config: /, "")}`));
-    };
-    worker.onerror = (e) => {
-      e.preventDefault();
-      worker.terminate();
-      reject(new ConfigError(`${file}: cannot parse: ${e.message}`));
-    };
-    worker.postMessage({ file, text });
-  });
+export async function parseHcl(text: string, file: string): Promise<ConfigDocument> {
+  const { reply } = askThread<{ doc?: ConfigDocument; error?: string }>(
+    new URL("./hcl_worker.ts", import.meta.url),
+    { file, text },
+  );
+  let r: { doc?: ConfigDocument; error?: string };
+  try {
+    r = await reply;
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot parse: ${(e as Error).message}`);
+  }
+  if (r.doc === undefined) {
+    throw new ConfigError(`${file}: not valid HCL: ${(r.error ?? "").replace(/^parse config: /, "")}`);
+  }
+  return r.doc;
 }
 
 /**

@@ -14,6 +14,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { askThread } from "../thread.ts";
 import { ByteStream, readFnFromStream } from "./bytes.ts";
 import { isPcapng, pcapMagic, readPcap, readPcapng } from "./capture.ts";
 import { PacketDecoder } from "./packet.ts";
@@ -138,23 +139,17 @@ const HASH_THREAD_MIN = 32 << 20;
  * file itself: `digest` settles when it is done; `cancel` stops it.
  */
 export function hashFileInThread(path: string): { digest: Promise<string>; cancel: () => void } {
-  const worker = new Worker(new URL("./hash_worker.ts", import.meta.url), { type: "module" });
-  const digest = new Promise<string>((resolve, reject) => {
-    worker.onmessage = (e: MessageEvent<{ sha256?: string; error?: string }>) => {
-      worker.terminate();
-      if (e.data.sha256 !== undefined) resolve(e.data.sha256);
-      else reject(new InputError(path, `cannot hash: ${e.data.error}`));
-    };
-    worker.onerror = (e) => {
-      e.preventDefault();
-      worker.terminate();
-      reject(new InputError(path, `cannot hash: ${e.message}`));
-    };
-  });
+  const { reply, cancel } = askThread<{ sha256?: string; error?: string }>(
+    new URL("./hash_worker.ts", import.meta.url),
+    { path },
+  );
+  const digest = reply.then(
+    (r) => r.sha256 ?? Promise.reject(new InputError(path, `cannot hash: ${r.error}`)),
+    (e: Error) => Promise.reject(new InputError(path, `cannot hash: ${e.message}`)),
+  );
   // A run that fails first never awaits the digest: its rejection is not news.
   digest.catch(() => {});
-  worker.postMessage({ path });
-  return { digest, cancel: () => worker.terminate() };
+  return { digest, cancel };
 }
 
 /**
