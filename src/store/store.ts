@@ -142,6 +142,11 @@ export const MIGRATIONS: readonly string[] = [
 
 /** A run's transactions have ids from `runId * RUN_SPAN` on. */
 const RUN_SPAN = 2 ** 32;
+
+/** The ids of a run's transactions: from the first (inclusive) to the next run's first (exclusive). */
+function runIds(runId: number): [number, number] {
+  return [runId * RUN_SPAN, (runId + 1) * RUN_SPAN];
+}
 /**
  * Rows of each domain in a run that the (partial) index covers: what
  * `explain --feature` lists. Each indexed row costs ~30 % more to store.
@@ -334,7 +339,7 @@ export class Store {
 
   /** Delete a run's transactions (one key range). */
   #deleteTransactions(runId: number): void {
-    this.db.prepare("DELETE FROM transactions WHERE id >= ? AND id < ?").run(runId * RUN_SPAN, (runId + 1) * RUN_SPAN);
+    this.db.prepare("DELETE FROM transactions WHERE id >= ? AND id < ?").run(...runIds(runId));
   }
 
   /** Mark a run failed (with the reason). */
@@ -437,7 +442,7 @@ export class Store {
     }
     return this.db.prepare(
       `${from} WHERE t.id >= ? AND t.id < ? AND ${dom} ORDER BY t.ts LIMIT ?`,
-    ).all(runId * RUN_SPAN, (runId + 1) * RUN_SPAN, domain, limit) as unknown as StoredTransaction[];
+    ).all(...runIds(runId), domain, limit) as unknown as StoredTransaction[];
   }
 
   /** `PRAGMA integrity_check` result ("ok" when sound). */
