@@ -148,8 +148,6 @@ export interface Name {
   readonly key: string;
 }
 
-const EMPTY_NAME: Name = Object.freeze({ name: "", key: "" });
-
 /** Offset just past the name that the last successful {@link readName} read. */
 export let nameEnd = 0;
 
@@ -184,7 +182,15 @@ const SLOT_WORDS = 128;
 /** Per slot, side by side (a set's four in one cache line): hash, word count. */
 const nameKeys = new Int32Array(2 << NAME_BITS);
 const nameWords = new Int32Array(SLOT_WORDS << NAME_BITS);
-const nameSlots: (Name | undefined)[] = new Array(1 << NAME_BITS).fill(undefined);
+/**
+ * Per slot, side by side: its name's text and key (two loads from one line
+ * instead of a slot pointer and then an object). The pair after the last
+ * slot is the empty name's.
+ */
+const nameText: string[] = new Array(2 << NAME_BITS).fill("");
+nameText.push("", "");
+/** The slot number {@link nameSlot} gives the root name. */
+const EMPTY_SLOT = 1 << NAME_BITS;
 /** Per set of four slots, which one to replace next. */
 const nameTurn = new Uint8Array(1 << (NAME_BITS - 2));
 // A view of the buffer names are read from, for four-byte loads: one per
@@ -208,6 +214,15 @@ function shortWord(msg: Uint8Array, p: number, len: number): number {
  * returned, which costs no string.
  */
 export function readName(msg: Uint8Array, off: number, base = 0, end = msg.length, build = true): Name | null {
+  const slot = nameSlot(msg, off, base, end, build);
+  return slot < 0 ? null : { name: nameText[2 * slot], key: nameText[2 * slot + 1] };
+}
+
+/**
+ * {@link readName} without the object: the slot whose {@link nameText} pair
+ * holds the name, or -1 when it is broken.
+ */
+function nameSlot(msg: Uint8Array, off: number, base: number, end: number, build: boolean): number {
   if (build && msg !== viewOf) {
     view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
     viewOf = msg;
@@ -223,7 +238,7 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
   while (true) {
     if (pos >= end) {
       nameError = "name runs past the message";
-      return null;
+      return -1;
     }
     const len = msg[pos];
     if (len === 0) {
@@ -234,34 +249,34 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
     if (kind === 0xc0) {
       if (pos + 1 >= end) {
         nameError = "compression pointer runs past the message";
-        return null;
+        return -1;
       }
       if (++jumps > MAX_POINTER_JUMPS) {
         nameError = "compression pointer loop";
-        return null;
+        return -1;
       }
       if (next < 0) next = pos + 2;
       const target = base + (((len & 0x3f) << 8) | msg[pos + 1]);
       if (target >= end) {
         nameError = "compression pointer past the message";
-        return null;
+        return -1;
       }
       pos = target;
       continue;
     }
     if (kind !== 0) {
       nameError = "unsupported label type";
-      return null;
+      return -1;
     }
     wire += len + 1;
     if (wire + 1 > MAX_NAME_LENGTH) {
       nameError = "name longer than 255 bytes";
-      return null;
+      return -1;
     }
     const stop = pos + 1 + len;
     if (stop > end) {
       nameError = "label runs past the message";
-      return null;
+      return -1;
     }
     if (build) {
       labelAt[labels++] = pos;
@@ -275,23 +290,22 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
     pos = stop;
   }
   nameEnd = next;
-  if (labels === 0) return EMPTY_NAME;
+  if (labels === 0) return EMPTY_SLOT;
   h = Math.imul(h ^ nw, 0x9e3779b1);
   // Four ways a set: names that share a set stay until a fifth comes.
   const set = (h >>> (32 - NAME_BITS)) & ~3;
   for (let slot = set; slot < set + 4; slot++) {
     if (nameKeys[2 * slot] === h && nameKeys[2 * slot + 1] === nw && sameWords(msg, v, slot * SLOT_WORDS, labels)) {
-      return nameSlots[slot]!;
+      return slot;
     }
   }
-  const r = buildName(msg, labels);
   // Replace the ways in turn (oldest first).
   const slot = set + (nameTurn[set >> 2]++ & 3);
-  nameSlots[slot] = r;
+  buildName(msg, labels, slot);
   nameKeys[2 * slot] = h;
   nameKeys[2 * slot + 1] = nw;
   keepWords(msg, v, slot * SLOT_WORDS, labels);
-  return r;
+  return slot;
 }
 
 /** Whether the words kept at `at` spell the current name (its labels at {@link labelAt}; `v` views `msg`). */
@@ -334,8 +348,8 @@ function keepWords(msg: Uint8Array, v: DataView, at: number, labels: number): vo
   }
 }
 
-/** Build the name's strings from the labels at {@link labelAt}. */
-function buildName(msg: Uint8Array, labels: number): Name {
+/** Build the name's strings from the labels at {@link labelAt} into slot `slot` of {@link nameText}. */
+function buildName(msg: Uint8Array, labels: number, slot: number): void {
   let n = 0;
   let flags = 0;
   for (let l = 0; l < labels; l++) {
@@ -350,14 +364,16 @@ function buildName(msg: Uint8Array, labels: number): Name {
       flags |= cls;
     }
   }
-  const name = scratchString(n, flags);
-  if ((flags & UPPER) === 0) return { name, key: name };
-  if ((flags & HIGH) === 0) return { name, key: name.toLowerCase() };
-  for (let i = 0; i < n; i++) {
-    const c = scratch[i];
-    if (c >= 0x41 && c <= 0x5a) scratch[i] = c | 0x20;
+  const name = nameText[2 * slot] = scratchString(n, flags);
+  if ((flags & UPPER) === 0) nameText[2 * slot + 1] = name;
+  else if ((flags & HIGH) === 0) nameText[2 * slot + 1] = name.toLowerCase();
+  else {
+    for (let i = 0; i < n; i++) {
+      const c = scratch[i];
+      if (c >= 0x41 && c <= 0x5a) scratch[i] = c | 0x20;
+    }
+    nameText[2 * slot + 1] = scratchString(n, flags);
   }
-  return { name, key: scratchString(n, flags) };
 }
 
 // Addresses by value (direct-mapped, bounded): captures repeat a few
@@ -539,15 +555,15 @@ function decodeRData(msg: Uint8Array, type: number, off: number, rdlen: number, 
     case 5:
     case 12:
     case 39: {
-      const r = readName(msg, off, base, msgEnd);
-      if (r === null || nameEnd > end) return nameMalformed(r);
-      return { kind: "name", name: r.name };
+      const r = nameSlot(msg, off, base, msgEnd, true);
+      if (r < 0 || nameEnd > end) return nameMalformed(r);
+      return { kind: "name", name: nameText[2 * r] };
     }
     case 15: {
       if (rdlen < 3) return { kind: "malformed", reason: "MX RDATA too short" };
-      const r = readName(msg, off + 2, base, msgEnd);
-      if (r === null || nameEnd > end) return nameMalformed(r);
-      return { kind: "mx", preference: (msg[off] << 8) | msg[off + 1], name: r.name };
+      const r = nameSlot(msg, off + 2, base, msgEnd, true);
+      if (r < 0 || nameEnd > end) return nameMalformed(r);
+      return { kind: "mx", preference: (msg[off] << 8) | msg[off + 1], name: nameText[2 * r] };
     }
     case 16:
     case 99: {
@@ -556,28 +572,29 @@ function decodeRData(msg: Uint8Array, type: number, off: number, rdlen: number, 
     }
     case 33: {
       if (rdlen < 7) return { kind: "malformed", reason: "SRV RDATA too short" };
-      const r = readName(msg, off + 6, base, msgEnd);
-      if (r === null || nameEnd > end) return nameMalformed(r);
+      const r = nameSlot(msg, off + 6, base, msgEnd, true);
+      if (r < 0 || nameEnd > end) return nameMalformed(r);
       return {
         kind: "srv",
         priority: (msg[off] << 8) | msg[off + 1],
         weight: (msg[off + 2] << 8) | msg[off + 3],
         port: (msg[off + 4] << 8) | msg[off + 5],
-        target: r.name,
+        target: nameText[2 * r],
       };
     }
     case 6: {
-      const m = readName(msg, off, base, msgEnd);
-      if (m === null) return nameMalformed(m);
-      const r = readName(msg, nameEnd, base, msgEnd);
-      if (r === null) return nameMalformed(r);
+      const m = nameSlot(msg, off, base, msgEnd, true);
+      if (m < 0) return nameMalformed(m);
+      const mname = nameText[2 * m];
+      const r = nameSlot(msg, nameEnd, base, msgEnd, true);
+      if (r < 0) return nameMalformed(r);
       const p = nameEnd;
       if (p + 20 > end) return { kind: "malformed", reason: "SOA RDATA too short" };
       const dv = new DataView(msg.buffer, msg.byteOffset + p, 20);
       return {
         kind: "soa",
-        mname: m.name,
-        rname: r.name,
+        mname,
+        rname: nameText[2 * r],
         serial: dv.getUint32(0),
         refresh: dv.getUint32(4),
         retry: dv.getUint32(8),
@@ -601,8 +618,9 @@ function decodeRData(msg: Uint8Array, type: number, off: number, rdlen: number, 
   }
 }
 
-function nameMalformed(r: Name | null): RData {
-  return { kind: "malformed", reason: r === null ? nameError : "name past RDATA" };
+/** Why a name in RDATA is refused: `slot` is {@link nameSlot}'s answer. */
+function nameMalformed(slot: number): RData {
+  return { kind: "malformed", reason: slot < 0 ? nameError : "name past RDATA" };
 }
 
 /** Whether every EDNS option (code, length, data) fits inside the OPT RDATA. */
@@ -728,8 +746,8 @@ export function decodeDns(
       m.malformed = "too many questions";
       return m;
     }
-    const r = readName(msg, off, start, end);
-    if (r === null) {
+    const r = nameSlot(msg, off, start, end, true);
+    if (r < 0) {
       m.malformed = `question name: ${nameError}`;
       return m;
     }
@@ -739,8 +757,8 @@ export function decodeDns(
       return m;
     }
     const q = reuse === undefined ? { name: "", key: "", type: 0, class: 0 } : reuse.question(i);
-    q.name = r.name;
-    q.key = r.key;
+    q.name = nameText[2 * r];
+    q.key = nameText[2 * r + 1];
     q.type = (msg[p] << 8) | msg[p + 1];
     q.class = (msg[p + 2] << 8) | msg[p + 3];
     if (reuse !== undefined && qd === 1) m.questions = reuse.oneQuestion;
@@ -764,18 +782,19 @@ export function decodeDns(
         break;
       }
       // Most owner names point at the first question (offset 12): reuse it.
-      let r: Name | null;
+      let owner: string;
       let p: number;
       if (q0 !== null && off + 1 < end && msg[off] === 0xc0 && msg[off + 1] === 12) {
-        r = q0;
+        owner = q0.name;
         p = off + 2;
       } else {
-        r = readName(msg, off, start, end, keep);
+        const r = nameSlot(msg, off, start, end, keep);
+        if (r < 0) {
+          bad = `record name: ${nameError}`;
+          break;
+        }
+        owner = nameText[2 * r];
         p = nameEnd;
-      }
-      if (r === null) {
-        bad = `record name: ${nameError}`;
-        break;
       }
       if (p + 10 > end) {
         bad = "record header runs past the message";
@@ -801,7 +820,7 @@ export function decodeDns(
       }
       if (keep) {
         list[kept++] = {
-          name: r.name,
+          name: owner,
           type,
           class: klass,
           ttl,
