@@ -138,8 +138,8 @@ byteClass[0x2e] = ESCAPE;
 byteClass[0x5c] = ESCAPE;
 
 /**
- * A decoded domain name. Decoders share one object among every occurrence
- * of the same name bytes: treat it as read-only.
+ * A decoded domain name. Every occurrence of the same name bytes shares the
+ * same two strings (while the name stays in the decoder's table).
  */
 export interface Name {
   /** As on the wire (case preserved), labels joined with "."; "." and "\" inside a label escaped. */
