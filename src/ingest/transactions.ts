@@ -41,10 +41,14 @@ export class TransactionAssembler {
   // is compared on the (short) chain, so no key string is built and long
   // tunnel names are not hashed for every message.
   readonly #waiting = new PendingTable();
-  #queue: Pending[] = [];
+  // Waiting queries in arrival order: a ring that doubles when full (an
+  // array used as a queue took push, and a slice every 4 096 emits).
+  #ring: (Pending | null)[] = new Array(1024).fill(null);
   #head = 0;
-  /** Emitted slots, for reuse. */
-  readonly #free: Pending[] = [];
+  #size = 0;
+  /** Emitted slots, for reuse: the first #freeCount of #free. */
+  readonly #free: (Pending | null)[] = new Array(FREE_SLOTS).fill(null);
+  #freeCount = 0;
   readonly #emit: (tx: Transaction) => void;
   readonly #timeout: number;
   readonly #maxPending: number;
@@ -71,10 +75,13 @@ export class TransactionAssembler {
       const p = this.#take();
       fillTransaction(p.tx, m, meta, true);
       const key = pairKey(meta.srcPort, m.id, qtype);
-      const first = this.#waiting.get(key);
+      // One probe finds the key or the place for it.
+      const waiting = this.#waiting;
+      const at = waiting.slot(key);
+      const first = waiting.valueAt(at, key);
       if (first === undefined) {
         p.key = key;
-        this.#waiting.set(key, p);
+        waiting.insertAt(at, key, p);
       } else if (find(first, qname, qtype, m.id, meta.src, meta.srcPort, meta.dst, meta.dstPort) === null) {
         // Same port, id and type but another exchange: chain it.
         let last = first;
@@ -84,18 +91,25 @@ export class TransactionAssembler {
       }
       // Otherwise a retransmission while the first query still waits: the
       // answer goes to the first (as Zeek pairs it); this one stays unanswered.
-      this.#queue.push(p);
-      if (this.#queue.length - this.#head > this.#maxPending) this.#finish(this.#queue[this.#head]);
+      this.#enqueue(p);
+      if (this.#size > this.#maxPending) this.#finish(this.#ring[this.#head]!);
       this.#flush(meta.ts);
       return;
     }
-    const first = pairable ? this.#waiting.get(pairKey(meta.dstPort, m.id, qtype)) : undefined;
+    const waiting = this.#waiting;
+    const key = pairKey(meta.dstPort, m.id, qtype);
+    const at = pairable ? waiting.slot(key) : -1;
+    const first = at < 0 ? undefined : waiting.valueAt(at, key);
     const p = first === undefined
       ? null
       : find(first, qname, qtype, m.id, meta.dst, meta.dstPort, meta.src, meta.srcPort);
     if (p !== null) {
       applyResponse(p.tx, m, meta.ts);
-      this.#finish(p);
+      if (p === first && p.same === null) {
+        // The usual case, the only query waiting under its key: out of the table at the slot found.
+        p.done = true;
+        waiting.deleteAt(at);
+      } else this.#finish(p);
     } else {
       this.#flush(meta.ts);
       this.#emitLoose(m, meta, false);
@@ -108,9 +122,24 @@ export class TransactionAssembler {
     this.#flush(Infinity);
   }
 
+  #enqueue(p: Pending): void {
+    let ring = this.#ring;
+    if (this.#size === ring.length) {
+      // Double, the waiting ones first in order.
+      const grown: (Pending | null)[] = new Array(ring.length * 2).fill(null);
+      for (let i = 0; i < this.#size; i++) grown[i] = ring[(this.#head + i) & (ring.length - 1)];
+      this.#ring = ring = grown;
+      this.#head = 0;
+    }
+    ring[(this.#head + this.#size) & (ring.length - 1)] = p;
+    this.#size++;
+  }
+
   /** A waiting slot from the free list (or a new one). */
   #take(): Pending {
-    const p = this.#free.pop() ?? { key: -1, tx: blankTransaction(), done: false, same: null };
+    const p = this.#freeCount > 0
+      ? this.#free[--this.#freeCount]!
+      : { key: -1, tx: blankTransaction(), done: false, same: null };
     p.key = -1;
     p.done = false;
     p.same = null;
@@ -127,7 +156,7 @@ export class TransactionAssembler {
 
   #release(p: Pending): void {
     p.tx.answers = NO_ANSWERS;
-    if (this.#free.length < 4096) this.#free.push(p);
+    if (this.#freeCount < FREE_SLOTS) this.#free[this.#freeCount++] = p;
   }
 
   #finish(p: Pending): void {
@@ -147,21 +176,23 @@ export class TransactionAssembler {
   }
 
   #flush(now: number): void {
-    const q = this.#queue;
-    while (this.#head < q.length) {
-      const p = q[this.#head];
-      if (!p.done && now - p.tx.ts <= this.#timeout && q.length - this.#head <= this.#maxPending) break;
+    const ring = this.#ring;
+    const mask = ring.length - 1;
+    while (this.#size > 0) {
+      const p = ring[this.#head]!;
+      if (!p.done && now - p.tx.ts <= this.#timeout && this.#size <= this.#maxPending) break;
       this.#finish(p);
-      this.#head++;
+      ring[this.#head] = null;
+      this.#head = (this.#head + 1) & mask;
+      this.#size--;
       this.#emit(p.tx);
       this.#release(p);
     }
-    if (this.#head > 4096 && this.#head * 2 > q.length) {
-      this.#queue = q.slice(this.#head);
-      this.#head = 0;
-    }
   }
 }
+
+/** Emitted slots kept for reuse at most. */
+const FREE_SLOTS = 4096;
 
 /**
  * Waiting queries by pairing key: open addressing with linear probing in
@@ -192,12 +223,21 @@ export class PendingTable<V = Pending> {
   }
 
   get(key: number): V | undefined {
-    const i = this.#find(key);
+    return this.valueAt(this.#find(key), key);
+  }
+
+  /** Where `key` is, or the empty slot where it would go (valid until the table changes). */
+  slot(key: number): number {
+    return this.#find(key);
+  }
+
+  /** The value at slot `i` when it holds `key`. */
+  valueAt(i: number, key: number): V | undefined {
     return this.#keys[i] === key ? this.#vals[i]! : undefined;
   }
 
-  set(key: number, p: V): void {
-    const i = this.#find(key);
+  /** Put `key` at slot `i`, which {@link slot} gave for it (nothing changed since). */
+  insertAt(i: number, key: number, p: V): void {
     if (this.#keys[i] !== key) {
       this.#keys[i] = key;
       this.#size++;
@@ -206,9 +246,17 @@ export class PendingTable<V = Pending> {
     if (this.#size * 2 > this.#keys.length) this.#grow();
   }
 
+  set(key: number, p: V): void {
+    this.insertAt(this.#find(key), key, p);
+  }
+
   delete(key: number): void {
-    let i = this.#find(key);
-    if (this.#keys[i] !== key) return;
+    const i = this.#find(key);
+    if (this.#keys[i] === key) this.deleteAt(i);
+  }
+
+  /** Empty slot `i` (which holds a key). */
+  deleteAt(i: number): void {
     const mask = this.#keys.length - 1;
     // Shift later entries of the probe run back over the hole.
     for (let j = (i + 1) & mask;; j = (j + 1) & mask) {
