@@ -93,7 +93,7 @@ export class TransactionAssembler {
       // answer goes to the first (as Zeek pairs it); this one stays unanswered.
       this.#enqueue(p);
       if (this.#size > this.#maxPending) this.#finish(this.#ring[this.#head]!);
-      this.#flush(meta.ts);
+      if (this.#due(meta.ts)) this.#flush(meta.ts);
       return;
     }
     const waiting = this.#waiting;
@@ -114,7 +114,13 @@ export class TransactionAssembler {
       this.#flush(meta.ts);
       this.#emitLoose(m, meta, false);
     }
-    this.#flush(meta.ts);
+    if (this.#due(meta.ts)) this.#flush(meta.ts);
+  }
+
+  /** Whether the oldest waiting query may leave at `now` (else {@link #flush} has nothing to do). */
+  #due(now: number): boolean {
+    const p = this.#ring[this.#head];
+    return p !== null && (p.done || !(now - p.tx.ts <= this.#timeout) || this.#size > this.#maxPending);
   }
 
   /** Emit everything still waiting (end of input). */
