@@ -17,7 +17,9 @@ import {
   scoreDomain,
   severityOf,
 } from "../src/analysis/model.ts";
-import { DistinctCounter, shannonEntropy } from "../src/analysis/sketch.ts";
+import { CompressedSize, DistinctCounter, shannonEntropy } from "../src/analysis/sketch.ts";
+import { deflateRawSync } from "node:zlib";
+import fc from "npm:fast-check@4.11.0";
 import type { Transaction } from "../src/ingest/types.ts";
 
 /** A transaction with sensible defaults. */
@@ -192,6 +194,36 @@ Deno.test("entropy and distinct counting", () => {
   for (let i = 0; i < 20000; i++) d.add(`name-${i}`);
   assert.equal(d.exact, false);
   assert.ok(Math.abs(d.count - 20000) / 20000 < 0.05, `estimate ${d.count}`);
+  // The estimates themselves are pinned: a change to the hashing changes them, and with them stored findings.
+  assert.equal(d.count, 20204);
+  const bytes = new DistinctCounter(10);
+  for (let i = 0; i < 3000; i++) bytes.add(`\xff\u00e9${i}.x${"\u0001".repeat(i % 3)}`);
+  assert.equal(bytes.count, 3067);
+});
+
+Deno.test("compressed size: the sum of each 64 KB block of the bytes added, deflated on its own", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ minLength: 20_000, maxLength: 70_000 })), {
+        maxLength: 12,
+      }),
+      (parts) => {
+        const c = new CompressedSize();
+        for (const p of parts) c.add(p);
+        // The reference: every char's low byte, cut into 64 KB blocks.
+        const joined = parts.join("");
+        const all = new Uint8Array(joined.length);
+        for (let i = 0; i < joined.length; i++) all[i] = joined.charCodeAt(i) & 0xff;
+        let want = 0;
+        for (let i = 0; i < all.length; i += 65536) {
+          want += deflateRawSync(all.subarray(i, Math.min(all.length, i + 65536)), { level: 6 }).length;
+        }
+        assert.equal(c.bytes, want);
+      },
+    ),
+    // Shrinking strings this long takes minutes: report the first failure as found.
+    { numRuns: 40, endOnFailure: true },
+  );
 });
 
 Deno.test("parent domains: public suffixes, C2 suffixes win, reverse zones grouped", () => {

