@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { Analyzer } from "../src/analysis/analyze.ts";
 import { DomainAccumulator, type DomainFeatures } from "../src/analysis/accumulator.ts";
 import { parentDomain } from "../src/analysis/domain.ts";
+import { getDomain } from "npm:tldts@7.6.0";
 import {
   BASELINE_FEATURES,
   type CorpusRanges,
@@ -234,6 +235,41 @@ Deno.test("parent domains: public suffixes, C2 suffixes win, reverse zones group
   assert.equal(parentDomain("b.a.9.8.ip6.arpa"), "ip6.arpa");
   assert.equal(parentDomain("localhost"), "localhost");
   assert.equal(parentDomain("\xbc\xdd.img.lime-hollow.test"), "lime-hollow.test");
+});
+
+Deno.test("parent domains: the same as tldts's full hostname parsing, for any name", () => {
+  // The oracle: the plain-hostname check as a regular expression, and tldts
+  // with its default input handling (URL parsing and all).
+  const oracle = (name: string): string => {
+    const n = name.endsWith(".") ? name.slice(0, -1) : name;
+    if (n.endsWith(".in-addr.arpa") || n === "in-addr.arpa") return "in-addr.arpa";
+    if (n.endsWith(".ip6.arpa") || n === "ip6.arpa") return "ip6.arpa";
+    let cut = n.length;
+    for (let i = 0; i < 5 && cut > 0; i++) cut = n.lastIndexOf(".", cut - 1);
+    const tail = cut <= 0 ? n : n.slice(cut + 1);
+    const last2 = tail.slice(tail.lastIndexOf(".", tail.lastIndexOf(".") - 1) + 1);
+    const plain = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(tail);
+    return (plain ? getDomain(tail, { allowPrivateDomains: false, validateHostname: false }) : null) ??
+      (tail.includes(".") ? last2 : n);
+  };
+  const suffixes = ["com", "co.uk", "kobe.jp", "city.kobe.jp", "k12.ma.us", "blogspot.com", "test", "xn--p1ai", "1.2"];
+  const label = fc.oneof(
+    fc.stringMatching(/^[a-z0-9_-]{1,12}$/),
+    fc.constantFrom("", "-", "_x", "1", "www", "\xff", "A", "a\\.b", "city", ":80", "a/b", "@"),
+  );
+  fc.assert(
+    fc.property(
+      fc.array(label, { maxLength: 7 }),
+      fc.constantFrom(...suffixes, ""),
+      fc.boolean(),
+      (labels, suffix, dot) => {
+        const name = [...labels, suffix].filter((x, i, all) => x !== "" || i < all.length - 1).join(".") +
+          (dot ? "." : "");
+        assert.equal(parentDomain(name), oracle(name), JSON.stringify(name));
+      },
+    ),
+    { numRuns: 3000 },
+  );
 });
 
 Deno.test("findings are deterministic: the same input gives the same output", () => {

