@@ -10,10 +10,16 @@
  * PLUMBUM_BENCH_SOURCE (the capture repeated: a little-endian microsecond
  * PCAP), PLUMBUM_BENCH_OUT (where the capture and workspace go, default
  * bench/out), PLUMBUM_BENCH_RUNS (runs per figure, default 3),
- * PLUMBUM_BENCH_SKIP_TSHARK (set: no tshark run).
+ * PLUMBUM_BENCH_SKIP_TSHARK (set: no tshark run), PLUMBUM_BENCH_TUNNEL_MB
+ * (size of the second capture, default 160; 0: none).
+ *
+ * The second capture (bench/tunnel.ts) is three tunnels whose every name
+ * and answer is new: the repeated mixed capture asks the same names in
+ * every copy, which real tunnels never do.
  */
 import { fileURLToPath } from "node:url";
 import { formatBytes } from "../src/present/progress.ts";
+import { buildTunnelCapture } from "./tunnel.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const source = Deno.env.get("PLUMBUM_BENCH_SOURCE") ??
@@ -188,6 +194,17 @@ if (tshark !== null) {
   probes.push(["after tshark", probe()]);
   decodes.push(...await sample(decodeArgs));
 }
+const tunnelMb = Number(Deno.env.get("PLUMBUM_BENCH_TUNNEL_MB") ?? "160");
+const tunnel = tunnelMb > 0 ? `${outDir}/tunnel.pcap` : null;
+let tunnelDecodes: Record<string, number>[] = [];
+let tunnelApplies: Record<string, number>[] = [];
+if (tunnel !== null) {
+  console.log(
+    `Building the unique-name tunnel capture (${buildTunnelCapture(tunnel, tunnelMb * 1024 * 1024)} exchanges) …`,
+  );
+  tunnelDecodes = await sample(["run", "-A", V8, `${here}decode.ts`, tunnel]);
+  tunnelApplies = await sample(["run", "-A", V8, applyWorker, tunnel, `${outDir}/apply-dir`]);
+}
 probes.push(["end", probe()]);
 const decode = median(decodes);
 
@@ -199,11 +216,17 @@ const best = (all: Record<string, number>[]) => Math.min(...all.map((d) => d.sec
 // slows every run of a stretch, Plumbum's and tshark's alike).
 type Row = [string, number, number, number | null, number];
 /** The row of a figure sampled over several runs: its median run, and the fastest beside it. */
-const sampledRow = (what: string, detail: string, med: Record<string, number>, all: Record<string, number>[]): Row => [
+const sampledRow = (
+  what: string,
+  detail: string,
+  med: Record<string, number>,
+  all: Record<string, number>[],
+  bytes = size,
+): Row => [
   `${what} (${detail}median of ${all.length})`,
   med.secs,
-  mbps(size, med.secs),
-  mbps(size, best(all)),
+  mbps(bytes, med.secs),
+  mbps(bytes, best(all)),
   med.peak_rss,
 ];
 const rows: Row[] = [sampledRow("plumbum decode → transactions", "", decode, decodes)];
@@ -216,6 +239,12 @@ if (tshark !== null) {
     null,
     tshark.peak_rss,
   ]);
+}
+if (tunnel !== null) {
+  const bytes = Deno.statSync(tunnel).size;
+  const what = `unique-name tunnels, ${formatBytes(bytes)}`;
+  rows.push(sampledRow(`plumbum decode, ${what}`, "", median(tunnelDecodes), tunnelDecodes, bytes));
+  rows.push(sampledRow(`plumbum apply, ${what}`, "", median(tunnelApplies), tunnelApplies, bytes));
 }
 
 console.log("| what | seconds | MB/s | fastest run, MB/s | peak RSS |");

@@ -87,6 +87,7 @@ Deno.test("deno task bench runs end to end on a small capture: every row, the ma
         PLUMBUM_BENCH_RUNS: "1",
         PLUMBUM_BENCH_OUT: out,
         PLUMBUM_BENCH_SOURCE: sample,
+        PLUMBUM_BENCH_TUNNEL_MB: "0.25",
         ...(tshark ? {} : { PLUMBUM_BENCH_SKIP_TSHARK: "1" }),
       },
       stdout: "piped",
@@ -112,6 +113,15 @@ Deno.test("deno task bench runs end to end on a small capture: every row, the ma
     );
     assert.match(text, /^\| plumbum apply \(ingest\+analysis\+SQLite; median of 1\) \| /m);
     assert.equal(/^\| tshark -T fields/m.test(text), tshark);
+    // The unique-name tunnel capture: its rows, and every exchange in it a transaction with a name of its own.
+    const exchanges = Number(text.match(/^Building the unique-name tunnel capture \((\d+) exchanges\)/m)![1]);
+    assert.match(text, /^\| plumbum decode, unique-name tunnels, [\d.]+ [KM]B \(median of 1\) \| /m);
+    assert.match(text, /^\| plumbum apply, unique-name tunnels, [\d.]+ [KM]B \(median of 1\) \| /m);
+    const names = new Set<string>();
+    const tunnels = await ingestFile(`${out}/tunnel.pcap`, { onTransaction: (tx) => void names.add(tx.queryKey) });
+    assert.equal(tunnels.transactions, exchanges);
+    assert.equal(tunnels.malformed, 0);
+    assert.equal(names.size, exchanges);
     assert.equal(/^decode speed-up over tshark: [\d.]+× \(target ≥ 25×\)$/m.test(text), tshark);
     assert.match(
       text,
