@@ -117,7 +117,10 @@ export class TransactionAssembler {
     if (this.#due(meta.ts)) this.#flush(meta.ts);
   }
 
-  /** Whether the oldest waiting query may leave at `now` (else {@link #flush} has nothing to do). */
+  /**
+   * Whether the oldest waiting query may leave at `now`: answered, waited
+   * out, or over the bound (an emptied slot is null, so an empty ring has none).
+   */
   #due(now: number): boolean {
     const p = this.#ring[this.#head];
     return p !== null && (p.done || !(now - p.tx.ts <= this.#timeout) || this.#size > this.#maxPending);
@@ -184,9 +187,8 @@ export class TransactionAssembler {
   #flush(now: number): void {
     const ring = this.#ring;
     const mask = ring.length - 1;
-    while (this.#size > 0) {
+    while (this.#due(now)) {
       const p = ring[this.#head]!;
-      if (!p.done && now - p.tx.ts <= this.#timeout && this.#size <= this.#maxPending) break;
       this.#finish(p);
       ring[this.#head] = null;
       this.#head = (this.#head + 1) & mask;
