@@ -159,8 +159,24 @@ Deno.test("store: the writer thread commits every row it is given, in batches, a
   const w3 = s.transactionWriter(other);
   w3.add(tx(7), "d2.test");
   assert.equal(await w3.flush(), 1);
+  // Every name was new here: each is stored once, under the id of the row that asked it, in the run's range.
+  assert.equal(
+    count("SELECT count(*) AS c FROM names WHERE id >= ? AND id < ?", run * 2 ** 32, (run + 1) * 2 ** 32),
+    n,
+  );
+  assert.equal(
+    count(
+      "SELECT count(*) AS c FROM transactions t JOIN names q ON q.id = t.query_id WHERE t.run_id = ? AND t.id = q.id",
+      run,
+    ),
+    n,
+  );
   s.failRun(run, "test");
   assert.equal(count("SELECT count(*) AS c FROM transactions WHERE run_id = ?", run), 0);
+  assert.equal(
+    count("SELECT count(*) AS c FROM names WHERE id >= ? AND id < ?", run * 2 ** 32, (run + 1) * 2 ** 32),
+    0,
+  );
   assert.deepEqual(s.transactions(other, "d2.test").map((t) => t.query), ["q7.d2.test"]);
   s.close();
   // A database without the table: the thread's error reaches flush().
@@ -172,6 +188,40 @@ Deno.test("store: the writer thread commits every row it is given, in batches, a
   w2.add(tx(1), "d1.test");
   await assert.rejects(w2.flush(), /storing transactions failed: .*no such table: transactions/);
   s2.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("store: a name asked again and again is stored once a run, and every row reads back its own", async () => {
+  const dir = Deno.makeTempDirSync();
+  const s = Store.open(`${dir}/p.db`);
+  const count = (sql: string, ...p: number[]) => (s.db.prepare(sql).get(...p) as { c: number }).c;
+  const name = (i: number) => `n${(i * 7) % 50}.d${i % 5}.test`;
+  const runs: number[] = [];
+  for (let r = 0; r < 2; r++) {
+    const run = s.startRun({});
+    runs.push(run);
+    const w = s.transactionWriter(run);
+    const n = 20_000; // three batches: names stored in one batch are referred to from the next
+    for (let i = 0; i < n; i++) {
+      w.add({ ...tx(i), query: name(i), queryKey: name(i) }, `d${i % 5}.test`);
+      if (i % 4096 === 0) await w.ready();
+    }
+    assert.equal(await w.flush(), n);
+    // 50 names, each stored once for this run, in its key range.
+    assert.equal(
+      count("SELECT count(*) AS c FROM names WHERE id >= ? AND id < ?", run * 2 ** 32, (run + 1) * 2 ** 32),
+      50,
+    );
+    const d2 = s.transactions(run, "d2.test", n);
+    assert.equal(d2.length, n / 5);
+    d2.forEach((t, k) => assert.equal(t.query, name(5 * k + 2), `row ${k}`));
+  }
+  // Deleting the first run's rows takes its names only: the second still reads its own.
+  s.failRun(runs[0], "test");
+  assert.equal(count("SELECT count(*) AS c FROM names"), 50);
+  assert.deepEqual(s.transactions(runs[1], "d1.test", 3).map((t) => t.query), [name(1), name(6), name(11)]);
+  assert.equal(s.integrityCheck(), "ok");
+  s.close();
   Deno.removeSync(dir, { recursive: true });
 });
 
@@ -190,8 +240,10 @@ Deno.test("store: texts travel to the writer thread once, and the shared table s
   }
   assert.equal(await w.flush(), n);
   const rows = s.db.prepare(
-    `SELECT query, c.address AS client, s.address AS server, ts, (SELECT name FROM domains WHERE id = domain_id) AS domain
-     FROM transactions t JOIN hosts c ON c.id = t.client_id JOIN hosts s ON s.id = t.server_id WHERE run_id = ? ORDER BY t.id`,
+    `SELECT q.name AS query, c.address AS client, s.address AS server, ts,
+       (SELECT name FROM domains WHERE id = domain_id) AS domain
+     FROM transactions t JOIN hosts c ON c.id = t.client_id JOIN hosts s ON s.id = t.server_id
+       JOIN names q ON q.id = t.query_id WHERE run_id = ? ORDER BY t.id`,
   ).all(run) as { query: string; client: string; server: string; ts: number; domain: string }[];
   assert.equal(rows.length, n);
   for (let i = 0; i < n; i++) {

@@ -138,6 +138,17 @@ export const MIGRATIONS: readonly string[] = [
    DROP TABLE transactions;
    ALTER TABLE transactions_v4 RENAME TO transactions;
    CREATE INDEX transactions_sampled ON transactions (run_id, domain_id, ts) WHERE sampled = 1;`,
+  // 5: a transaction names its query by number (a table of names). Traffic
+  // asks the same names again and again, and the text was most of a row's
+  // bytes. A run keeps its own names: a name's id is the id of the run's
+  // transaction that first asked it (since the writer's text table last
+  // started over), so a run's names are in its key range and go with it.
+  // Rows already stored each keep their query under their own id.
+  `CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+   INSERT INTO names (id, name) SELECT id, query FROM transactions;
+   ALTER TABLE transactions ADD COLUMN query_id INTEGER NOT NULL DEFAULT 0;
+   UPDATE transactions SET query_id = id;
+   ALTER TABLE transactions DROP COLUMN query;`,
 ];
 
 /** A run's transactions have ids from `runId * RUN_SPAN` on. */
@@ -337,9 +348,11 @@ export class Store {
     }
   }
 
-  /** Delete a run's transactions (one key range). */
+  /** Delete a run's transactions and the names they asked (one key range each). */
   #deleteTransactions(runId: number): void {
-    this.db.prepare("DELETE FROM transactions WHERE id >= ? AND id < ?").run(...runIds(runId));
+    for (const table of ["transactions", "names"]) {
+      this.db.prepare(`DELETE FROM ${table} WHERE id >= ? AND id < ?`).run(...runIds(runId));
+    }
   }
 
   /** Mark a run failed (with the reason). */
@@ -432,8 +445,9 @@ export class Store {
     domain: string,
     limit = INDEXED_PER_DOMAIN,
   ): StoredTransaction[] {
-    const from = `SELECT t.ts, c.address AS client, s.address AS server, t.query, t.qtype, t.rcode, t.answers
-      FROM transactions t JOIN hosts c ON c.id = t.client_id JOIN hosts s ON s.id = t.server_id`;
+    const from = `SELECT t.ts, c.address AS client, s.address AS server, n.name AS query, t.qtype, t.rcode, t.answers
+      FROM transactions t JOIN hosts c ON c.id = t.client_id JOIN hosts s ON s.id = t.server_id
+      JOIN names n ON n.id = t.query_id`;
     const dom = "t.domain_id = (SELECT id FROM domains WHERE name = ?)";
     if (limit <= INDEXED_PER_DOMAIN) {
       return this.db.prepare(
@@ -550,6 +564,12 @@ export class TransactionInserter {
   readonly #texts: string[] = [];
   /** Per text: its host number once a row used it as an address, else -1. */
   readonly #textHosts: number[] = [];
+  /** Per text: its id in the names table once a row asked it, else -1. */
+  readonly #textNames: number[] = [];
+  readonly #manyNames: StatementSync;
+  readonly #oneName: StatementSync;
+  /** Names rows waiting for a full statement: id, name, id, name … */
+  readonly #nameArgs: (string | number)[] = [];
   written = 0;
 
   constructor(path: string) {
@@ -560,10 +580,14 @@ export class TransactionInserter {
     // index's, the table's last) are copied to the database once per checkpoint (~10 % faster).
     this.#db.exec("PRAGMA wal_autocheckpoint = 10000");
     const sql =
-      "INSERT INTO transactions (id, run_id, ts, client_id, server_id, query, qtype, rcode, answers, domain_id, sampled) VALUES ";
+      "INSERT INTO transactions (id, run_id, ts, client_id, server_id, query_id, qtype, rcode, answers, domain_id, sampled) VALUES ";
     const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     this.#many = this.#db.prepare(sql + Array(ROWS_PER_INSERT).fill(row).join(", "));
     this.#one = this.#db.prepare(sql + row);
+    this.#manyNames = this.#db.prepare(
+      "INSERT INTO names (id, name) VALUES " + Array(ROWS_PER_INSERT).fill("(?, ?)").join(", "),
+    );
+    this.#oneName = this.#db.prepare("INSERT INTO names (id, name) VALUES (?, ?)");
     this.#addDomain = this.#db.prepare("INSERT OR IGNORE INTO domains (name) VALUES (?)");
     this.#domainId = this.#db.prepare("SELECT id FROM domains WHERE name = ?");
     this.#addHost = this.#db.prepare("INSERT OR IGNORE INTO hosts (address) VALUES (?)");
@@ -599,11 +623,12 @@ export class TransactionInserter {
   /** Insert one batch in one SQLite transaction. */
   insert(b: TransactionBatch): void {
     const t = this.#texts;
-    if (b.reset) t.length = this.#textHosts.length = 0;
+    if (b.reset) t.length = this.#textHosts.length = this.#textNames.length = 0;
     if (t.length !== b.textBase) throw new Error(`text table out of step (${t.length}, batch starts at ${b.textBase})`);
     for (const x of b.texts) {
       t.push(x);
       this.#textHosts.push(-1);
+      this.#textNames.push(-1);
     }
     this.#db.exec("BEGIN IMMEDIATE");
     try {
@@ -611,7 +636,7 @@ export class TransactionInserter {
       this.#insertRest();
       this.#db.exec("COMMIT");
     } catch (e) {
-      this.#args.length = 0;
+      this.#args.length = this.#nameArgs.length = 0;
       this.#db.exec("ROLLBACK");
       throw e;
     }
@@ -624,15 +649,29 @@ export class TransactionInserter {
   // of every batch (170 recompilations on the bench capture).
   #insertRows(b: TransactionBatch, t: string[]): void {
     const a = this.#args;
+    const names = this.#textNames;
+    const nameArgs = this.#nameArgs;
     for (let i = 0; i < b.rows; i++) {
       const d = this.#domain(t[b.domain[i]]);
+      const id = b.runId * RUN_SPAN + this.#seq++;
+      // A name first asked here is stored under this row's id.
+      const q = b.query[i];
+      let nameId = names[q];
+      if (!(nameId >= 0)) {
+        nameId = names[q] = id;
+        nameArgs.push(id, t[q]);
+        if (nameArgs.length === ROWS_PER_INSERT * 2) {
+          this.#manyNames.run(...nameArgs);
+          nameArgs.length = 0;
+        }
+      }
       a.push(
-        b.runId * RUN_SPAN + this.#seq++,
+        id,
         b.runId,
         b.ts[i],
         this.#host(b.client[i]),
         this.#host(b.server[i]),
-        t[b.query[i]],
+        nameId,
         b.qtype[i],
         b.rcode[i] < 0 ? null : b.rcode[i],
         b.answers[i],
@@ -646,11 +685,14 @@ export class TransactionInserter {
     }
   }
 
-  /** Rows left over after the last full statement, one a statement. */
+  /** Rows left over after the last full statements, one a statement. */
   #insertRest(): void {
     const a = this.#args;
     for (let i = 0; i < a.length; i += COLUMNS) this.#one.run(...a.slice(i, i + COLUMNS));
     a.length = 0;
+    const n = this.#nameArgs;
+    for (let i = 0; i < n.length; i += 2) this.#oneName.run(n[i], n[i + 1]);
+    n.length = 0;
   }
 
   close(): void {
