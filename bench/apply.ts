@@ -15,4 +15,9 @@ const t0 = performance.now();
 const code = await main(["apply", path, "--dir", dir]);
 const secs = (performance.now() - t0) / 1000;
 if (code !== 0) Deno.exit(code);
-console.log(JSON.stringify({ secs, bytes: Deno.statSync(path).size, peak_rss: peakRssBytes() }));
+// What the run left on disk: the database and its write-ahead log (not yet checkpointed into it).
+let dbBytes = 0;
+for (const e of Deno.readDirSync(dir)) {
+  if (e.name.startsWith("plumbum.db")) dbBytes += Deno.statSync(`${dir}/${e.name}`).size;
+}
+console.log(JSON.stringify({ secs, bytes: Deno.statSync(path).size, peak_rss: peakRssBytes(), db_bytes: dbBytes }));

@@ -285,6 +285,9 @@ if (apply !== null) {
   console.log(
     `apply throughput: ${mbps(size, apply.secs).toFixed(0)} MB/s (target ≥ 150 MB/s), peak RSS ${
       formatBytes(apply.peak_rss)
-    } (target < 300 MB)`,
+    } (target < 300 MB), database ${formatBytes(apply.db_bytes)} (${decode.transactions} transactions)`,
   );
+}
+if (tunnelApplies.length > 0) {
+  console.log(`apply, unique-name tunnels: database ${formatBytes(median(tunnelApplies).db_bytes)}`);
 }

@@ -136,7 +136,15 @@ Deno.test("deno task bench runs end to end on a small capture: every row, the ma
       text,
       /^decode throughput: \d+ MB\/s \(target ≥ 300 MB\/s\), peak RSS [\d.]+ MB \(target < 200 MB\)$/m,
     );
-    assert.match(text, /^apply throughput: \d+ MB\/s \(target ≥ 150 MB\/s\), peak RSS [\d.]+ MB \(target < 300 MB\)$/m);
+    assert.match(
+      text,
+      new RegExp(
+        String.raw`^apply throughput: \d+ MB/s \(target ≥ 150 MB/s\), peak RSS [\d.]+ MB \(target < 300 MB\), ` +
+          String.raw`database [\d.]+ [KM]B \(${copies * one} transactions\)$`,
+        "m",
+      ),
+    );
+    assert.match(text, /^apply, unique-name tunnels: database [\d.]+ [KM]B$/m);
     assert.ok(Deno.statSync(`${out}/bench.pcap`).size >= 2 * 1024 * 1024);
   } finally {
     Deno.removeSync(out, { recursive: true });
