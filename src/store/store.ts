@@ -535,7 +535,7 @@ function newBatch(runId: number, reset: boolean, textBase: number): TransactionB
   };
 }
 
-/** The id of `value` in a table of names (domains, hosts): `add` inserts it unless present, `get` reads its id. */
+/** The id of `value` in a shared lookup table (domains, hosts): `add` inserts it unless present, `get` reads its id. */
 function tableId(add: StatementSync, get: StatementSync, value: string): number {
   add.run(value);
   return (get.get(value) as { id: number }).id;
