@@ -143,13 +143,32 @@ export const MIGRATIONS: readonly string[] = [
   // bytes. A run keeps its own names: a name's id is the id of the run's
   // transaction that first asked it (since the writer's text table last
   // started over), so a run's names are in its key range and go with it.
-  // Rows already stored each keep their query under their own id.
+  // Rows already stored each keep their query under their own id. The
+  // view reads transactions with their texts (for the reader below, and for
+  // anyone who opens the file with sqlite3).
   `CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
    INSERT INTO names (id, name) SELECT id, query FROM transactions;
    ALTER TABLE transactions ADD COLUMN query_id INTEGER NOT NULL DEFAULT 0;
    UPDATE transactions SET query_id = id;
-   ALTER TABLE transactions DROP COLUMN query;`,
+   ALTER TABLE transactions DROP COLUMN query;
+   CREATE VIEW transactions_readable AS
+     SELECT t.id, t.run_id, t.ts, c.address AS client, s.address AS server, n.name AS query, t.qtype, t.rcode,
+            t.answers, d.name AS domain, t.sampled
+     FROM transactions t JOIN hosts c ON c.id = t.client_id JOIN hosts s ON s.id = t.server_id
+       JOIN names n ON n.id = t.query_id JOIN domains d ON d.id = t.domain_id;`,
 ];
+
+/**
+ * How {@link Store.transactions} reads a domain's rows of a run: `indexed`
+ * (run, domain, limit) takes the first ones through the partial index,
+ * `scan` (first id, end id, domain, limit) goes through the run's key range.
+ */
+export const READ_TRANSACTIONS = {
+  indexed: `SELECT ts, client, server, query, qtype, rcode, answers FROM transactions_readable
+    WHERE run_id = ? AND domain = ? AND sampled = 1 ORDER BY ts LIMIT ?`,
+  scan: `SELECT ts, client, server, query, qtype, rcode, answers FROM transactions_readable
+    WHERE id >= ? AND id < ? AND domain = ? ORDER BY ts LIMIT ?`,
+};
 
 /** A run's transactions have ids from `runId * RUN_SPAN` on. */
 const RUN_SPAN = 2 ** 32;
@@ -445,18 +464,14 @@ export class Store {
     domain: string,
     limit = INDEXED_PER_DOMAIN,
   ): StoredTransaction[] {
-    const from = `SELECT t.ts, c.address AS client, s.address AS server, n.name AS query, t.qtype, t.rcode, t.answers
-      FROM transactions t JOIN hosts c ON c.id = t.client_id JOIN hosts s ON s.id = t.server_id
-      JOIN names n ON n.id = t.query_id`;
-    const dom = "t.domain_id = (SELECT id FROM domains WHERE name = ?)";
     if (limit <= INDEXED_PER_DOMAIN) {
-      return this.db.prepare(
-        `${from} WHERE t.run_id = ? AND ${dom} AND t.sampled = 1 ORDER BY t.ts LIMIT ?`,
-      ).all(runId, domain, limit) as unknown as StoredTransaction[];
+      return this.db.prepare(READ_TRANSACTIONS.indexed).all(runId, domain, limit) as unknown as StoredTransaction[];
     }
-    return this.db.prepare(
-      `${from} WHERE t.id >= ? AND t.id < ? AND ${dom} ORDER BY t.ts LIMIT ?`,
-    ).all(...runIds(runId), domain, limit) as unknown as StoredTransaction[];
+    return this.db.prepare(READ_TRANSACTIONS.scan).all(
+      ...runIds(runId),
+      domain,
+      limit,
+    ) as unknown as StoredTransaction[];
   }
 
   /** `PRAGMA integrity_check` result ("ok" when sound). */
