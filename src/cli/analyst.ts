@@ -12,11 +12,11 @@ import { colors } from "../present/colors.ts";
 import { displayText, escapeTerminal, fromDisplayText } from "../present/escape.ts";
 import { atLeast, domainObject, evidenceObject, exportCsv, exportDocument, exportSigma } from "../present/export.ts";
 import { explainText, featureText, findingLine, showText, summaryLine } from "../present/text.ts";
-import { Store } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
 import { asciiLower } from "../ingest/dns.ts";
 import { checkInput, InputError } from "../ingest/source.ts";
 import { ingestWithProgress, out, UsageError } from "./common.ts";
-import { openResults, selectRun, workspace, workspaceConfig } from "./workspace.ts";
+import { openResults, openStore, selectRun, workspace, workspaceConfig } from "./workspace.ts";
 
 /** Create the workspace: config.hcl (unless present) and the database. */
 export async function runInit(o: { dir?: string; force?: boolean; quiet?: boolean }): Promise<number> {
@@ -34,7 +34,7 @@ export async function runInit(o: { dir?: string; force?: boolean; quiet?: boolea
     await Deno.writeTextFile(ws.configPath, defaultConfigText());
     wrote = true;
   }
-  const store = Store.open(ws.dbPath);
+  const store = openStore(ws);
   store.close();
   if (!o.quiet) {
     out(
@@ -88,7 +88,7 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
       throw e;
     }
   }
-  const store = Store.open(ws.dbPath);
+  const store = openStore(ws);
   const runId = store.startRun({ model, c2_domains: c2, dns_ports: dnsPorts, files });
   const t0 = performance.now();
   const writer = cfg.storeTransactions ? store.transactionWriter(runId) : null;

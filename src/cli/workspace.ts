@@ -6,7 +6,8 @@
  */
 import { ConfigError, loadConfig, type PlumbumConfig } from "../config/config.ts";
 import { type RunRecord, Store } from "../store/store.ts";
-import { UsageError } from "./common.ts";
+import { escapeTerminal } from "../present/escape.ts";
+import { err, UsageError } from "./common.ts";
 
 /** Paths of a workspace. */
 export interface Workspace {
@@ -31,6 +32,16 @@ export async function workspaceConfig(ws: Workspace): Promise<PlumbumConfig> {
   }
 }
 
+/** Open the workspace's database: upgrading one an older Plumbum wrote is said on stderr first (it takes a while). */
+export function openStore(ws: Workspace): Store {
+  return Store.open(ws.dbPath, {
+    onMigrate: (from, to) =>
+      err(
+        `Upgrading ${escapeTerminal(ws.dbPath)} from schema ${from} to ${to} (once; a large workspace takes a while) …`,
+      ),
+  });
+}
+
 /** Open the store for reading results; a clear error when there are none. */
 export function openResults(ws: Workspace): Store {
   try {
@@ -40,7 +51,7 @@ export function openResults(ws: Workspace): Store {
       `no results in ${ws.dir}/ yet: run \`plumbum apply CAPTURE\` first (or point --dir at another workspace)`,
     );
   }
-  return Store.open(ws.dbPath);
+  return openStore(ws);
 }
 
 /** The run to read: `--run N`, or the latest complete one. */

@@ -143,13 +143,17 @@ export const MIGRATIONS: readonly string[] = [
   // bytes. A run keeps its own names: a name's id is the id of the run's
   // transaction that first asked it (since the writer's text table last
   // started over), so a run's names are in its key range and go with it.
-  // Rows already stored each keep their query under their own id. The
-  // view reads transactions with their texts (for the reader below, and for
-  // anyone who opens the file with sqlite3).
+  // Rows already stored get the same: each of a run's names once, under the
+  // first id that asked it. The view reads transactions with their texts
+  // (for the reader below, and for anyone who opens the file with sqlite3).
   `CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-   INSERT INTO names (id, name) SELECT id, query FROM transactions;
+   INSERT INTO names (id, name) SELECT min(id), query FROM transactions GROUP BY run_id, query;
+   CREATE INDEX names_migrating ON names (name);
    ALTER TABLE transactions ADD COLUMN query_id INTEGER NOT NULL DEFAULT 0;
-   UPDATE transactions SET query_id = id;
+   UPDATE transactions SET query_id = (
+     SELECT n.id FROM names n WHERE n.name = transactions.query
+       AND n.id >= transactions.run_id * 4294967296 AND n.id < (transactions.run_id + 1) * 4294967296);
+   DROP INDEX names_migrating;
    ALTER TABLE transactions DROP COLUMN query;
    CREATE VIEW transactions_readable AS
      SELECT t.id, t.run_id, t.ts, c.address AS client, s.address AS server, n.name AS query, t.qtype, t.rcode,
@@ -244,8 +248,15 @@ export class Store {
     this.path = path;
   }
 
-  /** Open (creating and migrating when needed). */
-  static open(path: string, options: { readOnly?: boolean } = {}): Store {
+  /**
+   * Open (creating and migrating when needed). `onMigrate` hears of an
+   * existing file about to be upgraded (it can take a while: ~7 s for a
+   * run of 1.4 million transactions), before the work starts.
+   */
+  static open(
+    path: string,
+    options: { readOnly?: boolean; onMigrate?: (from: number, to: number) => void } = {},
+  ): Store {
     const db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
     db.exec("PRAGMA busy_timeout = 5000");
     const s = new Store(db, path);
@@ -253,7 +264,7 @@ export class Store {
       db.exec("PRAGMA journal_mode = WAL");
       db.exec("PRAGMA synchronous = NORMAL");
       db.exec("PRAGMA foreign_keys = ON");
-      s.#migrate();
+      s.#migrate(options.onMigrate);
       s.#recoverInterrupted();
     }
     return s;
@@ -268,13 +279,14 @@ export class Store {
     return (this.db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
   }
 
-  #migrate(): void {
+  #migrate(onMigrate?: (from: number, to: number) => void): void {
     const v = this.schemaVersion();
     if (v > SCHEMA_VERSION) {
       throw new Error(
         `${this.path} has schema version ${v}, newer than this Plumbum (${SCHEMA_VERSION}); upgrade Plumbum or use another --dir`,
       );
     }
+    if (v > 0 && v < SCHEMA_VERSION) onMigrate?.(v, SCHEMA_VERSION);
     for (let i = v; i < MIGRATIONS.length; i++) {
       this.db.exec("BEGIN IMMEDIATE");
       try {
