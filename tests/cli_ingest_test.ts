@@ -6,6 +6,9 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { fromFileUrl } from "./helpers/paths.ts";
 import { runCli } from "./helpers/cli.ts";
+import { ingestFile } from "../src/ingest/source.ts";
+import { APPLY_OVER_PLAN } from "../src/cli/plan.ts";
+import { parentDomain } from "../src/analysis/domain.ts";
 import { pcapFile, tempFile, udpExchange } from "./helpers/build.ts";
 
 const root = fromFileUrl(new URL("../", import.meta.url));
@@ -94,9 +97,28 @@ Deno.test("plan --json: domains, clients, record types and expected time", async
   assert.ok(doc.clients > 5);
   assert.ok(doc.record_types.TXT > 0);
   assert.ok(doc.busiest_domains.some((d: { domain: string }) => d.domain === "vale-flow.test"));
-  assert.ok(doc.expected_apply_secs > 0);
+  // Distinct names (exact below 2048), and the expected time scaled by the share of transactions with a new one.
+  const keys = new Set<string>();
+  const perDomain = new Map<string, number>();
+  const stats = await ingestFile(sample, {
+    onTransaction(tx) {
+      if (tx.queryKey === "") return;
+      keys.add(tx.queryKey);
+      const p = parentDomain(tx.queryKey, []);
+      perDomain.set(p, (perDomain.get(p) ?? 0) + 1);
+    },
+  });
+  assert.equal(doc.distinct_names, keys.size);
+  // Each domain's transactions, counted by name through plan's cache of parents, as counted one by one.
+  for (const d of doc.busiest_domains) assert.equal(d.transactions, perDomain.get(d.domain), d.domain);
+  assert.equal(doc.parent_domains, perDomain.size);
+  assert.equal(doc.new_name_share, keys.size / stats.transactions);
+  const { repeatedNames, newNames } = APPLY_OVER_PLAN;
+  const factor = repeatedNames + (newNames - repeatedNames) * doc.new_name_share;
+  assert.ok(Math.abs(doc.expected_apply_secs - doc.decode_secs * factor) < 1e-9, JSON.stringify(doc));
   const text = await runCli(["plan", sample]);
   assert.match(text.stdout, /apply would analyze \d+ domains/);
+  assert.match(text.stdout, new RegExp(`distinct names  ${keys.size} \\(\\d+\\.\\d% of transactions ask a new one\\)`));
 });
 
 Deno.test("--help teaches; version prints Deno and SQLite versions", async () => {

@@ -76,7 +76,9 @@ export function buildProgram(result: { code: number }): Command {
     });
 
   program.command("plan")
-    .description("dry run: what apply would analyze (files, time span, domains, clients, record types, expected time)")
+    .description(
+      "dry run: what apply would analyze (files, time span, domains, distinct names, clients, record types, expected time)",
+    )
     .argument("<files...>", "captures or Zeek dns.log files (- for standard input)")
     .option("--json", "print one JSON document")
     .addOption(c2Opt())

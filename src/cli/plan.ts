@@ -4,6 +4,7 @@
  * @module
  */
 import { parentDomain } from "../analysis/domain.ts";
+import { DistinctCounter } from "../analysis/sketch.ts";
 import { typeName } from "../ingest/dns.ts";
 import type { Transaction } from "../ingest/types.ts";
 import { escapeTerminal } from "../present/escape.ts";
@@ -12,10 +13,17 @@ import { ingestWithProgress, out } from "./common.ts";
 import { isoTime } from "../present/text.ts";
 
 /**
- * Ratio of a full `apply` (analysis and SQLite) to a decode-only pass, as
- * `deno task bench` measured it (medians of three: 1.9–2.9 over six runs).
+ * How much longer a full `apply` (analysis and SQLite) takes than this dry
+ * run, by the share of transactions that ask a name not asked before (a new
+ * name is split, measured, counted and compressed by `apply`, and split and
+ * counted here). As measured on the bench's captures, plan and apply by
+ * turns, medians of four: 2.0× on the repeated mixed capture (share 0.003;
+ * 1.9–2.4), 2.8× on the unique-name tunnels (share 1; 2.5–3.4).
  */
-export const APPLY_OVER_DECODE = 2.3;
+export const APPLY_OVER_PLAN = { repeatedNames: 2.0, newNames: 2.8 };
+
+/** Names whose parent domains `plan` remembers at once (the table starts over when full). */
+const PARENTS_KEPT = 65536;
 
 /** Options of `plan`. */
 export interface PlanOptions {
@@ -29,13 +37,24 @@ export async function runPlan(files: string[], opts: PlanOptions): Promise<numbe
   const parents = new Map<string, number>();
   const clients = new Set<string>();
   const types = new Map<string, number>();
+  const names = new DistinctCounter();
+  // Names seen lately, with their parent domains (bounded): a repeated name costs one lookup.
+  const parentOf = new Map<string, string>();
   const c2 = opts.c2Domains ?? [];
   const t0 = performance.now();
   const stats = await ingestWithProgress(files, {
     dnsPorts: opts.dnsPorts,
     onTransaction(tx: Transaction) {
-      if (tx.queryKey !== "") {
-        const p = parentDomain(tx.queryKey, c2);
+      const key = tx.queryKey;
+      if (key !== "") {
+        let p = parentOf.get(key);
+        if (p === undefined) {
+          p = parentDomain(key, c2);
+          // Counted again after the cache starts over, a name changes nothing.
+          names.add(key);
+          if (parentOf.size >= PARENTS_KEPT) parentOf.clear();
+          parentOf.set(key, p);
+        }
         parents.set(p, (parents.get(p) ?? 0) + 1);
       }
       clients.add(tx.client);
@@ -50,6 +69,8 @@ export async function runPlan(files: string[], opts: PlanOptions): Promise<numbe
   const bytes = stats.reduce((a, s) => a + s.bytes, 0);
   const typeMix = [...types.entries()].sort((a, b) => b[1] - a[1]);
   const busiest = [...parents.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10);
+  const newNameShare = Math.min(1, names.count / Math.max(1, transactions));
+  const { repeatedNames, newNames } = APPLY_OVER_PLAN;
   const doc = {
     files: stats.map((s) => ({
       path: s.path,
@@ -64,12 +85,15 @@ export async function runPlan(files: string[], opts: PlanOptions): Promise<numbe
     span_secs: Number.isFinite(first) && Number.isFinite(last) ? last - first : 0,
     transactions,
     parent_domains: parents.size,
+    // Distinct query names: exact up to 2048, estimated past that (±1.6 %).
+    distinct_names: names.count,
+    new_name_share: newNameShare,
     clients: clients.size,
     record_types: Object.fromEntries(typeMix),
     busiest_domains: busiest.map(([domain, n]) => ({ domain, transactions: n })),
     bytes,
     decode_secs: secs,
-    expected_apply_secs: secs * APPLY_OVER_DECODE,
+    expected_apply_secs: secs * (repeatedNames + (newNames - repeatedNames) * newNameShare),
   };
   if (opts.json) {
     out(JSON.stringify(doc) + "\n");
@@ -87,6 +111,9 @@ export async function runPlan(files: string[], opts: PlanOptions): Promise<numbe
   lines.push(`  time span       ${isoTime(doc.first_ts)} .. ${isoTime(doc.last_ts)} (${doc.span_secs.toFixed(1)} s)`);
   lines.push(`  transactions    ${transactions}`);
   lines.push(`  parent domains  ${parents.size}`);
+  lines.push(
+    `  distinct names  ${doc.distinct_names} (${(100 * newNameShare).toFixed(1)}% of transactions ask a new one)`,
+  );
   lines.push(`  clients         ${clients.size}`);
   lines.push(
     `  record types    ${
