@@ -509,7 +509,6 @@ function toFinding(r: Record<string, unknown>): StoredFinding {
 
 /** Rows per INSERT statement: one call binds many rows (measured ~40 % faster than one row a call). */
 const ROWS_PER_INSERT = 64;
-const COLUMNS = 11;
 /** Rows handed to the writer thread at once (each batch is one SQLite transaction). */
 const BATCH_ROWS = 8192;
 /** Batches in flight before ingest is held back (bounds the memory rows wait in). */
@@ -569,13 +568,52 @@ function tableId(add: StatementSync, get: StatementSync, value: string): number 
 }
 
 /**
+ * Rows of one table on their way in: a row's values are pushed onto `args`,
+ * and every {@link ROWS_PER_INSERT} rows go in with one statement.
+ */
+class RowInserter {
+  readonly args: (string | number | null)[] = [];
+  readonly #columns: number;
+  readonly #many: StatementSync;
+  readonly #one: StatementSync;
+
+  constructor(db: DatabaseSync, table: string, columns: string[]) {
+    this.#columns = columns.length;
+    const sql = `INSERT INTO ${table} (${columns.join(", ")}) VALUES `;
+    const row = `(${columns.map(() => "?").join(", ")})`;
+    this.#many = db.prepare(sql + Array(ROWS_PER_INSERT).fill(row).join(", "));
+    this.#one = db.prepare(sql + row);
+  }
+
+  /** Call once a row's values are on `args`: a full statement's worth goes in. */
+  added(): void {
+    const a = this.args;
+    if (a.length === ROWS_PER_INSERT * this.#columns) {
+      this.#many.run(...a);
+      a.length = 0;
+    }
+  }
+
+  /** Insert the rows left over after the last full statement, one a statement. */
+  finish(): void {
+    const a = this.args;
+    for (let i = 0; i < a.length; i += this.#columns) this.#one.run(...a.slice(i, i + this.#columns));
+    a.length = 0;
+  }
+
+  /** Drop the rows waiting (their transaction is rolled back). */
+  discard(): void {
+    this.args.length = 0;
+  }
+}
+
+/**
  * Inserts batches of transactions through its own connection: many rows a
  * statement, one SQLite transaction a batch. Runs on the writer thread.
  */
 export class TransactionInserter {
   readonly #db: DatabaseSync;
-  readonly #many: StatementSync;
-  readonly #one: StatementSync;
+  readonly #rows: RowInserter;
   /** Per domain: its id and the rows stored so far in this run. */
   readonly #domains = new Map<string, { id: number; rows: number }>();
   /** Rows of the run stored so far (the next id is runId * 2^32 + this). */
@@ -586,17 +624,13 @@ export class TransactionInserter {
   readonly #hostIdOf: StatementSync;
   /** Host numbers by address (a bounded cache of the hosts table). */
   readonly #hosts = new Map<string, number>();
-  readonly #args: (string | number | null)[] = [];
   /** The texts rows refer to by number (see {@link TransactionBatch}). */
   readonly #texts: string[] = [];
   /** Per text: its host number once a row used it as an address, else -1. */
   readonly #textHosts: number[] = [];
   /** Per text: its id in the names table once a row asked it, else -1. */
   readonly #textNames: number[] = [];
-  readonly #manyNames: StatementSync;
-  readonly #oneName: StatementSync;
-  /** Names rows waiting for a full statement: id, name, id, name … */
-  readonly #nameArgs: (string | number)[] = [];
+  readonly #names: RowInserter;
   written = 0;
 
   constructor(path: string) {
@@ -606,15 +640,20 @@ export class TransactionInserter {
     // Checkpoint every ~40 MB of WAL instead of every 4 MB: pages written again and again (the
     // index's, the table's last) are copied to the database once per checkpoint (~10 % faster).
     this.#db.exec("PRAGMA wal_autocheckpoint = 10000");
-    const sql =
-      "INSERT INTO transactions (id, run_id, ts, client_id, server_id, query_id, qtype, rcode, answers, domain_id, sampled) VALUES ";
-    const row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    this.#many = this.#db.prepare(sql + Array(ROWS_PER_INSERT).fill(row).join(", "));
-    this.#one = this.#db.prepare(sql + row);
-    this.#manyNames = this.#db.prepare(
-      "INSERT INTO names (id, name) VALUES " + Array(ROWS_PER_INSERT).fill("(?, ?)").join(", "),
-    );
-    this.#oneName = this.#db.prepare("INSERT INTO names (id, name) VALUES (?, ?)");
+    this.#rows = new RowInserter(this.#db, "transactions", [
+      "id",
+      "run_id",
+      "ts",
+      "client_id",
+      "server_id",
+      "query_id",
+      "qtype",
+      "rcode",
+      "answers",
+      "domain_id",
+      "sampled",
+    ]);
+    this.#names = new RowInserter(this.#db, "names", ["id", "name"]);
     this.#addDomain = this.#db.prepare("INSERT OR IGNORE INTO domains (name) VALUES (?)");
     this.#domainId = this.#db.prepare("SELECT id FROM domains WHERE name = ?");
     this.#addHost = this.#db.prepare("INSERT OR IGNORE INTO hosts (address) VALUES (?)");
@@ -660,10 +699,12 @@ export class TransactionInserter {
     this.#db.exec("BEGIN IMMEDIATE");
     try {
       this.#insertRows(b, t);
-      this.#insertRest();
+      this.#rows.finish();
+      this.#names.finish();
       this.#db.exec("COMMIT");
     } catch (e) {
-      this.#args.length = this.#nameArgs.length = 0;
+      this.#rows.discard();
+      this.#names.discard();
       this.#db.exec("ROLLBACK");
       throw e;
     }
@@ -675,9 +716,10 @@ export class TransactionInserter {
   // loop has run, and such code then threw the compiled loop away at the end
   // of every batch (170 recompilations on the bench capture).
   #insertRows(b: TransactionBatch, t: string[]): void {
-    const a = this.#args;
+    const rows = this.#rows;
+    const a = rows.args;
     const names = this.#textNames;
-    const nameArgs = this.#nameArgs;
+    const nameRows = this.#names;
     for (let i = 0; i < b.rows; i++) {
       const d = this.#domain(t[b.domain[i]]);
       const id = b.runId * RUN_SPAN + this.#seq++;
@@ -686,11 +728,8 @@ export class TransactionInserter {
       let nameId = names[q];
       if (!(nameId >= 0)) {
         nameId = names[q] = id;
-        nameArgs.push(id, t[q]);
-        if (nameArgs.length === ROWS_PER_INSERT * 2) {
-          this.#manyNames.run(...nameArgs);
-          nameArgs.length = 0;
-        }
+        nameRows.args.push(id, t[q]);
+        nameRows.added();
       }
       a.push(
         id,
@@ -705,21 +744,8 @@ export class TransactionInserter {
         d.id,
         d.rows++ < INDEXED_PER_DOMAIN ? 1 : 0,
       );
-      if (a.length === ROWS_PER_INSERT * COLUMNS) {
-        this.#many.run(...a);
-        a.length = 0;
-      }
+      rows.added();
     }
-  }
-
-  /** Rows left over after the last full statements, one a statement. */
-  #insertRest(): void {
-    const a = this.#args;
-    for (let i = 0; i < a.length; i += COLUMNS) this.#one.run(...a.slice(i, i + COLUMNS));
-    a.length = 0;
-    const n = this.#nameArgs;
-    for (let i = 0; i < n.length; i += 2) this.#oneName.run(n[i], n[i + 1]);
-    n.length = 0;
   }
 
   close(): void {
