@@ -384,6 +384,18 @@ Deno.test("SHA-256: a large file hashed on its own thread equals the inline hash
     createHash("sha256").update(Deno.readFileSync(small)).digest("hex"),
   );
   await assert.rejects(hashFileInThread(`${path}.missing`).digest, InputError);
+  // Paced, the thread stays behind the reader's progress and waits for it; released, it finishes.
+  const paced = hashFileInThread(path, true);
+  let settled = false;
+  paced.digest.then(() => settled = true, () => settled = true);
+  paced.progress(8 << 20);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(settled, false, "a paced hash finished before its reader read the file");
+  paced.progress(20 << 20);
+  paced.release();
+  assert.equal(await paced.digest, want);
+  assert.ok((await paced.waits) > 0);
+  assert.equal(await hashFileInThread(path).waits, 0);
   Deno.removeSync(path);
   Deno.removeSync(small);
 });

@@ -7,14 +7,32 @@
 /// <reference lib="deno.worker" />
 
 import { createHash } from "node:crypto";
+import { PACE_FREE, PACE_POLL_MS, PACE_READ, PACE_UNIT } from "./hash_pace.ts";
 
-self.onmessage = (e: MessageEvent<{ path: string }>) => {
+const CHUNK = 1 << 20;
+
+self.onmessage = (e: MessageEvent<{ path: string; pace?: Int32Array }>) => {
   try {
+    const pace = e.data.pace;
     const hash = createHash("sha256");
-    const buf = new Uint8Array(1 << 20);
+    const buf = new Uint8Array(CHUNK);
     using file = Deno.openSync(e.data.path, { read: true });
-    for (let n = file.readSync(buf); n !== null; n = file.readSync(buf)) hash.update(buf.subarray(0, n));
-    self.postMessage({ sha256: hash.digest("hex") });
+    let hashed = 0;
+    let waits = 0;
+    for (;;) {
+      // Paced: stay behind the decoder's reads (see PACE_UNIT) until it lets go.
+      while (pace !== undefined && Atomics.load(pace, PACE_FREE) === 0) {
+        const read = Atomics.load(pace, PACE_READ);
+        if (read * PACE_UNIT >= hashed + CHUNK) break;
+        waits++;
+        Atomics.wait(pace, PACE_READ, read, PACE_POLL_MS);
+      }
+      const n = file.readSync(buf);
+      if (n === null) break;
+      hash.update(buf.subarray(0, n));
+      hashed += n;
+    }
+    self.postMessage({ sha256: hash.digest("hex"), waits });
   } catch (err) {
     self.postMessage({ error: (err as Error).message });
   }

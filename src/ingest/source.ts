@@ -16,6 +16,7 @@
 import { createHash } from "node:crypto";
 import { askThread } from "../thread.ts";
 import { ByteStream, readFnFromStream } from "./bytes.ts";
+import { PACE_FREE, PACE_READ, PACE_UNIT } from "./hash_pace.ts";
 import { isPcapng, pcapMagic, readPcap, readPcapng } from "./capture.ts";
 import { PacketDecoder } from "./packet.ts";
 import { TransactionAssembler } from "./transactions.ts";
@@ -134,14 +135,31 @@ async function openStream(
 /** Files from this size on are hashed on a thread of their own (smaller ones cost less than starting it). */
 const HASH_THREAD_MIN = 32 << 20;
 
+/** A file being hashed by {@link hashFileInThread}. */
+export interface ThreadedHash {
+  /** Settles with the hex SHA-256 once the thread is done (an {@link InputError} when it cannot read the file). */
+  digest: Promise<string>;
+  /** Times a paced thread waited for the reader. */
+  waits: Promise<number>;
+  /** Paced: the reader has read `bytes` from the start; the thread may hash up to there. */
+  progress: (bytes: number) => void;
+  /** Paced: the reader reads no more; the thread hashes the rest at full speed. */
+  release: () => void;
+  /** Stop the thread. */
+  cancel: () => void;
+}
+
 /**
  * The SHA-256 of a file's bytes, computed by a worker thread that reads the
- * file itself: `digest` settles when it is done; `cancel` stops it.
+ * file itself. `paced`: it stays behind a reader that reports its
+ * `progress` (and hashes freely once `release`d), so it fills the gaps of
+ * other threads instead of taking a core from the reader.
  */
-export function hashFileInThread(path: string): { digest: Promise<string>; cancel: () => void } {
-  const { reply, cancel } = askThread<{ sha256?: string; error?: string }>(
+export function hashFileInThread(path: string, paced = false): ThreadedHash {
+  const pace = paced ? new Int32Array(new SharedArrayBuffer(8)) : undefined;
+  const { reply, cancel } = askThread<{ sha256?: string; error?: string; waits?: number }>(
     new URL("./hash_worker.ts", import.meta.url),
-    { path },
+    { path, pace },
   );
   const digest = reply.then(
     (r) => r.sha256 ?? Promise.reject(new InputError(path, `cannot hash: ${r.error}`)),
@@ -149,7 +167,22 @@ export function hashFileInThread(path: string): { digest: Promise<string>; cance
   );
   // A run that fails first never awaits the digest: its rejection is not news.
   digest.catch(() => {});
-  return { digest, cancel };
+  // Progress is not signalled: a woken thread would be run on the reader's core, in its way. The
+  // thread looks again every PACE_POLL_MS.
+  const progress = (units: number) => {
+    if (pace !== undefined) Atomics.store(pace, PACE_READ, units);
+  };
+  return {
+    digest,
+    waits: reply.then((r) => r.waits ?? 0, () => 0),
+    progress: (bytes) => progress(Math.floor(bytes / PACE_UNIT)),
+    release: () => {
+      if (pace === undefined) return;
+      Atomics.store(pace, PACE_FREE, 1);
+      Atomics.notify(pace, PACE_READ);
+    },
+    cancel,
+  };
 }
 
 /**
@@ -161,13 +194,20 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
   const stats = emptyStats(path);
   const src = await openStream(path);
   // A large file is hashed by a thread of its own, reading it beside the decoder.
-  const threaded = options.sha256 && src.size !== null && src.size >= HASH_THREAD_MIN ? hashFileInThread(path) : null;
+  const threaded = options.sha256 && src.size !== null && src.size >= HASH_THREAD_MIN
+    ? hashFileInThread(path, true)
+    : null;
   const hash = options.sha256 && threaded === null ? createHash("sha256") : null;
   const pause = options.pause;
-  const read = hash === null && pause === undefined ? src.read : async (b: Uint8Array) => {
+  let readBytes = 0;
+  const read = hash === null && pause === undefined && threaded === null ? src.read : async (b: Uint8Array) => {
     if (pause !== undefined) await pause();
     const n = await src.read(b);
-    if (hash !== null && n !== null && n > 0) hash.update(b.subarray(0, n));
+    if (n !== null && n > 0) {
+      hash?.update(b.subarray(0, n));
+      readBytes += n;
+      threaded?.progress(readBytes);
+    }
     return n;
   };
   // A regular file is read ahead of the parser (a pipe, FIFO or terminal only as the parser needs it:
@@ -280,7 +320,10 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
       // A parser that stopped early (a fatal problem) left bytes unread: hash them too.
       while ((await s.skip(1 << 24)) > 0) { /* drain */ }
       stats.sha256 = hash.digest("hex");
-    } else if (threaded !== null) stats.sha256 = await threaded.digest;
+    } else if (threaded !== null) {
+      threaded.release();
+      stats.sha256 = await threaded.digest;
+    }
     return stats;
   } finally {
     await raw.settle();
