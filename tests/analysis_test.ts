@@ -288,3 +288,37 @@ Deno.test("findings are deterministic: the same input gives the same output", ()
   };
   assert.equal(run(), run());
 });
+
+Deno.test("accumulator: answers the decoder shares (one frozen object per repeated answer) count as fresh copies of them do", () => {
+  // Answers as the decoder gives them: repeated ones are one frozen object (payload pieces are
+  // remembered by identity), or each a fresh object (Zeek rows, tests): the features must not differ.
+  const kinds = (i: number): Transaction["answers"][number]["data"][] => [
+    { kind: "txt", strings: [`v=${i % 7}`, "x"] },
+    { kind: "raw", bytes: Uint8Array.of(i % 5, 1, 0xff) },
+    { kind: "name", name: `cdn${i % 3}.example.net` },
+    { kind: "txt", strings: [`\u0001${i % 2}`] },
+  ];
+  const shared = new Map<string, Transaction["answers"][number]["data"]>();
+  const share = (d: Transaction["answers"][number]["data"]) => {
+    const key = JSON.stringify(d, (_k, v) => v instanceof Uint8Array ? Array.from(v) : v);
+    let s = shared.get(key);
+    if (s === undefined) shared.set(key, s = Object.freeze(d));
+    return s;
+  };
+  const run = (frozen: boolean) => {
+    const acc = new DomainAccumulator("example.com");
+    for (let i = 0; i < 3000; i++) {
+      const data = kinds(i).slice(0, 1 + (i % 4)).map((d) => frozen ? share(d) : d);
+      const types: Record<string, number> = { txt: 16, raw: 10, name: 5 };
+      acc.add(tx({
+        query: `q${i % 50}.example.com`,
+        ts: 1000 + i,
+        answers: data.map((d) => ({ name: "", type: types[d.kind], class: 1, ttl: 0, rdlength: 3, data: d })),
+      }));
+    }
+    return { features: acc.features(), evidence: acc.evidence() };
+  };
+  const fresh = run(false);
+  assert.ok(fresh.features.distinct_answers > 20, `distinct answers ${fresh.features.distinct_answers}`);
+  assert.deepEqual(run(true), fresh);
+});

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
-import { bytesToByteString, decodeDns, readName, ReusableMessage } from "../src/ingest/dns.ts";
+import { bytesToByteString, decodeDns, forgetSharedAnswers, readName, ReusableMessage } from "../src/ingest/dns.ts";
 import { FragmentReassembler } from "../src/ingest/ipfrag.ts";
 import { PacketDecoder, SUPPORTED_LINK_TYPES } from "../src/ingest/packet.ts";
 import { PendingTable } from "../src/ingest/transactions.ts";
@@ -269,4 +269,80 @@ Deno.test("byte strings: one char per byte for any bytes, ASCII or not, short or
     }),
     { numRuns: 400 },
   );
+});
+
+Deno.test("answers by value: TXT and raw RDATA of any bytes decode exactly; equal RDATA seen again is one frozen record data, unequal never", () => {
+  const answerOf = (type: number, rdata: Uint8Array) => {
+    const m = decodeDns(dnsMessage({
+      id: 7,
+      qr: true,
+      questions: [{ name: "x.example", type }],
+      answers: [{ name: "x.example", type, rdata: Array.from(rdata) }],
+    }));
+    assert.ok(m !== null && m.answers.length === 1);
+    return m.answers[0].data;
+  };
+  const expected = (type: number, b: Uint8Array) => {
+    if (type !== 16) return { kind: "raw", bytes: Array.from(b) };
+    const strings: string[] = [];
+    for (let p = 0; p < b.length; p += 1 + b[p]) {
+      if (p + 1 + b[p] > b.length) return { kind: "malformed", reason: "TXT string runs past RDATA" };
+      strings.push(String.fromCharCode(...b.subarray(p + 1, p + 1 + b[p])));
+    }
+    return { kind: "txt", strings };
+  };
+  const plain = (d: ReturnType<typeof answerOf>) => d.kind === "raw" ? { kind: "raw", bytes: Array.from(d.bytes) } : d;
+  // Pairs that share their length, their first 16 bytes and their last 4 (what picks a slot) but may differ inside.
+  const pair = fc.tuple(
+    fc.constantFrom(16, 10, 65399),
+    fc.uint8Array({ maxLength: 1100, size: "max" }),
+    fc.nat(),
+    fc.integer({ min: 0, max: 255 }),
+  ).map(([type, a, at, value]) => {
+    const b = a.slice();
+    if (b.length > 0) b[at % b.length] = value;
+    return { type, a, b };
+  });
+  const check = ({ type, a, b }: { type: number; a: Uint8Array; b: Uint8Array }) => {
+    const first = answerOf(type, a);
+    assert.deepEqual(plain(first), expected(type, a));
+    const again = answerOf(type, a);
+    assert.deepEqual(plain(again), expected(type, a));
+    const other = answerOf(type, b);
+    assert.deepEqual(plain(other), expected(type, b));
+    const differ = a.some((x, i) => x !== b[i]);
+    if (differ) assert.notEqual(other, again);
+    if (again.kind !== "malformed" && a.length <= 1024) {
+      // Seen twice, an answer is shared: the same frozen object from then on.
+      assert.ok(Object.isFrozen(again));
+      assert.equal(answerOf(type, a), again);
+      if (!differ) assert.equal(other, again);
+    }
+  };
+  fc.assert(fc.property(pair, check), { numRuns: 600 });
+  // Enough distinct answers to go round the kept words' ring (4 MB) several times: still exact.
+  const big = new Uint8Array(1000);
+  for (let i = 0; i < 20000; i++) {
+    big[500] = i & 0xff;
+    big[501] = i >> 8;
+    const type = i % 2 === 0 ? 10 : 16;
+    if (i % 1000 === 0) check({ type, a: big, b: big.slice().fill(1, 600, 601) });
+    else if (i % 97 === 0) assert.deepEqual(plain(answerOf(type, big)), expected(type, big));
+    else answerOf(type, big);
+  }
+  // A slot whose words the ring has since overwritten is no hit, even when the words now there are the
+  // answer being read: Y is written where X was (the first place after the ring wraps), and X and Y pick
+  // the same slots (same length, first 16 and last 4 bytes).
+  forgetSharedAnswers();
+  const x = new Uint8Array(1000).fill(0x41);
+  const y = x.slice().fill(0x42, 100, 900);
+  answerOf(10, x);
+  assert.ok(Object.isFrozen(answerOf(10, x)));
+  // 4193 fillers of 250 words after X's 250 leave 76 words of the 2^20-word ring: Y starts over at 0.
+  for (let i = 0; i < 4193; i++) {
+    big[500] = i & 0xff;
+    big[501] = i >> 8;
+    answerOf(10, big);
+  }
+  for (let i = 0; i < 3; i++) assert.deepEqual(plain(answerOf(10, y)), expected(10, y));
 });

@@ -193,6 +193,8 @@ nameText.push("", "");
 const EMPTY_SLOT = 1 << NAME_BITS;
 /** Per set of four slots, which one to replace next. */
 const nameTurn = new Uint8Array(1 << (NAME_BITS - 2));
+/** Per slot, once an answer needs one: the shared (frozen) record data naming its name. */
+const nameData: (RData | undefined)[] = new Array(1 << NAME_BITS).fill(undefined);
 // A view of the buffer names are read from, for four-byte loads: one per
 // input window (the decoder reads message after message from the same one).
 let viewOf: Uint8Array | null = null;
@@ -302,6 +304,7 @@ function nameSlot(msg: Uint8Array, off: number, base: number, end: number, build
   // Replace the ways in turn (oldest first).
   const slot = set + (nameTurn[set >> 2]++ & 3);
   buildName(msg, labels, slot);
+  nameData[slot] = undefined;
   nameKeys[2 * slot] = h;
   nameKeys[2 * slot + 1] = nw;
   keepWords(msg, v, slot * SLOT_WORDS, labels);
@@ -517,6 +520,100 @@ export function readCharacterStrings(msg: Uint8Array, off: number, end: number):
   return out;
 }
 
+// TXT and raw (NULL, private, unknown) answers by value, in a bounded table
+// like the names' (16 384 slots in sets of four, oldest replaced first): a
+// capture repeats its answers (a resolver's cache, a tunnel's idle polls),
+// and from its second sight on a repeated one is the same frozen record
+// data, decoded once, which the analysis finds again by identity instead of
+// by its characters. An answer seen once is not kept (only its words are).
+// A slot's RDATA is kept as little-endian words (the last one ending at its
+// end) in a ring shared by all slots, and a hit is taken only when its words
+// are still there and all match. Longer RDATA is decoded afresh each time.
+const RD_BITS = 14;
+const RD_SHARED_MAX = 1024;
+/** Per slot, side by side: hash, and type << 16 | RDATA length. */
+const rdKeys = new Int32Array(2 << RD_BITS);
+/** Per slot: where its words start, counted in words written to the ring since the start. */
+const rdStart = new Float64Array(1 << RD_BITS);
+const rdData: (RData | undefined)[] = new Array(1 << RD_BITS).fill(undefined);
+const rdTurn = new Uint8Array(1 << (RD_BITS - 2));
+const RD_RING = 1 << 20;
+const rdRing = new Int32Array(RD_RING);
+/** Words written to the ring so far (a slot's words are intact while fewer than RD_RING came after them). */
+let rdWritten = 0;
+
+/** Start the answer table over, empty (tests use it to know where the ring stands). */
+export function forgetSharedAnswers(): void {
+  rdKeys.fill(0);
+  rdData.fill(undefined);
+  rdTurn.fill(0);
+  rdWritten = 0;
+}
+
+/** TXT (16, 99) or raw RDATA `msg[off..end)` of record type `type`: shared when short enough. */
+function sharedRData(msg: Uint8Array, type: number, off: number, end: number): RData {
+  const n = end - off;
+  if (n > RD_SHARED_MAX) return freshRData(msg, type, off, end);
+  if (msg !== viewOf) {
+    view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+    viewOf = msg;
+  }
+  const v = view;
+  // The words before the last, and the last (fewer than four bytes: them, zero-filled).
+  let last = off;
+  let tail = 0;
+  if (n >= 4) tail = v.getInt32(last = end - 4, true);
+  else for (let k = 0; k < n; k++) tail |= msg[off + k] << (8 * k);
+  const nw = n >= 4 ? (n + 3) >> 2 : 1;
+  const tag = (type << 16) | n;
+  // The first four words and the last choose the set; every word is compared on a hit.
+  let h = Math.imul(0x811c9dc5 ^ tag, 0x01000193);
+  for (let i = off, stop = Math.min(off + 16, last); i < stop; i += 4) {
+    h = Math.imul(h ^ v.getInt32(i, true), 0x01000193);
+  }
+  h = Math.imul(h ^ tail, 0x9e3779b1);
+  const set = (h >>> (32 - RD_BITS)) & ~3;
+  for (let slot = set; slot < set + 4; slot++) {
+    if (rdKeys[2 * slot] !== h || rdKeys[2 * slot + 1] !== tag) continue;
+    const start = rdStart[slot];
+    if (rdWritten - start > RD_RING) continue;
+    // A slot's words never wrap around the ring's end (see below).
+    let at = start % RD_RING;
+    let i = off;
+    while (i < last && rdRing[at] === v.getInt32(i, true)) i += 4, at++;
+    if (i >= last && rdRing[at] === tail) {
+      // Seen before: shared from now on (an answer seen once stays young garbage, as a tunnel's are).
+      let data = rdData[slot];
+      if (data === undefined) data = rdData[slot] = Object.freeze(freshRData(msg, type, off, end));
+      return data;
+    }
+  }
+  const data = freshRData(msg, type, off, end);
+  if (data.kind === "malformed") return data;
+  const slot = set + (rdTurn[set >> 2]++ & 3);
+  rdKeys[2 * slot] = h;
+  rdKeys[2 * slot + 1] = tag;
+  let at = rdWritten % RD_RING;
+  // Words that would run past the ring's end start over at its beginning.
+  if (at + nw > RD_RING) {
+    rdWritten += RD_RING - at;
+    at = 0;
+  }
+  rdStart[slot] = rdWritten;
+  rdWritten += nw;
+  for (let i = off; i < last; i += 4) rdRing[at++] = v.getInt32(i, true);
+  rdRing[at] = tail;
+  rdData[slot] = undefined;
+  return data;
+}
+
+/** TXT or raw RDATA decoded afresh. */
+function freshRData(msg: Uint8Array, type: number, off: number, end: number): RData {
+  if (type !== 16 && type !== 99) return { kind: "raw", bytes: copyBytes(msg, off, end) };
+  const s = readCharacterStrings(msg, off, end);
+  return s === null ? { kind: "malformed", reason: "TXT string runs past RDATA" } : { kind: "txt", strings: s };
+}
+
 // Argument lists for String.fromCharCode.apply, one per length, reused:
 // a plain array of small integers is read faster than a typed-array view.
 const charArgs: number[][] = [];
@@ -557,7 +654,8 @@ function decodeRData(msg: Uint8Array, type: number, off: number, rdlen: number, 
     case 39: {
       const r = nameSlot(msg, off, base, msgEnd, true);
       if (r < 0 || nameEnd > end) return nameMalformed(r);
-      return { kind: "name", name: nameText[2 * r] };
+      if (r === EMPTY_SLOT) return { kind: "name", name: "" };
+      return nameData[r] ??= Object.freeze({ kind: "name", name: nameText[2 * r] });
     }
     case 15: {
       if (rdlen < 3) return { kind: "malformed", reason: "MX RDATA too short" };
@@ -566,10 +664,8 @@ function decodeRData(msg: Uint8Array, type: number, off: number, rdlen: number, 
       return { kind: "mx", preference: (msg[off] << 8) | msg[off + 1], name: nameText[2 * r] };
     }
     case 16:
-    case 99: {
-      const s = readCharacterStrings(msg, off, end);
-      return s === null ? { kind: "malformed", reason: "TXT string runs past RDATA" } : { kind: "txt", strings: s };
-    }
+    case 99:
+      return sharedRData(msg, type, off, end);
     case 33: {
       if (rdlen < 7) return { kind: "malformed", reason: "SRV RDATA too short" };
       const r = nameSlot(msg, off + 6, base, msgEnd, true);
@@ -614,7 +710,7 @@ function decodeRData(msg: Uint8Array, type: number, off: number, rdlen: number, 
       };
     }
     default:
-      return { kind: "raw", bytes: copyBytes(msg, off, end) };
+      return sharedRData(msg, type, off, end);
   }
 }
 
