@@ -322,3 +322,27 @@ Deno.test("accumulator: answers the decoder shares (one frozen object per repeat
   assert.ok(fresh.features.distinct_answers > 20, `distinct answers ${fresh.features.distinct_answers}`);
   assert.deepEqual(run(true), fresh);
 });
+
+Deno.test("analyzer: routing by the decoder's name numbers gives what routing by the names gives", async () => {
+  const { ingestFile } = await import("../src/ingest/source.ts");
+  const kept: Transaction[] = [];
+  await ingestFile(new URL("../fixtures/sample.pcap", import.meta.url).pathname, {
+    onTransaction: (t) => void kept.push({ ...t }),
+  });
+  assert.ok(kept.length > 1000 && kept.every((t) => t.queryKey === "" || (t.queryRef ?? 0) > 0));
+  const model = presetModel("regularized");
+  const by = (strip: boolean) => {
+    const a = new Analyzer({ model });
+    for (const t of kept) a.add(strip ? { ...t, queryRef: undefined } : t);
+    return a.findings();
+  };
+  assert.deepEqual(by(false), by(true));
+  // Numbers that share their low 16 bits belong to different names: each still goes to its own domain.
+  const a = new Analyzer({ model });
+  for (let i = 0; i < 10; i++) {
+    a.add(tx({ query: "x.one.com", ts: i, queryRef: 1 }));
+    a.add(tx({ query: "y.two.com", ts: i, queryRef: 1 + 65536 }));
+  }
+  const counts = Object.fromEntries(a.findings().map((f) => [f.domain, f.features.query_count]));
+  assert.deepEqual(counts, { "one.com": 10, "two.com": 10 });
+});

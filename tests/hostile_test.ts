@@ -346,3 +346,31 @@ Deno.test("answers by value: TXT and raw RDATA of any bytes decode exactly; equa
   }
   for (let i = 0; i < 3; i++) assert.deepEqual(plain(answerOf(10, y)), expected(10, y));
 });
+
+Deno.test("names: a name keeps its number while the table keeps it, and a number never names two names", () => {
+  const question = (name: string) => {
+    const m = decodeDns(dnsMessage({ id: 1, questions: [{ name, type: 1 }] }));
+    assert.ok(m !== null);
+    return m.questions[0];
+  };
+  const a = question("a.example.com");
+  assert.ok(a.ref! > 0);
+  assert.equal(question("a.example.com").ref, a.ref);
+  assert.equal(question("A.EXAMPLE.COM").ref === a.ref, false, "another spelling is another name");
+  assert.equal(question("").ref, 0);
+  // Far more names than the table keeps, some asked again and again: a number stays one name's.
+  const named = new Map<number, string>();
+  let top = 0;
+  for (let i = 0; i < 60_000; i++) {
+    const name = i % 3 === 0 ? `again${i % 97}.example.com` : `n${i}.example.com`;
+    const q = question(name);
+    const seen = named.get(q.ref!);
+    if (seen === undefined) {
+      assert.ok(q.ref! > top, "a new number is past every number given before");
+      top = q.ref!;
+      named.set(q.ref!, name);
+    } else assert.equal(seen, name);
+  }
+  // The names asked again and again kept their numbers: 97 of them among 40 000 others.
+  assert.ok(named.size < 40_000 + 97 * 4);
+});

@@ -314,6 +314,31 @@ Deno.test("store: texts travel to the writer thread once, and the shared table s
   Deno.removeSync(dir, { recursive: true });
 });
 
+Deno.test("store: query names the decoder numbers (queryRef) are stored as themselves, across the table's start-over", async () => {
+  const dir = Deno.makeTempDirSync();
+  const s = Store.open(`${dir}/p.db`);
+  const run = s.startRun({});
+  const w = s.transactionWriter(run);
+  // 70 000 names (past the 2^16 texts the shared table holds), asked twice over: the second time
+  // after the table started over, so a number remembered from before must not be taken; numbers
+  // 1 and 65 537 share their low 16 bits.
+  const names = 70_000;
+  const n = 2 * names;
+  const query = (i: number) => `Q${i % names}.d${i % 5}.test`;
+  for (let i = 0; i < n; i++) {
+    w.add({ ...tx(i), query: query(i), queryKey: query(i).toLowerCase(), queryRef: (i % names) + 1 }, `d${i % 5}.test`);
+    if (i % 4096 === 0) await w.ready();
+  }
+  assert.equal(await w.flush(), n);
+  const rows = s.db.prepare("SELECT query FROM transactions_readable WHERE run_id = ? ORDER BY id").all(run) as {
+    query: string;
+  }[];
+  assert.equal(rows.length, n);
+  for (let i = 0; i < n; i++) if (rows[i].query !== query(i)) assert.fail(`row ${i}: ${rows[i].query}`);
+  s.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
 /** Build a capture of about `mb` MB by repeating the sample with shifted times. */
 function bigCapture(path: string, mb: number): void {
   const src = Deno.readFileSync(sample);

@@ -59,6 +59,8 @@ interface Route {
 
 /** Names whose routes are remembered at once (the table starts over when full). */
 const ROUTES = 65536;
+/** Routes also kept by the query name's number (see {@link Transaction.queryRef}), the last of each low 16 bits. */
+const REF_BITS = 16;
 
 /** Accumulates transactions per parent domain and scores them. */
 export class Analyzer {
@@ -66,6 +68,10 @@ export class Analyzer {
   // Repeated names (the decoder hands out one string per name) skip the
   // public-suffix lookup and the splitting.
   readonly #routes = new Map<string, Route>();
+  // By the decoder's number for the name, when it gives one: the names asked lately are
+  // numbered in turn, so their low bits tell them apart without hashing the name.
+  readonly #refKeys = new Float64Array(1 << REF_BITS);
+  readonly #refRoutes: (Route | undefined)[] = new Array(1 << REF_BITS).fill(undefined);
   readonly #c2: string[];
   #model: ModelConfig;
   /** Transactions without a question name (not attributable to a domain). */
@@ -90,21 +96,38 @@ export class Analyzer {
       return null;
     }
     this.transactions++;
-    let r = this.#routes.get(tx.queryKey);
+    const ref = tx.queryRef ?? 0;
+    // The low bits of a number past 2^31 too (ToInt32 keeps them).
+    const at = ref & ((1 << REF_BITS) - 1);
+    let r: Route;
+    if (ref > 0 && this.#refKeys[at] === ref) r = this.#refRoutes[at]!;
+    else {
+      r = this.#route(tx.queryKey);
+      if (ref > 0) {
+        this.#refKeys[at] = ref;
+        this.#refRoutes[at] = r;
+      }
+    }
+    r.acc.add(tx, r.parts);
+    return r.acc.domain;
+  }
+
+  /** The route of a lower-cased query name. */
+  #route(key: string): Route {
+    let r = this.#routes.get(key);
     if (r === undefined) {
-      const name = tx.queryKey.endsWith(".") ? tx.queryKey.slice(0, -1) : tx.queryKey;
+      const name = key.endsWith(".") ? key.slice(0, -1) : key;
       const parent = parentDomain(name, this.#c2);
       let acc = this.#domains.get(parent);
       if (acc === undefined) {
         acc = new DomainAccumulator(parent, this.#c2.some((s) => isUnder(parent, s)));
         this.#domains.set(parent, acc);
       }
-      r = { acc, parts: nameParts(tx.queryKey, parent) };
+      r = { acc, parts: nameParts(key, parent) };
       if (this.#routes.size >= ROUTES) this.#routes.clear();
-      this.#routes.set(tx.queryKey, r);
+      this.#routes.set(key, r);
     }
-    r.acc.add(tx, r.parts);
-    return r.acc.domain;
+    return r;
   }
 
   /** Every domain's features and evidence, before scoring. */

@@ -193,6 +193,9 @@ nameText.push("", "");
 const EMPTY_SLOT = 1 << NAME_BITS;
 /** Per set of four slots, which one to replace next. */
 const nameTurn = new Uint8Array(1 << (NAME_BITS - 2));
+/** Per slot: its name's number (see {@link Question.ref}): names are numbered in the order they are first built. */
+const nameRef = new Float64Array(1 << NAME_BITS);
+let namesBuilt = 0;
 /** Per slot, once an answer needs one: the shared (frozen) record data naming its name. */
 const nameData: (RData | undefined)[] = new Array(1 << NAME_BITS).fill(undefined);
 // A view of the buffer names are read from, for four-byte loads: one per
@@ -304,6 +307,7 @@ function nameSlot(msg: Uint8Array, off: number, base: number, end: number, build
   // Replace the ways in turn (oldest first).
   const slot = set + (nameTurn[set >> 2]++ & 3);
   buildName(msg, labels, slot);
+  nameRef[slot] = ++namesBuilt;
   nameData[slot] = undefined;
   nameKeys[2 * slot] = h;
   nameKeys[2 * slot + 1] = nw;
@@ -778,7 +782,7 @@ export class ReusableMessage {
   /** The i-th question object. */
   question(i: number): Question {
     let q = this.#questions[i];
-    if (q === undefined) this.#questions[i] = q = { name: "", key: "", type: 0, class: 0 };
+    if (q === undefined) this.#questions[i] = q = { name: "", key: "", type: 0, class: 0, ref: 0 };
     return q;
   }
 }
@@ -852,9 +856,10 @@ export function decodeDns(
       m.malformed = "question runs past the message";
       return m;
     }
-    const q = reuse === undefined ? { name: "", key: "", type: 0, class: 0 } : reuse.question(i);
+    const q = reuse === undefined ? { name: "", key: "", type: 0, class: 0, ref: 0 } : reuse.question(i);
     q.name = nameText[2 * r];
     q.key = nameText[2 * r + 1];
+    q.ref = r === EMPTY_SLOT ? 0 : nameRef[r];
     q.type = (msg[p] << 8) | msg[p + 1];
     q.class = (msg[p + 2] << 8) | msg[p + 3];
     if (reuse !== undefined && qd === 1) m.questions = reuse.oneQuestion;

@@ -342,6 +342,7 @@ function blankTransaction(): Transaction {
     opcode: 0,
     query: "",
     queryKey: "",
+    queryRef: 0,
     qtype: 0,
     qclass: 0,
     rcode: null,
@@ -374,6 +375,7 @@ function fillTransaction(tx: Transaction, m: DnsMessage, meta: MessageMeta, isQu
   // A response without a question (mDNS announcements) is about its first answer's name.
   tx.query = q !== null ? q.name : (m.answers[0]?.name ?? "");
   tx.queryKey = q !== null ? q.key : asciiLower(m.answers[0]?.name ?? "");
+  tx.queryRef = q !== null ? q.ref ?? 0 : 0;
   tx.qtype = q === null ? 0 : q.type;
   tx.qclass = q === null ? 0 : q.class;
   tx.rcode = null;

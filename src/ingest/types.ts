@@ -17,6 +17,11 @@ export interface Question {
   key: string;
   type: number;
   class: number;
+  /**
+   * A number for this name while the decoder remembers it (see
+   * {@link Transaction.queryRef}); 0 for the root name.
+   */
+  ref?: number;
 }
 
 /** Decoded RDATA of a resource record, by kind. */
@@ -109,6 +114,14 @@ export interface Transaction {
   query: string;
   /** ASCII-lower-cased question name. */
   queryKey: string;
+  /**
+   * A number for the query name, from a packet decoder that remembers names:
+   * positive, never given to another name, and the same for the same name
+   * while the decoder keeps it (after that it gets a new one), so a consumer
+   * may key a small cache by it instead of hashing the name. 0 or absent
+   * when there is none (Zeek rows, the root name).
+   */
+  queryRef?: number;
   qtype: number;
   qclass: number;
   /** Response code, or null when no response was seen. */

@@ -196,6 +196,7 @@ function rowToTransaction(r: Row): Transaction | string {
     opcode: num("opcode") ?? 0,
     query,
     queryKey: asciiLower(query),
+    queryRef: 0,
     qtype,
     qclass: num("qclass") ?? 1,
     rcode,
