@@ -346,3 +346,15 @@ Deno.test("analyzer: routing by the decoder's name numbers gives what routing by
   const counts = Object.fromEntries(a.findings().map((f) => [f.domain, f.features.query_count]));
   assert.deepEqual(counts, { "one.com": 10, "two.com": 10 });
 });
+
+Deno.test("evidence: the longest name is the first of that length, as it was asked (case kept)", () => {
+  const names = ["a.x.example.com", "BbBb.x.example.com", "cccc.x.example.com", "dd.x.example.com"];
+  const acc = new DomainAccumulator("example.com");
+  const an = new Analyzer({ model: presetModel("regularized") });
+  for (const [i, q] of names.entries()) {
+    acc.add(tx({ query: q, ts: i }));
+    an.add(tx({ query: q, ts: i, queryRef: i + 1 }));
+  }
+  assert.equal(acc.evidence().longest_name, "BbBb.x.example.com");
+  assert.equal(an.findings()[0].evidence.longest_name, "BbBb.x.example.com");
+});

@@ -134,28 +134,42 @@ function payloadText(data: Transaction["answers"][number]["data"]): string {
   }
 }
 
-/** Pieces of shared answer data (see {@link payloadPiece}), by identity; starts over when full. */
-const pieces = new Map<Transaction["answers"][number]["data"], string>();
-const PIECES_KEPT = 1 << 14;
+/** What a payload answer brings: its part of the response's payload, and its payload bytes. */
+interface PayloadFacts {
+  piece: string;
+  bytes: number;
+}
+
+/** Facts of shared answer data (see {@link payloadFacts}), by identity; starts over when full. */
+const factsKept = new Map<Transaction["answers"][number]["data"], PayloadFacts>();
+const FACTS_KEPT = 1 << 14;
+/** The facts of unshared data, overwritten by the next call. */
+const scratchFacts: PayloadFacts = { piece: "", bytes: 0 };
 
 /**
- * An answer's part of its response's payload: its text and a separator.
- * The decoder hands out one frozen object per repeated answer, so its piece
- * is built once and is then the same string, and a response's payload of
- * one piece (most are) is found among the distinct answers by identity, not
- * by hashing and comparing its characters again: analysis of the bench
+ * A payload answer's facts: its text and a separator (its piece of the
+ * payload), and its payload bytes ({@link answerPayload}). The decoder
+ * hands out one frozen object per repeated answer, so its facts are worked
+ * out once and its piece is then the same string, and a response's payload
+ * of one piece (most are) is found among the distinct answers by identity,
+ * not by hashing and comparing its characters again: analysis of the bench
  * capture's transactions took 430-460 ns each instead of 640-700.
  */
-function payloadPiece(data: Transaction["answers"][number]["data"]): string {
-  let piece = pieces.get(data);
-  if (piece === undefined) {
-    piece = payloadText(data) + "\u0001";
-    if (Object.isFrozen(data)) {
-      if (pieces.size >= PIECES_KEPT) pieces.clear();
-      pieces.set(data, piece);
-    }
+function payloadFacts(type: number, data: Transaction["answers"][number]["data"], rdlength: number): PayloadFacts {
+  const kept = factsKept.get(data);
+  if (kept !== undefined) return kept;
+  const piece = payloadText(data) + "\u0001";
+  const bytes = answerPayload(type, data, rdlength);
+  // Shared data (frozen) is text, name or bytes, whose payload bytes are its own.
+  if (!Object.isFrozen(data)) {
+    scratchFacts.piece = piece;
+    scratchFacts.bytes = bytes;
+    return scratchFacts;
   }
-  return piece;
+  if (factsKept.size >= FACTS_KEPT) factsKept.clear();
+  const facts = { piece, bytes };
+  factsKept.set(data, facts);
+  return facts;
 }
 
 /** Downstream payload bytes of one answer record. */
@@ -199,6 +213,8 @@ function rcodeKey(rcode: number): string {
 export interface NameParts {
   part: string;
   subzone: string;
+  /** The whole name's length (a transaction's query, whatever its case, has it too). */
+  length: number;
   /**
    * Set once the accumulator has counted the name among its distinct names:
    * a caller that keeps these parts per name (the analyzer does) spares
@@ -210,9 +226,10 @@ export interface NameParts {
 /** Split a lower-cased query name under its parent `domain`. */
 export function nameParts(name: string, domain: string): NameParts {
   const part = name.length > domain.length ? name.slice(0, name.length - domain.length - 1) : "";
-  if (part === "") return { part, subzone: "", counted: false };
+  if (part === "") return { part, subzone: "", length: name.length, counted: false };
   const dot = part.lastIndexOf(".");
-  return { part, subzone: (dot < 0 ? part : part.slice(dot + 1)) + "." + domain, counted: false };
+  const subzone = (dot < 0 ? part : part.slice(dot + 1)) + "." + domain;
+  return { part, subzone, length: name.length, counted: false };
 }
 
 /** Accumulates one parent domain's traffic. */
@@ -305,7 +322,8 @@ export class DomainAccumulator {
       if (this.#samples.length < 5) this.#samples.push(tx.query);
       if (this.#samplesForPatterns.length < 64) this.#samplesForPatterns.push(name);
     }
-    if (tx.query.length > this.#longest.length) this.#longest = tx.query;
+    // The length kept with the parts: the query's text is read only when it is the longest yet.
+    if (parts.length > this.#longest.length) this.#longest = tx.query;
     if (tx.hasResponse) {
       this.answered++;
       this.#rcodes.add(tx.rcode === null ? -1 : tx.rcode);
@@ -317,14 +335,18 @@ export class DomainAccumulator {
         const type = a.type;
         const data = a.data;
         this.#atypes.add(type);
-        const b = answerPayload(type, data, a.rdlength);
+        let b: number;
+        if (isPayloadType(type)) {
+          const facts = payloadFacts(type, data, a.rdlength);
+          b = facts.bytes;
+          payload += facts.piece;
+        } else b = answerPayload(type, data, a.rdlength);
         bytes += b;
         if (type === 16 && data.kind === "txt") {
           this.#txtRecords++;
           this.#txtBytes += b;
           if (this.#txtSamples.length < 3) this.#txtSamples.push(data.strings.join(""));
         }
-        if (isPayloadType(type)) payload += payloadPiece(data);
       }
       this.#answerBytes += bytes;
       if (payload !== "") {
