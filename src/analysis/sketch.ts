@@ -141,8 +141,10 @@ export class Reservoir {
     s ^= s << 13;
     s ^= s >>> 17;
     s ^= s << 5;
-    this.#state = s >>> 0;
-    const j = this.#state % this.#seen;
+    // Kept as a signed 32-bit integer, read as unsigned for the modulus: the same bits, and an
+    // integer modulus (a stored unsigned value past 2^31 is a double to V8, and its modulus a call).
+    this.#state = s;
+    const j = (s >>> 0) % this.#seen;
     if (j < this.#size) this.values[j] = x;
   }
 }
@@ -216,8 +218,8 @@ export class BoundedCounts<K extends string | number = string> {
   readonly #counts = new Map<K, { n: number }>();
   // Integer keys from -1 to 254 (record types, rcodes, "no rcode") count in
   // an array, at index key + 1: no map lookup at all.
+  // Each count is kept plus one, so 0 marks a key not seen (one array to read, not two).
   #small: Float64Array | null = null;
-  #smallSeen: Uint8Array | null = null;
   #smallKeys = 0;
   /** The key added last (never a key under "(other)") and its cell. */
   #lastKey: K | undefined = undefined;
@@ -237,17 +239,18 @@ export class BoundedCounts<K extends string | number = string> {
   add(key: K, n = 1): void {
     if (typeof key === "number" && (key | 0) === key && key >= -1 && key < 255) {
       const counts = this.#small ??= new Float64Array(256);
-      const seen = this.#smallSeen ??= new Uint8Array(256);
       const i = key + 1;
-      if (seen[i] === 0) {
+      const c = counts[i];
+      if (c === 0) {
         if (this.size >= this.#maxKeys) {
           this.other += n;
           return;
         }
-        seen[i] = 1;
         this.#smallKeys++;
+        counts[i] = 1 + n;
+        return;
       }
-      counts[i] += n;
+      counts[i] = c + n;
       return;
     }
     // Consecutive adds are often of one key (one client's burst, one service): no lookup then.
@@ -274,8 +277,8 @@ export class BoundedCounts<K extends string | number = string> {
    */
   top(k: number, name: (key: K) => string = String): [string, number][] {
     const all = [...this.#counts.entries()].map(([key, c]): [string, number] => [name(key), c.n]);
-    for (let i = 0; this.#smallSeen !== null && i < 256; i++) {
-      if (this.#smallSeen[i] === 1) all.push([name((i - 1) as K), this.#small![i]]);
+    for (let i = 0; this.#small !== null && i < 256; i++) {
+      if (this.#small[i] > 0) all.push([name((i - 1) as K), this.#small[i] - 1]);
     }
     return all.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, k);
   }
