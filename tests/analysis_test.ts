@@ -337,7 +337,7 @@ Deno.test("analyzer: routing by the decoder's name numbers gives what routing by
     return a.findings();
   };
   assert.deepEqual(by(false), by(true));
-  // Numbers that share their low 16 bits belong to different names: each still goes to its own domain.
+  // Numbers that share their low bits belong to different names: each still goes to its own domain.
   const a = new Analyzer({ model });
   for (let i = 0; i < 10; i++) {
     a.add(tx({ query: "x.one.com", ts: i, queryRef: 1 }));

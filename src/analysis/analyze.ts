@@ -59,8 +59,11 @@ interface Route {
 
 /** Names whose routes are remembered at once (the table starts over when full). */
 const ROUTES = 65536;
-/** Routes also kept by the query name's number (see {@link Transaction.queryRef}), the last of each low 16 bits. */
-const REF_BITS = 16;
+/**
+ * Routes also kept by the query name's number (see {@link Transaction.queryRef}), the last of each low 14 bits:
+ * as many as the decoder keeps names (2^16 held 16 MB more routes alive where every name is new).
+ */
+const REF_BITS = 14;
 
 /** Accumulates transactions per parent domain and scores them. */
 export class Analyzer {
