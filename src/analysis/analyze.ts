@@ -15,6 +15,7 @@
  */
 
 import type { Transaction } from "../ingest/types.ts";
+import { ByNameRef, queryRefOf } from "../ingest/name_ref.ts";
 import {
   DomainAccumulator,
   type DomainEvidence,
@@ -71,10 +72,8 @@ export class Analyzer {
   // Repeated names (the decoder hands out one string per name) skip the
   // public-suffix lookup and the splitting.
   readonly #routes = new Map<string, Route>();
-  // By the decoder's number for the name, when it gives one: the names asked lately are
-  // numbered in turn, so their low bits tell them apart without hashing the name.
-  readonly #refKeys = new Float64Array(1 << REF_BITS);
-  readonly #refRoutes: (Route | undefined)[] = new Array(1 << REF_BITS).fill(undefined);
+  // By the decoder's number for the name, when it gives one.
+  readonly #byRef = new ByNameRef<Route>(REF_BITS);
   readonly #c2: string[];
   #model: ModelConfig;
   /** Transactions without a question name (not attributable to a domain). */
@@ -99,17 +98,11 @@ export class Analyzer {
       return null;
     }
     this.transactions++;
-    const ref = tx.queryRef ?? 0;
-    // The low bits of a number past 2^31 too (ToInt32 keeps them).
-    const at = ref & ((1 << REF_BITS) - 1);
-    let r: Route;
-    if (ref > 0 && this.#refKeys[at] === ref) r = this.#refRoutes[at]!;
-    else {
+    const ref = queryRefOf(tx);
+    let r = this.#byRef.get(ref);
+    if (r === undefined) {
       r = this.#route(tx.queryKey);
-      if (ref > 0) {
-        this.#refKeys[at] = ref;
-        this.#refRoutes[at] = r;
-      }
+      this.#byRef.set(ref, r);
     }
     r.acc.add(tx, r.parts);
     return r.acc.domain;

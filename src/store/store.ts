@@ -15,6 +15,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { DomainFinding } from "../analysis/analyze.ts";
 import type { Transaction } from "../ingest/types.ts";
+import { ByNameRef, queryRefOf } from "../ingest/name_ref.ts";
 
 /** Migrations, in order; the schema version is their count. */
 export const MIGRATIONS: readonly string[] = [
@@ -791,9 +792,8 @@ export class TransactionWriter {
   /** Per text column (client, server, query, domain): the text of its last row and that text's number. */
   readonly #lastText: (string | undefined)[] = [undefined, undefined, undefined, undefined];
   readonly #lastId = new Int32Array(4);
-  /** Query texts' numbers by the query name's number (see {@link Transaction.queryRef}), the last of each low 16 bits. */
-  readonly #refKeys = new Float64Array(1 << 16);
-  readonly #refTexts = new Int32Array(1 << 16);
+  /** Query texts' numbers by the query name's number (see {@link Transaction.queryRef}). */
+  readonly #byRef = new ByNameRef<number>(16);
   #inFlight = 0;
   #wake: (() => void) | null = null;
   #closed: ((written: number) => void) | null = null;
@@ -850,16 +850,13 @@ export class TransactionWriter {
     b.answers[i] = tx.answers.length;
     b.client[i] = this.#textId(tx.client, 0);
     b.server[i] = this.#textId(tx.server, 1);
-    const ref = tx.queryRef ?? 0;
-    const at = ref & 0xffff;
-    if (ref > 0 && this.#refKeys[at] === ref) b.query[i] = this.#refTexts[at];
-    else {
-      const id = b.query[i] = this.#textId(tx.query, 2);
-      if (ref > 0) {
-        this.#refKeys[at] = ref;
-        this.#refTexts[at] = id;
-      }
+    const ref = queryRefOf(tx);
+    let query = this.#byRef.get(ref);
+    if (query === undefined) {
+      query = this.#textId(tx.query, 2);
+      this.#byRef.set(ref, query);
     }
+    b.query[i] = query;
     b.domain[i] = this.#textId(domain, 3);
     if (b.rows === BATCH_ROWS) {
       this.#post({ kind: "batch", batch: b });
@@ -891,7 +888,7 @@ export class TransactionWriter {
     if (reset) {
       this.#textIds.clear();
       this.#lastText.fill(undefined);
-      this.#refKeys.fill(0);
+      this.#byRef.clear();
     }
     return newBatch(this.#runId, reset, this.#textIds.size);
   }
