@@ -24,7 +24,11 @@ export interface Question {
   ref?: number;
 }
 
-/** Decoded RDATA of a resource record, by kind. */
+/**
+ * Decoded RDATA of a resource record, by kind. The packet decoder shares
+ * one frozen object between records whose RDATA is the same (addresses,
+ * names, TXT and raw data seen again): treat it as read-only.
+ */
 export type RData =
   | { kind: "address"; address: string }
   | { kind: "name"; name: string }
