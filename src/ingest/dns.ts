@@ -202,6 +202,14 @@ const nameData: (RData | undefined)[] = new Array(1 << NAME_BITS).fill(undefined
 // input window (the decoder reads message after message from the same one).
 let viewOf: Uint8Array | null = null;
 let view: DataView = new DataView(new ArrayBuffer(0));
+/** The view of `msg` for four-byte loads (made once per input window). */
+function viewOfMessage(msg: Uint8Array): DataView {
+  if (msg !== viewOf) {
+    view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+    viewOf = msg;
+  }
+  return view;
+}
 // Offsets of the current name's label length bytes (a name has at most 127 labels).
 const labelAt = new Int32Array(128);
 
@@ -228,11 +236,7 @@ export function readName(msg: Uint8Array, off: number, base = 0, end = msg.lengt
  * holds the name, or -1 when it is broken.
  */
 function nameSlot(msg: Uint8Array, off: number, base: number, end: number, build: boolean): number {
-  if (build && msg !== viewOf) {
-    view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
-    viewOf = msg;
-  }
-  const v = view;
+  const v = build ? viewOfMessage(msg) : view;
   let pos = off;
   let next = -1;
   let jumps = 0;
@@ -558,11 +562,7 @@ export function forgetSharedAnswers(): void {
 function sharedRData(msg: Uint8Array, type: number, off: number, end: number): RData {
   const n = end - off;
   if (n > RD_SHARED_MAX) return freshRData(msg, type, off, end);
-  if (msg !== viewOf) {
-    view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
-    viewOf = msg;
-  }
-  const v = view;
+  const v = viewOfMessage(msg);
   // The words before the last, and the last (fewer than four bytes: them, zero-filled).
   let last = off;
   let tail = 0;

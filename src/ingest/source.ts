@@ -167,15 +167,14 @@ export function hashFileInThread(path: string, paced = false): ThreadedHash {
   );
   // A run that fails first never awaits the digest: its rejection is not news.
   digest.catch(() => {});
-  // Progress is not signalled: a woken thread would be run on the reader's core, in its way. The
-  // thread looks again every PACE_POLL_MS.
-  const progress = (units: number) => {
-    if (pace !== undefined) Atomics.store(pace, PACE_READ, units);
-  };
   return {
     digest,
     waits: reply.then((r) => r.waits ?? 0, () => 0),
-    progress: (bytes) => progress(Math.floor(bytes / PACE_UNIT)),
+    // Progress is not signalled: a woken thread would be run on the reader's core, in its way. The
+    // thread looks again every PACE_POLL_MS.
+    progress: (bytes) => {
+      if (pace !== undefined) Atomics.store(pace, PACE_READ, Math.floor(bytes / PACE_UNIT));
+    },
     release: () => {
       if (pace === undefined) return;
       Atomics.store(pace, PACE_FREE, 1);
