@@ -206,6 +206,37 @@ Deno.test("names: every byte value survives decoding exactly (one char per byte;
   );
 });
 
+Deno.test("names: names that share what picks their slot (length, each label's ends) but differ inside are never taken for each other", () => {
+  const wireOf = (labels: Uint8Array[]) => {
+    const wire = [...new Array(12).fill(0)];
+    for (const l of labels) wire.push(l.length, ...l);
+    wire.push(0);
+    return Uint8Array.from(wire);
+  };
+  const text = (labels: Uint8Array[]) =>
+    labels.map((l) => Array.from(l, (b) => (b === 0x2e || b === 0x5c ? "\\" : "") + String.fromCharCode(b)).join(""))
+      .join(".");
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ minLength: 3, maxLength: 63 }), { minLength: 1, maxLength: 4 }),
+      fc.nat(),
+      fc.nat(),
+      fc.integer({ min: 0, max: 255 }),
+      (labels, which, at, value) => {
+        const other = labels.map((l) => l.slice());
+        const l = other[which % other.length];
+        l[at % l.length] = value;
+        for (const name of [labels, labels, other, labels, other]) {
+          const r = readName(wireOf(name), 12);
+          assert.ok(r !== null);
+          assert.equal(r.name, text(name));
+        }
+      },
+    ),
+    { numRuns: 3000 },
+  );
+});
+
 Deno.test("pairing table: any mix of sets, gets and deletes agrees with a Map (collisions, wrap-around, growth)", () => {
   fc.assert(
     fc.property(

@@ -319,6 +319,9 @@ function nameSlot(msg: Uint8Array, off: number, base: number, end: number, build
   return slot;
 }
 
+/** The kept words as bytes, for eight-byte loads. */
+const nameWordBytes = new DataView(nameWords.buffer);
+
 /** Whether the words kept at `at` spell the current name (its labels at {@link labelAt}; `v` views `msg`). */
 function sameWords(msg: Uint8Array, v: DataView, at: number, labels: number): boolean {
   for (let l = 0; l < labels; l++) {
@@ -329,16 +332,20 @@ function sameWords(msg: Uint8Array, v: DataView, at: number, labels: number): bo
       continue;
     }
     const last = p + 1 + len - 4;
+    // The words before the last are the label's bytes from p on, kept in order: compared eight
+    // bytes a step (V8 compiles a BigInt64 load and compare to one machine compare: half the
+    // loads of four-byte steps), then the odd word, then the last.
     let i = p;
-    // Four words a step while they last (a long label is up to 16).
-    for (; i + 12 < last; i += 16, at += 4) {
-      if (
-        nameWords[at] !== v.getInt32(i, true) || nameWords[at + 1] !== v.getInt32(i + 4, true) ||
-        nameWords[at + 2] !== v.getInt32(i + 8, true) || nameWords[at + 3] !== v.getInt32(i + 12, true)
-      ) return false;
+    let b = at << 2;
+    for (; i + 4 < last; i += 8, b += 8) {
+      if (nameWordBytes.getBigInt64(b, true) !== v.getBigInt64(i, true)) return false;
     }
-    for (; i < last; i += 4) if (nameWords[at++] !== v.getInt32(i, true)) return false;
-    if (nameWords[at++] !== v.getInt32(last, true)) return false;
+    if (i < last) {
+      if (nameWordBytes.getInt32(b, true) !== v.getInt32(i, true)) return false;
+      b += 4;
+    }
+    if (nameWordBytes.getInt32(b, true) !== v.getInt32(last, true)) return false;
+    at = (b >> 2) + 1;
   }
   return true;
 }
@@ -547,6 +554,7 @@ const rdData: (RData | undefined)[] = new Array(1 << RD_BITS).fill(undefined);
 const rdTurn = new Uint8Array(1 << (RD_BITS - 2));
 const RD_RING = 1 << 20;
 const rdRing = new Int32Array(RD_RING);
+const rdRingBytes = new DataView(rdRing.buffer);
 /** Words written to the ring so far (a slot's words are intact while fewer than RD_RING came after them). */
 let rdWritten = 0;
 
@@ -584,7 +592,10 @@ function sharedRData(msg: Uint8Array, type: number, off: number, end: number): R
     // A slot's words never wrap around the ring's end (see below).
     let at = start % RD_RING;
     let i = off;
-    while (i < last && rdRing[at] === v.getInt32(i, true)) i += 4, at++;
+    // Eight bytes a step, as names' words are compared (see sameWords).
+    for (let b = at << 2; i + 4 < last && rdRingBytes.getBigInt64(b, true) === v.getBigInt64(i, true); b += 8) i += 8;
+    at += (i - off) >> 2;
+    if (i < last && rdRing[at] === v.getInt32(i, true)) i += 4, at++;
     if (i >= last && rdRing[at] === tail) {
       // Seen before: shared from now on (an answer seen once stays young garbage, as a tunnel's are).
       let data = rdData[slot];
