@@ -352,6 +352,28 @@ Deno.test("Zeek JSON lines, plain and gzip", async () => {
   }
 });
 
+Deno.test("Zeek: a record type or rcode a DNS header cannot carry is a malformed line, counted and skipped", async () => {
+  const line = (qtype: unknown, rcode: unknown) =>
+    JSON.stringify({ ts: 1517336042, "id.orig_h": "10.0.0.1", query: "a.example", qtype, rcode });
+  const lines = [
+    line(65535, 4095),
+    line(65536, 0),
+    line(-1, 0),
+    line(1.5, 0),
+    line(1, 4096),
+    line(1, -1),
+    line(1, 0.5),
+    line(28, null),
+  ];
+  const path = tempFile(new TextEncoder().encode(lines.join("\n")), ".json");
+  const { txs, stats } = await read(path);
+  assert.deepEqual(txs.map((t) => [t.qtype, t.rcode]), [[65535, 4095], [28, null]]);
+  assert.equal(stats.malformed, 6);
+  assert.equal(stats.first_malformed!.line, 2);
+  assert.match(stats.first_malformed!.reason, /qtype is not a record type/);
+  Deno.removeSync(path);
+});
+
 Deno.test("format is chosen by content, not by name; unreadable inputs name the file", async () => {
   const path = tempFile(pcapFile([{ ts: 1, data: q1 }]), ".log");
   assert.equal((await read(path)).stats.format, "pcap");

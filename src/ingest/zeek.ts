@@ -179,6 +179,11 @@ function rowToTransaction(r: Row): Transaction | string {
   };
   const rcode = num("rcode");
   const qtype = num("qtype") ?? 0;
+  // What a DNS header can carry: a 16-bit type, a 12-bit rcode (with EDNS's upper bits).
+  if (!Number.isInteger(qtype) || qtype < 0 || qtype > 0xffff) return "qtype is not a record type (0-65535)";
+  if (rcode !== null && (!Number.isInteger(rcode) || rcode < 0 || rcode > 0xfff)) {
+    return "rcode is not a response code (0-4095)";
+  }
   const ttls = r.list("TTLs").map(Number);
   const answers = parseZeekAnswers(r.list("answers"), ttls, qtype);
   const proto = r.get("proto");
