@@ -155,7 +155,7 @@ const copies = buildBigCapture();
 const size = Deno.statSync(big).size;
 console.log(`${big}: ${formatBytes(size)} (${copies} copies)\n`);
 
-const V8 = "--v8-flags=--max-semi-space-size=4";
+const V8 = "--v8-flags=--max-semi-space-size=4,--heap-growing-percent=50";
 // Timings on a shared machine wander (and V8's compiled code differs from
 // one process to the next): each Plumbum figure is the median of several
 // runs (the slower middle one when their number is even), with the largest

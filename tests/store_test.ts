@@ -443,7 +443,7 @@ Deno.test("apply killed with SIGKILL mid-way: integrity ok, the previous run is 
   const big = `${cwd}/big.pcap`;
   bigCapture(big, 48);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--v8-flags=--max-semi-space-size=4", "-A", cli, "apply", big],
+    args: ["run", "--quiet", "--v8-flags=--max-semi-space-size=4,--heap-growing-percent=50", "-A", cli, "apply", big],
     cwd,
     stdout: "null",
     stderr: "piped",

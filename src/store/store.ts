@@ -555,12 +555,18 @@ const ROWS_PER_INSERT = 64;
 const BATCH_ROWS = 8192;
 /**
  * Batches in flight before ingest is held back (bounds the memory rows wait
- * in: ~300 KB a batch). The writer works in bursts (a WAL checkpoint, its
- * collector); with 4 the decoder waited through them, 0.3-1.0 s of an
- * `apply` of the bench capture; with 16 `apply` took 0.89 of the time
- * (median of 10 alternating pairs, 8 faster), peak RSS the same.
+ * in: ~300 KB a batch, and its new texts). The writer works in bursts (a
+ * WAL checkpoint, its collector); with 4 the decoder waited through them,
+ * 0.3-1.0 s of an `apply` of the bench capture; with 16 `apply` took 0.89
+ * of the time (median of 10 alternating pairs, 8 faster), peak RSS the same.
  */
 const MAX_IN_FLIGHT = 16;
+/**
+ * Characters of new texts in flight before ingest is held back, whatever
+ * the batches: where every name is new (tunnels), a batch brings 8192 names
+ * of up to 255 characters, and 16 such batches could hold ~32 MB of them.
+ */
+const MAX_TEXT_IN_FLIGHT = 4 << 20;
 
 /** Host numbers the writer thread keeps by address before it starts over (bounds its memory). */
 const HOSTS_KEPT = 1 << 16;
@@ -834,6 +840,11 @@ export class TransactionWriter {
   /** Query texts' numbers by the query name's number (see {@link Transaction.queryRef}). */
   readonly #byRef = new ByNameRef<number>(16);
   #inFlight = 0;
+  /** Characters of the texts of the batches in flight, by batch in the order sent. */
+  readonly #textInFlight: number[] = [];
+  #textChars = 0;
+  /** Characters of the texts of the batch being filled. */
+  #batchChars = 0;
   #wake: (() => void) | null = null;
   #closed: ((written: number) => void) | null = null;
   #error: Error | null = null;
@@ -847,6 +858,7 @@ export class TransactionWriter {
       const m = e.data;
       if (m.kind === "ack") {
         this.#inFlight--;
+        this.#textChars -= this.#textInFlight.shift()!;
         this.#wakeUp();
       } else if (m.kind === "done") this.#closed?.(m.written);
       else this.#failWith(new Error(`storing transactions failed: ${m.message}`));
@@ -874,6 +886,9 @@ export class TransactionWriter {
     if (m.kind === "batch") {
       const b = m.batch;
       this.#inFlight++;
+      this.#textInFlight.push(this.#batchChars);
+      this.#textChars += this.#batchChars;
+      this.#batchChars = 0;
       const columns = [b.ts, b.qtype, b.rcode, b.answers, b.client, b.server, b.query, b.domain];
       this.#worker.postMessage(m, columns.map((c) => c.buffer) as ArrayBuffer[]);
     } else this.#worker.postMessage(m);
@@ -915,6 +930,7 @@ export class TransactionWriter {
       id = this.#textIds.size;
       this.#textIds.set(text, id);
       this.#batch.texts.push(text);
+      this.#batchChars += text.length;
     }
     this.#lastText[column] = text;
     this.#lastId[column] = id;
@@ -946,7 +962,9 @@ export class TransactionWriter {
   /** Resolves once few enough batches wait; rejects when the thread failed. */
   ready(): Promise<void> {
     if (this.#error !== null) return Promise.reject(this.#error);
-    if (this.#inFlight < MAX_IN_FLIGHT) return Promise.resolve();
+    if (this.#inFlight < MAX_IN_FLIGHT && (this.#textChars < MAX_TEXT_IN_FLIGHT || this.#inFlight === 0)) {
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve) => this.#wake = resolve).then(() => this.ready());
   }
 

@@ -20,7 +20,7 @@ export async function runCli(
     args: [
       "run",
       "--quiet",
-      "--v8-flags=--max-semi-space-size=4",
+      "--v8-flags=--max-semi-space-size=4,--heap-growing-percent=50",
       "--allow-read",
       "--allow-write",
       "--allow-env",
