@@ -17,11 +17,11 @@ import { isoTime } from "../present/text.ts";
  * run, by the share of transactions that ask a name not asked before (a new
  * name is split, measured, counted and compressed by `apply`, and split and
  * counted here). As measured on the bench's captures, plan and apply by
- * turns, whole commands: 1.65× on the repeated mixed capture (share 0.003;
- * 1.44–1.82 in six pairs), 2.6× on the unique-name tunnels (share 1;
- * 2.58–2.64 in three).
+ * turns, whole commands: 1.7× on the repeated mixed capture (share 0.003;
+ * 1.27–1.86 in six pairs), 2.85× on the unique-name tunnels (share 1;
+ * 2.59–2.96 in six).
  */
-export const APPLY_OVER_PLAN = { repeatedNames: 1.65, newNames: 2.6 };
+export const APPLY_OVER_PLAN = { repeatedNames: 1.7, newNames: 2.85 };
 
 /** Names whose parent domains `plan` remembers at once (the table starts over when full). */
 const PARENTS_KEPT = 65536;
