@@ -79,14 +79,23 @@ Deno.test("store: a version-1 file migrates forward with its transactions (domai
   Deno.removeSync(dir, { recursive: true });
 });
 
-Deno.test("store: a version-4 file keeps every query through version 5, each run's names once; the CLI says it upgrades", async () => {
+/**
+ * A workspace database as a Plumbum of schema `version` (4 or later) left it, with hosts 1 (10.0.0.1) and
+ * 2 (10.0.0.53) and domain 1 (x.test); `raw` is open on it.
+ */
+function olderFile(version: number): { dir: string; path: string; raw: DatabaseSync } {
   const dir = Deno.makeTempDirSync();
   const path = `${dir}/plumbum.db`;
   const raw = new DatabaseSync(path);
-  for (const m of MIGRATIONS.slice(0, 4)) raw.exec(m);
-  raw.exec("PRAGMA user_version = 4");
+  for (const m of MIGRATIONS.slice(0, version)) raw.exec(m);
+  raw.exec(`PRAGMA user_version = ${version}`);
   raw.exec("INSERT INTO hosts (id, address) VALUES (1, '10.0.0.1'), (2, '10.0.0.53')");
   raw.exec("INSERT INTO domains (id, name) VALUES (1, 'x.test')");
+  return { dir, path, raw };
+}
+
+Deno.test("store: a version-4 file keeps every query through version 5, each run's names once; the CLI says it upgrades", async () => {
+  const { dir, path, raw } = olderFile(4);
   const ins = raw.prepare(
     `INSERT INTO transactions (id, run_id, ts, client_id, server_id, query, qtype, rcode, answers, domain_id, sampled)
      VALUES (?, ?, ?, 1, 2, ?, 16, 0, 1, 1, ?)`,
@@ -176,14 +185,8 @@ function tx(i: number): Transaction {
 }
 
 Deno.test("store: a version-5 file's rows read the same after version 6 packs them; the writer's rows read back exactly", async () => {
-  const dir = Deno.makeTempDirSync();
-  const path = `${dir}/p.db`;
-  const raw = new DatabaseSync(path);
-  for (const m of MIGRATIONS.slice(0, 5)) raw.exec(m);
-  raw.exec("PRAGMA user_version = 5");
+  const { dir, path, raw } = olderFile(5);
   raw.exec("INSERT INTO runs (id, status, started_at, config) VALUES (1, 'complete', 'then', '{}')");
-  raw.exec("INSERT INTO hosts (id, address) VALUES (1, '10.0.0.1'), (2, '10.0.0.53')");
-  raw.exec("INSERT INTO domains (id, name) VALUES (1, 'x.test')");
   const extremes = [0, 1, 16, 255, 4095, 65535];
   const rows: { ts: number; qtype: number; rcode: number | null; answers: number; sampled: number }[] = [];
   for (const qtype of extremes) {
