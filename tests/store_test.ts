@@ -327,6 +327,41 @@ Deno.test("store: the writer thread commits every row it is given, in batches, a
   Deno.removeSync(dir, { recursive: true });
 });
 
+Deno.test("store: the writer holds ingest back by batches in flight and by the characters of their new texts", async () => {
+  const dir = Deno.makeTempDirSync();
+  const s = Store.open(`${dir}/p.db`);
+  // Whether ready() has resolved before any reply of the writer thread could arrive (replies are messages:
+  // they wait for the event loop, which nothing here yields to between the adds and the check).
+  const readyNow = async (w: ReturnType<Store["transactionWriter"]>) => {
+    let now = false;
+    w.ready().then(() => now = true);
+    // A few microtask turns: enough for a resolved promise's callbacks, never for a message.
+    for (let i = 0; i < 5; i++) await null;
+    return now;
+  };
+  const batch = 8192;
+  const fill = (w: ReturnType<Store["transactionWriter"]>, batches: number, nameLength: number) => {
+    for (let i = 0; i < batches * batch; i++) {
+      const t = tx(i);
+      t.query = t.queryKey = `${String(i).padStart(nameLength - 7, "a")}.x.test`;
+      w.add(t, "x.test");
+    }
+  };
+  // Two batches of short new names: far below both bounds.
+  const short = s.transactionWriter(s.startRun({}));
+  fill(short, 2, 20);
+  assert.equal(await readyNow(short), true);
+  assert.equal(await short.flush(), 2 * batch);
+  // Three batches of 255-character new names (6.3 M characters, past 4 Mi): held back until the thread commits.
+  const long = s.transactionWriter(s.startRun({}));
+  fill(long, 3, 255);
+  assert.equal(await readyNow(long), false);
+  await long.ready();
+  assert.equal(await long.flush(), 3 * batch);
+  s.close();
+  Deno.removeSync(dir, { recursive: true });
+});
+
 Deno.test("store: a name asked again and again is stored once a run, and every row reads back its own", async () => {
   const dir = Deno.makeTempDirSync();
   const s = Store.open(`${dir}/p.db`);

@@ -164,7 +164,7 @@ export const MIGRATIONS: readonly string[] = [
   // 6: narrower rows. A row's run is implied by its id (the run's key
   // range), and record type, rcode, answer count and the sampled flag share
   // one integer (see packCode). Binding 7 values a row instead of 11 took
-  // about a quarter off the writer thread's work. The partial index goes
+  // 16-25 % off the writer thread's CPU. The partial index goes
   // by domain and id (a run is an id range in it); the view gives the same
   // columns as before.
   `CREATE TABLE transactions_v6 (
