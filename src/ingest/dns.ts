@@ -322,6 +322,28 @@ function nameSlot(msg: Uint8Array, off: number, base: number, end: number, build
 /** The kept words as bytes, for eight-byte loads. */
 const nameWordBytes = new DataView(nameWords.buffer);
 
+/**
+ * Bytes `i` up to `last` of a message (`v` views it) as the words before a
+ * last one: the layout the name and answer tables keep, ceil((last - i) / 4)
+ * little-endian words, the final one possibly running into the last word.
+ * Kept into `into` from word `at` on; returns the word after them.
+ */
+function keepLeadingWords(into: Int32Array, at: number, v: DataView, i: number, last: number): number {
+  for (; i < last; i += 4) into[at++] = v.getInt32(i, true);
+  return at;
+}
+
+/**
+ * Whether the words {@link keepLeadingWords} kept from byte `b` of `kept`
+ * are bytes `i` up to `last` of the message `v` views: compared eight bytes
+ * a step (V8 compiles a BigInt64 load and compare to one machine compare:
+ * half the loads of four-byte steps), then the odd word.
+ */
+function sameLeadingWords(kept: DataView, b: number, v: DataView, i: number, last: number): boolean {
+  for (; i + 4 < last; i += 8, b += 8) if (kept.getBigInt64(b, true) !== v.getBigInt64(i, true)) return false;
+  return i >= last || kept.getInt32(b, true) === v.getInt32(i, true);
+}
+
 /** Whether the words kept at `at` spell the current name (its labels at {@link labelAt}; `v` views `msg`). */
 function sameWords(msg: Uint8Array, v: DataView, at: number, labels: number): boolean {
   for (let l = 0; l < labels; l++) {
@@ -331,21 +353,11 @@ function sameWords(msg: Uint8Array, v: DataView, at: number, labels: number): bo
       if (nameWords[at++] !== shortWord(msg, p, len)) return false;
       continue;
     }
+    // The label's bytes from its length byte on, then its last four.
     const last = p + 1 + len - 4;
-    // The words before the last are the label's bytes from p on, kept in order: compared eight
-    // bytes a step (V8 compiles a BigInt64 load and compare to one machine compare: half the
-    // loads of four-byte steps), then the odd word, then the last.
-    let i = p;
-    let b = at << 2;
-    for (; i + 4 < last; i += 8, b += 8) {
-      if (nameWordBytes.getBigInt64(b, true) !== v.getBigInt64(i, true)) return false;
-    }
-    if (i < last) {
-      if (nameWordBytes.getInt32(b, true) !== v.getInt32(i, true)) return false;
-      b += 4;
-    }
-    if (nameWordBytes.getInt32(b, true) !== v.getInt32(last, true)) return false;
-    at = (b >> 2) + 1;
+    if (!sameLeadingWords(nameWordBytes, at << 2, v, p, last)) return false;
+    at += (last - p + 3) >> 2;
+    if (nameWords[at++] !== v.getInt32(last, true)) return false;
   }
   return true;
 }
@@ -360,8 +372,7 @@ function keepWords(msg: Uint8Array, v: DataView, at: number, labels: number): vo
       continue;
     }
     const last = p + 1 + len - 4;
-    let i = p;
-    for (; i < last; i += 4) nameWords[at++] = v.getInt32(i, true);
+    at = keepLeadingWords(nameWords, at, v, p, last);
     nameWords[at++] = v.getInt32(last, true);
   }
 }
@@ -590,13 +601,8 @@ function sharedRData(msg: Uint8Array, type: number, off: number, end: number): R
     const start = rdStart[slot];
     if (rdWritten - start > RD_RING) continue;
     // A slot's words never wrap around the ring's end (see below).
-    let at = start % RD_RING;
-    let i = off;
-    // Eight bytes a step, as names' words are compared (see sameWords).
-    for (let b = at << 2; i + 4 < last && rdRingBytes.getBigInt64(b, true) === v.getBigInt64(i, true); b += 8) i += 8;
-    at += (i - off) >> 2;
-    if (i < last && rdRing[at] === v.getInt32(i, true)) i += 4, at++;
-    if (i >= last && rdRing[at] === tail) {
+    const at = start % RD_RING;
+    if (sameLeadingWords(rdRingBytes, at << 2, v, off, last) && rdRing[at + ((last - off + 3) >> 2)] === tail) {
       // Seen before: shared from now on (an answer seen once stays young garbage, as a tunnel's are).
       let data = rdData[slot];
       if (data === undefined) data = rdData[slot] = Object.freeze(freshRData(msg, type, off, end));
@@ -616,8 +622,7 @@ function sharedRData(msg: Uint8Array, type: number, off: number, end: number): R
   }
   rdStart[slot] = rdWritten;
   rdWritten += nw;
-  for (let i = off; i < last; i += 4) rdRing[at++] = v.getInt32(i, true);
-  rdRing[at] = tail;
+  rdRing[keepLeadingWords(rdRing, at, v, off, last)] = tail;
   rdData[slot] = undefined;
   return data;
 }
