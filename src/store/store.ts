@@ -839,9 +839,9 @@ export class TransactionWriter {
   readonly #lastId = new Int32Array(4);
   /** Query texts' numbers by the query name's number (see {@link Transaction.queryRef}). */
   readonly #byRef = new ByNameRef<number>(16);
-  #inFlight = 0;
-  /** Characters of the texts of the batches in flight, by batch in the order sent. */
-  readonly #textInFlight: number[] = [];
+  /** Per batch in flight, in the order sent: the characters of its new texts. */
+  readonly #inFlight: number[] = [];
+  /** Their sum. */
   #textChars = 0;
   /** Characters of the texts of the batch being filled. */
   #batchChars = 0;
@@ -857,8 +857,7 @@ export class TransactionWriter {
     this.#worker.onmessage = (e: MessageEvent<WriterReply>) => {
       const m = e.data;
       if (m.kind === "ack") {
-        this.#inFlight--;
-        this.#textChars -= this.#textInFlight.shift()!;
+        this.#textChars -= this.#inFlight.shift()!;
         this.#wakeUp();
       } else if (m.kind === "done") this.#closed?.(m.written);
       else this.#failWith(new Error(`storing transactions failed: ${m.message}`));
@@ -885,8 +884,7 @@ export class TransactionWriter {
   #post(m: WriterRequest): void {
     if (m.kind === "batch") {
       const b = m.batch;
-      this.#inFlight++;
-      this.#textInFlight.push(this.#batchChars);
+      this.#inFlight.push(this.#batchChars);
       this.#textChars += this.#batchChars;
       this.#batchChars = 0;
       const columns = [b.ts, b.qtype, b.rcode, b.answers, b.client, b.server, b.query, b.domain];
@@ -962,7 +960,8 @@ export class TransactionWriter {
   /** Resolves once few enough batches wait; rejects when the thread failed. */
   ready(): Promise<void> {
     if (this.#error !== null) return Promise.reject(this.#error);
-    if (this.#inFlight < MAX_IN_FLIGHT && (this.#textChars < MAX_TEXT_IN_FLIGHT || this.#inFlight === 0)) {
+    const batches = this.#inFlight.length;
+    if (batches < MAX_IN_FLIGHT && (this.#textChars < MAX_TEXT_IN_FLIGHT || batches === 0)) {
       return Promise.resolve();
     }
     return new Promise<void>((resolve) => this.#wake = resolve).then(() => this.ready());
