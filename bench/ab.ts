@@ -65,16 +65,21 @@ async function variant(src: string): Promise<Run> {
       end.push(p + 16 + incl);
       p += 16 + incl;
     }
+    // A revision before decoders owned their tables exports readName itself.
+    const names = dns.DnsDecoder === undefined ? dns : new dns.DnsDecoder();
     return () => {
       const t0 = performance.now();
-      for (let i = 0; i < at.length; i++) sink += dns.readName(buf, at[i] + 12, at[i], end[i])?.name.length ?? 0;
+      for (let i = 0; i < at.length; i++) sink += names.readName(buf, at[i] + 12, at[i], end[i])?.name.length ?? 0;
       return Promise.resolve(performance.now() - t0);
     };
   }
+  // Like a revision whose tables were module globals, every rep reuses one decoder's tables.
+  const decoder = dns.DnsDecoder === undefined ? undefined : new dns.DnsDecoder();
   return async () => {
     const t0 = performance.now();
     const analyzer = o.mode === "analysis" ? new Analyzer({ model: presetModel("tunnel") }) : null;
     await source.ingestFile(file, {
+      dns: decoder,
       onTransaction(tx: { answers: unknown[] }) {
         if (analyzer !== null) analyzer.add(tx);
         else sink += tx.answers.length;

@@ -4,7 +4,13 @@
  */
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
-import { bytesToByteString, decodeDns, forgetSharedAnswers, readName, ReusableMessage } from "../src/ingest/dns.ts";
+import { bytesToByteString, DnsDecoder, ReusableMessage } from "../src/ingest/dns.ts";
+
+// One decoder for the tests of this file (each owns its tables).
+const dns = new DnsDecoder();
+const decodeDns = dns.decode.bind(dns);
+const readName = dns.readName.bind(dns);
+const forgetSharedAnswers = () => dns.rdata.forgetAnswers();
 import { FragmentReassembler } from "../src/ingest/ipfrag.ts";
 import { PacketDecoder, SUPPORTED_LINK_TYPES } from "../src/ingest/packet.ts";
 import { PendingTable } from "../src/ingest/transactions.ts";

@@ -41,7 +41,7 @@ export class FragmentReassembler {
    * completes the datagram, otherwise null.
    */
   add(key: string, ts: number, offset: number, more: boolean, data: Uint8Array): Uint8Array | null {
-    this.#expire(ts);
+    this.expire(ts);
     let p = this.#pending.get(key);
     if (p === undefined) {
       if (this.#pending.size >= this.#limits.maxDatagrams) {
@@ -79,7 +79,8 @@ export class FragmentReassembler {
     return out;
   }
 
-  #expire(ts: number): void {
+  /** Drop datagrams that have waited longer than the timeout at time `ts` (a quiet link calls this on a clock). */
+  expire(ts: number): void {
     for (const [k, p] of this.#pending) {
       if (ts - p.first <= this.#limits.timeoutSecs) break;
       this.#pending.delete(k);

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { decodeDns, dnsError, ipv4At, ipv6At, ReusableMessage } from "./dns.ts";
+import { DnsDecoder, ReusableMessage } from "./dns.ts";
 import { FragmentReassembler } from "./ipfrag.ts";
 import { TcpReassembler } from "./tcp.ts";
 import type { DnsMessage, DnsService } from "./types.ts";
@@ -75,6 +75,12 @@ export interface PacketDecoderOptions {
    * message is then valid only during `onMessage`, except its record lists.
    */
   reuseMessages?: boolean;
+  /**
+   * The DNS decoder (and so the name, address and answer tables) to use:
+   * pass one to let several inputs of a run share what they repeat. By
+   * default each packet decoder has its own.
+   */
+  dns?: DnsDecoder;
 }
 
 const MAX_TUNNEL_DEPTH = 8;
@@ -93,6 +99,7 @@ export class PacketDecoder {
   readonly #ports = new Uint8Array(65536);
   readonly #frags = new FragmentReassembler();
   readonly #tcp = new TcpReassembler();
+  readonly #decoder: DnsDecoder;
   readonly #onMessage: (m: DnsMessage, meta: MessageMeta) => void;
   readonly #onMalformed: (reason: string) => void;
   readonly #allSections: boolean;
@@ -126,6 +133,7 @@ export class PacketDecoder {
     this.#onMalformed = onMalformed;
     this.#allSections = options.allSections ?? true;
     this.#reuse = options.reuseMessages ? new ReusableMessage() : undefined;
+    this.#decoder = options.dns ?? new DnsDecoder();
     for (const p of options.dnsPorts ?? [53]) this.#ports[p] = PORT_DNS;
     this.#ports[5353] = PORT_MDNS;
     this.#ports[5355] = PORT_LLMNR;
@@ -146,6 +154,22 @@ export class PacketDecoder {
     }
     this.#link(linkType, data, start, Math.min(end, data.length), 0);
     return this.#sawDns;
+  }
+
+  /**
+   * The clock moved to `now` (seconds, capture time) without a packet: TCP
+   * flows idle past their limit and fragments waiting past theirs are
+   * dropped, as the next packet would have dropped them.
+   */
+  advance(now: number): void {
+    this.#tcp.expire(now);
+    this.#lastExpire = now;
+    this.#frags.expire(now);
+  }
+
+  /** TCP flows and fragmented datagrams held, waiting for more. */
+  get held(): { tcpFlows: number; fragments: number } {
+    return { tcpFlows: this.#tcp.size, fragments: this.#frags.size };
   }
 
   #link(linkType: number, d: Uint8Array, off: number, end: number, depth: number): void {
@@ -315,7 +339,8 @@ export class PacketDecoder {
 
   /** The address at `at` in the innermost IP header, as text. */
   #address(at: number): string {
-    return this.#v6 ? ipv6At(this.#addrBuf, at) : ipv4At(this.#addrBuf, at);
+    const a = this.#decoder.addresses;
+    return this.#v6 ? a.v6(this.#addrBuf, at) : a.v4(this.#addrBuf, at);
   }
 
   /** Whether a fragment may belong to DNS (or a tunnel) and is worth holding. */
@@ -447,9 +472,9 @@ export class PacketDecoder {
   }
 
   #dns(d: Uint8Array, start: number, end: number, meta: MessageMeta): void {
-    const m = decodeDns(d, start, end, this.#allSections, this.#reuse);
+    const m = this.#decoder.decode(d, start, end, this.#allSections, this.#reuse);
     if (m === null) {
-      this.#onMalformed(this.#truncated ? "DNS message cut by the capture's snapshot length" : dnsError);
+      this.#onMalformed(this.#truncated ? "DNS message cut by the capture's snapshot length" : this.#decoder.error);
       return;
     }
     if (m.malformed !== null) {

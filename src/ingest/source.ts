@@ -18,8 +18,8 @@ import { askThread } from "../thread.ts";
 import { ByteStream, readFnFromStream } from "./bytes.ts";
 import { PACE_FREE, PACE_READ, PACE_UNIT } from "./hash_pace.ts";
 import { isPcapng, pcapMagic, readPcap, readPcapng } from "./capture.ts";
-import { PacketDecoder } from "./packet.ts";
-import { TransactionAssembler } from "./transactions.ts";
+import type { DnsDecoder } from "./dns.ts";
+import { countMalformed, countTransaction, emptyStats, FrameDecoder } from "./frames.ts";
 import type { FileStats, Transaction } from "./types.ts";
 import { readZeekJson, readZeekTsv } from "./zeek.ts";
 
@@ -54,6 +54,8 @@ export interface IngestOptions {
   sha256?: boolean;
   /** Awaited before each read of the input: lets a slower consumer hold ingest back. */
   pause?: () => Promise<void>;
+  /** The DNS decoder to use (one per run lets its files share what they repeat); a new one by default. */
+  dns?: DnsDecoder;
 }
 
 /** Recognise the format from the first bytes of (decompressed) input. */
@@ -70,28 +72,6 @@ export function sniffFormat(head: Uint8Array): InputFormat | null {
   if (text.startsWith("#separator") || text.startsWith("#fields")) return "zeek-tsv";
   if (text.startsWith("#") && /\n#(separator |fields\t)/.test(text)) return "zeek-tsv";
   return null;
-}
-
-function emptyStats(path: string): FileStats {
-  return {
-    path,
-    format: "unknown",
-    compression: null,
-    link_types: [],
-    packets: 0,
-    dns_messages: 0,
-    transactions: 0,
-    queries: 0,
-    responses: 0,
-    txt: 0,
-    malformed: 0,
-    first_ts: null,
-    last_ts: null,
-    bytes: 0,
-    skipped: 0,
-    first_malformed: null,
-    malformed_reasons: {},
-  };
 }
 
 /**
@@ -246,18 +226,6 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
       throw new InputError(path, "not a PCAP, pcapng or Zeek dns.log file (checked its first bytes)");
     }
     stats.format = format;
-    const emit = (tx: Transaction) => {
-      stats.transactions++;
-      if (tx.qtype === 16) stats.txt++;
-      if (stats.first_ts === null || tx.ts < stats.first_ts) stats.first_ts = tx.ts;
-      if (stats.last_ts === null || tx.ts > stats.last_ts) stats.last_ts = tx.ts;
-      options.onTransaction?.(tx);
-    };
-    const malformed = (reason: string, site: { offset?: number; line?: number; packet?: number }) => {
-      stats.malformed++;
-      stats.malformed_reasons[reason] = (stats.malformed_reasons[reason] ?? 0) + 1;
-      if (stats.first_malformed === null) stats.first_malformed = { ...site, reason };
-    };
     let progressAt = 0;
     const progress = () => {
       if (options.onProgress !== undefined && s.offset - progressAt > (16 << 20)) {
@@ -265,6 +233,7 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
         options.onProgress(s.offset, stats);
       }
     };
+    const onTransaction = options.onTransaction;
     if (format === "zeek-tsv" || format === "zeek-json") {
       const read = format === "zeek-tsv" ? readZeekTsv : readZeekJson;
       await read(s, {
@@ -272,47 +241,37 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
           stats.dns_messages++;
           stats.queries++;
           if (tx.hasResponse) stats.responses++;
-          emit(tx);
+          countTransaction(stats, tx);
+          onTransaction?.(tx);
           progress();
         },
         problem(reason, line) {
-          malformed(reason, { line });
+          countMalformed(stats, reason, { line });
         },
         skipped() {
           stats.skipped++;
         },
       });
     } else {
-      const pairing = new TransactionAssembler(emit, { timeoutSecs: options.pairingTimeoutSecs });
-      let packetNo = 0;
-      let frameOffset = 0;
-      const decoder = new PacketDecoder(
-        (m, meta) => {
-          stats.dns_messages++;
-          if (m.qr) stats.responses++;
-          else stats.queries++;
-          pairing.add(m, meta);
-        },
-        (reason) => malformed(reason, { packet: packetNo, offset: frameOffset }),
-        { dnsPorts: options.dnsPorts, allSections: false, reuseMessages: true },
-      );
+      const frames = new FrameDecoder(stats, (tx) => onTransaction?.(tx), {
+        dnsPorts: options.dnsPorts,
+        pairingTimeoutSecs: options.pairingTimeoutSecs,
+        dns: options.dns,
+      });
       const read = format === "pcap" ? readPcap : readPcapng;
       await read(s, {
         frame(f) {
-          packetNo++;
-          stats.packets++;
-          frameOffset = s.offset;
-          if (!decoder.frame(f.linkType, f.data, f.ts, f.origLen > f.end - f.start, f.start, f.end)) stats.skipped++;
-          if ((packetNo & 0xfff) === 0) progress();
+          frames.frame(f.linkType, f.data, f.ts, f.origLen > f.end - f.start, f.start, f.end, s.offset);
+          if ((frames.packets & 0xfff) === 0) progress();
         },
         problem(reason, offset) {
-          malformed(reason, { offset, packet: packetNo + 1 });
+          frames.problem(reason, offset);
         },
         linkType(t) {
-          if (!stats.link_types.includes(t)) stats.link_types.push(t);
+          frames.linkType(t);
         },
       });
-      pairing.end();
+      frames.end();
     }
     stats.bytes = s.offset;
     if (hash !== null) {

@@ -126,6 +126,20 @@ export class TransactionAssembler {
     return p !== null && (p.done || !(now - p.tx.ts <= this.#timeout) || this.#size > this.#maxPending);
   }
 
+  /**
+   * The clock moved to `now` (seconds, capture time) without a message:
+   * queries that have waited out their timeout leave unanswered, as the
+   * next message would have let them leave.
+   */
+  advance(now: number): void {
+    if (this.#due(now)) this.#flush(now);
+  }
+
+  /** Queries waiting for their answers. */
+  get pending(): number {
+    return this.#size;
+  }
+
   /** Emit everything still waiting (end of input). */
   end(): void {
     this.#flush(Infinity);

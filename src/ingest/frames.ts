@@ -1,0 +1,153 @@
+/**
+ * Captured frames to DNS transactions: the packet decoder and the pairing
+ * stage joined, with the counters a {@link FileStats} reports. Files and
+ * live captures feed frames through the same object, and a live source
+ * moves its clock with {@link FrameDecoder.advance} on a quiet link.
+ *
+ * @module
+ */
+
+import type { DnsDecoder } from "./dns.ts";
+import { PacketDecoder } from "./packet.ts";
+import { TransactionAssembler } from "./transactions.ts";
+import type { FileStats, Transaction } from "./types.ts";
+
+/** Where a malformed part was found. */
+export interface MalformedSite {
+  offset?: number;
+  line?: number;
+  packet?: number;
+}
+
+/** Fresh counters for an input called `path`. */
+export function emptyStats(path: string): FileStats {
+  return {
+    path,
+    format: "unknown",
+    compression: null,
+    link_types: [],
+    packets: 0,
+    dns_messages: 0,
+    transactions: 0,
+    queries: 0,
+    responses: 0,
+    txt: 0,
+    malformed: 0,
+    first_ts: null,
+    last_ts: null,
+    bytes: 0,
+    skipped: 0,
+    first_malformed: null,
+    malformed_reasons: {},
+  };
+}
+
+/** Count one transaction leaving an input. */
+export function countTransaction(stats: FileStats, tx: Transaction): void {
+  stats.transactions++;
+  if (tx.qtype === 16) stats.txt++;
+  if (stats.first_ts === null || tx.ts < stats.first_ts) stats.first_ts = tx.ts;
+  if (stats.last_ts === null || tx.ts > stats.last_ts) stats.last_ts = tx.ts;
+}
+
+/** Count one malformed part, keeping where the first was and why. */
+export function countMalformed(stats: FileStats, reason: string, site: MalformedSite): void {
+  stats.malformed++;
+  stats.malformed_reasons[reason] = (stats.malformed_reasons[reason] ?? 0) + 1;
+  if (stats.first_malformed === null) stats.first_malformed = { ...site, reason };
+}
+
+/** Options of {@link FrameDecoder}. */
+export interface FrameDecoderOptions {
+  /** Plain DNS ports (default [53]). */
+  dnsPorts?: number[];
+  /** Seconds a query waits for its response (capture time). */
+  pairingTimeoutSecs?: number;
+  /** The DNS decoder to use (its tables); a new one by default. */
+  dns?: DnsDecoder;
+}
+
+/** Frames in, transactions out (through `onTransaction`), counted in `stats`. */
+export class FrameDecoder {
+  /** The counters of what went through. */
+  readonly stats: FileStats;
+  readonly #packets: PacketDecoder;
+  readonly #pairing: TransactionAssembler;
+  #packetNo = 0;
+  #offset = 0;
+
+  constructor(stats: FileStats, onTransaction: (tx: Transaction) => void, options: FrameDecoderOptions = {}) {
+    this.stats = stats;
+    this.#pairing = new TransactionAssembler((tx) => {
+      countTransaction(stats, tx);
+      onTransaction(tx);
+    }, { timeoutSecs: options.pairingTimeoutSecs });
+    const pairing = this.#pairing;
+    this.#packets = new PacketDecoder(
+      (m, meta) => {
+        stats.dns_messages++;
+        if (m.qr) stats.responses++;
+        else stats.queries++;
+        pairing.add(m, meta);
+      },
+      (reason) => countMalformed(stats, reason, { packet: this.#packetNo, offset: this.#offset }),
+      { dnsPorts: options.dnsPorts, allSections: false, reuseMessages: true, dns: options.dns },
+    );
+  }
+
+  /** Frames decoded so far. */
+  get packets(): number {
+    return this.#packetNo;
+  }
+
+  /**
+   * Decode one frame `data[start..end)` of link type `linkType`, captured
+   * at `ts` (seconds); `truncated` when the capture kept fewer bytes than
+   * the wire carried; `offset` is where the frame ends in its file, for
+   * locating problems.
+   */
+  frame(
+    linkType: number,
+    data: Uint8Array,
+    ts: number,
+    truncated: boolean,
+    start: number,
+    end: number,
+    offset = 0,
+  ): void {
+    this.#packetNo++;
+    this.stats.packets++;
+    this.#offset = offset;
+    if (!this.#packets.frame(linkType, data, ts, truncated, start, end)) this.stats.skipped++;
+  }
+
+  /** A problem of the container (not of a frame) at byte `offset`. */
+  problem(reason: string, offset: number): void {
+    countMalformed(this.stats, reason, { offset, packet: this.#packetNo + 1 });
+  }
+
+  /** A link type seen. */
+  linkType(t: number): void {
+    if (!this.stats.link_types.includes(t)) this.stats.link_types.push(t);
+  }
+
+  /**
+   * The clock moved to `now` (seconds, capture time) with no frame:
+   * unanswered queries past their timeout leave as transactions, idle TCP
+   * flows and stale fragments are dropped.
+   */
+  advance(now: number): void {
+    this.#packets.advance(now);
+    this.#pairing.advance(now);
+  }
+
+  /** Queries waiting for answers, TCP flows and fragments held. */
+  get held(): { queries: number; tcpFlows: number; fragments: number } {
+    return { queries: this.#pairing.pending, ...this.#packets.held };
+  }
+
+  /** End of input: every waiting query leaves. */
+  end(): void {
+    this.#pairing.end();
+  }
+}
