@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { INDEXED_PER_DOMAIN, MIGRATIONS, READ_TRANSACTIONS, SCHEMA_VERSION, Store } from "../src/store/store.ts";
+import { INDEXED_PER_DOMAIN, MIGRATIONS, READ_TRANSACTIONS, SCHEMA_VERSION } from "../src/store/schema.ts";
+import { Store } from "../src/store/store.ts";
 import type { Transaction } from "../src/ingest/types.ts";
 import { runCli } from "./helpers/cli.ts";
 import { fromFileUrl } from "./helpers/paths.ts";

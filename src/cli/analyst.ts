@@ -4,19 +4,19 @@
  * @module
  */
 
-import { Analyzer, type DomainFinding } from "../analysis/analyze.ts";
+import type { DomainFinding } from "../analysis/analyze.ts";
 import { FEATURES, type Severity } from "../analysis/model.ts";
 import { closest, ConfigError, defaultConfigText, resolveModel } from "../config/config.ts";
-import type { FileStats } from "../ingest/types.ts";
 import { colors } from "../present/colors.ts";
 import { displayText, escapeTerminal, fromDisplayText } from "../present/escape.ts";
 import { atLeast, domainObject, evidenceObject, exportCsv, exportDocument, exportSigma } from "../present/export.ts";
 import { explainText, featureText, findingLine, showText, summaryLine } from "../present/text.ts";
-import type { Store } from "../store/store.ts";
+import type { ResultsReader } from "../store/reader.ts";
+import { applyFiles } from "../run/apply.ts";
 import { asciiLower } from "../ingest/dns.ts";
 import { checkInput, InputError } from "../ingest/source.ts";
-import { ingestWithProgress, out, UsageError } from "./common.ts";
-import { openResults, openStore, selectRun, workspace, workspaceConfig } from "./workspace.ts";
+import { out, sourcesProgress, UsageError } from "./common.ts";
+import { openResults, openStore, runSettings, selectRun, workspace, workspaceConfig } from "./workspace.ts";
 
 /** Create the workspace: config.hcl (unless present) and the database. */
 export async function runInit(o: { dir?: string; force?: boolean; quiet?: boolean }): Promise<number> {
@@ -77,8 +77,7 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
     if (e instanceof ConfigError) throw new UsageError(e.message);
     throw e;
   }
-  const c2 = [...new Set([...(o.c2Domains ?? []), ...cfg.c2Domains])];
-  const dnsPorts = o.dnsPorts ?? cfg.dnsPorts;
+  const { c2Domains: c2, dnsPorts } = runSettings(cfg, o);
   // Refuse missing inputs before a run is recorded.
   for (const f of files) {
     try {
@@ -89,39 +88,24 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
     }
   }
   const store = openStore(ws);
-  const runId = store.startRun({ model, c2_domains: c2, dns_ports: dnsPorts, files });
-  const t0 = performance.now();
-  const writer = cfg.storeTransactions ? store.transactionWriter(runId) : null;
   try {
-    const analyzer = new Analyzer({ model, c2Domains: c2 });
-    const stats: FileStats[] = await ingestWithProgress(files, {
-      dnsPorts,
-      sha256: true,
-      onTransaction(tx) {
-        const domain = analyzer.add(tx);
-        if (domain !== null && writer !== null) writer.add(tx, domain);
-      },
-      // Reading waits while the writer thread is behind.
-      pause: writer === null ? undefined : () => writer.ready(),
-    });
-    await writer?.flush();
-    const t1 = performance.now();
-    const findings = analyzer.findings();
-    const t2 = performance.now();
-    store.completeRun(runId, {
-      sources: stats.map((s) => ({
-        path: s.path,
-        size: s.bytes,
-        sha256: s.sha256 ?? null,
-        format: s.format + (s.compression ? "+gzip" : ""),
-        stats: s as unknown as Record<string, unknown>,
-      })),
-      findings,
-      transactions: analyzer.transactions,
-      // Reading, decoding, accumulating and storing every transaction; then scoring.
-      timings: { ingest_secs: (t1 - t0) / 1000, analysis_secs: (t2 - t1) / 1000 },
-    });
-    const run = store.run(runId)!;
+    const progress = sourcesProgress();
+    let result;
+    try {
+      result = await applyFiles(store, files, {
+        model,
+        c2Domains: c2,
+        dnsPorts,
+        storeTransactions: cfg.storeTransactions,
+        onSourcesProgress: progress.update,
+      });
+    } catch (e) {
+      if (e instanceof InputError) throw new UsageError(e.message);
+      throw e;
+    } finally {
+      progress.done();
+    }
+    const { run, findings, stats } = result;
     for (const s of stats) {
       if (s.malformed > 0) {
         console.error(
@@ -137,13 +121,9 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
     }
     out(
       findingsReport(findings, { all: o.all }) +
-        `\nArtifacts written to ${escapeTerminal(ws.dbPath)} (run #${runId})\n\n${summaryLine(findings)}\n`,
+        `\nArtifacts written to ${escapeTerminal(ws.dbPath)} (run #${run.id})\n\n${summaryLine(findings)}\n`,
     );
     return 0;
-  } catch (e) {
-    await writer?.abort();
-    store.failRun(runId, (e as Error).message);
-    throw e;
   } finally {
     store.close();
   }
@@ -167,7 +147,7 @@ export function findingsReport(findings: DomainFinding[], o: { all?: boolean } =
   return lines.join("\n") + "\n";
 }
 
-function lookup(store: Store, runId: number, domain: string): DomainFinding {
+function lookup(store: ResultsReader, runId: number, domain: string): DomainFinding {
   // Accept the name as typed, or as Plumbum displayed it (\xHH escapes, UTF-8 text).
   const d = asciiLower(fromDisplayText(domain)).replace(/\.$/, "");
   const f = store.finding(runId, d);

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { ingestFile, type IngestOptions, InputError } from "../ingest/source.ts";
+import { InputError } from "../ingest/source.ts";
+import { ingestSources, type SourcesOptions, type SourcesProgress } from "../run/ingest.ts";
 import type { FileStats } from "../ingest/types.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { formatBytes, progressLine } from "../present/progress.ts";
@@ -48,41 +49,32 @@ export function parsePorts(v: string): number[] {
   return ports;
 }
 
+/** A progress line on stderr for reading several inputs: `update` is a pipeline's progress callback. */
+export function sourcesProgress(): { update: (p: SourcesProgress) => void; done: () => void } {
+  const progress = progressLine();
+  return {
+    update(p) {
+      const pct = p.totalBytes > 0 ? ` (${Math.min(100, Math.round(100 * p.bytes / p.totalBytes))}%)` : "";
+      progress.update(
+        `reading ${escapeTerminal(p.path)}: ${formatBytes(p.bytes)}${pct}, ${p.transactions} transactions`,
+      );
+    },
+    done: () => progress.done(),
+  };
+}
+
 /**
  * Ingest several files with a progress line on stderr. Unreadable files
  * become {@link UsageError}s naming the file.
  */
-export async function ingestWithProgress(paths: string[], options: IngestOptions): Promise<FileStats[]> {
-  const progress = progressLine();
-  const sizes = paths.map((p) => {
-    try {
-      return p === "-" ? 0 : Deno.statSync(p).size;
-    } catch {
-      return 0;
-    }
-  });
-  const total = sizes.reduce((a, b) => a + b, 0);
-  let done = 0;
-  const all: FileStats[] = [];
+export async function ingestWithProgress(paths: string[], options: SourcesOptions): Promise<FileStats[]> {
+  const progress = sourcesProgress();
   try {
-    for (let i = 0; i < paths.length; i++) {
-      const st = await ingestFile(paths[i], {
-        ...options,
-        onProgress(bytes, s) {
-          const pct = total > 0 ? ` (${Math.min(100, Math.round(100 * (done + bytes) / total))}%)` : "";
-          progress.update(
-            `reading ${escapeTerminal(paths[i])}: ${formatBytes(done + bytes)}${pct}, ${s.transactions} transactions`,
-          );
-        },
-      });
-      done += sizes[i];
-      all.push(st);
-    }
+    return await ingestSources(paths, { ...options, onSourcesProgress: progress.update });
   } catch (e) {
     if (e instanceof InputError) throw new UsageError(e.message);
     throw e;
   } finally {
     progress.done();
   }
-  return all;
 }

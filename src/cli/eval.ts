@@ -7,11 +7,12 @@
 import type { ModelConfig } from "../analysis/model.ts";
 import { ConfigError, resolveModel } from "../config/config.ts";
 import { type EvalDomain, type EvalFigures, evaluate, type LabeledCapture, loadLabeled } from "../eval/evaluate.ts";
-import { isTunnel, type LabelSet, mergeLabels, parseLabels } from "../eval/labels.ts";
+import { isTunnel, LabelsError, type LabelSet, mergeLabels, parseLabels } from "../eval/labels.ts";
+import { InputError } from "../ingest/source.ts";
 import { hclBlock, tune } from "../eval/tune.ts";
 import { displayText, escapeTerminal } from "../present/escape.ts";
 import { out, UsageError } from "./common.ts";
-import { workspace, workspaceConfig } from "./workspace.ts";
+import { runSettings, workspace, workspaceConfig } from "./workspace.ts";
 
 /** Options shared by eval and tune. */
 export interface LabeledOptions {
@@ -19,6 +20,10 @@ export interface LabeledOptions {
   weights?: string;
   dir?: string;
   json?: boolean;
+  /** C2 suffixes beside config.hcl's. */
+  c2Domains?: string[];
+  /** Plain DNS ports (default from config.hcl). */
+  dnsPorts?: number[];
 }
 
 async function prepare(captures: string[], o: LabeledOptions): Promise<{ model: ModelConfig; caps: LabeledCapture[] }> {
@@ -39,7 +44,8 @@ async function prepare(captures: string[], o: LabeledOptions): Promise<{ model: 
       const dir = f.includes("/") ? f.slice(0, f.lastIndexOf("/") + 1) : "";
       for (const file of set.keys()) named.push(dir + file);
     } catch (e) {
-      throw new UsageError((e as Error).message);
+      if (e instanceof LabelsError) throw new UsageError(escapeTerminal(e.message));
+      throw e;
     }
   }
   if (captures.length === 0) captures = named;
@@ -53,10 +59,13 @@ async function prepare(captures: string[], o: LabeledOptions): Promise<{ model: 
     throw e;
   }
   try {
-    return { model, caps: await loadLabeled(captures, labels, model) };
+    return {
+      model,
+      caps: await loadLabeled(captures, labels, model, runSettings(cfg, o)),
+    };
   } catch (e) {
-    const m = (e as Error).message;
-    if (m.startsWith("no labels for")) throw new UsageError(m);
+    if (e instanceof LabelsError) throw new UsageError(escapeTerminal(e.message));
+    if (e instanceof InputError) throw new UsageError(escapeTerminal(e.message));
     throw e;
   }
 }

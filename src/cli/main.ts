@@ -51,6 +51,10 @@ export function buildProgram(result: { code: number }): Command {
     .default([53], "53")
     .argParser(parsePorts);
 
+  const applyPorts = () =>
+    new Option("--dns-ports <ports>", "ports that carry plain DNS (default from config.hcl, else 53)").argParser(
+      parsePorts,
+    );
   const dirOpt = () => new Option("--dir <path>", "workspace folder (default .plumbum, or $PLUMBUM_DIR)");
   const runOpt = () =>
     new Option("--run <n>", "read run N instead of the latest complete one").argParser((v: string) => {
@@ -105,11 +109,7 @@ export function buildProgram(result: { code: number }): Command {
     )
     .option("--json", "print the export JSON document instead of the table")
     .option("--all", "list LOW domains too")
-    .addOption(
-      new Option("--dns-ports <ports>", "ports that carry plain DNS (default from config.hcl, else 53)").argParser(
-        parsePorts,
-      ),
-    )
+    .addOption(applyPorts())
     .addOption(dirOpt())
     .action(async (files: string[], o) => {
       result.code = await runApply(files, o);
@@ -184,6 +184,8 @@ export function buildProgram(result: { code: number }): Command {
     .option("--weights <preset>", "weight preset to evaluate (default from config.hcl)")
     .option("--all", "list every domain, not only labeled and wrong ones")
     .option("--json", "print the evaluation document")
+    .addOption(c2Opt())
+    .addOption(applyPorts())
     .addOption(dirOpt())
     .action(async (captures: string[], o) => {
       result.code = await runEval(captures, o);
@@ -204,6 +206,8 @@ export function buildProgram(result: { code: number }): Command {
       new Option("--iterations <n>", "annealing steps per fold").default(600).argParser(intOpt("--iterations", 1)),
     )
     .option("--json", "print JSON")
+    .addOption(c2Opt())
+    .addOption(applyPorts())
     .addOption(dirOpt())
     .action(async (captures: string[], o) => {
       result.code = await runTune(captures, o);

@@ -5,7 +5,10 @@
  * @module
  */
 import { ConfigError, loadConfig, type PlumbumConfig } from "../config/config.ts";
-import { type RunRecord, Store } from "../store/store.ts";
+import { SchemaTooOldError, StoreError } from "../store/errors.ts";
+import { ResultsReader } from "../store/reader.ts";
+import { Store } from "../store/store.ts";
+import type { RunRecord } from "../store/types.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { err, UsageError } from "./common.ts";
 
@@ -32,18 +35,37 @@ export async function workspaceConfig(ws: Workspace): Promise<PlumbumConfig> {
   }
 }
 
-/** Open the workspace's database: upgrading one an older Plumbum wrote is said on stderr first (it takes a while). */
-export function openStore(ws: Workspace): Store {
-  return Store.open(ws.dbPath, {
-    onMigrate: (from, to) =>
-      err(
-        `Upgrading ${escapeTerminal(ws.dbPath)} from schema ${from} to ${to} (once; a large workspace takes a while) …`,
-      ),
-  });
+/** The C2 suffixes (the command line's beside config.hcl's) and DNS ports (the command line's, else config.hcl's) of a run. */
+export function runSettings(
+  cfg: PlumbumConfig,
+  o: { c2Domains?: string[]; dnsPorts?: number[] },
+): { c2Domains: string[]; dnsPorts: number[] } {
+  return { c2Domains: [...new Set([...(o.c2Domains ?? []), ...cfg.c2Domains])], dnsPorts: o.dnsPorts ?? cfg.dnsPorts };
 }
 
-/** Open the store for reading results; a clear error when there are none. */
-export function openResults(ws: Workspace): Store {
+/** Open the workspace's database: upgrading one an older Plumbum wrote is said on stderr first (it takes a while). */
+export function openStore(ws: Workspace): Store {
+  try {
+    return Store.open(ws.dbPath, {
+      onMigrate: (from, to) =>
+        err(
+          `Upgrading ${
+            escapeTerminal(ws.dbPath)
+          } from schema ${from} to ${to} (once; a large workspace takes a while) …`,
+        ),
+    });
+  } catch (e) {
+    if (e instanceof StoreError) throw new UsageError(escapeTerminal(e.message));
+    throw e;
+  }
+}
+
+/**
+ * Open the workspace's results read-only (no write permission needed); a
+ * clear error when there are none. A file an older Plumbum wrote is
+ * upgraded first, through a writer, when the file can be written.
+ */
+export function openResults(ws: Workspace): ResultsReader {
   try {
     Deno.statSync(ws.dbPath);
   } catch {
@@ -51,11 +73,20 @@ export function openResults(ws: Workspace): Store {
       `no results in ${ws.dir}/ yet: run \`plumbum apply CAPTURE\` first (or point --dir at another workspace)`,
     );
   }
-  return openStore(ws);
+  try {
+    return ResultsReader.open(ws.dbPath);
+  } catch (e) {
+    if (e instanceof SchemaTooOldError) {
+      openStore(ws).close();
+      return openResults(ws);
+    }
+    if (e instanceof StoreError) throw new UsageError(escapeTerminal(e.message));
+    throw e;
+  }
 }
 
 /** The run to read: `--run N`, or the latest complete one. */
-export function selectRun(store: Store, runId?: number): RunRecord {
+export function selectRun(store: ResultsReader, runId?: number): RunRecord {
   const run = store.run(runId);
   if (run === null) {
     if (runId !== undefined) throw new UsageError(`there is no run #${runId}; \`plumbum runs\` lists them`);

@@ -7,10 +7,10 @@
  * @module
  */
 
-import { Analyzer, type DomainFinding, type DomainSummary, scoreAll } from "../analysis/analyze.ts";
+import { type DomainFinding, type DomainSummary, scoreAll } from "../analysis/analyze.ts";
 import type { ModelConfig } from "../analysis/model.ts";
-import { ingestFile } from "../ingest/source.ts";
-import { isTunnel, labelFor, type LabelSet } from "./labels.ts";
+import { Pipeline } from "../run/pipeline.ts";
+import { isTunnel, labelFor, LabelsError, type LabelSet } from "./labels.ts";
 
 /** A capture's domains, summarized once and scored under any model. */
 export interface LabeledCapture {
@@ -57,18 +57,32 @@ export interface EvalReport {
 
 const basename = (p: string) => p.replace(/^.*\//, "");
 
-/** Read each capture once into domain summaries with their labels. */
-export async function loadLabeled(paths: string[], labels: LabelSet, model: ModelConfig): Promise<LabeledCapture[]> {
+/** How {@link loadLabeled} reads captures: as `apply` would with the same settings. */
+export interface LoadOptions {
+  /** Suffixes named as C2 (they win over public-suffix grouping). */
+  c2Domains?: string[];
+  /** Ports that carry plain DNS (default [53]). */
+  dnsPorts?: number[];
+}
+
+/** Read each capture once, through the same pipeline as `apply`, into domain summaries with their labels. */
+export async function loadLabeled(
+  paths: string[],
+  labels: LabelSet,
+  model: ModelConfig,
+  options: LoadOptions = {},
+): Promise<LabeledCapture[]> {
   const out: LabeledCapture[] = [];
   for (const path of paths) {
     const file = basename(path);
     const rows = labels.get(file);
     if (rows === undefined) {
-      throw new Error(`no labels for ${file}: add rows "file<TAB>suffix<TAB>label" for it to the labels file`);
+      throw new LabelsError(`no labels for ${file}: add rows "file<TAB>suffix<TAB>label" for it to the labels file`);
     }
-    const a = new Analyzer({ model });
-    await ingestFile(path, { onTransaction: (t) => a.add(t) });
-    const summaries = a.summaries();
+    const pipeline = new Pipeline({ model, c2Domains: options.c2Domains, dnsPorts: options.dnsPorts });
+    await pipeline.ingest([path]);
+    await pipeline.end();
+    const summaries = pipeline.analyzer.summaries();
     const under = (x: string, y: string) => x === y || x.endsWith("." + y);
     out.push({
       file,

@@ -6,6 +6,14 @@
  * @module
  */
 
+/** Labels that cannot be used: a malformed row, or a capture no row names. The message says what to fix. */
+export class LabelsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LabelsError";
+  }
+}
+
 /** One label row. */
 export interface LabelRow {
   file: string;
@@ -25,13 +33,13 @@ export function parseLabels(text: string, source = "labels"): LabelSet {
     const cells = line.split("\t");
     if (i === 0 && cells[0] === "file") return;
     if (cells.length < 3) {
-      throw new Error(
+      throw new LabelsError(
         `${source}:${i + 1}: expected "file<TAB>suffix<TAB>label", got ${JSON.stringify(line.slice(0, 80))}`,
       );
     }
     const [file, suffix, label] = cells;
     if (!/^(tunnel|benign)(:|$)/.test(label)) {
-      throw new Error(`${source}:${i + 1}: label must start with "tunnel" or "benign", got "${label}"`);
+      throw new LabelsError(`${source}:${i + 1}: label must start with "tunnel" or "benign", got "${label}"`);
     }
     const rows = out.get(file) ?? [];
     rows.push({ file, suffix: suffix.toLowerCase().replace(/\.$/, ""), label });

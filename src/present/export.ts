@@ -14,7 +14,7 @@ import type { DomainFinding } from "../analysis/analyze.ts";
 import { roundScore } from "../analysis/model.ts";
 import type { DomainEvidence } from "../analysis/accumulator.ts";
 import type { Severity } from "../analysis/model.ts";
-import type { RunRecord } from "../store/store.ts";
+import type { RunRecord } from "../store/types.ts";
 import { displayText, neutralizeFormula } from "./escape.ts";
 
 /** Severity order, lowest first. */

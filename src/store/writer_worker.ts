@@ -6,7 +6,8 @@
  */
 /// <reference lib="deno.worker" />
 
-import { TransactionInserter, type WriterReply, type WriterRequest } from "./store.ts";
+import type { WriterReply, WriterRequest } from "./batch.ts";
+import { TransactionInserter } from "./inserter.ts";
 
 let inserter: TransactionInserter | null = null;
 let failed = false;

@@ -1,0 +1,125 @@
+/**
+ * The one way from frames to findings: frame → packet decoder → pairing →
+ * analysis (the whole stream, and tumbling windows when asked) → store.
+ * `apply` and `eval` feed it files, `stream` feeds it live frames and moves
+ * its clock; nothing here knows of a terminal or a command line.
+ *
+ * @module
+ */
+
+import { Analyzer, type DomainFinding } from "../analysis/analyze.ts";
+import type { ModelConfig } from "../analysis/model.ts";
+import { TumblingWindows, type WindowResult } from "../analysis/window.ts";
+import { DnsDecoder } from "../ingest/dns.ts";
+import { FrameDecoder } from "../ingest/frames.ts";
+import type { FileStats, Transaction } from "../ingest/types.ts";
+import type { TransactionWriter } from "../store/writer.ts";
+import { ingestSources, type SourcesProgress } from "./ingest.ts";
+
+/** Options of {@link Pipeline}. */
+export interface PipelineOptions {
+  model: ModelConfig;
+  /** Suffixes named by the user as C2 (they win over public-suffix grouping). */
+  c2Domains?: string[];
+  /** Ports that carry plain DNS (default [53]). */
+  dnsPorts?: number[];
+  /** Stores every transaction with its domain (null or absent: nothing stored). */
+  writer?: TransactionWriter | null;
+  /** Tumbling windows beside the whole-stream view. */
+  windows?: { secs: number; onClose: (w: WindowResult) => void; origin?: number };
+}
+
+/** Transactions in, findings out: the whole stream's, and each window's as it closes. */
+export class Pipeline {
+  /** The whole-stream view: every transaction since the start. */
+  readonly analyzer: Analyzer;
+  /** One DNS decoder for every input of the pipeline (its tables are the pipeline's own). */
+  readonly dns: DnsDecoder = new DnsDecoder();
+  readonly #o: PipelineOptions;
+  readonly #writer: TransactionWriter | null;
+  readonly #windows: TumblingWindows | null;
+  readonly #frames: FrameDecoder[] = [];
+
+  constructor(options: PipelineOptions) {
+    this.#o = options;
+    this.analyzer = new Analyzer({ model: options.model, c2Domains: options.c2Domains });
+    this.#writer = options.writer ?? null;
+    this.#windows = options.windows === undefined ? null : new TumblingWindows({
+      secs: options.windows.secs,
+      model: options.model,
+      c2Domains: options.c2Domains,
+      onClose: options.windows.onClose,
+      origin: options.windows.origin,
+    });
+  }
+
+  /** One transaction (valid only during the call, as the decoders hand them out). */
+  add(tx: Transaction): void {
+    const domain = this.analyzer.add(tx);
+    if (domain !== null && this.#writer !== null) this.#writer.add(tx, domain);
+    this.#windows?.add(tx);
+  }
+
+  /** The open window, if windows were asked for and a transaction came. */
+  get window(): { index: number; start: number; end: number } | null {
+    return this.#windows?.current ?? null;
+  }
+
+  /** Windows closed so far. */
+  get windowsClosed(): number {
+    return this.#windows?.closed ?? 0;
+  }
+
+  /** A frame decoder that feeds this pipeline (a live source's), counting into `stats`. */
+  frames(stats: FileStats): FrameDecoder {
+    const f = new FrameDecoder(stats, (tx) => this.add(tx), { dnsPorts: this.#o.dnsPorts, dns: this.dns });
+    this.#frames.push(f);
+    return f;
+  }
+
+  /**
+   * The clock moved to `now` (seconds, capture time) without traffic:
+   * waiting queries time out, idle flows and fragments go, and a window
+   * whose end has passed closes.
+   */
+  advance(now: number): void {
+    for (const f of this.#frames) f.advance(now);
+    this.#windows?.advance(now);
+  }
+
+  /** Waits while the store's writer is behind (hold input back). */
+  ready(): Promise<void> {
+    return this.#writer === null ? Promise.resolve() : this.#writer.ready();
+  }
+
+  /** Read files into the pipeline, in order; returns each file's stats. */
+  ingest(
+    paths: string[],
+    options: { sha256?: boolean; onSourcesProgress?: (p: SourcesProgress) => void } = {},
+  ): Promise<FileStats[]> {
+    return ingestSources(paths, {
+      dnsPorts: this.#o.dnsPorts,
+      dns: this.dns,
+      sha256: options.sha256,
+      onSourcesProgress: options.onSourcesProgress,
+      onTransaction: (tx) => this.add(tx),
+      // Reading waits while the writer thread is behind.
+      pause: this.#writer === null ? undefined : () => this.#writer!.ready(),
+    });
+  }
+
+  /**
+   * End of input: live frame decoders let their waiting queries go, the
+   * open window closes, and every stored row is committed.
+   */
+  async end(): Promise<void> {
+    for (const f of this.#frames) f.end();
+    this.#windows?.end();
+    await this.#writer?.flush();
+  }
+
+  /** The whole stream's findings, highest score first. */
+  findings(): DomainFinding[] {
+    return this.analyzer.findings();
+  }
+}

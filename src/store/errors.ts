@@ -1,0 +1,62 @@
+/**
+ * What can be wrong with a workspace's database that the user can fix: a
+ * file from a newer Plumbum, a file that is not Plumbum's, a missing or
+ * unreadable one. Commands report these as input errors (exit 1), never as
+ * bugs.
+ *
+ * @module
+ */
+
+/** A problem with the database file the user can fix; the message says how. */
+export class StoreError extends Error {
+  /** The database file. */
+  readonly path: string;
+
+  constructor(path: string, message: string) {
+    super(message);
+    this.name = "StoreError";
+    this.path = path;
+  }
+}
+
+/** The file was written by a newer Plumbum (its schema version is past this build's). */
+export class SchemaTooNewError extends StoreError {
+  /** The file's schema version, and the newest this build knows. */
+  readonly found: number;
+  readonly supported: number;
+
+  constructor(path: string, found: number, supported: number) {
+    super(
+      path,
+      `${path} has schema version ${found}, newer than this Plumbum (${supported}); upgrade Plumbum or use another --dir`,
+    );
+    this.name = "SchemaTooNewError";
+    this.found = found;
+    this.supported = supported;
+  }
+}
+
+/** The file was written by an older Plumbum and must be upgraded by a writer before it can be read. */
+export class SchemaTooOldError extends StoreError {
+  /** The file's schema version, and the one this build reads. */
+  readonly found: number;
+  readonly supported: number;
+
+  constructor(path: string, found: number, supported: number) {
+    super(
+      path,
+      `${path} has schema version ${found}, older than this Plumbum's (${supported}); open it once with write access (plumbum runs) to upgrade it`,
+    );
+    this.name = "SchemaTooOldError";
+    this.found = found;
+    this.supported = supported;
+  }
+}
+
+/** The file is missing, unreadable, or not a Plumbum database. */
+export class DatabaseUnreadableError extends StoreError {
+  constructor(path: string, message: string) {
+    super(path, message);
+    this.name = "DatabaseUnreadableError";
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * The read side of a workspace's database: runs, findings, evidence and
+ * stored transactions, through a read-only connection. `show`, `explain`,
+ * `export`, `runs`, the MCP server and the dashboard all read through a
+ * {@link ResultsReader}; it needs no write permission on the file or its
+ * folder, checks the schema version first, and never blocks a writer nor
+ * waits for one (WAL: each read sees the last commit).
+ *
+ * @module
+ */
+
+import { DatabaseSync } from "node:sqlite";
+import { DatabaseUnreadableError, SchemaTooNewError, SchemaTooOldError } from "./errors.ts";
+import { INDEXED_PER_DOMAIN, READ_TRANSACTIONS, runIds, SCHEMA_VERSION } from "./schema.ts";
+import type { RunRecord, StoredFinding, StoredTransaction } from "./types.ts";
+
+/**
+ * Whether a run left `running` by process `pid` was interrupted: its process
+ * is gone from this machine. A writer opening the file takes a run of its
+ * own pid for a leftover (a restarted container reuses pids); a reader, for
+ * its own process's run in progress (`ownIsAlive`).
+ */
+export function interrupted(pid: number | null, ownIsAlive = false): boolean {
+  if (pid === null) return true;
+  if (pid === Deno.pid) return !ownIsAlive;
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** The error a run interrupted by its process's end is stored (and shown) with. */
+export function interruptedReason(pid: number | null): string {
+  return `interrupted: process ${pid ?? "?"} stopped before the run completed`;
+}
+
+/** Reads a workspace's results. */
+export class ResultsReader {
+  /** The connection (read-only for a reader opened with {@link ResultsReader.open}). */
+  readonly db: DatabaseSync;
+  /** The database file. */
+  readonly path: string;
+  #dataVersion = -1;
+
+  protected constructor(db: DatabaseSync, path: string) {
+    this.db = db;
+    this.path = path;
+  }
+
+  /**
+   * Open `path` read-only. Throws {@link DatabaseUnreadableError} when it is
+   * missing or not a Plumbum database, {@link SchemaTooNewError} when a
+   * newer Plumbum wrote it and {@link SchemaTooOldError} when an older one
+   * did (a writer upgrades it).
+   */
+  static open(path: string): ResultsReader {
+    const db = openReadOnly(path);
+    try {
+      const v = readSchemaVersion(db, path);
+      if (v > SCHEMA_VERSION) throw new SchemaTooNewError(path, v, SCHEMA_VERSION);
+      if (v < SCHEMA_VERSION) {
+        if (v === 0) throw new DatabaseUnreadableError(path, `${path} holds no Plumbum results (an empty database)`);
+        throw new SchemaTooOldError(path, v, SCHEMA_VERSION);
+      }
+      db.exec("PRAGMA busy_timeout = 5000");
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+    return new ResultsReader(db, path);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /**
+   * Whether another connection committed since the last call (the first
+   * call says true): a reader that stays open asks this to notice new runs.
+   */
+  changed(): boolean {
+    const v = (this.db.prepare("PRAGMA data_version").get() as { data_version: number }).data_version;
+    const changed = v !== this.#dataVersion;
+    this.#dataVersion = v;
+    return changed;
+  }
+
+  /** The latest complete run's id, or null when there is none. */
+  latestRunId(): number | null {
+    const row = this.db.prepare("SELECT max(id) AS id FROM runs WHERE status = 'complete'").get() as {
+      id: number | null;
+    };
+    return row.id;
+  }
+
+  /** A run from its row in the runs table. */
+  protected runFromRow(row: Record<string, unknown>): RunRecord {
+    // A reader writes nothing: a run whose process is gone reads as failed until a writer marks it so.
+    const dead = row.status === "running" && interrupted(row.pid as number | null, true);
+    const sources =
+      (this.db.prepare("SELECT path, size, sha256, format, stats FROM sources WHERE run_id = ? ORDER BY rowid").all(
+        row.id as number,
+      ) as Record<string, unknown>[])
+        .map((s) => ({
+          path: s.path as string,
+          size: s.size as number | null,
+          sha256: s.sha256 as string | null,
+          format: s.format as string | null,
+          stats: s.stats === null ? null : JSON.parse(s.stats as string),
+        }));
+    return {
+      id: row.id as number,
+      status: dead ? "failed" : row.status as RunRecord["status"],
+      pid: row.pid as number | null,
+      started_at: row.started_at as string,
+      finished_at: row.finished_at as string | null,
+      config: JSON.parse(row.config as string),
+      transactions: row.transactions as number,
+      domains: row.domains as number,
+      error: dead ? interruptedReason(row.pid as number | null) : row.error as string | null,
+      timings: row.timings === null ? null : JSON.parse(row.timings as string),
+      sources,
+    };
+  }
+
+  /** A run by id, or the latest complete run when `id` is undefined. */
+  run(id?: number): RunRecord | null {
+    const row = id === undefined
+      ? this.db.prepare("SELECT * FROM runs WHERE status = 'complete' ORDER BY id DESC LIMIT 1").get()
+      : this.db.prepare("SELECT * FROM runs WHERE id = ?").get(id);
+    return row === undefined ? null : this.runFromRow(row as Record<string, unknown>);
+  }
+
+  /** Every run, newest first. */
+  runs(): RunRecord[] {
+    return (this.db.prepare("SELECT * FROM runs ORDER BY id DESC").all() as Record<string, unknown>[]).map((r) =>
+      this.runFromRow(r)
+    );
+  }
+
+  /** Findings of a run, highest score first. */
+  findings(runId: number, options: { withEvidence?: boolean } = {}): StoredFinding[] {
+    const rows = this.db.prepare(
+      `SELECT s.domain, s.score, s.severity, s.is_c2, s.features, s.components, ${
+        options.withEvidence ? "e.evidence" : "NULL AS evidence"
+      }
+       FROM domain_scores s LEFT JOIN evidence e ON e.run_id = s.run_id AND e.domain = s.domain
+       WHERE s.run_id = ? ORDER BY s.score DESC, s.domain ASC`,
+    ).all(runId) as Record<string, unknown>[];
+    return rows.map(toFinding);
+  }
+
+  /** One domain's finding (with evidence), or null. */
+  finding(runId: number, domain: string): StoredFinding | null {
+    const row = this.db.prepare(
+      `SELECT s.domain, s.score, s.severity, s.is_c2, s.features, s.components, e.evidence
+       FROM domain_scores s LEFT JOIN evidence e ON e.run_id = s.run_id AND e.domain = s.domain
+       WHERE s.run_id = ? AND s.domain = ?`,
+    ).get(runId, domain);
+    return row === undefined ? null : toFinding(row as Record<string, unknown>);
+  }
+
+  /** All scored domain names of a run. */
+  domainNames(runId: number): string[] {
+    return (this.db.prepare("SELECT domain FROM domain_scores WHERE run_id = ?").all(runId) as { domain: string }[])
+      .map((r) => r.domain);
+  }
+
+  /**
+   * Stored transactions of one domain in a run (time order), up to `limit`:
+   * through the index for the domain's first {@link INDEXED_PER_DOMAIN}
+   * rows, by a scan of the run's rows beyond that.
+   */
+  transactions(
+    runId: number,
+    domain: string,
+    limit = INDEXED_PER_DOMAIN,
+  ): StoredTransaction[] {
+    const sql = limit <= INDEXED_PER_DOMAIN ? READ_TRANSACTIONS.indexed : READ_TRANSACTIONS.scan;
+    return this.db.prepare(sql).all(...runIds(runId), domain, limit) as unknown as StoredTransaction[];
+  }
+
+  /** `PRAGMA integrity_check` result ("ok" when sound). */
+  integrityCheck(): string {
+    const rows = this.db.prepare("PRAGMA integrity_check").all() as { integrity_check: string }[];
+    return rows.map((r) => r.integrity_check).join("; ");
+  }
+
+  /** Current schema version of the file. */
+  schemaVersion(): number {
+    return (this.db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+  }
+}
+
+function toFinding(r: Record<string, unknown>): StoredFinding {
+  return {
+    domain: r.domain as string,
+    score: r.score as number,
+    severity: r.severity as StoredFinding["severity"],
+    is_c2: r.is_c2 === 1,
+    features: JSON.parse(r.features as string),
+    components: JSON.parse(r.components as string),
+    evidence: r.evidence === null || r.evidence === undefined
+      ? (undefined as unknown as StoredFinding["evidence"])
+      : JSON.parse(r.evidence as string),
+  };
+}
+/** Open `path` read-only, saying what is wrong when it cannot be. */
+function openReadOnly(path: string): DatabaseSync {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new DatabaseUnreadableError(path, `${path} does not exist`);
+    throw new DatabaseUnreadableError(path, `cannot read ${path}: ${(e as Error).message}`);
+  }
+  if (!info.isFile) throw new DatabaseUnreadableError(path, `${path} is not a file`);
+  if (info.size === 0) {
+    throw new DatabaseUnreadableError(
+      path,
+      `${path} is empty (0 bytes): it holds no results; move it away to start over`,
+    );
+  }
+  try {
+    return new DatabaseSync(path, { readOnly: true });
+  } catch (e) {
+    throw new DatabaseUnreadableError(path, `cannot open ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** The file's schema version; a file that is not SQLite is said to be so. */
+function readSchemaVersion(db: DatabaseSync, path: string): number {
+  try {
+    return (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+  } catch (e) {
+    throw new DatabaseUnreadableError(
+      path,
+      `${path} is not a Plumbum database (${(e as Error).message}); point --dir at a workspace, or move the file away`,
+    );
+  }
+}
