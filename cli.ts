@@ -1,4 +1,4 @@
-#!/usr/bin/env -S deno run --v8-flags=--max-semi-space-size=4,--heap-growing-percent=50 --allow-read --allow-write --allow-env --allow-sys --allow-ffi
+#!/usr/bin/env -S deno run --v8-flags=--max-semi-space-size=4,--heap-growing-percent=50 --allow-read --allow-write --allow-env --allow-sys
 /**
  * The `plumbum` command: find DNS tunnels in captures and Zeek logs.
  *

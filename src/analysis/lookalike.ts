@@ -6,13 +6,9 @@
  * @module
  */
 
-import type { DomainEvidence, DomainFeatures } from "./accumulator.ts";
+import type { DomainEvidence, DomainFeatures, Lookalike } from "./types.ts";
 
-/** A benign pattern matched by a domain's traffic. */
-export interface Lookalike {
-  class: "reverse" | "dnsbl" | "av-hash" | "cdn" | "dns-sd" | "poller" | "mail-auth" | "probe";
-  reason: string;
-}
+export type { Lookalike } from "./types.ts";
 
 const REVERSED_IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\./;
 const HEX_DIGEST = /(^|\.)([0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64})(\.|$)/;

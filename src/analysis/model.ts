@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { DomainFeatures } from "./accumulator.ts";
+import type { DomainFeatures } from "./types.ts";
 
 /** The six baseline feature names, in their documented order. */
 export const BASELINE_FEATURES = [
@@ -70,8 +70,8 @@ const ramp = (x: number, lo: number, hi: number) => clamp01((x - lo) / (hi - lo)
 /** Logarithmic ramp: 0 at `lo`, 1 at `hi` (both > 0). */
 const logRamp = (x: number, lo: number, hi: number) => x <= lo ? 0 : clamp01(Math.log(x / lo) / Math.log(hi / lo));
 
-/** Every feature Plumbum knows, by name. */
-export const FEATURES: Record<string, FeatureDef> = {
+/** The baseline's features, by name. */
+const BASELINE_FEATURE_DEFS: Record<string, FeatureDef> = {
   entropy: {
     name: "entropy",
     description: "mean Shannon entropy (bits/char) of the name parts under the domain",
@@ -174,7 +174,12 @@ export const TUNNEL_FEATURES: Record<string, FeatureDef> = {
     absolute: (raw) => logRamp(raw ?? 0, 1024, 65536),
   },
 };
-Object.assign(FEATURES, TUNNEL_FEATURES);
+
+/** Every feature Plumbum knows, by name: the baseline's and the `tunnel` model's. */
+export const FEATURES: Readonly<Record<string, FeatureDef>> = Object.freeze({
+  ...BASELINE_FEATURE_DEFS,
+  ...TUNNEL_FEATURES,
+});
 
 /** The documented weight presets (entropy, periodicity, volume, length, client_rarity, subdomain_diversity). */
 export const PRESETS: Record<string, Record<string, number>> = {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { envVar } from "../env.ts";
 import { ConfigError, loadConfig, type PlumbumConfig } from "../config/config.ts";
 import { SchemaTooOldError, StoreError } from "../store/errors.ts";
 import { ResultsReader } from "../store/reader.ts";
@@ -21,7 +22,7 @@ export interface Workspace {
 
 /** Resolve the workspace from `--dir`, then PLUMBUM_DIR, then `.plumbum`. */
 export function workspace(dir?: string): Workspace {
-  const d = (dir ?? Deno.env.get("PLUMBUM_DIR") ?? ".plumbum").replace(/\/+$/, "") || "/";
+  const d = (dir ?? envVar("PLUMBUM_DIR") ?? ".plumbum").replace(/\/+$/, "") || "/";
   return { dir: d, configPath: `${d}/config.hcl`, dbPath: `${d}/plumbum.db` };
 }
 

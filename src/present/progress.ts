@@ -4,7 +4,21 @@
  *
  * @module
  */
-import ansiEscapes from "npm:ansi-escapes@7.3.0";
+
+/**
+ * The erase-line sequence, from ansi-escapes once a progress line is drawn
+ * on a terminal: the package reads the environment when loaded, which a
+ * reader run without --allow-env may not do.
+ */
+let eraseLine: string | null = null;
+function loadEraseLine(): void {
+  if (eraseLine !== null) return;
+  eraseLine = "";
+  import("npm:ansi-escapes@7.3.0").then(
+    (m) => eraseLine = m.default.eraseLine,
+    () => eraseLine = "\x1b[2K",
+  );
+}
 
 /** A progress line. */
 export interface Progress {
@@ -15,6 +29,7 @@ export interface Progress {
 /** A progress line on stderr (silent when stderr is not a terminal). */
 export function progressLine(): Progress {
   const tty = Deno.stderr.isTerminal();
+  if (tty) loadEraseLine();
   const start = performance.now();
   let last = 0;
   let shown = false;
@@ -26,10 +41,10 @@ export function progressLine(): Progress {
       if (now - start < 1000 || now - last < 200) return;
       last = now;
       shown = true;
-      Deno.stderr.writeSync(enc.encode(ansiEscapes.eraseLine + "\r" + text));
+      Deno.stderr.writeSync(enc.encode(eraseLine + "\r" + text));
     },
     done() {
-      if (shown) Deno.stderr.writeSync(enc.encode(ansiEscapes.eraseLine + "\r"));
+      if (shown) Deno.stderr.writeSync(enc.encode(eraseLine + "\r"));
     },
   };
 }

@@ -25,7 +25,6 @@ export async function runCli(
       "--allow-write",
       "--allow-env",
       "--allow-sys",
-      "--allow-ffi",
       cli,
       ...args,
     ],

@@ -1,0 +1,93 @@
+/**
+ * The analysis's data: a parent domain's raw features, the evidence behind
+ * them, and the benign look-alike patterns recognized in its traffic.
+ *
+ * @module
+ */
+
+/** A benign pattern matched by a domain's traffic. */
+export interface Lookalike {
+  class: "reverse" | "dnsbl" | "av-hash" | "cdn" | "dns-sd" | "poller" | "mail-auth" | "probe";
+  reason: string;
+}
+
+/** Raw (un-normalized) features of one parent domain. */
+export interface DomainFeatures {
+  /** Transactions (queries) under the domain. */
+  query_count: number;
+  /** Distinct clients that asked. */
+  client_count: number;
+  /** Distinct query names (exact up to 2048, then estimated). */
+  subdomain_count: number;
+  /** Mean Shannon entropy (bits/char) of the part of each name under the domain. */
+  mean_entropy: number;
+  /** Coefficient of variation of inter-query gaps, or null with fewer than 2 gaps. */
+  cv: number | null;
+  /** Mean bytes of TXT strings per TXT answer record (0 without TXT answers). */
+  mean_txt_length: number;
+  /** Mean downstream payload per answered transaction: TXT, NULL, PRIVATE, CNAME, MX, SRV, KEY, AAAA… bytes. */
+  mean_answer_payload: number;
+  /** Mean length (bytes) of the part of the name under the domain. */
+  mean_label_length: number;
+  /** Longest name-part under the domain. */
+  max_label_length: number;
+  /** Share of distinct names among queries (1 = every name new). */
+  unique_ratio: number;
+  /** Total bytes of distinct name parts (upstream capacity before encoding overhead). */
+  upstream_bytes: number;
+  /** Total answer payload bytes (downstream capacity). */
+  downstream_bytes: number;
+  /** Seconds between first and last query. */
+  duration_secs: number;
+  /** Share of queries whose type can carry data downstream: TXT, NULL, PRIVATE, KEY, CNAME, MX, SRV, SPF, private-use types. */
+  payload_type_ratio: number;
+  /** Distinct payload answers (TXT, NULL, CNAME, MX…) per transaction answered with one: 1 = every answer new. */
+  answer_diversity: number;
+  /** Transactions answered with a payload-bearing record. */
+  payload_answers: number;
+  /** Distinct payload answers (exact up to 2048, then estimated). */
+  distinct_answers: number;
+  /** Share of the queries asked by the busiest client (1 = one host). */
+  top_client_share: number;
+  /** Information-content bound: compressed bytes of the distinct name parts (upstream). */
+  upstream_capacity: number;
+  /** Information-content bound: compressed bytes of the distinct answer payloads (downstream). */
+  downstream_capacity: number;
+  /** Capacity attributable to the busiest client: its share of the distinct name bytes up, its share of queries down. */
+  top_client_capacity: number;
+  /** Mean information per distinct name: mean name-part length × mean entropy, in bits. */
+  name_bits: number;
+  /** Share of name-part characters outside [a-z0-9-.] (base64 "+/=", binary bytes, upper case…). */
+  odd_char_ratio: number;
+}
+
+/** Evidence behind a domain's features. */
+export interface DomainEvidence {
+  sample_names: string[];
+  longest_name: string;
+  query_types: Record<string, number>;
+  answer_types: Record<string, number>;
+  rcodes: Record<string, number>;
+  clients: { client: string; queries: number }[];
+  clients_other: number;
+  first_seen: number;
+  last_seen: number;
+  busiest_subzone: { subzone: string; queries: number } | null;
+  subzones: { subzone: string; queries: number }[];
+  activity: { start: number; bucket_secs: number; counts: number[] };
+  gaps: {
+    count: number;
+    mean: number | null;
+    std: number | null;
+    min: number | null;
+    p50: number | null;
+    p90: number | null;
+    max: number | null;
+    sample: number[];
+  };
+  services: Record<string, number>;
+  /** Benign patterns recognized in the traffic, with the reason. */
+  lookalikes: Lookalike[];
+  /** A few TXT answers as seen. */
+  txt_samples: string[];
+}
