@@ -7,7 +7,7 @@ import { DatabaseSync } from "node:sqlite";
 import { fromFileUrl } from "./helpers/paths.ts";
 import { runCli } from "./helpers/cli.ts";
 import { ingestFile } from "../src/ingest/source.ts";
-import { APPLY_OVER_PLAN } from "../src/cli/plan.ts";
+import { APPLY_OVER_PLAN } from "../src/run/plan.ts";
 import { parentDomain } from "../src/analysis/domain.ts";
 import { pcapFile, tempFile, udpExchange } from "./helpers/build.ts";
 

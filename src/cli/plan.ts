@@ -3,99 +3,37 @@
  *
  * @module
  */
-import { parentDomain } from "../analysis/domain.ts";
-import { DistinctCounter } from "../analysis/sketch.ts";
-import { typeName } from "../ingest/dns.ts";
-import type { Transaction } from "../ingest/types.ts";
+import { InputError } from "../ingest/source.ts";
+import { type Plan, planFiles } from "../run/plan.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { formatBytes } from "../present/progress.ts";
-import { ingestWithProgress, out } from "./common.ts";
+import { out, sourcesProgress, UsageError } from "./common.ts";
 import { isoTime } from "../present/text.ts";
 
-/**
- * How much longer a full `apply` (analysis and SQLite) takes than this dry
- * run, by the share of transactions that ask a name not asked before (a new
- * name is split, measured, counted and compressed by `apply`, and split and
- * counted here). As measured on the bench's captures, plan and apply by
- * turns, whole commands: 1.7× on the repeated mixed capture (share 0.003;
- * 1.27–1.86 in six pairs), 2.85× on the unique-name tunnels (share 1;
- * 2.59–2.96 in six).
- */
-export const APPLY_OVER_PLAN = { repeatedNames: 1.7, newNames: 2.85 };
-
-/** Names whose parent domains `plan` remembers at once (the table starts over when full). */
-const PARENTS_KEPT = 65536;
-
 /** Options of `plan`. */
-export interface PlanOptions {
+export interface PlanCliOptions {
   json?: boolean;
   dnsPorts?: number[];
   c2Domains?: string[];
 }
 
 /** Run `plan`. Returns the exit code. */
-export async function runPlan(files: string[], opts: PlanOptions): Promise<number> {
-  const parents = new Map<string, number>();
-  const clients = new Set<string>();
-  const types = new Map<string, number>();
-  const names = new DistinctCounter();
-  // Names seen lately, with their parent domains (bounded): a repeated name costs one lookup.
-  const parentOf = new Map<string, string>();
-  const c2 = opts.c2Domains ?? [];
-  const t0 = performance.now();
-  const stats = await ingestWithProgress(files, {
-    dnsPorts: opts.dnsPorts,
-    onTransaction(tx: Transaction) {
-      const key = tx.queryKey;
-      if (key !== "") {
-        let p = parentOf.get(key);
-        if (p === undefined) {
-          p = parentDomain(key, c2);
-          // Counted again after the cache starts over, a name changes nothing.
-          names.add(key);
-          if (parentOf.size >= PARENTS_KEPT) parentOf.clear();
-          parentOf.set(key, p);
-        }
-        parents.set(p, (parents.get(p) ?? 0) + 1);
-      }
-      clients.add(tx.client);
-      const t = typeName(tx.qtype);
-      types.set(t, (types.get(t) ?? 0) + 1);
-    },
-  });
-  const secs = (performance.now() - t0) / 1000;
-  const first = Math.min(...stats.map((s) => s.first_ts ?? Infinity));
-  const last = Math.max(...stats.map((s) => s.last_ts ?? -Infinity));
-  const transactions = stats.reduce((a, s) => a + s.transactions, 0);
-  const bytes = stats.reduce((a, s) => a + s.bytes, 0);
-  const typeMix = [...types.entries()].sort((a, b) => b[1] - a[1]);
-  const busiest = [...parents.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10);
-  const newNameShare = Math.min(1, names.count / Math.max(1, transactions));
-  const { repeatedNames, newNames } = APPLY_OVER_PLAN;
-  const doc = {
-    files: stats.map((s) => ({
-      path: s.path,
-      format: s.format,
-      compression: s.compression,
-      bytes: s.bytes,
-      transactions: s.transactions,
-      malformed: s.malformed,
-    })),
-    first_ts: Number.isFinite(first) ? first : null,
-    last_ts: Number.isFinite(last) ? last : null,
-    span_secs: Number.isFinite(first) && Number.isFinite(last) ? last - first : 0,
-    transactions,
-    parent_domains: parents.size,
-    // Distinct query names: exact up to 2048, estimated past that (±1.6 %).
-    distinct_names: names.count,
-    new_name_share: newNameShare,
-    clients: clients.size,
-    record_types: Object.fromEntries(typeMix),
-    busiest_domains: busiest.map(([domain, n]) => ({ domain, transactions: n })),
-    bytes,
-    decode_secs: secs,
-    expected_apply_secs: secs * (repeatedNames + (newNames - repeatedNames) * newNameShare),
-  };
+export async function runPlan(files: string[], opts: PlanCliOptions): Promise<number> {
+  const progress = sourcesProgress();
+  let doc: Plan;
+  try {
+    doc = await planFiles(files, { ...opts, onSourcesProgress: progress.update });
+  } catch (e) {
+    if (e instanceof InputError) throw new UsageError(e.message);
+    throw e;
+  } finally {
+    progress.done();
+  }
+  const secs = doc.decode_secs;
+  const transactions = doc.transactions;
+  const newNameShare = doc.new_name_share;
+  const typeMix = Object.entries(doc.record_types);
+  const busiest = doc.busiest_domains.map((b) => [b.domain, b.transactions] as const);
   if (opts.json) {
     out(JSON.stringify(doc) + "\n");
     return 0;
@@ -111,11 +49,11 @@ export async function runPlan(files: string[], opts: PlanOptions): Promise<numbe
   lines.push("");
   lines.push(`  time span       ${isoTime(doc.first_ts)} .. ${isoTime(doc.last_ts)} (${doc.span_secs.toFixed(1)} s)`);
   lines.push(`  transactions    ${transactions}`);
-  lines.push(`  parent domains  ${parents.size}`);
+  lines.push(`  parent domains  ${doc.parent_domains}`);
   lines.push(
     `  distinct names  ${doc.distinct_names} (${(100 * newNameShare).toFixed(1)}% of transactions ask a new one)`,
   );
-  lines.push(`  clients         ${clients.size}`);
+  lines.push(`  clients         ${doc.clients}`);
   lines.push(
     `  record types    ${
       typeMix.slice(0, 8).map(([t, n]) => `${t} ${(100 * n / Math.max(1, transactions)).toFixed(1)}%`).join(", ")
@@ -124,7 +62,7 @@ export async function runPlan(files: string[], opts: PlanOptions): Promise<numbe
   lines.push(`  busiest         ${busiest.slice(0, 5).map(([d, n]) => `${escapeTerminal(d)} (${n})`).join(", ")}`);
   lines.push("");
   lines.push(
-    `apply would analyze ${parents.size} domains; expected time ≈ ${
+    `apply would analyze ${doc.parent_domains} domains; expected time ≈ ${
       doc.expected_apply_secs.toFixed(1)
     } s (this read took ${secs.toFixed(1)} s)`,
   );
