@@ -3,6 +3,7 @@
  * features on traffic built to have known properties.
  */
 import assert from "node:assert/strict";
+import { tx } from "./helpers/transaction.ts";
 import { Analyzer } from "../src/analysis/analyze.ts";
 import { DomainAccumulator, type DomainFeatures } from "../src/analysis/accumulator.ts";
 import { parentDomain } from "../src/analysis/domain.ts";
@@ -23,37 +24,6 @@ import { deflateRawSync } from "node:zlib";
 import fc from "npm:fast-check@4.11.0";
 import type { Transaction } from "../src/ingest/types.ts";
 
-/** A transaction with sensible defaults. */
-export function tx(o: Partial<Transaction> & { query: string; ts: number }): Transaction {
-  return {
-    rtt: 0.01,
-    transport: "udp",
-    service: "dns",
-    client: "10.0.0.2",
-    clientPort: 40000,
-    server: "10.0.0.1",
-    serverPort: 53,
-    id: 1,
-    opcode: 0,
-    queryKey: o.query.toLowerCase(),
-    qtype: 16,
-    qclass: 1,
-    rcode: 0,
-    aa: false,
-    tc: false,
-    rd: true,
-    ra: true,
-    z: 0,
-    answers: [],
-    hasQuery: true,
-    hasResponse: true,
-    querySize: 0,
-    responseSize: 0,
-    ...o,
-  };
-}
-
-/** A TXT answer record with these strings. */
 function txtAnswer(...strings: string[]): Transaction["answers"][number] {
   return { name: "", type: 16, class: 1, ttl: 0, rdlength: 0, data: { kind: "txt", strings } };
 }

@@ -17,6 +17,7 @@ import { ResultsReader } from "../src/store/reader.ts";
 import { SCHEMA_VERSION } from "../src/store/schema.ts";
 import { dnsMessage, ether, ipv4, tcp, txtRdata, udp, udpExchange } from "./helpers/build.ts";
 import { runCli } from "./helpers/cli.ts";
+import { tx } from "./helpers/transaction.ts";
 import { fromFileUrl } from "./helpers/paths.ts";
 
 const sample = fromFileUrl(new URL("../fixtures/sample.pcap", import.meta.url));
@@ -124,40 +125,12 @@ Deno.test("windows: tumbling on capture time, each scored alone, closed by the c
   const w = new TumblingWindows({ secs: 60, model, onClose: (r) => closed.push(r) });
   const whole = new Analyzer({ model });
   const perWindow = [new Analyzer({ model }), new Analyzer({ model })];
-  const p = recording();
-  void p;
   // Window [960, 1020) and [1020, 1080): a busy tunnel-like domain in the first, a quiet one in the second.
-  const tx = (ts: number, query: string): Transaction => ({
-    ts,
-    rtt: null,
-    transport: "udp",
-    service: "dns",
-    client: "10.0.0.2",
-    clientPort: 40000,
-    server: "10.0.0.1",
-    serverPort: 53,
-    id: 1,
-    opcode: 0,
-    query,
-    queryKey: query,
-    queryRef: 0,
-    qtype: 16,
-    qclass: 1,
-    rcode: 0,
-    aa: false,
-    tc: false,
-    rd: true,
-    ra: true,
-    z: 0,
-    answers: [],
-    hasQuery: true,
-    hasResponse: true,
-    querySize: 40,
-    responseSize: 60,
-  });
   const txs: Transaction[] = [];
-  for (let i = 0; i < 300; i++) txs.push(tx(1000 + i * 0.05, `${(i * 104729).toString(36)}x${i}.busy.test`));
-  for (let i = 0; i < 10; i++) txs.push(tx(1030 + i * 3, `www.quiet.test`));
+  for (let i = 0; i < 300; i++) {
+    txs.push(tx({ ts: 1000 + i * 0.05, query: `${(i * 104729).toString(36)}x${i}.busy.test` }));
+  }
+  for (let i = 0; i < 10; i++) txs.push(tx({ ts: 1030 + i * 3, query: "www.quiet.test" }));
   txs.sort((a, b) => a.ts - b.ts);
   for (const t of txs) {
     w.add(t);

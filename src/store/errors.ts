@@ -19,37 +19,43 @@ export class StoreError extends Error {
   }
 }
 
-/** The file was written by a newer Plumbum (its schema version is past this build's). */
-export class SchemaTooNewError extends StoreError {
-  /** The file's schema version, and the newest this build knows. */
+/** The file's schema version is not the one this build reads. */
+export class SchemaVersionError extends StoreError {
+  /** The file's schema version, and the one this build reads. */
   readonly found: number;
   readonly supported: number;
 
-  constructor(path: string, found: number, supported: number) {
-    super(
-      path,
-      `${path} has schema version ${found}, newer than this Plumbum (${supported}); upgrade Plumbum or use another --dir`,
-    );
-    this.name = "SchemaTooNewError";
+  constructor(path: string, found: number, supported: number, message: string) {
+    super(path, message);
+    this.name = "SchemaVersionError";
     this.found = found;
     this.supported = supported;
   }
 }
 
-/** The file was written by an older Plumbum and must be upgraded by a writer before it can be read. */
-export class SchemaTooOldError extends StoreError {
-  /** The file's schema version, and the one this build reads. */
-  readonly found: number;
-  readonly supported: number;
-
+/** The file was written by a newer Plumbum (its schema version is past this build's). */
+export class SchemaTooNewError extends SchemaVersionError {
   constructor(path: string, found: number, supported: number) {
     super(
       path,
+      found,
+      supported,
+      `${path} has schema version ${found}, newer than this Plumbum (${supported}); upgrade Plumbum or use another --dir`,
+    );
+    this.name = "SchemaTooNewError";
+  }
+}
+
+/** The file was written by an older Plumbum and must be upgraded by a writer before it can be read. */
+export class SchemaTooOldError extends SchemaVersionError {
+  constructor(path: string, found: number, supported: number) {
+    super(
+      path,
+      found,
+      supported,
       `${path} has schema version ${found}, older than this Plumbum's (${supported}); open it once with write access (plumbum runs) to upgrade it`,
     );
     this.name = "SchemaTooOldError";
-    this.found = found;
-    this.supported = supported;
   }
 }
 
