@@ -54,8 +54,6 @@ export class TumblingWindows {
   #index = 0;
   #late = 0;
   #first = -1;
-  /** Windows closed so far. */
-  closed = 0;
 
   constructor(options: WindowOptions) {
     if (!(options.secs > 0) || !Number.isFinite(options.secs)) {
@@ -107,7 +105,6 @@ export class TumblingWindows {
   #close(): void {
     const a = this.#analyzer!;
     this.#analyzer = null;
-    this.closed++;
     this.#o.onClose({
       index: this.#index,
       start: this.#start,

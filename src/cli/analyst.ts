@@ -15,7 +15,7 @@ import type { ResultsReader } from "../store/reader.ts";
 import { applyFiles } from "../run/apply.ts";
 import { asciiLower } from "../ingest/dns.ts";
 import { checkInput, InputError } from "../ingest/source.ts";
-import { out, sourcesProgress, UsageError } from "./common.ts";
+import { out, UsageError, withSourcesProgress } from "./common.ts";
 import { openResults, openStore, runSettings, selectRun, workspace, workspaceConfig } from "./workspace.ts";
 
 /** Create the workspace: config.hcl (unless present) and the database. */
@@ -89,23 +89,15 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
   }
   const store = openStore(ws);
   try {
-    const progress = sourcesProgress();
-    let result;
-    try {
-      result = await applyFiles(store, files, {
+    const { run, findings, stats } = await withSourcesProgress((onSourcesProgress) =>
+      applyFiles(store, files, {
         model,
         c2Domains: c2,
         dnsPorts,
         storeTransactions: cfg.storeTransactions,
-        onSourcesProgress: progress.update,
-      });
-    } catch (e) {
-      if (e instanceof InputError) throw new UsageError(e.message);
-      throw e;
-    } finally {
-      progress.done();
-    }
-    const { run, findings, stats } = result;
+        onSourcesProgress,
+      })
+    );
     for (const s of stats) {
       if (s.malformed > 0) {
         console.error(

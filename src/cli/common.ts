@@ -49,32 +49,31 @@ export function parsePorts(v: string): number[] {
   return ports;
 }
 
-/** A progress line on stderr for reading several inputs: `update` is a pipeline's progress callback. */
-export function sourcesProgress(): { update: (p: SourcesProgress) => void; done: () => void } {
+/**
+ * Read inputs with a progress line on stderr: `work` is given the progress
+ * callback to hand a pipeline. An input that cannot be read at all becomes
+ * a {@link UsageError} naming it.
+ */
+export async function withSourcesProgress<T>(
+  work: (onSourcesProgress: (p: SourcesProgress) => void) => Promise<T>,
+): Promise<T> {
   const progress = progressLine();
-  return {
-    update(p) {
+  try {
+    return await work((p) => {
       const pct = p.totalBytes > 0 ? ` (${Math.min(100, Math.round(100 * p.bytes / p.totalBytes))}%)` : "";
       progress.update(
         `reading ${escapeTerminal(p.path)}: ${formatBytes(p.bytes)}${pct}, ${p.transactions} transactions`,
       );
-    },
-    done: () => progress.done(),
-  };
-}
-
-/**
- * Ingest several files with a progress line on stderr. Unreadable files
- * become {@link UsageError}s naming the file.
- */
-export async function ingestWithProgress(paths: string[], options: SourcesOptions): Promise<FileStats[]> {
-  const progress = sourcesProgress();
-  try {
-    return await ingestSources(paths, { ...options, onSourcesProgress: progress.update });
+    });
   } catch (e) {
     if (e instanceof InputError) throw new UsageError(e.message);
     throw e;
   } finally {
     progress.done();
   }
+}
+
+/** Ingest several files with a progress line on stderr (see {@link withSourcesProgress}). */
+export function ingestWithProgress(paths: string[], options: SourcesOptions): Promise<FileStats[]> {
+  return withSourcesProgress((onSourcesProgress) => ingestSources(paths, { ...options, onSourcesProgress }));
 }

@@ -3,11 +3,10 @@
  *
  * @module
  */
-import { InputError } from "../ingest/source.ts";
-import { type Plan, planFiles } from "../run/plan.ts";
+import { planFiles } from "../run/plan.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { formatBytes } from "../present/progress.ts";
-import { out, sourcesProgress, UsageError } from "./common.ts";
+import { out, withSourcesProgress } from "./common.ts";
 import { isoTime } from "../present/text.ts";
 
 /** Options of `plan`. */
@@ -19,16 +18,7 @@ export interface PlanCliOptions {
 
 /** Run `plan`. Returns the exit code. */
 export async function runPlan(files: string[], opts: PlanCliOptions): Promise<number> {
-  const progress = sourcesProgress();
-  let doc: Plan;
-  try {
-    doc = await planFiles(files, { ...opts, onSourcesProgress: progress.update });
-  } catch (e) {
-    if (e instanceof InputError) throw new UsageError(e.message);
-    throw e;
-  } finally {
-    progress.done();
-  }
+  const doc = await withSourcesProgress((onSourcesProgress) => planFiles(files, { ...opts, onSourcesProgress }));
   const secs = doc.decode_secs;
   const transactions = doc.transactions;
   const newNameShare = doc.new_name_share;

@@ -73,7 +73,6 @@ export class FrameDecoder {
   readonly stats: FileStats;
   readonly #packets: PacketDecoder;
   readonly #pairing: TransactionAssembler;
-  #packetNo = 0;
   #offset = 0;
 
   constructor(stats: FileStats, onTransaction: (tx: Transaction) => void, options: FrameDecoderOptions = {}) {
@@ -90,14 +89,9 @@ export class FrameDecoder {
         else stats.queries++;
         pairing.add(m, meta);
       },
-      (reason) => countMalformed(stats, reason, { packet: this.#packetNo, offset: this.#offset }),
+      (reason) => countMalformed(stats, reason, { packet: stats.packets, offset: this.#offset }),
       { dnsPorts: options.dnsPorts, allSections: false, reuseMessages: true, dns: options.dns },
     );
-  }
-
-  /** Frames decoded so far. */
-  get packets(): number {
-    return this.#packetNo;
   }
 
   /**
@@ -115,7 +109,6 @@ export class FrameDecoder {
     end: number,
     offset = 0,
   ): void {
-    this.#packetNo++;
     this.stats.packets++;
     this.#offset = offset;
     if (!this.#packets.frame(linkType, data, ts, truncated, start, end)) this.stats.skipped++;
@@ -123,7 +116,7 @@ export class FrameDecoder {
 
   /** A problem of the container (not of a frame) at byte `offset`. */
   problem(reason: string, offset: number): void {
-    countMalformed(this.stats, reason, { offset, packet: this.#packetNo + 1 });
+    countMalformed(this.stats, reason, { offset, packet: this.stats.packets + 1 });
   }
 
   /** A link type seen. */

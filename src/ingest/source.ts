@@ -58,6 +58,9 @@ export interface IngestOptions {
   dns?: DnsDecoder;
 }
 
+/** A transaction nobody asked for. */
+function ignore(_tx: Transaction): void {}
+
 /** Recognise the format from the first bytes of (decompressed) input. */
 export function sniffFormat(head: Uint8Array): InputFormat | null {
   if (pcapMagic(head) !== null) return "pcap";
@@ -253,7 +256,7 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
         },
       });
     } else {
-      const frames = new FrameDecoder(stats, (tx) => onTransaction?.(tx), {
+      const frames = new FrameDecoder(stats, onTransaction ?? ignore, {
         dnsPorts: options.dnsPorts,
         pairingTimeoutSecs: options.pairingTimeoutSecs,
         dns: options.dns,
@@ -262,7 +265,7 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
       await read(s, {
         frame(f) {
           frames.frame(f.linkType, f.data, f.ts, f.origLen > f.end - f.start, f.start, f.end, s.offset);
-          if ((frames.packets & 0xfff) === 0) progress();
+          if ((stats.packets & 0xfff) === 0) progress();
         },
         problem(reason, offset) {
           frames.problem(reason, offset);

@@ -60,16 +60,6 @@ export class Pipeline {
     this.#windows?.add(tx);
   }
 
-  /** The open window, if windows were asked for and a transaction came. */
-  get window(): { index: number; start: number; end: number } | null {
-    return this.#windows?.current ?? null;
-  }
-
-  /** Windows closed so far. */
-  get windowsClosed(): number {
-    return this.#windows?.closed ?? 0;
-  }
-
   /** A frame decoder that feeds this pipeline (a live source's), counting into `stats`. */
   frames(stats: FileStats): FrameDecoder {
     const f = new FrameDecoder(stats, (tx) => this.add(tx), { dnsPorts: this.#o.dnsPorts, dns: this.dns });
@@ -85,11 +75,6 @@ export class Pipeline {
   advance(now: number): void {
     for (const f of this.#frames) f.advance(now);
     this.#windows?.advance(now);
-  }
-
-  /** Waits while the store's writer is behind (hold input back). */
-  ready(): Promise<void> {
-    return this.#writer === null ? Promise.resolve() : this.#writer.ready();
   }
 
   /** Read files into the pipeline, in order; returns each file's stats. */

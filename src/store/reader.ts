@@ -127,9 +127,9 @@ export class ResultsReader {
 
   /** A run by id, or the latest complete run when `id` is undefined. */
   run(id?: number): RunRecord | null {
-    const row = id === undefined
-      ? this.db.prepare("SELECT * FROM runs WHERE status = 'complete' ORDER BY id DESC LIMIT 1").get()
-      : this.db.prepare("SELECT * FROM runs WHERE id = ?").get(id);
+    const want = id ?? this.latestRunId();
+    if (want === null) return null;
+    const row = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(want);
     return row === undefined ? null : this.runFromRow(row as Record<string, unknown>);
   }
 

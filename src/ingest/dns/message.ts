@@ -124,16 +124,6 @@ export class DnsDecoder {
     return this.names.error;
   }
 
-  /** The IPv4 address in the four bytes at `o`, dotted (remembered by value). */
-  ipv4At(b: Uint8Array, o: number): string {
-    return this.addresses.v4(b, o);
-  }
-
-  /** The IPv6 address in the sixteen bytes at `o`, as RFC 5952 writes it (remembered by value). */
-  ipv6At(b: Uint8Array, o: number): string {
-    return this.addresses.v6(b, o);
-  }
-
   /**
    * Decode the DNS message in `buf[start..end)`. Returns null when not even
    * the header and first question can be read (not DNS, or broken beyond

@@ -51,6 +51,9 @@ function shortWord(msg: Uint8Array, p: number, len: number): number {
   return len === 1 ? 1 | (msg[p + 1] << 8) : 2 | (msg[p + 1] << 8) | (msg[p + 2] << 16);
 }
 
+/** The view a name that is only checked reads through (it reads no words). */
+const NO_VIEW = new DataView(new ArrayBuffer(0));
+
 const NAME_BITS = 14;
 /** Words per slot: a name of at most 255 wire bytes has at most 127 (its labels of one byte). */
 const SLOT_WORDS = 128;
@@ -103,7 +106,6 @@ export class NameTable {
   readonly labelAt: Int32Array = new Int32Array(128);
   /** The view names are read through (shared with the decoder's answer table). */
   readonly view: MessageView;
-  #last: DataView = new DataView(new ArrayBuffer(0));
   /** Offset just past the name that the last successful {@link slot} read. */
   end = 0;
   /** Reason the last {@link slot} failed. */
@@ -132,7 +134,8 @@ export class NameTable {
    * the name, or -1 when it is broken.
    */
   slot(msg: Uint8Array, off: number, base: number, end: number, build: boolean): number {
-    const v = build ? (this.#last = this.view.of(msg)) : this.#last;
+    // A name only checked reads no words: it needs no view of its message.
+    const v = build ? this.view.of(msg) : NO_VIEW;
     const labelAt = this.labelAt;
     let pos = off;
     let next = -1;
