@@ -54,6 +54,8 @@ export class TumblingWindows {
   #index = 0;
   #late = 0;
   #first = -1;
+  /** The end of the last closed window. */
+  #closedUntil = -Infinity;
 
   constructor(options: WindowOptions) {
     if (!(options.secs > 0) || !Number.isFinite(options.secs)) {
@@ -75,7 +77,9 @@ export class TumblingWindows {
   /** Add one transaction; closes the open window first when `tx` is past its end. */
   add(tx: Transaction): void {
     if (this.#analyzer !== null && tx.ts >= this.#start + this.#o.secs) this.#close();
-    if (this.#analyzer === null) this.#open(tx.ts);
+    // A transaction older than a closed window (a query that timed out, a frame held in a buffer) is late
+    // in the window after it: a closed window never opens again.
+    if (this.#analyzer === null) this.#open(Math.max(tx.ts, this.#closedUntil));
     if (tx.ts < this.#start) this.#late++;
     this.#analyzer!.add(tx);
   }
@@ -105,6 +109,7 @@ export class TumblingWindows {
   #close(): void {
     const a = this.#analyzer!;
     this.#analyzer = null;
+    this.#closedUntil = this.#start + this.#o.secs;
     this.#o.onClose({
       index: this.#index,
       start: this.#start,

@@ -5,18 +5,27 @@
  */
 
 import type { DomainFinding } from "../analysis/analyze.ts";
-import { FEATURES, type Severity } from "../analysis/model.ts";
-import { closest, ConfigError, defaultConfigText, resolveModel } from "../config/config.ts";
+import { FEATURES, type ModelConfig, type Severity } from "../analysis/model.ts";
+import { closest, ConfigError, defaultConfigText, type PlumbumConfig, resolveModel } from "../config/config.ts";
 import { colors } from "../present/colors.ts";
 import { displayText, escapeTerminal, fromDisplayText } from "../present/escape.ts";
 import { atLeast, domainObject, evidenceObject, exportCsv, exportDocument, exportSigma } from "../present/export.ts";
 import { explainText, featureText, findingLine, showText, summaryLine } from "../present/text.ts";
 import type { ResultsReader } from "../store/reader.ts";
+import { isLiveConfig, type RunRecord } from "../store/types.ts";
 import { applyFiles } from "../run/apply.ts";
 import { asciiLower } from "../ingest/dns.ts";
 import { checkInput, InputError } from "../ingest/source.ts";
 import { out, UsageError, withSourcesProgress } from "./common.ts";
-import { openResults, openStore, runSettings, selectRun, workspace, workspaceConfig } from "./workspace.ts";
+import {
+  openResults,
+  openStore,
+  runSettings,
+  selectRun,
+  type Workspace,
+  workspace,
+  workspaceConfig,
+} from "./workspace.ts";
 
 /** Create the workspace: config.hcl (unless present) and the database. */
 export async function runInit(o: { dir?: string; force?: boolean; quiet?: boolean }): Promise<number> {
@@ -57,7 +66,13 @@ export interface ApplyOptions {
 }
 
 /** Ingest, analyze, persist and print findings. */
-export async function runApply(files: string[], o: ApplyOptions): Promise<number> {
+/**
+ * What a command that makes a run needs: the workspace (initialized with
+ * defaults when it is new), its config, the model and the run settings.
+ */
+export async function prepareRun(
+  o: { dir?: string; weights?: string; c2Domains?: string[]; dnsPorts?: number[] },
+): Promise<{ ws: Workspace; cfg: PlumbumConfig; model: ModelConfig; c2Domains: string[]; dnsPorts: number[] }> {
   const ws = workspace(o.dir);
   let fresh = false;
   try {
@@ -77,7 +92,11 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
     if (e instanceof ConfigError) throw new UsageError(e.message);
     throw e;
   }
-  const { c2Domains: c2, dnsPorts } = runSettings(cfg, o);
+  return { ws, cfg, model, ...runSettings(cfg, o) };
+}
+
+export async function runApply(files: string[], o: ApplyOptions): Promise<number> {
+  const { ws, cfg, model, c2Domains: c2, dnsPorts } = await prepareRun(o);
   // Refuse missing inputs before a run is recorded.
   for (const f of files) {
     try {
@@ -272,6 +291,26 @@ export async function runExport(
 }
 
 /** `plumbum runs`. */
+/** What a live run's record says of its capture (see `plumbum stream`). */
+function liveSummary(r: RunRecord): Record<string, unknown> {
+  const st = (r.sources[0]?.stats ?? {}) as Record<string, unknown>;
+  const keys = [
+    "interface",
+    "filter",
+    "speed",
+    "packets",
+    "captured",
+    "dropped",
+    "if_dropped",
+    "window_secs",
+    "threshold",
+    "windows",
+    "alerts",
+    "unstored",
+  ];
+  return Object.fromEntries(keys.filter((k) => k in st).map((k) => [k, st[k]]));
+}
+
 export function runRuns(o: { dir?: string; json?: boolean }): number {
   const store = openResults(workspace(o.dir));
   try {
@@ -279,7 +318,11 @@ export function runRuns(o: { dir?: string; json?: boolean }): number {
     if (o.json) {
       out(
         JSON.stringify({
-          runs: runs.map((r) => ({ ...r, sources: r.sources.map((s) => ({ ...s, stats: undefined })) })),
+          runs: runs.map((r) => ({
+            ...r,
+            sources: r.sources.map((s) => ({ ...s, stats: undefined })),
+            ...(isLiveConfig(r.config) ? { live: liveSummary(r) } : {}),
+          })),
         }) + "\n",
       );
       return 0;

@@ -10,6 +10,7 @@ import { runApply, runExplain, runExport, runInit, runRuns, runShow } from "./an
 import { runEval, runTune } from "./eval.ts";
 import { runPlan } from "./plan.ts";
 import { runValidate } from "./validate.ts";
+import { runStream } from "./stream.ts";
 
 const EXAMPLES = `
 Examples:
@@ -21,6 +22,7 @@ Examples:
   plumbum explain evil.tk                  where every point of a score comes from
   plumbum export --format sigma -o rule.yml
   plumbum runs                             earlier runs; --run N reads one of them
+  sudo plumbum stream -i eth0              live: an NDJSON alert per tunnel per window
 
 Inputs are recognised by their bytes, not their names: classic PCAP (either
 byte order, micro- or nanosecond), pcapng, and Zeek dns.log (TSV or JSON
@@ -164,6 +166,13 @@ export function buildProgram(result: { code: number }): Command {
     });
 
   const collect = (v: string, prev: string[]) => [...prev, v];
+  const numOpt = (name: string, min: number) => (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || v.trim() === "") {
+      throw new UsageError(`${name}: "${v}" is not a number ≥ ${min}`);
+    }
+    return n;
+  };
   const intOpt = (name: string, min: number) => (v: string) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new UsageError(`${name}: "${v}" is not a whole number ≥ ${min}`);
@@ -211,6 +220,69 @@ export function buildProgram(result: { code: number }): Command {
     .addOption(dirOpt())
     .action(async (captures: string[], o) => {
       result.code = await runTune(captures, o);
+    });
+
+  program.command("stream")
+    .description(
+      "live capture (libpcap) or a capture replayed as if live: windows scored as they close, one NDJSON alert per domain at or over the threshold, the run stored",
+    )
+    .option("-i, --interface <name>", "interface to capture on (any: all of them on Linux)")
+    .option("--list-interfaces", "list the interfaces libpcap can open, and exit")
+    .option("--read <file>", "replay a capture (pcap, pcapng, gzip) through the live path instead; needs no privileges")
+    .option("--speed <speed>", "with --read: max, realtime, or a multiple of real time", "max")
+    .addOption(
+      new Option("--window <secs>", "window length in seconds").default(60).argParser(numOpt("--window", 0.001)),
+    )
+    .addOption(
+      new Option("--threshold <score>", "alert at this window score or more (0-100)").default(40).argParser(
+        numOpt("--threshold", 0),
+      ),
+    )
+    .option("--filter <expr>", "BPF filter instead of the default (the DNS ports over UDP and TCP, fragments, VLANs)")
+    .addOption(
+      new Option("--snaplen <bytes>", "bytes kept per packet").default(65535).argParser(intOpt("--snaplen", 64)),
+    )
+    .option("--no-promisc", "do not put the interface in promiscuous mode")
+    .addOption(
+      new Option("--buffer-size <bytes>", "kernel capture buffer (bytes)").default(32 << 20).argParser(
+        intOpt("--buffer-size", 0),
+      ),
+    )
+    .addOption(
+      new Option("--duration <secs>", "stop after this many seconds").default(0).argParser(numOpt("--duration", 0)),
+    )
+    .addOption(new Option("--count <n>", "stop after this many packets").default(0).argParser(intOpt("--count", 0)))
+    .option("--save <file>", "also write every captured packet to a pcap file (for a later apply)")
+    .addOption(
+      new Option("--store-limit <n>", "transactions stored per window at most (the rest are counted)").default(200000)
+        .argParser(intOpt("--store-limit", 0)),
+    )
+    .option("-q, --quiet", "no status on stderr (alerts only)")
+    .option("--json", "with --list-interfaces: print JSON")
+    .option("--weights <preset>", "weight preset (default from config.hcl)")
+    .addOption(c2Opt())
+    .addOption(applyPorts())
+    .addOption(dirOpt())
+    .addHelpText(
+      "after",
+      `
+Alerts go to stdout, one JSON object per line: domain, score, severity,
+query_count, client_count, subdomain_count, mean_entropy, cv,
+mean_txt_length, window_secs, is_c2, window_start, window_end, components
+and evidence. Status goes to stderr. Ctrl-C (or SIGTERM) closes the open
+window, stores the run and exits 0; a second Ctrl-C quits at once.
+
+Capturing needs root, or CAP_NET_RAW and CAP_NET_ADMIN on the executable:
+  sudo setcap cap_net_raw,cap_net_admin=eip "$(command -v plumbum)"
+
+Examples:
+  sudo plumbum stream -i eth0 --window 60 --threshold 40
+  plumbum stream --list-interfaces
+  sudo plumbum stream -i any | jq 'select(.severity == "CRITICAL")'
+  plumbum stream --read capture.pcap --speed 10 --window 30`,
+    )
+    .action(async (o) => {
+      result.code = await runStream(o);
     });
 
   program.command("version")

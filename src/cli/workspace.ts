@@ -9,7 +9,7 @@ import { ConfigError, loadConfig, type PlumbumConfig } from "../config/config.ts
 import { SchemaTooOldError, StoreError } from "../store/errors.ts";
 import { ResultsReader } from "../store/reader.ts";
 import { Store } from "../store/store.ts";
-import type { RunRecord } from "../store/types.ts";
+import { isLiveConfig, type RunRecord } from "../store/types.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { err, UsageError } from "./common.ts";
 
@@ -95,7 +95,8 @@ export function selectRun(store: ResultsReader, runId?: number): RunRecord {
       "no complete run yet: run `plumbum apply CAPTURE` first (`plumbum runs` shows interrupted ones)",
     );
   }
-  if (run.status !== "complete") {
+  // A live run's closed windows are committed as it goes: readable while it runs, and after it failed.
+  if (run.status !== "complete" && !isLiveConfig(run.config)) {
     throw new UsageError(
       `run #${run.id} is ${run.status}${run.error ? ` (${run.error})` : ""}; pick a complete one from \`plumbum runs\``,
     );

@@ -67,8 +67,33 @@ export interface FrameDecoderOptions {
   dns?: DnsDecoder;
 }
 
+/** What takes a capture's frames, in order. */
+export interface FrameSink {
+  /**
+   * One frame `data[start..end)` of link type `linkType`, captured at `ts`
+   * (seconds); `truncated` when the capture kept fewer bytes than the wire
+   * carried; `offset` is where the frame ends in its file, for locating
+   * problems.
+   */
+  frame(
+    linkType: number,
+    data: Uint8Array,
+    ts: number,
+    truncated: boolean,
+    start: number,
+    end: number,
+    offset?: number,
+  ): void;
+  /** A problem of the container (not of a frame) at byte `offset`. */
+  problem(reason: string, offset: number): void;
+  /** A link type seen. */
+  linkType(t: number): void;
+  /** End of input. */
+  end(): void;
+}
+
 /** Frames in, transactions out (through `onTransaction`), counted in `stats`. */
-export class FrameDecoder {
+export class FrameDecoder implements FrameSink {
   /** The counters of what went through. */
   readonly stats: FileStats;
   readonly #packets: PacketDecoder;
@@ -94,12 +119,7 @@ export class FrameDecoder {
     );
   }
 
-  /**
-   * Decode one frame `data[start..end)` of link type `linkType`, captured
-   * at `ts` (seconds); `truncated` when the capture kept fewer bytes than
-   * the wire carried; `offset` is where the frame ends in its file, for
-   * locating problems.
-   */
+  /** Decode one frame (see {@link FrameSink.frame}). */
   frame(
     linkType: number,
     data: Uint8Array,

@@ -19,7 +19,7 @@ import { ByteStream, readFnFromStream } from "./bytes.ts";
 import { PACE_FREE, PACE_READ, PACE_UNIT } from "./hash_pace.ts";
 import { isPcapng, pcapMagic, readPcap, readPcapng } from "./capture.ts";
 import type { DnsDecoder } from "./dns.ts";
-import { countMalformed, countTransaction, emptyStats, FrameDecoder } from "./frames.ts";
+import { countMalformed, countTransaction, emptyStats, FrameDecoder, type FrameSink } from "./frames.ts";
 import type { FileStats, Transaction } from "./types.ts";
 import { readZeekJson, readZeekTsv } from "./zeek.ts";
 
@@ -56,6 +56,12 @@ export interface IngestOptions {
   pause?: () => Promise<void>;
   /** The DNS decoder to use (one per run lets its files share what they repeat); a new one by default. */
   dns?: DnsDecoder;
+  /**
+   * Where a capture's frames go instead of a decoder of this call's own
+   * (`onTransaction`, `dnsPorts`, `pairingTimeoutSecs` and `dns` then do
+   * not apply to captures): a live path's frame source reads files so.
+   */
+  frames?: FrameSink;
 }
 
 /** A transaction nobody asked for. */
@@ -256,7 +262,7 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
         },
       });
     } else {
-      const frames = new FrameDecoder(stats, onTransaction ?? ignore, {
+      const frames = options.frames ?? new FrameDecoder(stats, onTransaction ?? ignore, {
         dnsPorts: options.dnsPorts,
         pairingTimeoutSecs: options.pairingTimeoutSecs,
         dns: options.dns,

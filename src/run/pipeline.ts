@@ -26,7 +26,13 @@ export interface PipelineOptions {
   /** Stores every transaction with its domain (null or absent: nothing stored). */
   writer?: TransactionWriter | null;
   /** Tumbling windows beside the whole-stream view. */
-  windows?: { secs: number; onClose: (w: WindowResult) => void; origin?: number };
+  windows?: {
+    secs: number;
+    onClose: (w: WindowResult) => void;
+    origin?: number;
+    /** Transactions stored per window at most; the rest are counted in {@link Pipeline.unstored} (default: all). */
+    storeLimit?: number;
+  };
 }
 
 /** Transactions in, findings out: the whole stream's, and each window's as it closes. */
@@ -39,30 +45,52 @@ export class Pipeline {
   readonly #writer: TransactionWriter | null;
   readonly #windows: TumblingWindows | null;
   readonly #frames: FrameDecoder[] = [];
+  readonly #storeLimit: number;
+  #storeBudget: number;
+  /** Transactions not stored because their window had stored its limit. */
+  unstored = 0;
 
   constructor(options: PipelineOptions) {
     this.#o = options;
     this.analyzer = new Analyzer({ model: options.model, c2Domains: options.c2Domains });
     this.#writer = options.writer ?? null;
-    this.#windows = options.windows === undefined ? null : new TumblingWindows({
-      secs: options.windows.secs,
+    const w = options.windows;
+    this.#storeLimit = this.#storeBudget = w?.storeLimit ?? Infinity;
+    this.#windows = w === undefined ? null : new TumblingWindows({
+      secs: w.secs,
       model: options.model,
       c2Domains: options.c2Domains,
-      onClose: options.windows.onClose,
-      origin: options.windows.origin,
+      onClose: (result) => {
+        this.#storeBudget = this.#storeLimit;
+        w.onClose(result);
+      },
+      origin: w.origin,
     });
   }
 
   /** One transaction (valid only during the call, as the decoders hand them out). */
   add(tx: Transaction): void {
     const domain = this.analyzer.add(tx);
-    if (domain !== null && this.#writer !== null) this.#writer.add(tx, domain);
+    // The window first: a transaction past its end closes it (and renews the budget).
     this.#windows?.add(tx);
+    if (domain !== null && this.#writer !== null) {
+      if (this.#storeBudget > 0) {
+        this.#storeBudget--;
+        this.#writer.add(tx, domain);
+      } else this.unstored++;
+    }
   }
 
-  /** A frame decoder that feeds this pipeline (a live source's), counting into `stats`. */
-  frames(stats: FileStats): FrameDecoder {
-    const f = new FrameDecoder(stats, (tx) => this.add(tx), { dnsPorts: this.#o.dnsPorts, dns: this.dns });
+  /**
+   * A frame decoder that feeds this pipeline (a live source's), counting
+   * into `stats`; a query waits `pairingTimeoutSecs` for its answer (capture time).
+   */
+  frames(stats: FileStats, options: { pairingTimeoutSecs?: number } = {}): FrameDecoder {
+    const f = new FrameDecoder(stats, (tx) => this.add(tx), {
+      dnsPorts: this.#o.dnsPorts,
+      dns: this.dns,
+      pairingTimeoutSecs: options.pairingTimeoutSecs,
+    });
     this.#frames.push(f);
     return f;
   }
@@ -70,11 +98,12 @@ export class Pipeline {
   /**
    * The clock moved to `now` (seconds, capture time) without traffic:
    * waiting queries time out, idle flows and fragments go, and a window
-   * whose end has passed closes.
+   * whose end `windowsNow` has passed closes (a live source holds windows
+   * open a little past their end, for the answers still on their way).
    */
-  advance(now: number): void {
+  advance(now: number, windowsNow: number = now): void {
     for (const f of this.#frames) f.advance(now);
-    this.#windows?.advance(now);
+    this.#windows?.advance(windowsNow);
   }
 
   /** Read files into the pipeline, in order; returns each file's stats. */

@@ -7,18 +7,18 @@
  * transactions follow in batched commits, and scores, evidence and the
  * `complete` status land together in one final commit. A run killed at any
  * point therefore never becomes the latest result; the next writer marks it
- * `failed`. Readers see the latest `complete` run and never block the
+ * `failed`. A live run (`stream`) also commits its results so far at each
+ * window's close, and keeps them when it fails. Readers see the latest `complete` run and never block the
  * writer (WAL).
  *
  * @module
  */
 
 import { DatabaseSync } from "node:sqlite";
-import type { DomainFinding } from "../analysis/analyze.ts";
 import { SchemaTooNewError } from "./errors.ts";
 import { interrupted, interruptedReason, ResultsReader } from "./reader.ts";
 import { MIGRATIONS, runIds, SCHEMA_VERSION } from "./schema.ts";
-import type { SourceRecord } from "./types.ts";
+import { isLiveConfig, type RunResults } from "./types.ts";
 import { TransactionWriter } from "./writer.ts";
 
 /** The Plumbum database, opened to write runs (and read them back). */
@@ -64,9 +64,10 @@ export class Store extends ResultsReader {
 
   /** Runs left `running` by a process that is gone were interrupted: mark them failed. */
   #recoverInterrupted(): void {
-    const rows = this.db.prepare("SELECT id, pid FROM runs WHERE status = 'running'").all() as {
+    const rows = this.db.prepare("SELECT id, pid, config FROM runs WHERE status = 'running'").all() as {
       id: number;
       pid: number | null;
+      config: string;
     }[];
     for (const r of rows) {
       if (!interrupted(r.pid)) continue;
@@ -74,7 +75,8 @@ export class Store extends ResultsReader {
         "UPDATE runs SET status = 'failed', error = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ?",
       )
         .run(interruptedReason(r.pid), new Date().toISOString(), r.id);
-      this.#deleteTransactions(r.id);
+      // A live run keeps what its closed windows committed.
+      if (!isLiveConfig(r.config)) this.#deleteTransactions(r.id);
     }
   }
 
@@ -97,13 +99,25 @@ export class Store extends ResultsReader {
    * Finish a run: sources, scores, evidence and the `complete` status in one
    * commit. The run's timings get `store_secs`: the time taken to store them.
    */
-  completeRun(
-    runId: number,
-    o: { sources: SourceRecord[]; findings: DomainFinding[]; transactions: number; timings: Record<string, number> },
-  ): void {
+  completeRun(runId: number, o: RunResults): void {
+    this.#writeResults(runId, o, true);
+  }
+
+  /**
+   * Store a running run's results so far (a live run, at each window's
+   * close), in place of the ones stored before; it stays `running`.
+   */
+  checkpointRun(runId: number, o: RunResults): void {
+    this.#writeResults(runId, o, false);
+  }
+
+  #writeResults(runId: number, o: RunResults, complete: boolean): void {
     const t0 = performance.now();
     this.db.exec("BEGIN IMMEDIATE");
     try {
+      for (const table of ["sources", "domain_scores", "evidence"]) {
+        this.db.prepare(`DELETE FROM ${table} WHERE run_id = ?`).run(runId);
+      }
       const src = this.db.prepare(
         "INSERT INTO sources (run_id, path, size, sha256, format, stats) VALUES (?, ?, ?, ?, ?, ?)",
       );
@@ -125,10 +139,11 @@ export class Store extends ResultsReader {
         ev.run(runId, f.domain, JSON.stringify(f.evidence));
       }
       this.db.prepare(
-        "UPDATE runs SET status = 'complete', finished_at = ?, transactions = ?, domains = ?, timings = ? WHERE id = ?",
+        "UPDATE runs SET status = ?, finished_at = ?, transactions = ?, domains = ?, timings = ? WHERE id = ?",
       )
         .run(
-          new Date().toISOString(),
+          complete ? "complete" : "running",
+          complete ? new Date().toISOString() : null,
           o.transactions,
           o.findings.length,
           JSON.stringify({ ...o.timings, store_secs: (performance.now() - t0) / 1000 }),
@@ -148,13 +163,16 @@ export class Store extends ResultsReader {
     }
   }
 
-  /** Mark a run failed (with the reason). */
-  failRun(runId: number, error: string): void {
+  /**
+   * Mark a run failed (with the reason). Its transactions are removed, unless
+   * `keepRows` (a live run keeps what its closed windows committed).
+   */
+  failRun(runId: number, error: string, keepRows = false): void {
     this.db.prepare("UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?").run(
       new Date().toISOString(),
       error,
       runId,
     );
-    this.#deleteTransactions(runId);
+    if (!keepRows) this.#deleteTransactions(runId);
   }
 }

@@ -44,3 +44,21 @@ export interface StoredTransaction {
 
 /** A stored domain score with its evidence. */
 export type StoredFinding = DomainFinding;
+
+/** What a run's results commit stores (see `Store.completeRun`). */
+export interface RunResults {
+  sources: SourceRecord[];
+  findings: DomainFinding[];
+  transactions: number;
+  timings: Record<string, number>;
+}
+
+/** Whether a run's config (as stored, JSON) is a live run's (`stream`): its closed windows stay readable. */
+export function isLiveConfig(config: string | Record<string, unknown>): boolean {
+  try {
+    const c = typeof config === "string" ? JSON.parse(config) : config;
+    return c !== null && typeof c === "object" && c.mode === "stream";
+  } catch {
+    return false;
+  }
+}

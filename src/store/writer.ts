@@ -52,7 +52,8 @@ export class TransactionWriter {
   #textChars = 0;
   /** Characters of the texts of the batch being filled. */
   #batchChars = 0;
-  #wake: (() => void) | null = null;
+  /** Who waits for an acknowledgement (ready and sync may wait at once). */
+  #waiting: (() => void)[] = [];
   #closed: ((written: number) => void) | null = null;
   #error: Error | null = null;
   #fail: ((e: Error) => void) | null = null;
@@ -83,9 +84,9 @@ export class TransactionWriter {
   }
 
   #wakeUp(): void {
-    const w = this.#wake;
-    this.#wake = null;
-    w?.();
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) w();
   }
 
   #post(m: WriterRequest): void {
@@ -171,7 +172,20 @@ export class TransactionWriter {
     if (batches < MAX_IN_FLIGHT && (this.#textChars < MAX_TEXT_IN_FLIGHT || batches === 0)) {
       return Promise.resolve();
     }
-    return new Promise<void>((resolve) => this.#wake = resolve).then(() => this.ready());
+    return new Promise<void>((resolve) => this.#waiting.push(resolve)).then(() => this.ready());
+  }
+
+  /** Commit what is queued and keep the writer open: resolves once every row so far is committed. */
+  async sync(): Promise<void> {
+    if (this.#batch.rows > 0) {
+      this.#post({ kind: "batch", batch: this.#batch });
+      this.#batch = this.#nextBatch();
+    }
+    for (let n = 0; this.#inFlight.length > 0 && n < 1e7; n++) {
+      if (this.#error !== null) throw this.#error;
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+    if (this.#error !== null) throw this.#error;
   }
 
   /** Write what is queued; resolves with the rows written once all are committed. */

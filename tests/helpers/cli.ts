@@ -14,7 +14,7 @@ export interface CliResult {
 export async function runCli(
   args: string[],
   stdin?: Uint8Array,
-  opts: { cwd?: string; env?: Record<string, string> } = {},
+  opts: { cwd?: string; env?: Record<string, string>; ffi?: boolean } = {},
 ): Promise<CliResult> {
   const cmd = new Deno.Command(Deno.execPath(), {
     args: [
@@ -25,6 +25,7 @@ export async function runCli(
       "--allow-write",
       "--allow-env",
       "--allow-sys",
+      ...(opts.ffi ? ["--allow-ffi"] : []),
       cli,
       ...args,
     ],

@@ -1,0 +1,306 @@
+/**
+ * `plumbum stream`: live capture (or a file read as if live), one NDJSON
+ * alert per domain per window on stdout, status on stderr, the run stored.
+ *
+ * @module
+ */
+
+import { colors } from "../present/colors.ts";
+import { escapeTerminal } from "../present/escape.ts";
+import { type InterfaceInfo, LibpcapMissingError, libVersion, listInterfaces, openLibpcap } from "../live/libpcap.ts";
+import { SourceError } from "../live/source.ts";
+import { type StreamAlert, StreamRun, type StreamSource, type StreamStatus } from "../run/stream.ts";
+import { checkInput, InputError } from "../ingest/source.ts";
+import { err, out, UsageError } from "./common.ts";
+import { prepareRun } from "./analyst.ts";
+import { openStore } from "./workspace.ts";
+
+/** Options of `plumbum stream`. */
+export interface StreamCliOptions {
+  interface?: string;
+  listInterfaces?: boolean;
+  read?: string;
+  speed: string;
+  window: number;
+  threshold: number;
+  filter?: string;
+  snaplen: number;
+  promisc: boolean;
+  bufferSize: number;
+  duration: number;
+  count: number;
+  save?: string;
+  storeLimit: number;
+  quiet?: boolean;
+  json?: boolean;
+  weights?: string;
+  c2Domains?: string[];
+  dnsPorts?: number[];
+  dir?: string;
+}
+
+/** The `setcap` line that lets a binary capture without root. */
+export function setcapLine(): string {
+  return `sudo setcap cap_net_raw,cap_net_admin=eip ${Deno.execPath()}`;
+}
+
+/** libpcap opened, or the sentence that says what to do. */
+function libpcap(): ReturnType<typeof openLibpcap> {
+  try {
+    return openLibpcap();
+  } catch (e) {
+    if (e instanceof LibpcapMissingError) throw new UsageError(e.message);
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      throw new UsageError(
+        "live capture loads libpcap through FFI: run Deno with --allow-ffi (deno task stream, or the compiled plumbum, grant it)",
+      );
+    }
+    throw e;
+  }
+}
+
+function interfaceLine(i: InterfaceInfo): string {
+  const flags = [
+    i.up ? "up" : "down",
+    i.running ? "running" : "",
+    i.loopback ? "loopback" : "",
+    i.wireless ? "wireless" : "",
+  ]
+    .filter((f) => f !== "").join(",");
+  const desc = i.description === null ? "" : `  ${escapeTerminal(i.description)}`;
+  return `${escapeTerminal(i.name).padEnd(16)} ${flags.padEnd(20)} ${i.addresses.join(" ") || "-"}${desc}`;
+}
+
+/** `plumbum stream --list-interfaces`. */
+function runList(o: StreamCliOptions): number {
+  const { lib, path } = libpcap();
+  try {
+    const list = listInterfaces(lib.symbols);
+    if (o.json) out(JSON.stringify({ library: path, version: libVersion(lib.symbols), interfaces: list }) + "\n");
+    else {
+      out(`${"interface".padEnd(16)} ${"flags".padEnd(20)} addresses\n`);
+      for (const i of list) out(interfaceLine(i) + "\n");
+      if (list.length === 0) out("(none: libpcap lists only the interfaces this user may open; try with sudo)\n");
+    }
+    return 0;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  } finally {
+    lib.close();
+  }
+}
+
+/** Interface names libpcap lists, for an error message ([] when it cannot list them). */
+function knownInterfaces(): string[] {
+  try {
+    const { lib } = openLibpcap();
+    try {
+      return listInterfaces(lib.symbols).map((i) => i.name);
+    } finally {
+      lib.close();
+    }
+  } catch {
+    return [];
+  }
+}
+
+/** A source error as the sentence that says what to do. */
+function sourceMessage(e: SourceError, o: StreamCliOptions): string {
+  const dev = escapeTerminal(o.interface ?? "");
+  switch (e.kind) {
+    case "no-device": {
+      const known = knownInterfaces();
+      return `there is no interface "${dev}"${
+        known.length > 0 ? `; there are: ${known.map(escapeTerminal).join(", ")}` : ""
+      } (plumbum stream --list-interfaces)`;
+    }
+    case "permission":
+      return `capturing on ${dev} needs root or CAP_NET_RAW and CAP_NET_ADMIN (${
+        escapeTerminal(e.message)
+      }): run with sudo, or grant them once with \`${setcapLine()}\`; without privileges, --read FILE replays a capture`;
+    case "not-up":
+      return `${dev} is down: bring it up (ip link set ${dev} up) or pick another interface`;
+    case "filter":
+      return `--filter: libpcap cannot use "${escapeTerminal(o.filter ?? "")}": ${escapeTerminal(e.message)}`;
+    case "file":
+      return escapeTerminal(e.message);
+    default:
+      return `capture on ${dev} failed: ${escapeTerminal(e.message)}`;
+  }
+}
+
+/** `--speed`: max, realtime or a multiple of real time. */
+export function parseSpeed(v: string): number {
+  if (v === "max") return 0;
+  if (v === "realtime") return 1;
+  const n = Number(v);
+  if (!(n > 0) || !Number.isFinite(n)) {
+    throw new UsageError(`--speed: "${escapeTerminal(v)}" is not max, realtime or a positive multiple (e.g. 10)`);
+  }
+  return n;
+}
+
+function rate(n: number, secs: number): string {
+  return secs > 0 ? Math.round(n / secs).toLocaleString("en-US") : "0";
+}
+
+function statusText(label: string, s: StreamStatus, secs: number): string {
+  const c = s.counters;
+  const drops = c === null ? "" : ` · drops ${c.dropped}${c.ifDropped > 0 ? `+${c.ifDropped}` : ""}`;
+  return `${label} · ${s.packets.toLocaleString("en-US")} packets (${rate(s.packets, secs)}/s) · ${
+    s.transactions.toLocaleString("en-US")
+  } DNS (${rate(s.transactions, secs)}/s)${drops} · ${s.domains} domains · ${s.windows} windows · ${s.alerts} alerts`;
+}
+
+/** Write all of `b` to stdout (a pipe may take part of it at a time). */
+function writeAll(b: Uint8Array): void {
+  for (let off = 0, n = 0; off < b.length && n < 1e6; n++) off += Deno.stdout.writeSync(b.subarray(off));
+}
+
+/** `plumbum stream`. */
+export async function runStream(o: StreamCliOptions): Promise<number> {
+  if (o.listInterfaces) return runList(o);
+  if ((o.interface === undefined) === (o.read === undefined)) {
+    throw new UsageError(
+      "say where packets come from: -i INTERFACE to capture (plumbum stream --list-interfaces), or --read FILE to replay a capture",
+    );
+  }
+  if (o.read !== undefined && o.save !== undefined) {
+    throw new UsageError("--save goes with -i (a --read file is saved already)");
+  }
+  if (o.read === undefined && o.speed !== "max") throw new UsageError("--speed goes with --read");
+  const speed = parseSpeed(o.speed);
+  if (!(o.threshold >= 0 && o.threshold <= 100)) throw new UsageError("--threshold: a score from 0 to 100");
+  const { ws, cfg, model, c2Domains, dnsPorts } = await prepareRun(o);
+  let source: StreamSource;
+  if (o.read !== undefined) {
+    try {
+      checkInput(o.read);
+    } catch (e) {
+      if (e instanceof InputError) throw new UsageError(escapeTerminal(e.message));
+      throw e;
+    }
+    source = { kind: "file", settings: { path: o.read, speed, count: o.count } };
+  } else {
+    const { lib, path } = libpcap();
+    lib.close();
+    source = {
+      kind: "capture",
+      settings: {
+        library: path,
+        device: o.interface!,
+        filter: o.filter ?? null,
+        dnsPorts,
+        snaplen: o.snaplen,
+        promisc: o.promisc,
+        bufferBytes: o.bufferSize,
+        count: o.count,
+        save: o.save ?? null,
+      },
+    };
+  }
+  const tty = Deno.stderr.isTerminal() && !o.quiet;
+  const label = o.read !== undefined
+    ? `replaying ${escapeTerminal(o.read)}`
+    : `capturing on ${escapeTerminal(o.interface!)}`;
+  const store = openStore(ws);
+  const started = performance.now();
+  const secs = () => (performance.now() - started) / 1000;
+  const encoder = new TextEncoder();
+  let readerGone = false;
+  const run = new StreamRun(store, {
+    model,
+    c2Domains,
+    dnsPorts,
+    source,
+    windowSecs: o.window,
+    threshold: o.threshold,
+    storeTransactions: cfg.storeTransactions,
+    storeLimit: o.storeLimit,
+    durationSecs: o.duration,
+    onAlert(a: StreamAlert) {
+      if (readerGone) return;
+      try {
+        // Written whole and at once: a reader of the pipe sees each alert as its window closes.
+        writeAll(encoder.encode(JSON.stringify(a) + "\n"));
+      } catch (e) {
+        if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+        // Whoever read the alerts has gone (`| head`): stop as on Ctrl-C, and store the run.
+        readerGone = true;
+        run.stop();
+      }
+    },
+    onWindow(w) {
+      if (o.quiet || tty) return;
+      err(
+        `window ${w.index} ${w.start} – ${w.end}: ${w.transactions} DNS transactions${
+          w.late > 0 ? ` (${w.late} late)` : ""
+        }, ${w.domains} domains, ${w.alerts} alerts · ${statusText(label, run.status(), secs())}`,
+      );
+    },
+    onReady(r) {
+      if (o.quiet) return;
+      if (r.warning !== null) err(`plumbum: warning from libpcap: ${escapeTerminal(r.warning)}`);
+      err(
+        `${label}${
+          r.filter !== null ? ` (filter: ${r.filter})` : ""
+        }: run #${r.runId}, windows of ${o.window} s, alerts at ${o.threshold}+ on stdout; Ctrl-C stops`,
+      );
+    },
+  });
+  let interrupts = 0;
+  const onSignal = () => {
+    if (++interrupts === 1) {
+      if (!o.quiet) err(`${tty ? "\n" : ""}stopping: closing the open window (Ctrl-C again to quit at once)`);
+      run.stop();
+    } else {
+      run.kill();
+      err("plumbum: stopped at once; the open window is lost (closed windows are stored)");
+      Deno.exit(130);
+    }
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  const ticker = tty
+    ? setInterval(
+      () => Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${statusText(label, run.status(), secs())}`)),
+      1000,
+    )
+    : undefined;
+  try {
+    const result = await run.run();
+    if (tty) Deno.stderr.writeSync(encoder.encode("\r\x1b[2K"));
+    const s = result.status;
+    if (!o.quiet || result.error !== null) {
+      const c = s.counters;
+      err(
+        `${
+          result.error === null ? "Stored" : "Failed;"
+        } run #${result.run.id}: ${s.packets} packets, ${s.transactions} DNS transactions, ${s.domains} domains, ${s.windows} windows, ${s.alerts} alerts${
+          c === null ? "" : `; dropped by the kernel ${c.dropped}, by the interface ${c.ifDropped}`
+        }${s.unstored > 0 ? `; ${s.unstored} transactions past the per-window store limit not stored` : ""} (${
+          secs().toFixed(1)
+        } s). Read it with plumbum show --run ${result.run.id}.`,
+      );
+    }
+    if (result.error !== null) {
+      const msg = result.error instanceof SourceError ? sourceMessage(result.error, o) : result.error.message;
+      throw new UsageError(`${msg}; the closed windows are kept in run #${result.run.id}`);
+    }
+    if (!o.quiet && s.counters !== null && s.counters.dropped > 0) {
+      err(
+        `${
+          colors(Deno.stderr).yellow("note")
+        }: the kernel dropped ${s.counters.dropped} packets: raise --buffer-size, or narrow --filter`,
+      );
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof SourceError) throw new UsageError(sourceMessage(e, o));
+    throw e;
+  } finally {
+    clearInterval(ticker);
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    store.close();
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The thread that reads a capture file as if it were live (`stream
+ * --read`): Plumbum's own readers (pcap, pcapng, gzip, damage counted)
+ * hand frames to a packer instead of a decoder, paced at the capture's own
+ * speed or a multiple of it, with the capture clock posted while it waits
+ * so the main thread closes windows on time.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+
+import { ingestFile, InputError } from "../ingest/source.ts";
+import { BatchPacker, type FileSettings, type SourceMessage, type SourceStart } from "./protocol.ts";
+
+/** How often the capture clock is posted while pacing (ms). */
+const CLOCK_MS = 200;
+
+const post = (m: SourceMessage, transfer: ArrayBuffer[] = []) => self.postMessage(m, transfer);
+
+/** Thrown out of the frame sink to end a read the main thread stopped. */
+class Stopped extends Error {}
+
+async function read(s: FileSettings, ctl: Int32Array): Promise<void> {
+  const packer = new BatchPacker(ctl, post);
+  let first = -1;
+  let wallStart = 0;
+  let seen = 0;
+  let readyLink = -1;
+  /** Wait until the capture clock, run at `speed`, reaches `ts`. */
+  const pace = (ts: number) => {
+    if (first < 0) {
+      first = ts;
+      wallStart = performance.now();
+    }
+    for (let n = 0; n < 1e6; n++) {
+      const wait = (ts - first) * 1000 / s.speed - (performance.now() - wallStart);
+      if (wait <= 0 || packer.stopped) return;
+      packer.flush();
+      packer.sleep(Math.min(wait, CLOCK_MS));
+      post({ kind: "clock", now: first + (performance.now() - wallStart) * s.speed / 1000 });
+    }
+  };
+  try {
+    const stats = await ingestFile(s.path, {
+      frames: {
+        frame(linkType, data, ts, _truncated, start, end) {
+          if (readyLink < 0) {
+            readyLink = linkType;
+            post({ kind: "ready", linkType, warning: null, version: "", filter: null });
+          }
+          if (s.speed > 0) pace(ts);
+          while (packer.behind && !packer.stopped) packer.waitBehind(100);
+          if (packer.stopped) throw new Stopped();
+          const caplen = end - start;
+          // The reader knows the wire length only as "truncated or not"; a frame cut short keeps one byte more on the wire.
+          const at = packer.reserve(ts, caplen, _truncated ? caplen + 1 : caplen, linkType);
+          packer.bytes.set(data.subarray(start, end), at);
+          if (packer.due(performance.now())) packer.flush();
+          if (s.count > 0 && ++seen >= s.count) throw new Stopped();
+        },
+        problem(reason, offset) {
+          packer.flush();
+          post({ kind: "problem", reason, offset });
+        },
+        linkType() {},
+        end() {},
+      },
+    });
+    if (stats.format.startsWith("zeek")) {
+      throw new InputError(s.path, "is a Zeek log, not a capture: --read replays packets (analyze logs with apply)");
+    }
+  } catch (e) {
+    if (!(e instanceof Stopped)) throw e;
+  }
+  packer.flush();
+  if (readyLink < 0) post({ kind: "ready", linkType: 1, warning: null, version: "", filter: null });
+}
+
+self.onmessage = async (e: MessageEvent<SourceStart>) => {
+  const m = e.data;
+  if (m.kind !== "file") return;
+  try {
+    await read(m.settings, new Int32Array(m.ctl));
+    post({ kind: "end", counters: null });
+  } catch (err) {
+    post({ kind: "error", error: err instanceof InputError ? "file" : "other", message: (err as Error).message });
+  }
+};
+
+export {};

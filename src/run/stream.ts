@@ -1,0 +1,365 @@
+/**
+ * A live run: frames from a source (a libpcap capture, or a capture file
+ * read as if live) through the same {@link Pipeline} as `apply`, scored in
+ * tumbling windows (an alert per domain at or over the threshold when a
+ * window closes) and as a whole. The run is stored like an `apply` run —
+ * `running` while it captures, its results so far committed at each
+ * window's close (a crash loses at most the open window), `complete` on a
+ * clean stop, `failed` (keeping its closed windows) when the source dies.
+ *
+ * @module
+ */
+
+import type { DomainFinding } from "../analysis/analyze.ts";
+import { type ModelConfig, roundScore } from "../analysis/model.ts";
+import type { WindowResult } from "../analysis/window.ts";
+import { emptyStats } from "../ingest/frames.ts";
+import type { FileStats } from "../ingest/types.ts";
+import type { CaptureCounters, CaptureSettings, FileSettings } from "../live/protocol.ts";
+import { forEachFrame } from "../live/protocol.ts";
+import { FrameSource, type SourceReady } from "../live/source.ts";
+import type { Store } from "../store/store.ts";
+import type { RunRecord, SourceRecord } from "../store/types.ts";
+import { Pipeline } from "./pipeline.ts";
+
+/**
+ * Seconds a query waits for its answer on the live path. Transactions
+ * leave the pairing stage in query order, so an unanswered query holds
+ * back the ones after it this long (`apply` gives 30 s; resolvers give up
+ * sooner).
+ */
+export const LIVE_PAIRING_SECS = 5;
+/**
+ * Seconds a window stays open past its end: an answer's wait, and a second
+ * for frames held in kernel buffers and batches. A window's alerts come out
+ * this long after it ends; a transaction later still counts in the next
+ * window, as late.
+ */
+export const LIVE_GRACE_SECS = LIVE_PAIRING_SECS + 1;
+/** How often the live clock moves (ms). */
+const TICK_MS = 250;
+
+/** Where the frames come from. */
+export type StreamSource =
+  | { kind: "capture"; settings: CaptureSettings }
+  | { kind: "file"; settings: FileSettings };
+
+/** Options of {@link StreamRun}. */
+export interface StreamOptions {
+  model: ModelConfig;
+  c2Domains: string[];
+  dnsPorts: number[];
+  source: StreamSource;
+  /** Window length (seconds). */
+  windowSecs: number;
+  /** Alert at this window score or more (0-100). */
+  threshold: number;
+  /** Store transactions (config `store_transactions`). */
+  storeTransactions: boolean;
+  /** Transactions stored per window at most (the rest are counted as unstored). */
+  storeLimit: number;
+  /** Stop after this many seconds (0: no limit). */
+  durationSecs: number;
+  /** Each alert, as its window closes. */
+  onAlert(a: StreamAlert): void;
+  /** Each window, after its alerts. */
+  onWindow?(w: WindowSummary): void;
+  /** The source is open and the run stored as running. */
+  onReady?(r: SourceReady & { runId: number }): void;
+}
+
+/** One domain at or over the threshold in one window (one NDJSON line of `stream`). */
+export interface StreamAlert {
+  domain: string;
+  score: number;
+  severity: string;
+  query_count: number;
+  client_count: number;
+  subdomain_count: number;
+  mean_entropy: number;
+  cv: number | null;
+  mean_txt_length: number;
+  window_secs: number;
+  is_c2: boolean;
+  window_start: string;
+  window_end: string;
+  components: { feature: string; norm: number; contribution: number }[];
+  evidence: {
+    /** Bytes that could have moved through the domain in the window (up in distinct names, down in distinct answers). */
+    capacity_bytes: number;
+    busiest_client: { client: string; queries: number } | null;
+    sample_name: string | null;
+  };
+}
+
+/** A closed window, as the status line reports it. */
+export interface WindowSummary {
+  index: number;
+  start: string;
+  end: string;
+  transactions: number;
+  late: number;
+  domains: number;
+  alerts: number;
+}
+
+/** Counters of a live run so far. */
+export interface StreamStatus {
+  /** Frames handed to the decoder. */
+  packets: number;
+  /** DNS transactions. */
+  transactions: number;
+  /** libpcap's counters (null for a file). */
+  counters: CaptureCounters | null;
+  domains: number;
+  windows: number;
+  alerts: number;
+  /** Transactions past a window's store limit. */
+  unstored: number;
+}
+
+/** What a finished live run gave. */
+export interface StreamResult {
+  run: RunRecord;
+  status: StreamStatus;
+  findings: DomainFinding[];
+  /** Why the source stopped, when it failed (the run is then `failed`). */
+  error: Error | null;
+}
+
+/** The alert for one domain of a closed window. */
+export function alertOf(f: DomainFinding, w: WindowResult, windowSecs: number): StreamAlert {
+  const x = f.features;
+  return {
+    domain: f.domain,
+    score: roundScore(f.score),
+    severity: f.severity,
+    query_count: x.query_count,
+    client_count: x.client_count,
+    subdomain_count: x.subdomain_count,
+    mean_entropy: x.mean_entropy,
+    cv: x.cv,
+    mean_txt_length: x.mean_txt_length,
+    window_secs: windowSecs,
+    is_c2: f.is_c2,
+    window_start: new Date(w.start * 1000).toISOString(),
+    window_end: new Date(w.end * 1000).toISOString(),
+    components: f.components.map((c) => ({ feature: c.feature, norm: c.norm, contribution: c.contribution })),
+    evidence: {
+      capacity_bytes: Math.round(x.upstream_capacity + x.downstream_capacity),
+      busiest_client: f.evidence.clients[0] ?? null,
+      sample_name: f.evidence.sample_names[0] ?? null,
+    },
+  };
+}
+
+/** A live run in a workspace's store. */
+export class StreamRun {
+  readonly #store: Store;
+  readonly #o: StreamOptions;
+  readonly #stats: FileStats;
+  #source: FrameSource | null = null;
+  #counters: CaptureCounters | null = null;
+  #windows = 0;
+  #alerts = 0;
+  #pipeline: Pipeline | null = null;
+  #stopRequested = false;
+  /** The capture filter in force (libpcap's thread says it once open). */
+  #filter: string | null = null;
+
+  constructor(store: Store, options: StreamOptions) {
+    if (!(options.windowSecs > 0)) throw new RangeError("the window must be a positive number of seconds");
+    this.#store = store;
+    this.#o = options;
+    const s = options.source;
+    this.#stats = emptyStats(s.kind === "capture" ? `interface:${s.settings.device}` : s.settings.path);
+    this.#stats.format = s.kind === "capture" ? "live" : "replay";
+  }
+
+  /** Counters so far. */
+  status(): StreamStatus {
+    return {
+      packets: this.#stats.packets,
+      transactions: this.#pipeline?.analyzer.transactions ?? 0,
+      counters: this.#counters,
+      domains: this.#pipeline?.analyzer.domainCount ?? 0,
+      windows: this.#windows,
+      alerts: this.#alerts,
+      unstored: this.#pipeline?.unstored ?? 0,
+    };
+  }
+
+  /** Stop cleanly: the source stops, the open window closes, the run completes. */
+  stop(): void {
+    this.#stopRequested = true;
+    this.#source?.stop();
+  }
+
+  /** Stop at once (a second interrupt): the source thread ends; the run is left for the next writer to mark. */
+  kill(): void {
+    this.#source?.kill();
+  }
+
+  #sourceRecord(): SourceRecord {
+    const s = this.#o.source;
+    const st = this.status();
+    return {
+      path: this.#stats.path,
+      size: null,
+      sha256: null,
+      format: this.#stats.format,
+      stats: {
+        ...this.#stats,
+        ...(s.kind === "capture"
+          ? {
+            interface: s.settings.device,
+            filter: this.#filter,
+            captured: st.counters?.received ?? null,
+            dropped: st.counters?.dropped ?? null,
+            if_dropped: st.counters?.ifDropped ?? null,
+          }
+          : { speed: s.settings.speed }),
+        window_secs: this.#o.windowSecs,
+        threshold: this.#o.threshold,
+        windows: st.windows,
+        alerts: st.alerts,
+        unstored: st.unstored,
+      },
+    };
+  }
+
+  /** Run until the source ends, {@link StreamRun.stop} is called, or the duration passes. */
+  async run(): Promise<StreamResult> {
+    const o = this.#o;
+    const store = this.#store;
+    const src = o.source;
+    const runId = store.startRun({
+      mode: "stream",
+      model: o.model,
+      c2_domains: o.c2Domains,
+      dns_ports: o.dnsPorts,
+      window_secs: o.windowSecs,
+      threshold: o.threshold,
+      ...(src.kind === "capture"
+        ? { interface: src.settings.device, filter: src.settings.filter }
+        : { files: [src.settings.path] }),
+    });
+    const t0 = performance.now();
+    const writer = o.storeTransactions ? store.transactionWriter(runId) : null;
+    let ending = false;
+    let checkpoints: Promise<void> = Promise.resolve();
+    let checkpointError: Error | null = null;
+    const pipeline = this.#pipeline = new Pipeline({
+      model: o.model,
+      c2Domains: o.c2Domains,
+      dnsPorts: o.dnsPorts,
+      writer,
+      windows: {
+        secs: o.windowSecs,
+        storeLimit: o.storeLimit,
+        onClose: (w) => {
+          let alerts = 0;
+          for (const f of w.findings) {
+            if (roundScore(f.score) < o.threshold) break;
+            alerts++;
+            o.onAlert(alertOf(f, w, o.windowSecs));
+          }
+          this.#windows++;
+          this.#alerts += alerts;
+          o.onWindow?.({
+            index: w.index,
+            start: new Date(w.start * 1000).toISOString(),
+            end: new Date(w.end * 1000).toISOString(),
+            transactions: w.transactions,
+            late: w.late,
+            domains: w.findings.length,
+            alerts,
+          });
+          if (ending) return;
+          // The whole stream so far, committed with the rows before it.
+          checkpoints = checkpoints.then(async () => {
+            await writer?.sync();
+            store.checkpointRun(runId, {
+              sources: [this.#sourceRecord()],
+              findings: pipeline.findings(),
+              transactions: pipeline.analyzer.transactions,
+              timings: { capture_secs: (performance.now() - t0) / 1000 },
+            });
+          }).catch((e) => {
+            checkpointError ??= e as Error;
+            this.stop();
+          });
+        },
+      },
+    });
+    const frames = pipeline.frames(this.#stats, { pairingTimeoutSecs: LIVE_PAIRING_SECS });
+    const advance = (now: number) => pipeline.advance(now, now - LIVE_GRACE_SECS);
+    let linkType = -1;
+    const handlers = {
+      frames: async (m: { buf: ArrayBuffer; bytes: number; count: number; clock: number }) => {
+        forEachFrame(m, (data, ts, start, caplen, len, lt) => {
+          if (lt !== linkType) frames.linkType(linkType = lt);
+          frames.frame(lt, data, ts, caplen < len, start, start + caplen);
+        });
+        advance(m.clock);
+        await writer?.ready();
+      },
+      clock: advance,
+      problem: (reason: string, offset: number) => frames.problem(reason, offset),
+      counters: (c: CaptureCounters) => this.#counters = c,
+    };
+    const source = this.#source = src.kind === "capture"
+      ? FrameSource.capture(src.settings, handlers)
+      : FrameSource.file(src.settings, handlers);
+    if (this.#stopRequested) source.stop();
+    let tick: ReturnType<typeof setInterval> | undefined;
+    let timeout: ReturnType<typeof setTimeout> | undefined;
+    let error: Error | null = null;
+    try {
+      const ready = await source.ready;
+      this.#filter = ready.filter;
+      o.onReady?.({ ...ready, runId });
+      // A live clock moves on a quiet link; a file's clock is its own.
+      if (src.kind === "capture") {
+        tick = setInterval(() => advance(Date.now() / 1000), TICK_MS);
+      }
+      if (o.durationSecs > 0) timeout = setTimeout(() => this.stop(), o.durationSecs * 1000);
+      try {
+        await source.done;
+      } catch (e) {
+        error = e as Error;
+      }
+    } catch (e) {
+      // It never opened: nothing to keep.
+      await writer?.abort();
+      store.failRun(runId, (e as Error).message);
+      throw e;
+    } finally {
+      clearInterval(tick);
+      clearTimeout(timeout);
+    }
+    ending = true;
+    try {
+      await checkpoints;
+      await pipeline.end();
+      error ??= checkpointError;
+      const findings = pipeline.findings();
+      const results = {
+        sources: [this.#sourceRecord()],
+        findings,
+        transactions: pipeline.analyzer.transactions,
+        timings: { capture_secs: (performance.now() - t0) / 1000 },
+      };
+      if (error === null) store.completeRun(runId, results);
+      else {
+        store.checkpointRun(runId, results);
+        store.failRun(runId, error.message, true);
+      }
+      return { run: store.run(runId)!, status: this.status(), findings, error };
+    } catch (e) {
+      await writer?.abort();
+      store.failRun(runId, (e as Error).message, true);
+      throw e;
+    }
+  }
+}
