@@ -256,3 +256,31 @@ live("stream -i: no privilege, no such interface and a bad filter are sentences,
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+live("stream -i: the interface gone mid-capture is a clear error, exit 1; the run is failed and keeps its windows", [
+  "tcpreplay",
+], async () => {
+  const net = NetPair.create("gn");
+  const dir = await Deno.makeTempDir();
+  try {
+    const stream = net.stream(net.b, ["-i", net.ifB, "--window", "1", "--dir", dir]);
+    assert.ok(await stream.until(() => stream.stderr.includes("Ctrl-C stops"), 20_000), stream.stderr);
+    const replay = await net.run(net.a, "tcpreplay", ["-i", net.ifA, "--pps=2000", sample]);
+    assert.ok(replay.success, new TextDecoder().decode(replay.stderr));
+    assert.ok(await stream.until(() => /window \d+ /.test(stream.stderr), 15_000), stream.stderr);
+    const del = await net.run(net.b, "ip", ["link", "del", net.ifB]);
+    assert.ok(del.success, new TextDecoder().decode(del.stderr));
+    const status = await stream.done;
+    assert.equal(status.code, 1, stream.stderr);
+    assert.match(stream.stderr, /plumbum: capture on .* failed: .*; the closed windows are kept in run #1/);
+    const run = JSON.parse((await runCli(["runs", "--json", "--dir", dir])).stdout).runs[0];
+    assert.equal(run.status, "failed");
+    assert.ok(run.domains > 0 && run.live.windows > 0, JSON.stringify(run));
+    const csv = await runCli(["export", "--format", "csv", "--run", "1", "--dir", dir]);
+    assert.equal(csv.code, 0, csv.stderr);
+    assert.match(csv.stdout, /vale-flow\.test/);
+  } finally {
+    await net.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -257,6 +257,10 @@ export function buildProgram(result: { code: number }): Command {
       new Option("--store-limit <n>", "transactions stored per window at most (the rest are counted)").default(200000)
         .argParser(intOpt("--store-limit", 0)),
     )
+    .addOption(
+      new Option("--retain <windows>", "keep stored transactions of the last N windows only (0: all)").default(0)
+        .argParser(intOpt("--retain", 0)),
+    )
     .option("-q, --quiet", "no status on stderr (alerts only)")
     .option("--json", "with --list-interfaces: print JSON")
     .option("--weights <preset>", "weight preset (default from config.hcl)")

@@ -31,6 +31,7 @@ export interface StreamCliOptions {
   count: number;
   save?: string;
   storeLimit: number;
+  retain: number;
   quiet?: boolean;
   json?: boolean;
   weights?: string;
@@ -218,6 +219,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
     storeTransactions: cfg.storeTransactions,
     storeLimit: o.storeLimit,
     durationSecs: o.duration,
+    retainWindows: o.retain,
     onAlert(a: StreamAlert) {
       if (readerGone) return;
       try {

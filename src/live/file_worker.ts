@@ -10,18 +10,18 @@
 /// <reference lib="deno.worker" />
 
 import { ingestFile, InputError } from "../ingest/source.ts";
-import { BatchPacker, type FileSettings, type SourceMessage, type SourceStart } from "./protocol.ts";
+import { BatchPacker, type FileSettings, type SourceMessage, type SourceShared, type SourceStart } from "./protocol.ts";
 
 /** How often the capture clock is posted while pacing (ms). */
 const CLOCK_MS = 200;
 
-const post = (m: SourceMessage, transfer: ArrayBuffer[] = []) => self.postMessage(m, transfer);
+const post = (m: SourceMessage) => self.postMessage(m);
 
 /** Thrown out of the frame sink to end a read the main thread stopped. */
 class Stopped extends Error {}
 
-async function read(s: FileSettings, ctl: Int32Array): Promise<void> {
-  const packer = new BatchPacker(ctl, post);
+async function read(s: FileSettings, shared: SourceShared): Promise<void> {
+  const packer = new BatchPacker(shared, post);
   let first = -1;
   let wallStart = 0;
   let seen = 0;
@@ -49,7 +49,6 @@ async function read(s: FileSettings, ctl: Int32Array): Promise<void> {
             post({ kind: "ready", linkType, warning: null, version: "", filter: null });
           }
           if (s.speed > 0) pace(ts);
-          while (packer.behind && !packer.stopped) packer.waitBehind(100);
           if (packer.stopped) throw new Stopped();
           const caplen = end - start;
           // The reader knows the wire length only as "truncated or not"; a frame cut short keeps one byte more on the wire.
@@ -80,7 +79,7 @@ self.onmessage = async (e: MessageEvent<SourceStart>) => {
   const m = e.data;
   if (m.kind !== "file") return;
   try {
-    await read(m.settings, new Int32Array(m.ctl));
+    await read(m.settings, m);
     post({ kind: "end", counters: null });
   } catch (err) {
     post({ kind: "error", error: err instanceof InputError ? "file" : "other", message: (err as Error).message });

@@ -27,6 +27,7 @@ import {
   type CaptureSettings,
   type SourceErrorKind,
   type SourceMessage,
+  type SourceShared,
   type SourceStart,
 } from "./protocol.ts";
 
@@ -44,7 +45,7 @@ const IDLE_MS = 5;
 /** How often the kernel's counters are read (ms). */
 const COUNTERS_MS = 1000;
 
-const post = (m: SourceMessage, transfer: ArrayBuffer[] = []) => self.postMessage(m, transfer);
+const post = (m: SourceMessage) => self.postMessage(m);
 
 class CaptureError extends Error {
   constructor(readonly kind: SourceErrorKind, message: string) {
@@ -72,7 +73,7 @@ function counters(pcap: Libpcap, h: Deno.PointerValue, buf: Uint32Array<ArrayBuf
   return { received: buf[0], dropped: buf[1], ifDropped: buf[2] };
 }
 
-function capture(pcap: Libpcap, s: CaptureSettings, ctl: Int32Array): CaptureCounters | null {
+function capture(pcap: Libpcap, s: CaptureSettings, shared: SourceShared): CaptureCounters | null {
   const errbuf = new Uint8Array(ERRBUF_SIZE);
   const h = pcap.pcap_create(cString(s.device), errbuf);
   if (h === null) throw new CaptureError("other", errbufText(errbuf));
@@ -107,7 +108,7 @@ function capture(pcap: Libpcap, s: CaptureSettings, ctl: Int32Array): CaptureCou
     const layout = pktHeaderLayout();
     const hdrOut = new BigUint64Array(1);
     const dataOut = new BigUint64Array(1);
-    const packer = new BatchPacker(ctl, post);
+    const packer = new BatchPacker(shared, post);
     let seen = 0;
     let countersAt = performance.now();
     while (!packer.stopped) {
@@ -157,7 +158,7 @@ self.onmessage = (e: MessageEvent<SourceStart>) => {
   try {
     const opened = openLibpcap([m.settings.library]);
     lib = opened.lib;
-    const final = capture(opened.lib.symbols, m.settings, new Int32Array(m.ctl));
+    const final = capture(opened.lib.symbols, m.settings, m);
     post({ kind: "end", counters: final });
   } catch (err) {
     const kind = err instanceof CaptureError ? err.kind : "other";

@@ -1,32 +1,48 @@
 /**
  * What a frame source thread (a live capture, or a capture file read as if
  * live) and the main thread say to each other. Frames travel packed, many
- * to a message, so a high packet rate costs one message per batch and no
+ * to a batch, so a high packet rate costs one message per batch and no
  * per-packet call across threads.
  *
- * A batch is an ArrayBuffer of records, each 8-byte aligned:
+ * Batches are slots of a ring in shared memory, so memory stays fixed
+ * whatever the rate (no buffer per batch for the collector to find): the
+ * thread fills a slot, marks it full and posts its number; the main thread
+ * copies it out, marks it free and decodes the copy. With every slot full
+ * the thread waits (for a live capture the kernel then drops, and says so
+ * in its statistics) until the main thread catches up.
+ *
+ * A slot holds records, each 8-byte aligned:
  * `ts` (f64, seconds) · `caplen` (u32) · `len` (u32, on the wire) ·
  * `linkType` (u32) · 4 bytes unused · `caplen` bytes of frame.
- *
- * Back-pressure: the thread counts batches posted in a shared counter and
- * the main thread counts them off once decoded; past {@link MAX_IN_FLIGHT}
- * the thread stops reading (for a live capture the kernel then drops, and
- * says so in its statistics) until the main thread catches up.
  *
  * @module
  */
 
 /** Bytes of a record's header. */
 export const RECORD_HEADER = 24;
-/** Bytes of one batch. */
+/** Bytes of one slot. */
 export const BATCH_BYTES = 1 << 20;
-/** Batches posted and not yet decoded before the thread waits. */
-export const MAX_IN_FLIGHT = 32;
+/** Slots in the ring: batches posted and not yet taken before the thread waits. */
+export const SLOTS = 32;
 /** Longest time a frame waits in a part-filled batch (ms). */
 export const BATCH_MS = 20;
 
-/** Slots of the shared control array. */
-export const CTL = { STOP: 0, IN_FLIGHT: 1 } as const;
+/** Slots of the shared control array: stop, then each ring slot's state (0 free, 1 full). */
+export const CTL = { STOP: 0, SLOT: 1 } as const;
+
+/** The shared memory of a source: its control array and its ring. */
+export interface SourceShared {
+  ctl: SharedArrayBuffer;
+  ring: SharedArrayBuffer;
+}
+
+/** Fresh shared memory for a source. */
+export function newShared(): SourceShared {
+  return {
+    ctl: new SharedArrayBuffer(4 * (CTL.SLOT + SLOTS)),
+    ring: new SharedArrayBuffer(SLOTS * BATCH_BYTES),
+  };
+}
 
 /** Capture settings (see `plumbum stream --help`). */
 export interface CaptureSettings {
@@ -55,8 +71,8 @@ export interface FileSettings {
 
 /** To the thread: start. */
 export type SourceStart =
-  | { kind: "capture"; ctl: SharedArrayBuffer; settings: CaptureSettings }
-  | { kind: "file"; ctl: SharedArrayBuffer; settings: FileSettings };
+  | ({ kind: "capture"; settings: CaptureSettings } & SourceShared)
+  | ({ kind: "file"; settings: FileSettings } & SourceShared);
 
 /** libpcap's counters (pcap_stats). */
 export interface CaptureCounters {
@@ -74,39 +90,45 @@ export type SourceErrorKind = "no-device" | "permission" | "filter" | "not-up" |
 /** From the thread. */
 export type SourceMessage =
   | { kind: "ready"; linkType: number; warning: string | null; version: string; filter: string | null }
-  | { kind: "frames"; buf: ArrayBuffer; bytes: number; count: number; clock: number }
+  | { kind: "frames"; slot: number; bytes: number; count: number; clock: number }
   | { kind: "clock"; now: number }
   | { kind: "problem"; reason: string; offset: number }
   | { kind: "counters"; counters: CaptureCounters }
   | { kind: "error"; error: SourceErrorKind; message: string }
   | { kind: "end"; counters: CaptureCounters | null };
 
-/** Packs frames into batches and posts them, counting them in flight. */
+/** How long the thread waits for a free slot before it gives up (ms): the main thread has stopped taking them. */
+const SLOT_WAIT_MS = 120_000;
+
+/** Packs frames into the ring's slots and posts each full one. */
 export class BatchPacker {
-  #buf = new ArrayBuffer(BATCH_BYTES);
-  #u8 = new Uint8Array(this.#buf);
-  #dv = new DataView(this.#buf);
+  readonly #ctl: Int32Array;
+  readonly #ring: SharedArrayBuffer;
+  readonly #post: (m: SourceMessage) => void;
+  #slot = 0;
+  #u8: Uint8Array;
+  #dv: DataView;
   #used = 0;
   #count = 0;
   #since = 0;
   #clock = 0;
-  readonly #ctl: Int32Array;
-  readonly #post: (m: SourceMessage, transfer: ArrayBuffer[]) => void;
 
-  constructor(ctl: Int32Array, post: (m: SourceMessage, transfer: ArrayBuffer[]) => void) {
-    this.#ctl = ctl;
+  constructor(shared: SourceShared, post: (m: SourceMessage) => void) {
+    this.#ctl = new Int32Array(shared.ctl);
+    this.#ring = shared.ring;
     this.#post = post;
+    this.#u8 = new Uint8Array(this.#ring, 0, BATCH_BYTES);
+    this.#dv = new DataView(this.#ring, 0, BATCH_BYTES);
   }
 
-  /** Room for a frame of `caplen` bytes (a batch always takes one frame, however big). */
-  #room(caplen: number): void {
-    if (this.#used + RECORD_HEADER + caplen > BATCH_BYTES && this.#count > 0) this.flush();
-  }
-
-  /** Reserve a record; returns where its bytes go (copy `caplen` bytes there). */
+  /** Reserve a record; returns where its `caplen` bytes go in {@link BatchPacker.bytes}. Waits for a free slot when needed. */
   reserve(ts: number, caplen: number, len: number, linkType: number): number {
-    this.#room(caplen);
-    if (this.#count === 0) this.#since = performance.now();
+    // A slot always takes one frame, however big (frames are at most 256 KB).
+    if (this.#used + RECORD_HEADER + caplen > BATCH_BYTES && this.#count > 0) this.flush();
+    if (this.#count === 0) {
+      this.#waitFree();
+      this.#since = performance.now();
+    }
     const at = this.#used;
     this.#dv.setFloat64(at, ts, true);
     this.#dv.setUint32(at + 8, caplen, true);
@@ -118,7 +140,7 @@ export class BatchPacker {
     return at + RECORD_HEADER;
   }
 
-  /** The batch's bytes (to copy a reserved frame into). */
+  /** The current slot's bytes (to copy a reserved frame into). */
   get bytes(): Uint8Array {
     return this.#u8;
   }
@@ -128,33 +150,39 @@ export class BatchPacker {
     return this.#count > 0 && (this.#used > BATCH_BYTES - 4096 || now - this.#since >= BATCH_MS);
   }
 
-  /** Post what is packed (if anything). */
+  /** Post what is packed (if anything) and move to the next slot. */
   flush(): void {
     if (this.#count === 0) return;
-    Atomics.add(this.#ctl, CTL.IN_FLIGHT, 1);
-    const buf = this.#buf;
-    this.#post({ kind: "frames", buf, bytes: this.#used, count: this.#count, clock: this.#clock }, [buf]);
-    this.#buf = new ArrayBuffer(BATCH_BYTES);
-    this.#u8 = new Uint8Array(this.#buf);
-    this.#dv = new DataView(this.#buf);
+    Atomics.store(this.#ctl, CTL.SLOT + this.#slot, 1);
+    this.#post({ kind: "frames", slot: this.#slot, bytes: this.#used, count: this.#count, clock: this.#clock });
+    this.#slot = (this.#slot + 1) % SLOTS;
+    this.#u8 = new Uint8Array(this.#ring, this.#slot * BATCH_BYTES, BATCH_BYTES);
+    this.#dv = new DataView(this.#ring, this.#slot * BATCH_BYTES, BATCH_BYTES);
     this.#used = 0;
     this.#count = 0;
   }
 
-  /** Whether too many batches wait for the main thread. */
+  /** Whether the next batch has no free slot yet (the main thread is behind). */
   get behind(): boolean {
-    return Atomics.load(this.#ctl, CTL.IN_FLIGHT) >= MAX_IN_FLIGHT;
+    return this.#count === 0 && Atomics.load(this.#ctl, CTL.SLOT + this.#slot) !== 0;
+  }
+
+  /** Wait (up to `ms`) for the main thread to free the next slot. */
+  waitBehind(ms: number): void {
+    Atomics.wait(this.#ctl, CTL.SLOT + this.#slot, 1, ms);
+  }
+
+  #waitFree(): void {
+    const end = performance.now() + SLOT_WAIT_MS;
+    while (Atomics.load(this.#ctl, CTL.SLOT + this.#slot) !== 0) {
+      if (performance.now() > end) throw new Error("the main thread stopped taking frames");
+      Atomics.wait(this.#ctl, CTL.SLOT + this.#slot, 1, 100);
+    }
   }
 
   /** Whether the main thread asked to stop. */
   get stopped(): boolean {
     return Atomics.load(this.#ctl, CTL.STOP) !== 0;
-  }
-
-  /** Wait (up to `ms`) for the main thread to count a batch off. */
-  waitBehind(ms: number): void {
-    const n = Atomics.load(this.#ctl, CTL.IN_FLIGHT);
-    if (n >= MAX_IN_FLIGHT) Atomics.wait(this.#ctl, CTL.IN_FLIGHT, n, ms);
   }
 
   /** Sleep up to `ms`, waking early when asked to stop. */
@@ -163,13 +191,43 @@ export class BatchPacker {
   }
 }
 
+/** The main thread's side of the ring: takes a posted slot (a copy of it) and frees it. */
+export class RingReader {
+  readonly #ctl: Int32Array;
+  readonly #ring: Uint8Array;
+  readonly #copy = new Uint8Array(BATCH_BYTES);
+
+  constructor(shared: SourceShared) {
+    this.#ctl = new Int32Array(shared.ctl);
+    this.#ring = new Uint8Array(shared.ring);
+  }
+
+  /**
+   * A copy of slot `slot`'s first `bytes` bytes; the slot is free again.
+   * The copy is reused by the next call: decode it before then.
+   */
+  take(slot: number, bytes: number): Uint8Array {
+    const at = slot * BATCH_BYTES;
+    this.#copy.set(this.#ring.subarray(at, at + bytes));
+    Atomics.store(this.#ctl, CTL.SLOT + slot, 0);
+    Atomics.notify(this.#ctl, CTL.SLOT + slot);
+    return this.#copy;
+  }
+
+  /** Ask the thread to stop (it wakes from any wait). */
+  stop(): void {
+    Atomics.store(this.#ctl, CTL.STOP, 1);
+    Atomics.notify(this.#ctl, CTL.STOP);
+  }
+}
+
 /** Each record of a batch, in order. */
 export function forEachFrame(
-  m: { buf: ArrayBuffer; bytes: number },
+  m: { data: Uint8Array; bytes: number },
   fn: (data: Uint8Array, ts: number, start: number, caplen: number, len: number, linkType: number) => void,
 ): void {
-  const u8 = new Uint8Array(m.buf);
-  const dv = new DataView(m.buf);
+  const u8 = m.data;
+  const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
   for (let at = 0; at + RECORD_HEADER <= m.bytes;) {
     const caplen = dv.getUint32(at + 8, true);
     fn(

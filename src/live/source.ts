@@ -10,8 +10,9 @@
 import {
   type CaptureCounters,
   type CaptureSettings,
-  CTL,
   type FileSettings,
+  newShared,
+  RingReader,
   type SourceErrorKind,
   type SourceMessage,
   type SourceStart,
@@ -27,8 +28,11 @@ export class SourceError extends Error {
 
 /** What the source hands over, each awaited in order. */
 export interface SourceHandlers {
-  /** A batch of frames (see protocol.ts), and the source clock after it. */
-  frames(m: { buf: ArrayBuffer; bytes: number; count: number; clock: number }): void | Promise<void>;
+  /**
+   * A batch of frames (records, see protocol.ts, in `data[0..bytes)`, valid
+   * until the promise settles), and the source clock after it.
+   */
+  frames(m: { data: Uint8Array; bytes: number; count: number; clock: number }): void | Promise<void>;
   /** The source's clock moved with no frame (a paced file). */
   clock?(now: number): void;
   /** A problem of a file's container. */
@@ -53,12 +57,12 @@ export class FrameSource {
   readonly ready: Promise<SourceReady>;
   /** Resolves with the final counters once every batch is handled; rejects with a {@link SourceError}. */
   readonly done: Promise<CaptureCounters | null>;
-  readonly #ctl: Int32Array;
+  readonly #ring: RingReader;
   readonly #worker: Worker;
   #chain: Promise<void> = Promise.resolve();
 
   private constructor(module: URL, start: SourceStart, h: SourceHandlers) {
-    this.#ctl = new Int32Array(start.ctl);
+    this.#ring = new RingReader(start);
     this.#worker = new Worker(module, { type: "module" });
     let readyOk!: (r: SourceReady) => void, readyFail!: (e: Error) => void;
     let doneOk!: (c: CaptureCounters | null) => void, doneFail!: (e: Error) => void;
@@ -81,12 +85,7 @@ export class FrameSource {
           readyOk(m);
           break;
         case "frames":
-          try {
-            await h.frames(m);
-          } finally {
-            Atomics.sub(this.#ctl, CTL.IN_FLIGHT, 1);
-            Atomics.notify(this.#ctl, CTL.IN_FLIGHT);
-          }
+          await h.frames({ data: this.#ring.take(m.slot, m.bytes), bytes: m.bytes, count: m.count, clock: m.clock });
           break;
         case "clock":
           h.clock?.(m.now);
@@ -120,21 +119,19 @@ export class FrameSource {
 
   /** Capture live through libpcap (the thread needs FFI permission). */
   static capture(settings: CaptureSettings, handlers: SourceHandlers): FrameSource {
-    const ctl = new SharedArrayBuffer(16);
-    return new FrameSource(new URL("./pcap_worker.ts", import.meta.url), { kind: "capture", ctl, settings }, handlers);
+    const start: SourceStart = { kind: "capture", settings, ...newShared() };
+    return new FrameSource(new URL("./pcap_worker.ts", import.meta.url), start, handlers);
   }
 
   /** Read a capture file through the live path. */
   static file(settings: FileSettings, handlers: SourceHandlers): FrameSource {
-    const ctl = new SharedArrayBuffer(16);
-    return new FrameSource(new URL("./file_worker.ts", import.meta.url), { kind: "file", ctl, settings }, handlers);
+    const start: SourceStart = { kind: "file", settings, ...newShared() };
+    return new FrameSource(new URL("./file_worker.ts", import.meta.url), start, handlers);
   }
 
   /** Ask the thread to stop; {@link FrameSource.done} resolves once what it read is handled. */
   stop(): void {
-    Atomics.store(this.#ctl, CTL.STOP, 1);
-    Atomics.notify(this.#ctl, CTL.STOP);
-    Atomics.notify(this.#ctl, CTL.IN_FLIGHT);
+    this.#ring.stop();
   }
 
   /** Stop at once: the thread is ended without waiting for it. */

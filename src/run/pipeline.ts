@@ -49,6 +49,8 @@ export class Pipeline {
   #storeBudget: number;
   /** Transactions not stored because their window had stored its limit. */
   unstored = 0;
+  /** Transactions handed to the writer (a run's rows are numbered in this order). */
+  stored = 0;
 
   constructor(options: PipelineOptions) {
     this.#o = options;
@@ -76,6 +78,7 @@ export class Pipeline {
     if (domain !== null && this.#writer !== null) {
       if (this.#storeBudget > 0) {
         this.#storeBudget--;
+        this.stored++;
         this.#writer.add(tx, domain);
       } else this.unstored++;
     }

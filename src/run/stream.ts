@@ -60,6 +60,8 @@ export interface StreamOptions {
   storeLimit: number;
   /** Stop after this many seconds (0: no limit). */
   durationSecs: number;
+  /** Keep the stored transactions of the last this many closed windows (0: all). */
+  retainWindows?: number;
   /** Each alert, as its window closes. */
   onAlert(a: StreamAlert): void;
   /** Each window, after its alerts. */
@@ -247,6 +249,9 @@ export class StreamRun {
     const t0 = performance.now();
     const writer = o.storeTransactions ? store.transactionWriter(runId) : null;
     let ending = false;
+    /** Rows stored when each window closed, for --retain (the oldest still wanted first). */
+    const storedAt: number[] = [];
+    const retain = o.retainWindows ?? 0;
     let checkpoints: Promise<void> = Promise.resolve();
     let checkpointError: Error | null = null;
     const pipeline = this.#pipeline = new Pipeline({
@@ -276,9 +281,13 @@ export class StreamRun {
             alerts,
           });
           if (ending) return;
+          storedAt.push(pipeline.stored);
+          // Rows of windows older than the last `retain` go (one key range).
+          const drop = retain > 0 && storedAt.length > retain ? storedAt.shift()! : 0;
           // The whole stream so far, committed with the rows before it.
           checkpoints = checkpoints.then(async () => {
             await writer?.sync();
+            if (drop > 0) store.dropTransactions(runId, drop);
             store.checkpointRun(runId, {
               sources: [this.#sourceRecord()],
               findings: pipeline.findings(),
@@ -296,7 +305,7 @@ export class StreamRun {
     const advance = (now: number) => pipeline.advance(now, now - LIVE_GRACE_SECS);
     let linkType = -1;
     const handlers = {
-      frames: async (m: { buf: ArrayBuffer; bytes: number; count: number; clock: number }) => {
+      frames: async (m: { data: Uint8Array; bytes: number; count: number; clock: number }) => {
         forEachFrame(m, (data, ts, start, caplen, len, lt) => {
           if (lt !== linkType) frames.linkType(linkType = lt);
           frames.frame(lt, data, ts, caplen < len, start, start + caplen);

@@ -156,6 +156,16 @@ export class Store extends ResultsReader {
     }
   }
 
+  /**
+   * Delete a run's first `rows` transactions (a live run's `--retain`: its
+   * rows are stored in order, so a window's rows are one key range). The
+   * names they asked stay: later rows may ask them again.
+   */
+  dropTransactions(runId: number, rows: number): void {
+    const [from] = runIds(runId);
+    this.db.prepare("DELETE FROM transactions WHERE id >= ? AND id < ?").run(from, from + rows);
+  }
+
   /** Delete a run's transactions and the names they asked (one key range each). */
   #deleteTransactions(runId: number): void {
     for (const table of ["transactions", "names"]) {
