@@ -7,8 +7,14 @@
 
 import { colors } from "../present/colors.ts";
 import { escapeTerminal } from "../present/escape.ts";
-import { type InterfaceInfo, LibpcapMissingError, libVersion, listInterfaces, openLibpcap } from "../live/libpcap.ts";
-import { SourceError } from "../live/source.ts";
+import {
+  type InterfaceInfo,
+  LibpcapMissingError,
+  libVersion,
+  listInterfaces,
+  openLibpcap,
+} from "../ingest/live/libpcap.ts";
+import { SourceError } from "../ingest/live/source.ts";
 import { type StreamAlert, StreamRun, type StreamSource, type StreamStatus } from "../run/stream.ts";
 import { checkInput, InputError } from "../ingest/source.ts";
 import { err, out, UsageError } from "./common.ts";
@@ -141,16 +147,26 @@ export function parseSpeed(v: string): number {
   return n;
 }
 
-function rate(n: number, secs: number): string {
-  return secs > 0 ? Math.round(n / secs).toLocaleString("en-US") : "0";
-}
+/** The status line: totals, and rates since the line before. */
+class StatusLine {
+  #packets = 0;
+  #transactions = 0;
+  #at = performance.now();
 
-function statusText(label: string, s: StreamStatus, secs: number): string {
-  const c = s.counters;
-  const drops = c === null ? "" : ` · drops ${c.dropped}${c.ifDropped > 0 ? `+${c.ifDropped}` : ""}`;
-  return `${label} · ${s.packets.toLocaleString("en-US")} packets (${rate(s.packets, secs)}/s) · ${
-    s.transactions.toLocaleString("en-US")
-  } DNS (${rate(s.transactions, secs)}/s)${drops} · ${s.domains} domains · ${s.windows} windows · ${s.alerts} alerts`;
+  constructor(readonly label: string) {}
+
+  text(s: StreamStatus): string {
+    const now = performance.now();
+    const secs = (now - this.#at) / 1000;
+    const rate = (n: number) => (secs > 0 ? Math.round(n / secs) : 0).toLocaleString("en-US");
+    const packets = rate(s.packets - this.#packets), dns = rate(s.transactions - this.#transactions);
+    [this.#packets, this.#transactions, this.#at] = [s.packets, s.transactions, now];
+    const c = s.counters;
+    const drops = c === null ? "" : ` · drops ${c.dropped}${c.ifDropped > 0 ? `+${c.ifDropped}` : ""}`;
+    return `${this.label} · ${s.packets.toLocaleString("en-US")} packets (${packets}/s) · ${
+      s.transactions.toLocaleString("en-US")
+    } DNS (${dns}/s)${drops} · ${s.domains} domains · ${s.windows} windows · ${s.alerts} alerts`;
+  }
 }
 
 /** Write all of `b` to stdout (a pipe may take part of it at a time). */
@@ -208,6 +224,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
   const started = performance.now();
   const secs = () => (performance.now() - started) / 1000;
   const encoder = new TextEncoder();
+  const status = new StatusLine(label);
   let readerGone = false;
   const run = new StreamRun(store, {
     model,
@@ -237,7 +254,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
       err(
         `window ${w.index} ${w.start} – ${w.end}: ${w.transactions} DNS transactions${
           w.late > 0 ? ` (${w.late} late)` : ""
-        }, ${w.domains} domains, ${w.alerts} alerts · ${statusText(label, run.status(), secs())}`,
+        }, ${w.domains} domains, ${w.alerts} alerts · ${status.text(run.status())}`,
       );
     },
     onReady(r) {
@@ -265,7 +282,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
   for (const s of signals) Deno.addSignalListener(s, onSignal);
   const ticker = tty
     ? setInterval(
-      () => Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${statusText(label, run.status(), secs())}`)),
+      () => Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${status.text(run.status())}`)),
       1000,
     )
     : undefined;

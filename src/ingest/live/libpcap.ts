@@ -8,7 +8,7 @@
  * @module
  */
 
-import { envVar } from "../env.ts";
+import { envVar } from "../../env.ts";
 
 /** libpcap's functions, as Plumbum binds them. */
 export const SYMBOLS = {

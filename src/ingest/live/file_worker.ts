@@ -9,7 +9,7 @@
  */
 /// <reference lib="deno.worker" />
 
-import { ingestFile, InputError } from "../ingest/source.ts";
+import { ingestFile, InputError } from "../source.ts";
 import { BatchPacker, type FileSettings, type SourceMessage, type SourceShared, type SourceStart } from "./protocol.ts";
 
 /** How often the capture clock is posted while pacing (ms). */
