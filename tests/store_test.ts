@@ -284,11 +284,11 @@ Deno.test("store: the writer thread commits every row it is given, in batches, a
   const plan = (sql: string, ...p: (number | string)[]) =>
     (s.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...p) as { detail: string }[]).map((r) => r.detail).join(" | ");
   assert.match(
-    plan(READ_TRANSACTIONS.indexed, run * 2 ** 32, (run + 1) * 2 ** 32, "d3.test", 200),
+    plan(READ_TRANSACTIONS.indexed, run * 2 ** 32, (run + 1) * 2 ** 32, "d3.test", 200, 0),
     /SEARCH transactions USING (COVERING )?INDEX transactions_sampled \(domain_id=\? AND id>\? AND id<\?\)/,
   );
   assert.match(
-    plan(READ_TRANSACTIONS.scan, run * 2 ** 32, (run + 1) * 2 ** 32, "d3.test", 1000),
+    plan(READ_TRANSACTIONS.scan, run * 2 ** 32, (run + 1) * 2 ** 32, "d3.test", 1000, 0),
     /SEARCH t USING INTEGER PRIMARY KEY \(rowid>\? AND rowid<\?\)/,
   );
   // A failed run's rows go, as one key range; another run's stay.

@@ -5,16 +5,24 @@
  */
 
 import type { DomainFinding } from "../analysis/analyze.ts";
-import { FEATURES, type ModelConfig, type Severity } from "../analysis/model.ts";
-import { closest, ConfigError, defaultConfigText, type PlumbumConfig, resolveModel } from "../config/config.ts";
+import type { ModelConfig, Severity } from "../analysis/model.ts";
+import { ConfigError, defaultConfigText, type PlumbumConfig, resolveModel } from "../config/config.ts";
+import { featureProblem, lookupDomain } from "../present/lookup.ts";
 import { colors } from "../present/colors.ts";
-import { displayText, escapeTerminal, fromDisplayText } from "../present/escape.ts";
-import { atLeast, domainObject, evidenceObject, exportCsv, exportDocument, exportSigma } from "../present/export.ts";
+import { escapeTerminal } from "../present/escape.ts";
+import {
+  atLeast,
+  domainObject,
+  evidenceObject,
+  explainDocument,
+  exportCsv,
+  exportDocument,
+  exportSigma,
+  runRecordObject,
+} from "../present/export.ts";
 import { explainText, featureText, findingLine, showText, summaryLine } from "../present/text.ts";
 import type { ResultsReader } from "../store/reader.ts";
-import { isLiveConfig, type RunRecord } from "../store/types.ts";
 import { applyFiles } from "../run/apply.ts";
-import { asciiLower } from "../ingest/dns.ts";
 import { checkInput, InputError } from "../ingest/source.ts";
 import { out, UsageError, withSourcesProgress } from "./common.ts";
 import {
@@ -159,25 +167,19 @@ export function findingsReport(findings: DomainFinding[], o: { all?: boolean } =
 }
 
 function lookup(store: ResultsReader, runId: number, domain: string): DomainFinding {
-  // Accept the name as typed, or as Plumbum displayed it (\xHH escapes, UTF-8 text).
-  const d = asciiLower(fromDisplayText(domain)).replace(/\.$/, "");
-  const f = store.finding(runId, d);
-  if (f !== null) return f;
-  const names = store.domainNames(runId);
-  // A name under a scored domain (a query name or sub-zone) points at that domain.
-  const parent = names.filter((n) => d.endsWith("." + n)).sort((a, b) => b.length - a.length)[0];
-  if (parent !== undefined) {
+  const l = lookupDomain(store, runId, domain);
+  if (l.kind === "found") return l.finding;
+  if (l.kind === "under") {
     throw new UsageError(
       `"${escapeTerminal(domain)}" was not scored itself: it is under ${
-        escapeTerminal(parent)
-      }; try \`plumbum explain ${escapeTerminal(parent)}\``,
+        escapeTerminal(l.parent)
+      }; try \`plumbum explain ${escapeTerminal(l.parent)}\``,
     );
   }
-  const near = closest(d, names, 3);
   throw new UsageError(
     `no domain "${escapeTerminal(domain)}" in run #${runId}` +
-      (near.length > 0
-        ? `; closest scored: ${near.map(escapeTerminal).join(", ")}`
+      (l.closest.length > 0
+        ? `; closest scored: ${l.closest.map(escapeTerminal).join(", ")}`
         : "; `plumbum export` lists every scored domain"),
   );
 }
@@ -209,31 +211,10 @@ export function runExplain(domain: string, o: ReadOptions & { feature?: string }
   try {
     const run = selectRun(store, o.run);
     const f = lookup(store, run.id, domain);
-    if (o.feature !== undefined && !f.components.some((c) => c.feature === o.feature)) {
-      const known = f.components.map((c) => c.feature);
-      // A feature of another preset is named as such; so is a typo's nearest name.
-      const other = "scored only under another weight preset: apply with --weights to see it";
-      const near = closest(o.feature, Object.keys(FEATURES), 1)[0];
-      const hint = Object.hasOwn(FEATURES, o.feature)
-        ? ` (${other})`
-        : near === undefined
-        ? ""
-        : ` (did you mean "${near}"?${known.includes(near) ? "" : ` It is ${other}.`})`;
-      throw new UsageError(
-        `--feature: "${escapeTerminal(o.feature)}" is not a feature of this run${hint}; features: ${known.join(", ")}`,
-      );
-    }
+    const problem = o.feature === undefined ? null : featureProblem(f, o.feature);
+    if (problem !== null) throw new UsageError(`--feature: "${escapeTerminal(o.feature!)}" ${problem}`);
     if (o.json) {
-      const doc: Record<string, unknown> = { ...domainObject(f), evidence: evidenceObject(f.evidence), run: run.id };
-      if (o.feature !== undefined) {
-        doc.feature = o.feature;
-        doc.transactions = store.transactions(run.id, f.domain).map((t) => ({
-          ...t,
-          query: displayText(t.query),
-          client: displayText(t.client),
-        }));
-      }
-      out(JSON.stringify(doc) + "\n");
+      out(JSON.stringify(explainDocument(store, run.id, f, o.feature)) + "\n");
     } else {
       out(o.feature === undefined ? explainText(colors(), f) : featureText(f, o.feature));
     }
@@ -291,26 +272,6 @@ export async function runExport(
 }
 
 /** `plumbum runs`. */
-/** What a live run's record says of its capture (see `plumbum stream`). */
-function liveSummary(r: RunRecord): Record<string, unknown> {
-  const st = (r.sources[0]?.stats ?? {}) as Record<string, unknown>;
-  const keys = [
-    "interface",
-    "filter",
-    "speed",
-    "packets",
-    "captured",
-    "dropped",
-    "if_dropped",
-    "window_secs",
-    "threshold",
-    "windows",
-    "alerts",
-    "unstored",
-  ];
-  return Object.fromEntries(keys.filter((k) => k in st).map((k) => [k, st[k]]));
-}
-
 export function runRuns(o: { dir?: string; json?: boolean }): number {
   const store = openResults(workspace(o.dir));
   try {
@@ -318,11 +279,7 @@ export function runRuns(o: { dir?: string; json?: boolean }): number {
     if (o.json) {
       out(
         JSON.stringify({
-          runs: runs.map((r) => ({
-            ...r,
-            sources: r.sources.map((s) => ({ ...s, stats: undefined })),
-            ...(isLiveConfig(r.config) ? { live: liveSummary(r) } : {}),
-          })),
+          runs: runs.map(runRecordObject),
         }) + "\n",
       );
       return 0;

@@ -14,7 +14,8 @@ import type { DomainFinding } from "../analysis/analyze.ts";
 import { roundScore } from "../analysis/model.ts";
 import type { DomainEvidence } from "../analysis/accumulator.ts";
 import type { Severity } from "../analysis/model.ts";
-import type { RunRecord } from "../store/types.ts";
+import { isLiveConfig, type RunRecord, type StoredTransaction } from "../store/types.ts";
+import type { ResultsReader } from "../store/reader.ts";
 import { displayText, neutralizeFormula } from "./escape.ts";
 
 /** Severity order, lowest first. */
@@ -40,6 +41,35 @@ export function runObject(run: RunRecord): Record<string, unknown> {
     finished_at: run.finished_at,
     transactions: run.transactions,
     config: run.config,
+  };
+}
+
+/** What a live run's record says of its capture (see `plumbum stream`). */
+function liveSummary(r: RunRecord): Record<string, unknown> {
+  const st = (r.sources[0]?.stats ?? {}) as Record<string, unknown>;
+  const keys = [
+    "interface",
+    "filter",
+    "speed",
+    "packets",
+    "captured",
+    "dropped",
+    "if_dropped",
+    "window_secs",
+    "threshold",
+    "windows",
+    "alerts",
+    "unstored",
+  ];
+  return Object.fromEntries(keys.filter((k) => k in st).map((k) => [k, st[k]]));
+}
+
+/** A run as `runs --json` lists it: its record without the sources' parse counters, and a live run's capture facts. */
+export function runRecordObject(r: RunRecord): Record<string, unknown> {
+  return {
+    ...r,
+    sources: r.sources.map((s) => ({ ...s, path: displayText(s.path), stats: undefined })),
+    ...(isLiveConfig(r.config) ? { live: liveSummary(r) } : {}),
   };
 }
 
@@ -74,6 +104,29 @@ export function evidenceObject(e: DomainEvidence): Record<string, unknown> {
       : { subzone: displayText(e.busiest_subzone.subzone), queries: e.busiest_subzone.queries },
     subzones: e.subzones.map((s) => ({ subzone: displayText(s.subzone), queries: s.queries })),
   };
+}
+
+/** A stored transaction with its texts made displayable. */
+export function transactionObject(t: StoredTransaction): StoredTransaction {
+  return { ...t, query: displayText(t.query), client: displayText(t.client), server: displayText(t.server) };
+}
+
+/**
+ * The `explain --json` document of finding `f` of run `runId`; with a
+ * `feature`, the domain's first stored transactions come with it.
+ */
+export function explainDocument(
+  reader: ResultsReader,
+  runId: number,
+  f: DomainFinding,
+  feature?: string,
+): Record<string, unknown> {
+  const doc: Record<string, unknown> = { ...domainObject(f), evidence: evidenceObject(f.evidence), run: runId };
+  if (feature !== undefined) {
+    doc.feature = feature;
+    doc.transactions = reader.transactions(runId, f.domain).map(transactionObject);
+  }
+  return doc;
 }
 
 /** The export JSON document. */

@@ -13,6 +13,7 @@ import { DatabaseSync } from "node:sqlite";
 import { DatabaseUnreadableError, SchemaTooNewError, SchemaTooOldError } from "./errors.ts";
 import { INDEXED_PER_DOMAIN, READ_TRANSACTIONS, runIds, SCHEMA_VERSION } from "./schema.ts";
 import type { RunRecord, StoredFinding, StoredTransaction } from "./types.ts";
+import type { Severity } from "../analysis/model.ts";
 
 /**
  * Whether a run left `running` by process `pid` was interrupted: its process
@@ -66,7 +67,7 @@ export class ResultsReader {
       }
       db.exec("PRAGMA busy_timeout = 5000");
     } catch (e) {
-      db.close();
+      if (db.isOpen) db.close();
       throw e;
     }
     return new ResultsReader(db, path);
@@ -152,6 +153,66 @@ export class ResultsReader {
     return rows.map(toFinding);
   }
 
+  /**
+   * A page of a run's findings (without evidence) that match `q`, in its
+   * order, and how many match: filtered, sorted and cut by SQLite, so a run
+   * of 100 000 domains answers without reading them all.
+   */
+  findingsPage(runId: number, q: FindingsQuery): { total: number; findings: StoredFinding[] } {
+    const where = ["run_id = ?"];
+    const params: (number | string)[] = [runId];
+    if (q.minScore !== undefined) {
+      where.push("score >= ?");
+      params.push(q.minScore - 1e-9);
+    }
+    if (q.severities !== undefined) {
+      where.push(`severity IN (${q.severities.map(() => "?").join(", ") || "NULL"})`);
+      params.push(...q.severities);
+    }
+    if (q.contains !== undefined && q.contains !== "") {
+      where.push("instr(domain, ?) > 0");
+      params.push(q.contains);
+    }
+    const order = {
+      score: "score DESC, domain ASC",
+      queries: "json_extract(features, '$.query_count') DESC, domain ASC",
+      capacity:
+        "json_extract(features, '$.upstream_capacity') + json_extract(features, '$.downstream_capacity') DESC, domain ASC",
+      name: "domain ASC",
+    }[q.sort ?? "score"];
+    const w = where.join(" AND ");
+    const total =
+      (this.db.prepare(`SELECT count(*) AS n FROM domain_scores WHERE ${w}`).get(...params) as { n: number })
+        .n;
+    const rows = this.db.prepare(
+      `SELECT domain, score, severity, is_c2, features, components, NULL AS evidence FROM domain_scores
+       WHERE ${w} ORDER BY ${order} LIMIT ? OFFSET ?`,
+    ).all(...params, q.limit, q.offset) as Record<string, unknown>[];
+    return { total, findings: rows.map(toFinding) };
+  }
+
+  /** A run's domains by severity. */
+  severityCounts(runId: number): Record<Severity, number> {
+    const c: Record<Severity, number> = { LOW: 0, MEDIUM: 0, HIGH: 0, CRITICAL: 0 };
+    const rows = this.db.prepare("SELECT severity, count(*) AS n FROM domain_scores WHERE run_id = ? GROUP BY severity")
+      .all(runId) as { severity: Severity; n: number }[];
+    for (const r of rows) c[r.severity] = r.n;
+    return c;
+  }
+
+  /** Up to `limit` of a run's scored names that start with `prefix`, in order (through the key). */
+  domainNamesFrom(runId: number, prefix: string, limit: number): string[] {
+    const rows = this.db.prepare(
+      "SELECT domain FROM domain_scores WHERE run_id = ? AND domain >= ? ORDER BY domain LIMIT ?",
+    ).all(runId, prefix, limit) as { domain: string }[];
+    const out: string[] = [];
+    for (const r of rows) {
+      if (!r.domain.startsWith(prefix)) break;
+      out.push(r.domain);
+    }
+    return out;
+  }
+
   /** One domain's finding (with evidence), or null. */
   finding(runId: number, domain: string): StoredFinding | null {
     const row = this.db.prepare(
@@ -169,17 +230,18 @@ export class ResultsReader {
   }
 
   /**
-   * Stored transactions of one domain in a run (time order), up to `limit`:
-   * through the index for the domain's first {@link INDEXED_PER_DOMAIN}
-   * rows, by a scan of the run's rows beyond that.
+   * Stored transactions of one domain in a run (time order), `limit` of
+   * them from the `offset`th: through the index within the domain's first
+   * {@link INDEXED_PER_DOMAIN} rows, by a scan of the run's rows beyond.
    */
   transactions(
     runId: number,
     domain: string,
     limit = INDEXED_PER_DOMAIN,
+    offset = 0,
   ): StoredTransaction[] {
-    const sql = limit <= INDEXED_PER_DOMAIN ? READ_TRANSACTIONS.indexed : READ_TRANSACTIONS.scan;
-    return this.db.prepare(sql).all(...runIds(runId), domain, limit) as unknown as StoredTransaction[];
+    const sql = offset + limit <= INDEXED_PER_DOMAIN ? READ_TRANSACTIONS.indexed : READ_TRANSACTIONS.scan;
+    return this.db.prepare(sql).all(...runIds(runId), domain, limit, offset) as unknown as StoredTransaction[];
   }
 
   /** `PRAGMA integrity_check` result ("ok" when sound). */
@@ -192,6 +254,20 @@ export class ResultsReader {
   schemaVersion(): number {
     return (this.db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
   }
+}
+
+/** What {@link ResultsReader.findingsPage} filters and orders by. */
+export interface FindingsQuery {
+  /** Scores at least this. */
+  minScore?: number;
+  /** Only these severities. */
+  severities?: Severity[];
+  /** Names that contain this text. */
+  contains?: string;
+  /** Highest score first (default), most queries, most capacity, or by name. */
+  sort?: "score" | "queries" | "capacity" | "name";
+  limit: number;
+  offset: number;
 }
 
 function toFinding(r: Record<string, unknown>): StoredFinding {
@@ -235,9 +311,18 @@ function readSchemaVersion(db: DatabaseSync, path: string): number {
   try {
     return (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
   } catch (e) {
+    const m = (e as Error).message;
+    if (/unable to open/.test(m)) {
+      // In WAL mode a reader must open the WAL index beside the file; a writer leaves the file out of WAL mode
+      // when it closes, so this is a writer running, or one that was killed, in a folder this reader cannot write.
+      throw new DatabaseUnreadableError(
+        path,
+        `cannot read ${path} (${m}): a Plumbum that writes it is running or was interrupted, and its folder is read-only here; read it where it can be written, or after any plumbum command that writes it has finished there`,
+      );
+    }
     throw new DatabaseUnreadableError(
       path,
-      `${path} is not a Plumbum database (${(e as Error).message}); point --dir at a workspace, or move the file away`,
+      `${path} is not a Plumbum database (${m}); point --dir at a workspace, or move the file away`,
     );
   }
 }

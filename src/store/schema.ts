@@ -207,9 +207,9 @@ export const READ_TRANSACTIONS = {
   indexed: `SELECT ts, client, server, query, qtype, rcode, answers FROM transactions_readable
     WHERE id IN (SELECT id FROM transactions WHERE id >= ? AND id < ?
       AND domain_id = (SELECT id FROM domains WHERE name = ?) AND code & 1 = 1)
-    ORDER BY ts LIMIT ?`,
+    ORDER BY ts LIMIT ? OFFSET ?`,
   scan: `SELECT ts, client, server, query, qtype, rcode, answers FROM transactions_readable
-    WHERE id >= ? AND id < ? AND domain = ? ORDER BY ts LIMIT ?`,
+    WHERE id >= ? AND id < ? AND domain = ? ORDER BY ts LIMIT ? OFFSET ?`,
 };
 
 /** A run's transactions have ids from `runId * RUN_SPAN` on. */

@@ -80,6 +80,22 @@ export class Store extends ResultsReader {
     }
   }
 
+  /**
+   * Close the database. When no one else has it open, the file is left out
+   * of WAL mode (the next writer turns it back on), so a reader on a
+   * read-only filesystem, or in a folder it may not write, needs no WAL
+   * index beside it.
+   */
+  override close(): void {
+    try {
+      this.db.exec("PRAGMA busy_timeout = 0");
+      this.db.exec("PRAGMA journal_mode = DELETE");
+    } catch {
+      // Another connection has it open: it stays in WAL mode.
+    }
+    super.close();
+  }
+
   /** Start a run: its row is committed at once as `running`. */
   startRun(config: Record<string, unknown>): number {
     const r = this.db.prepare("INSERT INTO runs (status, pid, started_at, config) VALUES ('running', ?, ?, ?)")

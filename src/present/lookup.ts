@@ -1,0 +1,48 @@
+/**
+ * Finding what a user (or an assistant) named: a scored domain as typed or
+ * as Plumbum displayed it, the scored domain above a query name, or the
+ * nearest scored names; and whether a feature belongs to a finding.
+ *
+ * @module
+ */
+
+import type { DomainFinding } from "../analysis/analyze.ts";
+import { FEATURES } from "../analysis/model.ts";
+import { closest } from "../config/config.ts";
+import { asciiLower } from "../ingest/dns.ts";
+import type { ResultsReader } from "../store/reader.ts";
+import { fromDisplayText } from "./escape.ts";
+
+/** What a name found in a run. */
+export type Lookup =
+  | { kind: "found"; finding: DomainFinding }
+  /** Not scored itself: a name under this scored domain. */
+  | { kind: "under"; parent: string }
+  /** Not there: the nearest scored names (maybe none). */
+  | { kind: "unknown"; closest: string[] };
+
+/** Look `name` up in run `runId` (as typed, or as displayed: `\xHH` escapes, a trailing dot). */
+export function lookupDomain(reader: ResultsReader, runId: number, name: string): Lookup {
+  const d = asciiLower(fromDisplayText(name)).replace(/\.$/, "");
+  const f = reader.finding(runId, d);
+  if (f !== null) return { kind: "found", finding: f };
+  const names = reader.domainNames(runId);
+  const parent = names.filter((n) => d.endsWith("." + n)).sort((a, b) => b.length - a.length)[0];
+  if (parent !== undefined) return { kind: "under", parent };
+  return { kind: "unknown", closest: closest(d, names, 3) };
+}
+
+/** Why `feature` cannot be explained for `f` (null: it can): not a feature of its run, with the likely intent. */
+export function featureProblem(f: DomainFinding, feature: string): string | null {
+  const known = f.components.map((c) => c.feature);
+  if (known.includes(feature)) return null;
+  // A feature of another preset is named as such; so is a typo's nearest name.
+  const other = "scored only under another weight preset: apply with --weights to see it";
+  const near = closest(feature, Object.keys(FEATURES), 1)[0];
+  const hint = Object.hasOwn(FEATURES, feature)
+    ? ` (${other})`
+    : near === undefined
+    ? ""
+    : ` (did you mean "${near}"?${known.includes(near) ? "" : ` It is ${other}.`})`;
+  return `is not a feature of this run${hint}; features: ${known.join(", ")}`;
+}
