@@ -11,7 +11,8 @@
  * PCAP), PLUMBUM_BENCH_OUT (where the capture and workspace go, default
  * bench/out), PLUMBUM_BENCH_RUNS (runs per figure, default 3),
  * PLUMBUM_BENCH_SKIP_TSHARK (set: no tshark run), PLUMBUM_BENCH_TUNNEL_MB
- * (size of the second capture, default 160; 0: none).
+ * (size of the second capture, default 160; 0: none), PLUMBUM_BENCH_SKIP_MCP
+ * (set: no MCP server figures; else bench/mcp.ts runs last).
  *
  * The second capture (bench/tunnel.ts) is three tunnels whose every name
  * and answer is new: the repeated mixed capture asks the same names in
@@ -290,4 +291,15 @@ if (apply !== null) {
 }
 if (tunnelApplies.length > 0) {
   console.log(`apply, unique-name tunnels: database ${formatBytes(median(tunnelApplies).db_bytes)}`);
+}
+
+// The MCP server over the bench capture's workspace and one of 100 000 domains (bench/mcp.ts).
+if (Deno.env.get("PLUMBUM_BENCH_SKIP_MCP") === undefined) {
+  console.log("\nMCP server (bench/mcp.ts; PLUMBUM_BENCH_SKIP_MCP=1 leaves it out):");
+  new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", fileURLToPath(new URL("./mcp.ts", import.meta.url))],
+    env: { PLUMBUM_BENCH_OUT: outDir },
+    stdout: "inherit",
+    stderr: "inherit",
+  }).outputSync();
 }

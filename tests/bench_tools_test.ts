@@ -88,6 +88,8 @@ Deno.test("deno task bench runs end to end on a small capture: every row, the ma
         PLUMBUM_BENCH_OUT: out,
         PLUMBUM_BENCH_SOURCE: sample,
         PLUMBUM_BENCH_TUNNEL_MB: "0.25",
+        PLUMBUM_BENCH_MCP_DOMAINS: "2000",
+        PLUMBUM_BENCH_MCP_CALLS: "20",
         ...(tshark ? {} : { PLUMBUM_BENCH_SKIP_TSHARK: "1" }),
       },
       stdout: "piped",
@@ -95,6 +97,10 @@ Deno.test("deno task bench runs end to end on a small capture: every row, the ma
     }).output();
     const text = new TextDecoder().decode(o.stdout);
     assert.ok(o.success, new TextDecoder().decode(o.stderr));
+    // The MCP server's latency rows, for the bench capture's workspace and one of many domains.
+    assert.match(text, /^bench capture's workspace .*: \d+ domains; startup \d+ ms; peak RSS \d+ MB$/m);
+    assert.match(text, /^2000 domains: 2000 domains; startup \d+ ms; peak RSS \d+ MB$/m);
+    assert.equal(text.match(/^ {2}plumbum_(query|explain) +p50 +\d+\.\d ms {2}p99 +\d+\.\d ms$/gm)?.length, 4);
     // The capture is whole copies of the sample, and decoding it finds every copy's transactions.
     const copies = Number(text.match(/\((\d+) copies\)/)![1]);
     const single = await ingestFile(sample);

@@ -181,6 +181,11 @@ export const MIGRATIONS: readonly string[] = [
             d.name AS domain, t.code & 1 AS sampled
      FROM transactions t JOIN hosts c ON c.id = t.client_id JOIN hosts s ON s.id = t.server_id
        JOIN names n ON n.id = t.query_id JOIN domains d ON d.id = t.domain_id;`,
+  // 7: a run's domains ranked in an index (score, then name, with the
+  // severity): a page of the top domains, counts by severity and a score
+  // floor read the index alone. Without it a run of 100 000 domains was
+  // read whole (features and evidence inline) for each page: 170 ms.
+  `CREATE INDEX domain_scores_rank ON domain_scores (run_id, score DESC, domain, severity);`,
 ];
 
 /**
