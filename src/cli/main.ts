@@ -11,6 +11,7 @@ import { runEval, runTune } from "./eval.ts";
 import { runPlan } from "./plan.ts";
 import { runValidate } from "./validate.ts";
 import { runStream } from "./stream.ts";
+import { runDashboard } from "./dashboard.ts";
 
 const EXAMPLES = `
 Examples:
@@ -22,6 +23,7 @@ Examples:
   plumbum explain evil.tk                  where every point of a score comes from
   plumbum export --format sigma -o rule.yml
   plumbum runs                             earlier runs; --run N reads one of them
+  plumbum dashboard                        a terminal UI: findings, explanations, runs
   sudo plumbum stream -i eth0              live: an NDJSON alert per tunnel per window
 
 Inputs are recognised by their bytes, not their names: classic PCAP (either
@@ -222,6 +224,23 @@ export function buildProgram(result: { code: number }): Command {
       result.code = await runTune(captures, o);
     });
 
+  program.command("dashboard")
+    .description(
+      "a navigable terminal UI over the workspace's runs: findings, explanations, evidence; live while a stream runs",
+    )
+    .addOption(dirOpt())
+    .addHelpText(
+      "after",
+      `
+Keys: arrows or j/k move, PgUp/PgDn, Home/End, Enter explains the selected
+domain, Esc goes back, / filters by text, f sets a severity floor, s sorts
+(score, queries, capacity, name), r lists runs, ? shows help, q quits.
+It needs a terminal; for scripts use show, explain and export.`,
+    )
+    .action(async (o: { dir?: string }) => {
+      result.code = await runDashboard(o);
+    });
+
   program.command("stream")
     .description(
       "live capture (libpcap) or a capture replayed as if live: windows scored as they close, one NDJSON alert per domain at or over the threshold, the run stored",
@@ -262,6 +281,7 @@ export function buildProgram(result: { code: number }): Command {
         .argParser(intOpt("--retain", 0)),
     )
     .option("-q, --quiet", "no status on stderr (alerts only)")
+    .option("--tui", "show the dashboard over the live run instead of NDJSON (q stops the stream)")
     .option("--json", "with --list-interfaces: print JSON")
     .option("--weights <preset>", "weight preset (default from config.hcl)")
     .addOption(c2Opt())

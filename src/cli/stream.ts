@@ -18,6 +18,8 @@ import { SourceError } from "../ingest/live/source.ts";
 import { type StreamAlert, StreamRun, type StreamSource, type StreamStatus } from "../run/stream.ts";
 import { checkInput, InputError } from "../ingest/source.ts";
 import { err, out, UsageError } from "./common.ts";
+import { envVar } from "../env.ts";
+import { ResultsReader } from "../store/reader.ts";
 import { prepareRun } from "./analyst.ts";
 import { openStore } from "./workspace.ts";
 
@@ -38,6 +40,7 @@ export interface StreamCliOptions {
   save?: string;
   storeLimit: number;
   retain: number;
+  tui?: boolean;
   quiet?: boolean;
   json?: boolean;
   weights?: string;
@@ -174,6 +177,50 @@ function writeAll(b: Uint8Array): void {
   for (let off = 0, n = 0; off < b.length && n < 1e6; n++) off += Deno.stdout.writeSync(b.subarray(off));
 }
 
+/**
+ * `stream --tui`: the dashboard over the workspace while the stream writes
+ * it, with the capture's figures in its header; quitting it stops the
+ * stream (the open window closes and the run completes).
+ */
+async function streamDashboard(
+  run: StreamRun,
+  running: Promise<unknown>,
+  opened: Promise<number>,
+  dbPath: string,
+  dir: string,
+): Promise<void> {
+  // Until the source is open there is nothing to show; a source that cannot open ends the run with its error.
+  const started = await Promise.race([opened, running.then(() => null, () => null)]);
+  if (started === null) return;
+  const { showDashboard } = await import("../dashboard/run.tsx");
+  const reader = ResultsReader.open(dbPath);
+  let last = { at: performance.now(), packets: 0, transactions: 0 };
+  let figures = { packetsPerSec: 0, dnsPerSec: 0 };
+  try {
+    await showDashboard(reader, {
+      workspace: dir,
+      color: envVar("NO_COLOR") === undefined,
+      pollMs: 500,
+      live: () => {
+        const s = run.status();
+        const now = performance.now();
+        if (now - last.at >= 1000) {
+          const secs = (now - last.at) / 1000;
+          figures = {
+            packetsPerSec: (s.packets - last.packets) / secs,
+            dnsPerSec: (s.transactions - last.transactions) / secs,
+          };
+          last = { at: now, packets: s.packets, transactions: s.transactions };
+        }
+        return { ...figures, dropped: s.counters?.dropped ?? null, windows: s.windows, alerts: s.alerts };
+      },
+    });
+  } finally {
+    reader.close();
+    run.stop();
+  }
+}
+
 /** `plumbum stream`. */
 export async function runStream(o: StreamCliOptions): Promise<number> {
   if (o.listInterfaces) return runList(o);
@@ -216,7 +263,16 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
       },
     };
   }
-  const tty = Deno.stderr.isTerminal() && !o.quiet;
+  if (o.tui) {
+    const { terminalProblem } = await import("../dashboard/run.tsx");
+    const why = terminalProblem(envVar("TERM"));
+    if (why !== null) {
+      throw new UsageError(`--tui needs a terminal (${why}): without it, stream prints NDJSON alerts for pipes`);
+    }
+  }
+  // The screen is the dashboard's with --tui: no alerts, status or window lines on it.
+  const quiet = o.quiet || o.tui === true;
+  const tty = Deno.stderr.isTerminal() && !quiet;
   const label = o.read !== undefined
     ? `replaying ${escapeTerminal(o.read)}`
     : `capturing on ${escapeTerminal(o.interface!)}`;
@@ -226,6 +282,8 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
   const encoder = new TextEncoder();
   const status = new StatusLine(label);
   let readerGone = false;
+  let ready: (runId: number) => void = () => {};
+  const opened = new Promise<number>((resolve) => ready = resolve);
   const run = new StreamRun(store, {
     model,
     c2Domains,
@@ -238,7 +296,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
     durationSecs: o.duration,
     retainWindows: o.retain,
     onAlert(a: StreamAlert) {
-      if (readerGone) return;
+      if (readerGone || o.tui) return;
       try {
         // Written whole and at once: a reader of the pipe sees each alert as its window closes.
         writeAll(encoder.encode(JSON.stringify(a) + "\n"));
@@ -250,7 +308,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
       }
     },
     onWindow(w) {
-      if (o.quiet || tty) return;
+      if (quiet || tty) return;
       err(
         `window ${w.index} ${w.start} – ${w.end}: ${w.transactions} DNS transactions${
           w.late > 0 ? ` (${w.late} late)` : ""
@@ -258,7 +316,8 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
       );
     },
     onReady(r) {
-      if (o.quiet) return;
+      ready(r.runId);
+      if (quiet) return;
       if (r.warning !== null) err(`plumbum: warning from libpcap: ${escapeTerminal(r.warning)}`);
       err(
         `${label}${
@@ -270,7 +329,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
   let interrupts = 0;
   const onSignal = () => {
     if (++interrupts === 1) {
-      if (!o.quiet) err(`${tty ? "\n" : ""}stopping: closing the open window (Ctrl-C again to quit at once)`);
+      if (!quiet) err(`${tty ? "\n" : ""}stopping: closing the open window (Ctrl-C again to quit at once)`);
       run.stop();
     } else {
       run.kill();
@@ -287,7 +346,9 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
     )
     : undefined;
   try {
-    const result = await run.run();
+    const running = run.run();
+    if (o.tui) await streamDashboard(run, running, opened, ws.dbPath, ws.dir);
+    const result = await running;
     if (tty) Deno.stderr.writeSync(encoder.encode("\r\x1b[2K"));
     const s = result.status;
     if (!o.quiet || result.error !== null) {

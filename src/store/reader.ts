@@ -159,36 +159,44 @@ export class ResultsReader {
    * of 100 000 domains answers without reading them all.
    */
   findingsPage(runId: number, q: FindingsQuery): { total: number; findings: StoredFinding[] } {
-    const where = ["run_id = ?"];
-    const params: (number | string)[] = [runId];
-    if (q.minScore !== undefined) {
-      where.push("score >= ?");
-      params.push(q.minScore - 1e-9);
-    }
-    if (q.severities !== undefined) {
-      where.push(`severity IN (${q.severities.map(() => "?").join(", ") || "NULL"})`);
-      params.push(...q.severities);
-    }
-    if (q.contains !== undefined && q.contains !== "") {
-      where.push("instr(domain, ?) > 0");
-      params.push(q.contains);
-    }
-    const order = {
-      score: "score DESC, domain ASC",
-      queries: "json_extract(features, '$.query_count') DESC, domain ASC",
-      capacity:
-        "json_extract(features, '$.upstream_capacity') + json_extract(features, '$.downstream_capacity') DESC, domain ASC",
-      name: "domain ASC",
-    }[q.sort ?? "score"];
-    const w = where.join(" AND ");
-    const total =
-      (this.db.prepare(`SELECT count(*) AS n FROM domain_scores WHERE ${w}`).get(...params) as { n: number })
-        .n;
+    const { where, params } = findingsWhere(runId, q);
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM domain_scores WHERE ${where}`).get(...params) as {
+      n: number;
+    }).n;
     const rows = this.db.prepare(
       `SELECT domain, score, severity, is_c2, features, components, NULL AS evidence FROM domain_scores
-       WHERE ${w} ORDER BY ${order} LIMIT ? OFFSET ?`,
+       WHERE ${where} ORDER BY ${ORDERS[q.sort ?? "score"]} LIMIT ? OFFSET ?`,
     ).all(...params, q.limit, q.offset) as Record<string, unknown>[];
     return { total, findings: rows.map(toFinding) };
+  }
+
+  /**
+   * A run's domain names in the order `q` sorts them, filtered as it says
+   * (its limit and offset are not used): what a navigable table pages
+   * through. By score or name it reads an index alone.
+   */
+  domainOrder(runId: number, q: Omit<FindingsQuery, "limit" | "offset">): string[] {
+    const { where, params } = findingsWhere(runId, q);
+    return (this.db.prepare(`SELECT domain FROM domain_scores WHERE ${where} ORDER BY ${ORDERS[q.sort ?? "score"]}`)
+      .all(...params) as { domain: string }[]).map((r) => r.domain);
+  }
+
+  /** Table rows for `domains` of a run (in no particular order): the headline numbers, without parsing whole findings. */
+  tableRows(runId: number, domains: string[]): TableRow[] {
+    if (domains.length === 0) return [];
+    return this.db.prepare(
+      `SELECT s.domain, s.score, s.severity, s.is_c2,
+         json_extract(s.features, '$.query_count') AS queries,
+         json_extract(s.features, '$.client_count') AS clients,
+         json_extract(s.features, '$.subdomain_count') AS names,
+         json_extract(s.features, '$.upstream_capacity') + json_extract(s.features, '$.downstream_capacity') AS capacity,
+         json_extract(e.evidence, '$.first_seen') AS first_seen, json_extract(e.evidence, '$.last_seen') AS last_seen
+       FROM domain_scores s LEFT JOIN evidence e ON e.run_id = s.run_id AND e.domain = s.domain
+       WHERE s.run_id = ? AND s.domain IN (${domains.map(() => "?").join(", ")})`,
+    ).all(runId, ...domains).map((r) => ({
+      ...(r as unknown as TableRow),
+      is_c2: (r as { is_c2: number }).is_c2 === 1,
+    }));
   }
 
   /** A run's domains by severity. */
@@ -256,6 +264,52 @@ export class ResultsReader {
   schemaVersion(): number {
     return (this.db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
   }
+}
+
+/** One row of a findings table (see {@link ResultsReader.tableRows}). */
+export interface TableRow {
+  domain: string;
+  score: number;
+  severity: Severity;
+  is_c2: boolean;
+  queries: number;
+  clients: number;
+  /** Distinct names under the domain. */
+  names: number;
+  /** Bytes that could have moved (up in distinct names, down in distinct answers). */
+  capacity: number;
+  first_seen: number | null;
+  last_seen: number | null;
+}
+
+const ORDERS = {
+  score: "score DESC, domain ASC",
+  queries: "json_extract(features, '$.query_count') DESC, domain ASC",
+  capacity:
+    "json_extract(features, '$.upstream_capacity') + json_extract(features, '$.downstream_capacity') DESC, domain ASC",
+  name: "domain ASC",
+} as const;
+
+/** The WHERE clause (and its parameters) of a findings query. */
+function findingsWhere(
+  runId: number,
+  q: Omit<FindingsQuery, "limit" | "offset">,
+): { where: string; params: (number | string)[] } {
+  const where = ["run_id = ?"];
+  const params: (number | string)[] = [runId];
+  if (q.minScore !== undefined) {
+    where.push("score >= ?");
+    params.push(q.minScore - 1e-9);
+  }
+  if (q.severities !== undefined) {
+    where.push(`severity IN (${q.severities.map(() => "?").join(", ") || "NULL"})`);
+    params.push(...q.severities);
+  }
+  if (q.contains !== undefined && q.contains !== "") {
+    where.push("instr(domain, ?) > 0");
+    params.push(q.contains);
+  }
+  return { where: where.join(" AND "), params };
 }
 
 /** What {@link ResultsReader.findingsPage} filters and orders by. */

@@ -1,0 +1,29 @@
+/**
+ * `plumbum dashboard`: the terminal UI over a workspace (src/dashboard/),
+ * loaded only when asked for.
+ *
+ * @module
+ */
+
+import { envVar } from "../env.ts";
+import { UsageError } from "./common.ts";
+import { openResults, workspace } from "./workspace.ts";
+
+/** `plumbum dashboard`. */
+export async function runDashboard(o: { dir?: string }): Promise<number> {
+  const { showDashboard, terminalProblem } = await import("../dashboard/run.tsx");
+  const why = terminalProblem(envVar("TERM"));
+  if (why !== null) {
+    throw new UsageError(
+      `the dashboard needs a terminal (${why}): for scripts and pipes use plumbum show, explain and export`,
+    );
+  }
+  const ws = workspace(o.dir);
+  const reader = openResults(ws);
+  try {
+    await showDashboard(reader, { workspace: ws.dir, color: envVar("NO_COLOR") === undefined });
+  } finally {
+    reader.close();
+  }
+  return 0;
+}

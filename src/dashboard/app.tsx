@@ -1,0 +1,284 @@
+/** @jsxImportSource npm:react@19.3.1 */
+/**
+ * The dashboard's screen (ink + React): a header, the findings table (only
+ * the rows on screen are read), a domain's detail, the runs list and the
+ * keys. It reads through {@link DashboardData} and refreshes when a writer
+ * commits (an `apply` completing, a stream's window closing).
+ *
+ * @module
+ */
+
+// @ts-types="npm:@types/react@19.3.3"
+import { type ReactElement, useEffect, useMemo, useState } from "npm:react@19.3.1";
+import { Box, Text, useApp, useInput } from "npm:ink@8.0.0";
+import type { Severity } from "../analysis/model.ts";
+import type { RunRecord } from "../store/types.ts";
+import { escapeTerminal } from "../present/escape.ts";
+import {
+  clock,
+  count,
+  cut,
+  type DashboardData,
+  detailLines,
+  fit,
+  FLOORS,
+  headerLine,
+  rowLine,
+  runLine,
+  SORTS,
+  type TableView,
+} from "./model.ts";
+
+/** Live figures of a stream shown in the header (for `stream --tui`). */
+export interface LiveFigures {
+  packetsPerSec: number;
+  dnsPerSec: number;
+  dropped: number | null;
+  windows: number;
+  alerts: number;
+}
+
+/** Props of {@link Dashboard}. */
+export interface DashboardProps {
+  data: DashboardData;
+  workspace: string;
+  /** Terminal size. */
+  cols: number;
+  rows: number;
+  /** Colours (off with NO_COLOR). */
+  color: boolean;
+  /** How often to look for new commits (ms). */
+  pollMs?: number;
+  /** Live figures, when a stream runs in this process. */
+  live?: () => LiveFigures | null;
+}
+
+const SEVERITY_COLOR: Record<Severity, string> = { CRITICAL: "red", HIGH: "yellow", MEDIUM: "cyan", LOW: "gray" };
+const HELP = [
+  "Keys",
+  "  ↑ ↓  j k        move",
+  "  PgUp PgDn       a page",
+  "  Home End  g G   first, last",
+  "  Enter           explain the selected domain",
+  "  Esc             back",
+  "  /               filter by text (Enter keeps it, Esc clears it)",
+  "  f               severity floor: all, MEDIUM+, HIGH+, CRITICAL",
+  "  s               sort: score, queries, capacity, name",
+  "  r               runs (Enter picks one)",
+  "  ?               this help",
+  "  q  Ctrl-C       quit",
+  "",
+  "Names are shown escaped (\\xHH) and cut to fit: they come from the traffic.",
+];
+
+type View = "table" | "detail" | "runs" | "help";
+
+/** The whole screen. */
+export function Dashboard(p: DashboardProps): ReactElement {
+  const { exit } = useApp();
+  const [tick, setTick] = useState(0);
+  const [runId, setRunId] = useState<number | null>(null);
+  const [table, setTable] = useState<TableView>({ sort: "score", floor: null, text: "" });
+  const [typing, setTyping] = useState<string | null>(null);
+  const [cursor, setCursor] = useState(0);
+  const [top, setTop] = useState(0);
+  const [view, setView] = useState<View>("table");
+  const [runCursor, setRunCursor] = useState(0);
+  const [detailTop, setDetailTop] = useState(0);
+
+  // New commits: drop caches and draw again (a following view moves to the newest run).
+  useEffect(() => {
+    const t = setInterval(() => {
+      if (p.data.refresh() || p.live !== undefined) setTick((n) => n + 1);
+    }, p.pollMs ?? 1000);
+    return () => clearInterval(t);
+  }, [p.data, p.pollMs, p.live]);
+
+  const runs = useMemo(() => p.data.runs(), [p.data, tick]);
+  const run: RunRecord | null = (runId === null ? p.data.defaultRun() : runs.find((r) => r.id === runId)) ?? null;
+  const order = useMemo(() => run === null ? [] : p.data.order(run.id, table), [p.data, run?.id, table, tick]);
+  const bodyRows = Math.max(3, p.rows - 5);
+  const cur = Math.min(cursor, Math.max(0, order.length - 1));
+  const first = Math.min(Math.max(top, cur - bodyRows + 1, 0), cur);
+  const selected = order[cur];
+  const counts = useMemo(() => run === null ? null : p.data.reader.severityCounts(run.id), [p.data, run?.id, tick]);
+
+  const move = (to: number) => {
+    const c = Math.max(0, Math.min(order.length - 1, to));
+    setCursor(c);
+    if (c < first) setTop(c);
+    else if (c >= first + bodyRows) setTop(c - bodyRows + 1);
+  };
+
+  useInput((input, key) => {
+    if (typing !== null) {
+      if (key.return) {
+        setTable({ ...table, text: typing });
+        setTyping(null);
+        move(0);
+      } else if (key.escape) {
+        setTyping(null);
+        setTable({ ...table, text: "" });
+      } else if (key.backspace || key.delete) setTyping(typing.slice(0, -1));
+      else if (input !== "" && !key.ctrl && !key.meta && typing.length < 253) {
+        setTyping(typing + input.replace(/[^\x20-\x7e]/g, ""));
+      }
+      return;
+    }
+    if (input === "q" || (key.ctrl && input === "c")) {
+      exit();
+      return;
+    }
+    if (view === "help") {
+      setView("table");
+      return;
+    }
+    if (view === "runs") {
+      if (key.escape || input === "r") setView("table");
+      else if (key.upArrow || input === "k") setRunCursor(Math.max(0, runCursor - 1));
+      else if (key.downArrow || input === "j") setRunCursor(Math.min(runs.length - 1, runCursor + 1));
+      else if (key.return && runs[runCursor] !== undefined) {
+        setRunId(runs[runCursor].id);
+        setCursor(0);
+        setTop(0);
+        setView("table");
+      }
+      return;
+    }
+    if (view === "detail") {
+      if (key.escape || key.leftArrow || key.backspace) setView("table");
+      else if (key.downArrow || input === "j") setDetailTop(detailTop + 1);
+      else if (key.upArrow || input === "k") setDetailTop(Math.max(0, detailTop - 1));
+      else if (key.pageDown || input === " ") setDetailTop(detailTop + bodyRows);
+      else if (key.pageUp) setDetailTop(Math.max(0, detailTop - bodyRows));
+      return;
+    }
+    if (key.upArrow || input === "k") move(cur - 1);
+    else if (key.downArrow || input === "j") move(cur + 1);
+    else if (key.pageDown) move(cur + bodyRows);
+    else if (key.pageUp) move(cur - bodyRows);
+    else if (key.home || input === "g") move(0);
+    else if (key.end || input === "G") move(order.length - 1);
+    else if (key.return && selected !== undefined) {
+      setDetailTop(0);
+      setView("detail");
+    } else if (input === "/") setTyping(table.text);
+    else if (input === "s") {
+      setTable({ ...table, sort: SORTS[(SORTS.indexOf(table.sort) + 1) % SORTS.length] });
+      move(0);
+    } else if (input === "f") {
+      setTable({ ...table, floor: FLOORS[(FLOORS.indexOf(table.floor) + 1) % FLOORS.length] });
+      move(0);
+    } else if (input === "r") {
+      setRunCursor(Math.max(0, runs.findIndex((r) => r.id === run?.id)));
+      setView("runs");
+    } else if (input === "?") setView("help");
+    else if (key.escape && table.text !== "") setTable({ ...table, text: "" });
+  });
+
+  const color = (c: string) => (p.color ? c : undefined);
+  const live = p.live?.() ?? null;
+  const header = (
+    <Box flexDirection="column">
+      <Text bold wrap="truncate">
+        {cut(`Plumbum · ${escapeTerminal(p.workspace)} · ${run === null ? "no run yet" : runLine(run)}`, p.cols)}
+      </Text>
+      <Text wrap="truncate">
+        {counts === null
+          ? ""
+          : (["CRITICAL", "HIGH", "MEDIUM", "LOW"] as Severity[]).map((s) => (
+            <Text key={s} color={color(SEVERITY_COLOR[s])}>{`${s} ${counts[s]}  `}</Text>
+          ))}
+        {`sort: ${table.sort} · severity: ${table.floor === null ? "all" : `${table.floor}+`}${
+          table.text === "" ? "" : ` · filter: "${fit(table.text, 40)}"`
+        }`}
+        {live === null
+          ? ""
+          : ` · live: ${count(live.packetsPerSec)} pkt/s, ${count(live.dnsPerSec)} DNS/s, drops ${
+            live.dropped ?? "-"
+          }, ${live.windows} windows, ${live.alerts} alerts`}
+      </Text>
+    </Box>
+  );
+
+  let body: ReactElement;
+  if (run === null) {
+    body = (
+      <Text>
+        {`No results in ${
+          fit(p.workspace, 60)
+        } yet: run \`plumbum apply CAPTURE\` (or \`plumbum stream\`) there; this screen shows the run when it completes.`}
+      </Text>
+    );
+  } else if (view === "help") {
+    body = <Text>{HELP.join("\n")}</Text>;
+  } else if (view === "runs") {
+    body = (
+      <Box flexDirection="column">
+        <Text bold>Runs (Enter shows one, Esc goes back)</Text>
+        {runs.slice(Math.max(0, runCursor - bodyRows + 2), Math.max(0, runCursor - bodyRows + 2) + bodyRows - 1).map((
+          r,
+        ) => (
+          <Text key={r.id} inverse={r.id === runs[runCursor]?.id} wrap="truncate">
+            {cut(`${r.id === run.id ? "*" : " "} ${r.started_at.slice(0, 19)}  ${runLine(r)}`, p.cols)}
+          </Text>
+        ))}
+      </Box>
+    );
+  } else if (view === "detail" && selected !== undefined) {
+    const f = p.data.finding(run.id, selected);
+    const lines = f === null ? ["(this domain is gone from the run)"] : detailLines(
+      f,
+      run.id,
+      p.data.history(selected),
+      p.cols,
+    );
+    const start = Math.min(detailTop, Math.max(0, lines.length - bodyRows));
+    body = (
+      <Box flexDirection="column">
+        {lines.slice(start, start + bodyRows).map((l, i) => <Text key={i} wrap="truncate">{l === "" ? " " : l}</Text>)}
+      </Box>
+    );
+  } else {
+    const visible = p.data.rows(run.id, order.slice(first, first + bodyRows));
+    body = (
+      <Box flexDirection="column">
+        <Text bold wrap="truncate">{headerLine(p.cols)}</Text>
+        {visible.length === 0
+          ? (
+            <Text>
+              {table.text !== "" || table.floor !== null
+                ? "No domain matches (Esc clears the filter, f the floor)."
+                : "No domains in this run."}
+            </Text>
+          )
+          : visible.map((r) => {
+            const l = rowLine(r, p.cols);
+            const sel = r.domain === selected;
+            return (
+              <Text key={r.domain} inverse={sel} wrap="truncate">
+                <Text color={color(SEVERITY_COLOR[r.severity])}>{l.severity}</Text>
+                {l.rest}
+              </Text>
+            );
+          })}
+      </Box>
+    );
+  }
+
+  const footer = typing !== null
+    ? `/${fit(typing, p.cols - 30)}▏  (Enter keeps the filter, Esc clears it)`
+    : view === "detail"
+    ? "↑↓ scroll · PgUp PgDn · Esc back · q quit"
+    : `↑↓ move · Enter explain · / filter · f severity · s sort · r runs · ? help · q quit   ${
+      order.length === 0 ? 0 : cur + 1
+    }/${order.length}${run !== null && run.status === "running" ? ` · updated ${clock(Date.now() / 1000)}` : ""}`;
+
+  return (
+    <Box flexDirection="column" width={p.cols} height={p.rows}>
+      {header}
+      <Box flexDirection="column" flexGrow={1}>{body}</Box>
+      <Text dimColor wrap="truncate">{footer}</Text>
+    </Box>
+  );
+}

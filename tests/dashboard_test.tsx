@@ -1,0 +1,307 @@
+/** @jsxImportSource npm:react@19.3.1 */
+/**
+ * The dashboard: its screen rendered with ink-testing-library over real
+ * workspaces (keys written to its stdin), its text helpers, and end to end
+ * in a real terminal — tmux runs `plumbum dashboard`, `send-keys` drives
+ * it and `capture-pane` reads it.
+ */
+import assert from "node:assert/strict";
+import { render } from "npm:ink-testing-library@4.0.0";
+import { Dashboard } from "../src/dashboard/app.tsx";
+import { bar, columns, DashboardData, fit, headerLine, rowLine } from "../src/dashboard/model.ts";
+import { ResultsReader } from "../src/store/reader.ts";
+import { runCli } from "./helpers/cli.ts";
+import { fromFileUrl } from "./helpers/paths.ts";
+
+const sample = fromFileUrl(new URL("../fixtures/sample.pcap", import.meta.url));
+const hostile = fromFileUrl(new URL("../fixtures/hostile-names.pcap", import.meta.url));
+const cli = fromFileUrl(new URL("../cli.ts", import.meta.url));
+const sanitize = { sanitizeOps: false, sanitizeResources: false };
+
+async function workspace(capture: string): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "plumbum-dash-" });
+  const r = await runCli(["apply", capture, "--dir", dir]);
+  assert.equal(r.code, 0, r.stderr);
+  return dir;
+}
+
+const pause = (ms = 120) => new Promise((r) => setTimeout(r, ms));
+
+Deno.test("dashboard text: bars, fitting, and rows exactly as wide as the header whatever the name", () => {
+  assert.equal(bar(0, 10), " ".repeat(10));
+  assert.equal(bar(1, 10), "█".repeat(10));
+  assert.equal(bar(0.97, 10).length, 10);
+  assert.equal(bar(NaN, 4), "    ");
+  assert.equal(fit("evil\x1b[31m.test", 40), "evil\\x1b[31m.test");
+  assert.equal(fit("a".repeat(50), 10), "a".repeat(9) + "…");
+  for (const cols of [80, 100, 140]) {
+    const head = headerLine(cols);
+    for (const domain of ["x.test", "\u202e\x1b]0;pwn\x07" + "long-label".repeat(30) + ".test"]) {
+      const l = rowLine({
+        domain,
+        score: 61.2,
+        severity: "HIGH",
+        is_c2: false,
+        queries: 1234567,
+        clients: 3,
+        names: 99,
+        capacity: 12345,
+        first_seen: 1700000000,
+        last_seen: 1700000100,
+      }, cols);
+      assert.equal((l.severity + l.rest).length, head.length, `${cols}: ${l.severity + l.rest}`);
+      assert.doesNotMatch(l.rest, /[\x00-\x1f\x7f\u202e]/);
+    }
+    assert.ok(columns(cols).domain >= 12);
+  }
+});
+
+Deno.test({
+  name: "dashboard screen: table, Enter explains, Esc, / filter, s sort, f floor, r runs, ? help",
+  ...sanitize,
+  fn: async () => {
+    const dir = await workspace(sample);
+    const reader = ResultsReader.open(`${dir}/plumbum.db`);
+    const data = new DashboardData(reader);
+    const ui = render(<Dashboard data={data} workspace={dir} cols={120} rows={30} color={false} pollMs={50} />);
+    try {
+      await pause();
+      let frame = ui.lastFrame()!;
+      assert.match(frame, /run #1 \(complete\) · .*sample\.pcap · 1,556 trans/);
+      assert.match(frame, /CRITICAL 2 {2}HIGH 0 {2}MEDIUM 0 {2}LOW 48/);
+      assert.match(frame, /^CRITICAL 100\.0 .*vale-flow\.test +1,060 +1 +1,060 +81 KB/m);
+      assert.match(frame, /1\/50$/m);
+      ui.stdin.write("j");
+      await pause();
+      assert.match(ui.lastFrame()!, /2\/50$/m);
+      ui.stdin.write("\r");
+      await pause();
+      frame = ui.lastFrame()!;
+      assert.match(frame, /^lime-hollow\.test$/m);
+      assert.match(frame, /name_information +█+ +1\.000 +3 +3\.000/);
+      assert.match(frame, /Evidence:/);
+      ui.stdin.write("\x1b");
+      await pause(300);
+      assert.match(ui.lastFrame()!, /2\/50$/m);
+      ui.stdin.write("/");
+      await pause();
+      for (const c of "hol") {
+        ui.stdin.write(c);
+        await pause(30);
+      }
+      assert.match(ui.lastFrame()!, /^\/hol/m);
+      ui.stdin.write("\r");
+      await pause();
+      frame = ui.lastFrame()!;
+      assert.match(frame, /filter: "hol"/);
+      assert.match(frame, /1\/1$/m);
+      ui.stdin.write("\x1b");
+      await pause(300);
+      ui.stdin.write("s");
+      await pause();
+      assert.match(ui.lastFrame()!, /sort: queries/);
+      ui.stdin.write("f");
+      await pause();
+      frame = ui.lastFrame()!;
+      assert.match(frame, /severity: MEDIUM\+/);
+      assert.match(frame, /1\/2$/m);
+      ui.stdin.write("r");
+      await pause();
+      assert.match(ui.lastFrame()!, /Runs \(Enter shows one/);
+      ui.stdin.write("\x1b");
+      await pause(300);
+      ui.stdin.write("?");
+      await pause();
+      assert.match(ui.lastFrame()!, /Names are shown escaped/);
+    } finally {
+      ui.unmount();
+      reader.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "dashboard screen: hostile names are escaped and cut, the layout holds; a new run appears on its own",
+  ...sanitize,
+  fn: async () => {
+    const dir = await workspace(hostile);
+    const reader = ResultsReader.open(`${dir}/plumbum.db`);
+    const ui = render(
+      <Dashboard data={new DashboardData(reader)} workspace={dir} cols={90} rows={20} color={false} pollMs={50} />,
+    );
+    try {
+      await pause();
+      const frame = ui.lastFrame()!;
+      assert.match(frame, /\\x1b\]0;pwn\\x07\.test/);
+      assert.doesNotMatch(frame, /[\x00-\x08\x0b-\x1f\x7f\u202e]/);
+      for (const line of frame.split("\n")) assert.ok(line.length <= 90, line);
+      ui.stdin.write("\r");
+      await pause();
+      assert.doesNotMatch(ui.lastFrame()!, /[\x00-\x08\x0b-\x1f\x7f\u202e]/);
+      // A writer completes another run: the screen follows the newest.
+      assert.equal((await runCli(["apply", sample, "--dir", dir])).code, 0);
+      ui.stdin.write("\x1b");
+      await pause(600);
+      assert.match(ui.lastFrame()!, /run #2 \(complete\)/);
+    } finally {
+      ui.unmount();
+      reader.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("dashboard: without a terminal it refuses in one line, exit 1", async () => {
+  const dir = await workspace(sample);
+  try {
+    const r = await runCli(["dashboard", "--dir", dir]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^plumbum: the dashboard needs a terminal .*use plumbum show, explain and export\n$/);
+    const t = await runCli(["stream", "--read", sample, "--tui", "--dir", dir]);
+    assert.equal(t.code, 1);
+    assert.match(t.stderr, /--tui needs a terminal/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const hasTmux = new Deno.Command("sh", { args: ["-c", "command -v tmux"], stdout: "null" }).outputSync().success;
+
+/** A tmux session running `plumbum ARGS` in a terminal of its own; the shell prints the exit code after. */
+class Terminal {
+  readonly name = `plumbum-test-${Deno.pid}-${Math.floor(Math.random() * 1e6)}`;
+
+  constructor(args: string[], o: { cols?: number; rows?: number } = {}) {
+    const quoted = args.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+    const cmd =
+      `NO_COLOR=1 '${Deno.execPath()}' run --quiet --allow-read --allow-write --allow-env --allow-sys '${cli}' ${quoted}; echo EXIT=$?; sleep 120`;
+    const r = new Deno.Command("tmux", {
+      args: ["new-session", "-d", "-s", this.name, "-x", String(o.cols ?? 120), "-y", String(o.rows ?? 30), cmd],
+    }).outputSync();
+    if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
+  }
+
+  screen(): string {
+    return new TextDecoder().decode(
+      new Deno.Command("tmux", { args: ["capture-pane", "-p", "-t", this.name], stdout: "piped" }).outputSync().stdout,
+    );
+  }
+
+  async keys(...keys: string[]): Promise<void> {
+    for (const k of keys) {
+      new Deno.Command("tmux", { args: ["send-keys", "-t", this.name, k] }).outputSync();
+      await pause(250);
+    }
+  }
+
+  async until(re: RegExp, ms = 20_000): Promise<string> {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      const s = this.screen();
+      if (re.test(s)) return s;
+      await pause(100);
+    }
+    throw new Error(`timed out waiting for ${re}; screen:\n${this.screen()}`);
+  }
+
+  close(): void {
+    new Deno.Command("tmux", { args: ["kill-session", "-t", this.name], stderr: "null" }).outputSync();
+  }
+}
+
+function tmuxTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name: hasTmux ? name : `${name} (skipped: needs tmux)`, ignore: !hasTmux, ...sanitize, fn });
+}
+
+tmuxTest(
+  "dashboard in tmux: table, Enter → explanation, filter, sort, runs, q exits 0 and restores the screen",
+  async () => {
+    const dir = await workspace(sample);
+    assert.equal((await runCli(["apply", sample, "--dir", dir])).code, 0);
+    const t = new Terminal(["dashboard", "--dir", dir]);
+    try {
+      await t.until(/1\/50/);
+      let s = t.screen();
+      assert.match(s, /^CRITICAL 100\.0 .*vale-flow\.test/m);
+      await t.keys("j", "Enter");
+      s = await t.until(/Components:/);
+      assert.match(s, /^lime-hollow\.test$/m);
+      await t.keys("NPage");
+      s = await t.until(/Earlier runs:/);
+      assert.match(s, /#1 +99\.0 +CRITICAL/);
+      await t.keys("Escape");
+      await pause(300);
+      await t.keys("/", "v", "a", "l", "e", "Enter");
+      s = await t.until(/filter: "vale"/);
+      assert.match(s, /1\/1/);
+      await t.keys("Escape");
+      await pause(300);
+      await t.keys("s", "s");
+      await t.until(/sort: capacity/);
+      await t.keys("r");
+      await t.until(/Runs \(Enter shows one/);
+      await t.keys("j", "Enter");
+      await t.until(/run #1 \(complete\)/);
+      await t.keys("q");
+      s = await t.until(/EXIT=\d+/);
+      assert.match(s, /EXIT=0/);
+      // The alternate screen is gone: nothing of the table is left.
+      assert.doesNotMatch(s, /SEVERITY SCORE/);
+    } finally {
+      t.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+tmuxTest(
+  "dashboard in tmux: hostile names escaped with the layout intact; an empty workspace is a clear message",
+  async () => {
+    const dir = await workspace(hostile);
+    const empty = await Deno.makeTempDir({ prefix: "plumbum-dash-empty-" });
+    const t = new Terminal(["dashboard", "--dir", dir], { cols: 100, rows: 20 });
+    try {
+      const s = await t.until(/1\/3/);
+      assert.match(s, /\\x1b\]0;pwn\\x07\.test/);
+      for (const line of s.split("\n")) assert.ok(line.length <= 100, line);
+      await t.keys("Enter");
+      await t.until(/Components:/);
+      await t.keys("q");
+      assert.match(await t.until(/EXIT=\d+/), /EXIT=0/);
+    } finally {
+      t.close();
+    }
+    const e = new Terminal(["dashboard", "--dir", empty]);
+    try {
+      const s = await e.until(/EXIT=\d+/);
+      assert.match(s, /plumbum: no results in .* yet: run `plumbum apply CAPTURE` first/);
+      assert.match(s, /EXIT=1/);
+    } finally {
+      e.close();
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(empty, { recursive: true });
+    }
+  },
+);
+
+tmuxTest(
+  "stream --read --tui: the dashboard over a live run, its figures in the header; q stops and stores it",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "plumbum-dash-tui-" });
+    const t = new Terminal(["stream", "--read", sample, "--speed", "1", "--window", "5", "--tui", "--dir", dir]);
+    try {
+      const s = await t.until(/live: .*pkt\/s/);
+      assert.match(s, /run #1 \(running live\)/);
+      await t.keys("q");
+      const after = await t.until(/EXIT=\d+/);
+      assert.match(after, /EXIT=0/);
+      assert.match(after, /Stored run #1: \d+ packets/);
+      const run = JSON.parse((await runCli(["runs", "--json", "--dir", dir])).stdout).runs[0];
+      assert.equal(run.status, "complete");
+    } finally {
+      t.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
