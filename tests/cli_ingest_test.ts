@@ -196,13 +196,22 @@ Deno.test("runs straight from a URL with an empty DENO_DIR (no import map)", asy
   }
 });
 
-Deno.test("the module graph is self-contained: deno bundle resolves every import of cli.ts and mod.ts", async () => {
+Deno.test("the module graph is self-contained: deno bundle resolves every import of cli.ts, mcp.ts and mod.ts", async () => {
   const out = Deno.makeTempDirSync();
   try {
-    for (const entry of ["cli.ts", "mod.ts"]) {
-      // hcl2json's wasm bridge require()s Node's "performance" at run time: left external.
+    for (const entry of ["cli.ts", "mcp.ts", "mod.ts"]) {
+      // hcl2json's wasm bridge require()s Node's "performance" at run time, and ink loads React's devtools only
+      // when DEV=true: both left external.
       const o = await new Deno.Command(Deno.execPath(), {
-        args: ["bundle", "--quiet", "--external=performance", "-o", `${out}/${entry}.js`, `${root}${entry}`],
+        args: [
+          "bundle",
+          "--quiet",
+          "--external=performance",
+          "--external=react-devtools-core",
+          "-o",
+          `${out}/${entry}.js`,
+          `${root}${entry}`,
+        ],
         stdout: "piped",
         stderr: "piped",
       }).output();
