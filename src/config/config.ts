@@ -91,6 +91,9 @@ function didYouMean(word: string, candidates: string[]): string {
 /** config.hcl as `@cdktf/hcl2json` gives it: each block a list of one object of keys. */
 export type ConfigDocument = Record<string, unknown>;
 
+/** How long the HCL parser thread may take (ms): a config of the largest size accepted parses in well under a second. */
+const PARSE_TIMEOUT_MS = 30_000;
+
 /**
  * Parse HCL text with `@cdktf/hcl2json`, on a thread of its own
  * (src/config/hcl_worker.ts): the parser is a large WebAssembly module, and
@@ -98,15 +101,25 @@ export type ConfigDocument = Record<string, unknown>;
  * and 50 MB larger, well past its own loading time.
  */
 export async function parseHcl(text: string, file: string): Promise<ConfigDocument> {
-  const { reply } = askThread<{ doc?: ConfigDocument; error?: string }>(
+  const { reply, cancel } = askThread<{ doc?: ConfigDocument; error?: string }>(
     new URL("./hcl_worker.ts", import.meta.url),
     { file, text },
   );
   let r: { doc?: ConfigDocument; error?: string };
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    r = await reply;
+    // A parser thread that died without a word (out of memory) must not leave the command waiting.
+    r = await Promise.race([
+      reply,
+      new Promise<never>((_, reject) =>
+        timer = setTimeout(() => reject(new Error("the HCL parser stopped answering")), PARSE_TIMEOUT_MS)
+      ),
+    ]);
   } catch (e) {
+    cancel();
     throw new ConfigError(`${file}: cannot parse: ${(e as Error).message}`);
+  } finally {
+    clearTimeout(timer);
   }
   if (r.doc === undefined) {
     throw new ConfigError(`${file}: not valid HCL: ${(r.error ?? "").replace(/^parse config: /, "")}`);
@@ -142,7 +155,9 @@ export async function parseConfig(text: string, file: string): Promise<PlumbumCo
       }
       const num = (): number => {
         if (typeof v !== "number" || !Number.isFinite(v)) {
-          throw new ConfigError(`${where} must be a number, not ${JSON.stringify(v)}`);
+          // A number too large to hold (1e400) parses as Infinity.
+          const shown = typeof v === "number" ? `${v} (too large)` : JSON.stringify(v);
+          throw new ConfigError(`${where} must be a finite number, not ${shown}`);
         }
         return v;
       };
@@ -188,6 +203,19 @@ export async function parseConfig(text: string, file: string): Promise<PlumbumCo
       }
     }
   }
+  // Weights that make no score: every one 0 (all scores 0), or a sum past what a number holds (no score at all).
+  const preset = PRESETS[cfg.weightPreset];
+  const weights = Object.values({ ...preset, ...cfg.weights });
+  if (weights.every((w) => w === 0)) {
+    throw new ConfigError(
+      `${file}: every weight of the analysis block is 0, so every domain would score 0; give at least one feature a weight above 0`,
+    );
+  }
+  if (!Number.isFinite(weights.reduce((a, b) => a + b, 0))) {
+    throw new ConfigError(
+      `${file}: the weights add up past what a number can hold; weights are relative, so use small numbers (e.g. 0 to 10)`,
+    );
+  }
   const t = cfg.thresholds;
   if (!(t.critical > t.high && t.high > t.medium)) {
     throw new ConfigError(
@@ -197,16 +225,41 @@ export async function parseConfig(text: string, file: string): Promise<PlumbumCo
   return cfg;
 }
 
-/** Read config.hcl from a file (defaults when it does not exist). */
+/** The largest config.hcl read (a config is a few kilobytes; the parser's memory grows with the text). */
+export const MAX_CONFIG_BYTES = 256 << 10;
+
+/** Read config.hcl from a file (defaults when it does not exist); a file that is not one, or is too big, is refused. */
 export async function loadConfig(path: string): Promise<PlumbumConfig> {
-  let text: string;
+  let file: Deno.FsFile;
   try {
-    text = await Deno.readTextFile(path);
+    file = await Deno.open(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return defaultConfig();
     throw new ConfigError(`${path}: cannot read: ${(e as Error).message}`);
   }
-  return await parseConfig(text, path);
+  let bytes: Uint8Array;
+  try {
+    const info = await file.stat();
+    if (!info.isFile) {
+      throw new ConfigError(`${path} is not a regular file: make it one (plumbum init writes the defaults)`);
+    }
+    // Read no more than the cap, whatever the size says (a file may grow while it is read).
+    const buf = new Uint8Array(MAX_CONFIG_BYTES + 1);
+    let n = 0;
+    for (let r; n < buf.length && (r = await file.read(buf.subarray(n))) !== null;) n += r;
+    if (n > MAX_CONFIG_BYTES) {
+      throw new ConfigError(
+        `${path} is over ${MAX_CONFIG_BYTES >> 10} KB: a config is a few kilobytes; write a new one with plumbum init`,
+      );
+    }
+    bytes = buf.subarray(0, n);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(`${path}: cannot read: ${(e as Error).message}`);
+  } finally {
+    file.close();
+  }
+  return await parseConfig(new TextDecoder().decode(bytes), path);
 }
 
 /** Command-line overrides of the file. */

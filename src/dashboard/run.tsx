@@ -88,6 +88,8 @@ export async function showDashboard(
       stdin: keyStream() as unknown as NodeJS.ReadStream,
       exitOnCtrlC: true,
       patchConsole: false,
+      // ink draws only the last frame when CI is set, whatever the terminal: this runs only on a terminal.
+      interactive: true,
       // A key shows at once (ink waits up to 1000/maxFps ms between frames: 33 ms at its default 30);
       // only the lines that changed are written.
       maxFps: 120,
