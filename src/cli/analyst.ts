@@ -26,10 +26,12 @@ import { applyFiles } from "../run/apply.ts";
 import { checkInput, InputError } from "../ingest/source.ts";
 import { out, UsageError, withSourcesProgress } from "./common.ts";
 import {
+  checkOutputFile,
   openResults,
   openStore,
   runSettings,
   selectRun,
+  storeProblem,
   type Workspace,
   workspace,
   workspaceConfig,
@@ -116,15 +118,21 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
   }
   const store = openStore(ws);
   try {
-    const { run, findings, stats } = await withSourcesProgress((onSourcesProgress) =>
-      applyFiles(store, files, {
-        model,
-        c2Domains: c2,
-        dnsPorts,
-        storeTransactions: cfg.storeTransactions,
-        onSourcesProgress,
-      })
-    );
+    let result;
+    try {
+      result = await withSourcesProgress((onSourcesProgress) =>
+        applyFiles(store, files, {
+          model,
+          c2Domains: c2,
+          dnsPorts,
+          storeTransactions: cfg.storeTransactions,
+          onSourcesProgress,
+        })
+      );
+    } catch (e) {
+      throw storeProblem(e, ws) ?? e;
+    }
+    const { run, findings, stats } = result;
     for (const s of stats) {
       if (s.malformed > 0) {
         console.error(
@@ -242,7 +250,10 @@ export async function runExport(
     }
     min = m as Severity;
   }
-  const store = openResults(workspace(o.dir));
+  const ws = workspace(o.dir);
+  // Refused before anything is read: an export never lands on the workspace's own files.
+  if (o.output !== undefined && o.output !== "-") checkOutputFile(o.output, ws);
+  const store = openResults(ws);
   let text: string;
   try {
     const run = selectRun(store, o.run);
@@ -265,7 +276,11 @@ export async function runExport(
   }
   if (o.output === undefined || o.output === "-") out(text);
   else {
-    await Deno.writeTextFile(o.output, text);
+    try {
+      await Deno.writeTextFile(o.output, text);
+    } catch (e) {
+      throw new UsageError(`-o: cannot write ${escapeTerminal(o.output)}: ${(e as Error).message}`);
+    }
     console.error(`Wrote ${escapeTerminal(o.output)}`);
   }
   return 0;

@@ -23,9 +23,18 @@ export class UsageError extends Error {
 
 const enc = new TextEncoder();
 
-/** Write text to stdout (no newline added). */
+/**
+ * Write text to stdout (no newline added). A reader that went away is a
+ * `BrokenPipe` (the command stops quietly); any other failure (a full
+ * disk, `/dev/full`) is the user's to fix.
+ */
 export function out(text: string): void {
-  writeAll(Deno.stdout, enc.encode(text));
+  try {
+    writeAll(Deno.stdout, enc.encode(text));
+  } catch (e) {
+    if (e instanceof Deno.errors.BrokenPipe) throw e;
+    throw new UsageError(`cannot write to standard output: ${(e as Error).message}`);
+  }
 }
 
 /** Write a line to stderr. */

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from "npm:commander@15.1.0";
 import { VERSION } from "../version.ts";
+import { escapeTerminal } from "../present/escape.ts";
 import { err, Exit, out, parsePorts, UsageError } from "./common.ts";
 import { runApply, runExplain, runExport, runInit, runRuns, runShow } from "./analyst.ts";
 import { runEval, runTune } from "./eval.ts";
@@ -63,8 +64,9 @@ export function buildProgram(result: { code: number }): Command {
   const runOpt = () =>
     new Option("--run <n>", "read run N instead of the latest complete one").argParser((v: string) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) {
-        throw new UsageError(`--run: "${v}" is not a run number (plumbum runs lists them)`);
+      // Past 2^53 a number is not itself: 9007199254740993 would read run 9007199254740992.
+      if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) {
+        throw new UsageError(`--run: "${escapeTerminal(v)}" is not a run number (plumbum runs lists them)`);
       }
       return n;
     });
@@ -356,6 +358,8 @@ export async function main(args: string[]): Promise<number> {
       err(`plumbum: ${e.message}`);
       return Exit.USAGE;
     }
+    // Whoever read stdout has gone (`| head`): nothing more to say.
+    if (e instanceof Deno.errors.BrokenPipe) return Exit.OK;
     err(`plumbum: internal error: ${(e as Error)?.stack ?? e}`);
     err("This is a bug in Plumbum; please report it with the command you ran.");
     return Exit.INTERNAL;

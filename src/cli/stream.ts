@@ -172,11 +172,6 @@ class StatusLine {
   }
 }
 
-/** Write all of `b` to stdout (a pipe may take part of it at a time). */
-function writeAll(b: Uint8Array): void {
-  for (let off = 0, n = 0; off < b.length && n < 1e6; n++) off += Deno.stdout.writeSync(b.subarray(off));
-}
-
 /**
  * `stream --tui`: the dashboard over the workspace while the stream writes
  * it, with the capture's figures in its header; quitting it stops the
@@ -299,7 +294,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
       if (readerGone || o.tui) return;
       try {
         // Written whole and at once: a reader of the pipe sees each alert as its window closes.
-        writeAll(encoder.encode(JSON.stringify(a) + "\n"));
+        out(JSON.stringify(a) + "\n");
       } catch (e) {
         if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
         // Whoever read the alerts has gone (`| head`): stop as on Ctrl-C, and store the run.

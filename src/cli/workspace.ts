@@ -23,7 +23,83 @@ export interface Workspace {
 /** Resolve the workspace from `--dir`, then PLUMBUM_DIR, then `.plumbum`. */
 export function workspace(dir?: string): Workspace {
   const d = (dir ?? envVar("PLUMBUM_DIR") ?? ".plumbum").replace(/\/+$/, "") || "/";
+  try {
+    if (!Deno.statSync(d).isDirectory) {
+      throw new UsageError(
+        `--dir: ${escapeTerminal(d)} is a file, not a workspace folder; name a folder (plumbum init makes one)`,
+      );
+    }
+  } catch (e) {
+    // A folder yet to be made is fine (init and apply make it); one that cannot be looked at is said when opened.
+    if (e instanceof UsageError) throw e;
+  }
   return { dir: d, configPath: `${d}/config.hcl`, dbPath: `${d}/plumbum.db` };
+}
+
+/**
+ * A failure to write the workspace that is the environment's, not a bug in
+ * Plumbum, as the sentence that says what to do (null when it is not one).
+ */
+export function storeProblem(e: unknown, ws: Workspace): UsageError | null {
+  const m = (e as Error)?.message ?? "";
+  const where = escapeTerminal(ws.dir);
+  if (/database or disk is full|No space left on device|SQLITE_FULL|os error 28/.test(m)) {
+    return new UsageError(
+      `the disk holding ${where}/ is full (${
+        escapeTerminal(m)
+      }): free some space there and run it again; the runs stored before are still served`,
+    );
+  }
+  if (/read-only file system|readonly database|os error 30/i.test(m)) {
+    return new UsageError(
+      `${where}/ cannot be written (${
+        escapeTerminal(m)
+      }): write runs where the workspace is writable; show, explain, export and runs still read it`,
+    );
+  }
+  return null;
+}
+
+/**
+ * Check that `path` can take an export: its folder exists, it is not a
+ * folder, and it is none of the workspace's own files (compared by real
+ * path, so no symlink or `..` gets round it). A sentence when it is not.
+ */
+export function checkOutputFile(path: string, ws: Workspace): void {
+  const shown = escapeTerminal(path);
+  const slash = path.lastIndexOf("/");
+  const folder = slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  let real: string;
+  try {
+    const info = Deno.statSync(path);
+    if (info.isDirectory) throw new UsageError(`-o: ${shown} is a folder; give a file name in it`);
+    real = Deno.realPathSync(path);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    if (!(e instanceof Deno.errors.NotFound)) throw new UsageError(`-o: cannot use ${shown}: ${(e as Error).message}`);
+    try {
+      if (!Deno.statSync(folder).isDirectory) throw new UsageError(`-o: ${escapeTerminal(folder)} is not a folder`);
+      real = `${Deno.realPathSync(folder)}/${path.slice(slash + 1)}`;
+    } catch (e2) {
+      if (e2 instanceof UsageError) throw e2;
+      throw new UsageError(`-o: the folder ${escapeTerminal(folder)} does not exist; make it first or pick another`);
+    }
+  }
+  for (const own of [ws.dbPath, `${ws.dbPath}-wal`, `${ws.dbPath}-shm`, `${ws.dbPath}-journal`, ws.configPath]) {
+    let ownReal: string;
+    try {
+      ownReal = Deno.realPathSync(own);
+    } catch {
+      continue;
+    }
+    if (ownReal === real) {
+      throw new UsageError(
+        `-o: ${shown} is the workspace's own ${
+          own.slice(own.lastIndexOf("/") + 1)
+        }; writing the export there would destroy it: pick another file`,
+      );
+    }
+  }
 }
 
 /** Load the workspace's config; config errors become usage errors (exit 1). */
@@ -46,6 +122,14 @@ export function runSettings(
 
 /** Open the workspace's database: upgrading one an older Plumbum wrote is said on stderr first (it takes a while). */
 export function openStore(ws: Workspace): Store {
+  try {
+    return openStoreAs(ws);
+  } catch (e) {
+    throw storeProblem(e, ws) ?? e;
+  }
+}
+
+function openStoreAs(ws: Workspace): Store {
   try {
     return Store.open(ws.dbPath, {
       onMigrate: (from, to) =>

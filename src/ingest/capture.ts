@@ -69,6 +69,38 @@ function u16(b: Uint8Array, o: number, little: boolean): number {
   return little ? b[o] | (b[o + 1] << 8) : (b[o] << 8) | b[o + 1];
 }
 
+/** How far past a lying record header a PCAP reader looks for the next valid one. */
+export const RESYNC_LIMIT = 16 << 20;
+
+/** Whether the 16 bytes at `h` read as a PCAP record header (near `lastSec`, when one is known). */
+function plausibleRecord(b: Uint8Array, h: number, little: boolean, div: number, lastSec: number): number {
+  const sec = u32(b, h, little), frac = u32(b, h + 4, little);
+  const incl = u32(b, h + 8, little), orig = u32(b, h + 12, little);
+  const ok = incl <= MAX_FRAME && incl <= orig && orig <= 1 << 20 && frac < div &&
+    (lastSec < 0 || Math.abs(sec - lastSec) <= 86400);
+  return ok ? incl : -1;
+}
+
+/**
+ * From a record header that lies, move to the next plausible one whose
+ * successor is plausible too (or that ends the file exactly). Returns the
+ * bytes skipped, or -1 when none is found within {@link RESYNC_LIMIT}.
+ */
+async function resyncPcap(s: ByteStream, little: boolean, div: number, lastSec: number): Promise<number> {
+  for (let skipped = 1; skipped <= RESYNC_LIMIT; skipped++) {
+    s.start += 1;
+    if (s.end - s.start < 16 && !(await s.fill(16))) return -1;
+    const incl = plausibleRecord(s.buf, s.start, little, div, lastSec);
+    if (incl < 0) continue;
+    if (s.end - s.start < 32 + incl && !(await s.fill(32 + incl))) {
+      if (s.available === 16 + incl) return skipped;
+      continue;
+    }
+    if (plausibleRecord(s.buf, s.start + 16 + incl, little, div, lastSec) >= 0) return skipped;
+  }
+  return -1;
+}
+
 /** Read a classic PCAP file. */
 export async function readPcap(s: ByteStream, sink: CaptureSink): Promise<void> {
   if (!(await s.fill(24))) {
@@ -86,6 +118,7 @@ export async function readPcap(s: ByteStream, sink: CaptureSink): Promise<void> 
   const div = nano ? 1e9 : 1e6;
   s.start += 24;
   const frame: Frame = { linkType, data: s.buf, start: 0, end: 0, ts: 0, origLen: 0 };
+  let lastSec = -1;
   while (true) {
     if (s.end - s.start < 16 && !(await s.fill(16))) {
       if (s.available > 0) sink.problem("last packet header is truncated", s.offset, false);
@@ -98,9 +131,27 @@ export async function readPcap(s: ByteStream, sink: CaptureSink): Promise<void> 
     const incl = u32(b, h + 8, little);
     const orig = u32(b, h + 12, little);
     if (incl > MAX_FRAME) {
-      sink.problem(`packet claims ${incl} captured bytes (over ${MAX_FRAME})`, s.offset, true);
-      return;
+      // A record header that lies: look for the next one that is plausible (and confirmed by the one after it).
+      const at = s.offset;
+      const skipped = await resyncPcap(s, little, nano ? 1e9 : 1e6, lastSec);
+      if (skipped < 0) {
+        sink.problem(
+          `packet claims ${incl} captured bytes (over ${MAX_FRAME}); no valid record after it in the next ${
+            RESYNC_LIMIT >> 20
+          } MB`,
+          at,
+          true,
+        );
+        return;
+      }
+      sink.problem(
+        `packet claims ${incl} captured bytes (over ${MAX_FRAME}); ${skipped} bytes skipped to the next valid record`,
+        at,
+        false,
+      );
+      continue;
     }
+    lastSec = sec;
     if (s.end - h < 16 + incl && !(await s.fill(16 + incl))) {
       sink.problem("last packet is truncated", s.offset, false);
       return;

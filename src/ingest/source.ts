@@ -100,6 +100,17 @@ export function checkInput(path: string): void {
     throw new InputError(path, `cannot open: ${(e as Error).message}`);
   }
   if (info.isDirectory) throw new InputError(path, "is a directory; name the capture or log files inside it");
+  // Readable now, or refused before a run is recorded (a file's mode, a special file that cannot be opened).
+  if (info.isFile) {
+    try {
+      Deno.openSync(path, { read: true }).close();
+    } catch (e) {
+      if (e instanceof Deno.errors.PermissionDenied) {
+        throw new InputError(path, "permission denied (check the file's mode, or Deno's --allow-read)");
+      }
+      throw new InputError(path, `cannot open: ${(e as Error).message}`);
+    }
+  }
 }
 
 async function openStream(
@@ -120,6 +131,9 @@ async function openStream(
   const info = await file.stat();
   return { read: (b) => file.read(b), close: () => file.close(), size: info.size, regular: info.isFile };
 }
+
+/** Compressed bytes handed to the inflater at a time. */
+const GZIP_PIECE = 4 << 10;
 
 /** Files from this size on are hashed on a thread of their own (smaller ones cost less than starting it). */
 const HASH_THREAD_MIN = 32 << 20;
@@ -204,6 +218,7 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
   try {
     let s = raw;
     let head = await s.peek(16);
+    let gzipProblem: string | null = null;
     if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
       stats.compression = "gzip";
       const compressed = new ReadableStream<Uint8Array>({
@@ -212,19 +227,32 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
             ctl.close();
             return;
           }
-          ctl.enqueue(raw.buf.slice(raw.start, raw.end));
-          raw.start = raw.end;
+          // Small pieces: inflating one piece yields at most ~1000x its size (deflate's limit), so memory
+          // stays bounded whatever the ratio (a 1 MB piece of a bomb made a gigabyte at once).
+          const end = Math.min(raw.end, raw.start + GZIP_PIECE);
+          ctl.enqueue(raw.buf.slice(raw.start, end));
+          raw.start = end;
         },
-      });
+      }, { highWaterMark: 0 });
       const plain = compressed.pipeThrough(
         new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
       );
       const readPlain = readFnFromStream(plain);
+      let inflated = 0;
       s = new ByteStream(async (b) => {
+        if (gzipProblem !== null) return null;
         try {
-          return await readPlain(b);
+          const n = await readPlain(b);
+          if (n !== null) inflated += n;
+          return n;
         } catch (e) {
-          throw new InputError(path, `gzip data is corrupt: ${(e as Error).message}`);
+          // What precedes the damage is read; the rest is counted as malformed, located.
+          gzipProblem =
+            `gzip data is damaged or cut short near compressed byte ${raw.offset} (after ${inflated} bytes inflated): ${
+              (e as Error).message
+            }`;
+          if (inflated === 0) throw new InputError(path, `gzip data is corrupt: ${(e as Error).message}`);
+          return null;
         }
       });
       head = await s.peek(16);
@@ -282,6 +310,7 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
       });
       frames.end();
     }
+    if (gzipProblem !== null) countMalformed(stats, gzipProblem, { offset: raw.offset });
     stats.bytes = s.offset;
     if (hash !== null) {
       // A parser that stopped early (a fatal problem) left bytes unread: hash them too.

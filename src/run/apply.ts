@@ -36,6 +36,7 @@ export interface ApplyResult {
 export async function applyFiles(store: Store, files: string[], o: ApplyFilesOptions): Promise<ApplyResult> {
   const runId = store.startRun({ model: o.model, c2_domains: o.c2Domains, dns_ports: o.dnsPorts, files });
   const t0 = performance.now();
+  const release = store.holdLease(runId);
   const writer = o.storeTransactions ? store.transactionWriter(runId) : null;
   try {
     const pipeline = new Pipeline({ model: o.model, c2Domains: o.c2Domains, dnsPorts: o.dnsPorts, writer });
@@ -60,7 +61,14 @@ export async function applyFiles(store: Store, files: string[], o: ApplyFilesOpt
     return { run: store.run(runId)!, findings, stats };
   } catch (e) {
     await writer?.abort();
-    store.failRun(runId, (e as Error).message);
+    try {
+      store.failRun(runId, (e as Error).message);
+    } catch {
+      // The store cannot take even that (a full disk): the run stays `running` until the next writer finds its
+      // process gone and marks it failed. The first failure is the one to report.
+    }
     throw e;
+  } finally {
+    release();
   }
 }

@@ -247,6 +247,18 @@ export class StreamRun {
         : { files: [src.settings.path] }),
     });
     const t0 = performance.now();
+    const release = store.holdLease(runId);
+    try {
+      return await this.#run(runId, t0);
+    } finally {
+      release();
+    }
+  }
+
+  async #run(runId: number, t0: number): Promise<StreamResult> {
+    const o = this.#o;
+    const store = this.#store;
+    const src = o.source;
     const writer = o.storeTransactions ? store.transactionWriter(runId) : null;
     let ending = false;
     /** Rows stored when each window closed, for --retain (the oldest still wanted first). */

@@ -165,7 +165,7 @@ export class TransactionInserter {
     } catch (e) {
       this.#rows.discard();
       this.#names.discard();
-      this.#db.exec("ROLLBACK");
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       throw e;
     }
     this.written += b.rows;

@@ -32,6 +32,45 @@ export function interrupted(pid: number | null, ownIsAlive = false): boolean {
   }
 }
 
+/** Seconds a running run's lease lasts without renewal (its writer renews it every {@link LEASE_RENEW_SECS}). */
+export const LEASE_SECS = 30;
+/** How often a writer renews its run's lease. */
+export const LEASE_RENEW_SECS = 5;
+
+let home: string | undefined;
+
+/**
+ * Where this process lives, as far as a PID means anything: the machine's
+ * boot and the PID namespace ("" where neither can be read).
+ */
+export function processHome(): string {
+  if (home !== undefined) return home;
+  try {
+    const boot = Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
+    home = `${boot}|${Deno.readLinkSync("/proc/self/ns/pid")}`;
+  } catch {
+    home = "";
+  }
+  return home;
+}
+
+/**
+ * Whether a run left `running` is dead. Where its process lives here (same
+ * boot, same PID namespace) its PID says (see {@link interrupted}); from
+ * anywhere else only its lease can, once it has gone unrenewed for
+ * {@link LEASE_SECS}.
+ */
+export function runIsDead(
+  row: { pid: number | null; home?: string | null; heartbeat?: number | null },
+  ownIsAlive = false,
+): boolean {
+  const here = processHome();
+  if (row.home === undefined || row.home === null || (here !== "" && row.home === here)) {
+    return interrupted(row.pid, ownIsAlive);
+  }
+  return row.heartbeat === null || row.heartbeat === undefined || Date.now() / 1000 - row.heartbeat > LEASE_SECS;
+}
+
 /** The error a run interrupted by its process's end is stored (and shown) with. */
 export function interruptedReason(pid: number | null): string {
   return `interrupted: process ${pid ?? "?"} stopped before the run completed`;
@@ -99,7 +138,11 @@ export class ResultsReader {
   /** A run from its row in the runs table. */
   protected runFromRow(row: Record<string, unknown>): RunRecord {
     // A reader writes nothing: a run whose process is gone reads as failed until a writer marks it so.
-    const dead = row.status === "running" && interrupted(row.pid as number | null, true);
+    const dead = row.status === "running" &&
+      runIsDead(
+        { pid: row.pid as number | null, home: row.home as string | null, heartbeat: row.heartbeat as number | null },
+        true,
+      );
     const sources =
       (this.db.prepare("SELECT path, size, sha256, format, stats FROM sources WHERE run_id = ? ORDER BY rowid").all(
         row.id as number,

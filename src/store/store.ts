@@ -15,8 +15,8 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
-import { SchemaTooNewError } from "./errors.ts";
-import { interrupted, interruptedReason, ResultsReader } from "./reader.ts";
+import { DatabaseUnreadableError, SchemaTooNewError, StoreError } from "./errors.ts";
+import { interruptedReason, LEASE_RENEW_SECS, processHome, ResultsReader, runIsDead } from "./reader.ts";
 import { MIGRATIONS, runIds, SCHEMA_VERSION } from "./schema.ts";
 import { isLiveConfig, type RunResults } from "./types.ts";
 import { TransactionWriter } from "./writer.ts";
@@ -32,14 +32,45 @@ export class Store extends ResultsReader {
     path: string,
     options: { onMigrate?: (from: number, to: number) => void } = {},
   ): Store {
-    const db = new DatabaseSync(path);
-    db.exec("PRAGMA busy_timeout = 5000");
+    // An emptied file is refused, never made a new workspace in silence.
+    try {
+      if (Deno.statSync(path).size === 0) {
+        throw new DatabaseUnreadableError(
+          path,
+          `${path} is empty (0 bytes): it holds no results; move it away to start over`,
+        );
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(path);
+    } catch (e) {
+      throw new DatabaseUnreadableError(path, `cannot open ${path}: ${(e as Error).message}`);
+    }
     const s = new Store(db, path);
-    db.exec("PRAGMA journal_mode = WAL");
-    db.exec("PRAGMA synchronous = NORMAL");
-    db.exec("PRAGMA foreign_keys = ON");
-    s.#migrate(options.onMigrate);
-    s.#recoverInterrupted();
+    try {
+      db.exec("PRAGMA busy_timeout = 5000");
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = NORMAL");
+      db.exec("PRAGMA foreign_keys = ON");
+    } catch (e) {
+      db.close();
+      throw new DatabaseUnreadableError(
+        path,
+        `${path} is not a Plumbum database (${
+          (e as Error).message
+        }); point --dir at a workspace, or move the file away`,
+      );
+    }
+    try {
+      s.#migrate(options.onMigrate);
+      s.#recoverInterrupted();
+    } catch (e) {
+      db.close();
+      throw e;
+    }
     return s;
   }
 
@@ -56,7 +87,7 @@ export class Store extends ResultsReader {
         this.db.exec(`PRAGMA user_version = ${i + 1}`);
         this.db.exec("COMMIT");
       } catch (e) {
-        this.db.exec("ROLLBACK");
+        if (this.db.isTransaction) this.db.exec("ROLLBACK");
         throw e;
       }
     }
@@ -64,13 +95,16 @@ export class Store extends ResultsReader {
 
   /** Runs left `running` by a process that is gone were interrupted: mark them failed. */
   #recoverInterrupted(): void {
-    const rows = this.db.prepare("SELECT id, pid, config FROM runs WHERE status = 'running'").all() as {
-      id: number;
-      pid: number | null;
-      config: string;
-    }[];
+    const rows = this.db.prepare("SELECT id, pid, config, home, heartbeat FROM runs WHERE status = 'running'")
+      .all() as {
+        id: number;
+        pid: number | null;
+        config: string;
+        home: string | null;
+        heartbeat: number | null;
+      }[];
     for (const r of rows) {
-      if (!interrupted(r.pid)) continue;
+      if (!runIsDead(r)) continue;
       this.db.prepare(
         "UPDATE runs SET status = 'failed', error = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ?",
       )
@@ -96,11 +130,32 @@ export class Store extends ResultsReader {
     super.close();
   }
 
-  /** Start a run: its row is committed at once as `running`. */
+  /**
+   * Start a run: its row is committed at once as `running`, with where its
+   * process lives and a lease that {@link Store.holdLease} keeps renewed.
+   */
   startRun(config: Record<string, unknown>): number {
-    const r = this.db.prepare("INSERT INTO runs (status, pid, started_at, config) VALUES ('running', ?, ?, ?)")
-      .run(Deno.pid, new Date().toISOString(), JSON.stringify(config));
+    const r = this.db.prepare(
+      "INSERT INTO runs (status, pid, started_at, config, home, heartbeat) VALUES ('running', ?, ?, ?, ?, ?)",
+    ).run(Deno.pid, new Date().toISOString(), JSON.stringify(config), processHome(), Date.now() / 1000);
     return Number(r.lastInsertRowid);
+  }
+
+  /**
+   * Keep run `runId`'s lease renewed (every few seconds) until the returned
+   * function is called: from another machine or PID namespace the lease is
+   * all that says the run is alive.
+   */
+  holdLease(runId: number): () => void {
+    const renew = this.db.prepare("UPDATE runs SET heartbeat = ? WHERE id = ? AND status = 'running'");
+    const timer = setInterval(() => {
+      try {
+        renew.run(Date.now() / 1000, runId);
+      } catch {
+        // Busy or full: the next renewal tries again, well inside the lease.
+      }
+    }, LEASE_RENEW_SECS * 1000);
+    return () => clearInterval(timer);
   }
 
   /**
@@ -154,8 +209,8 @@ export class Store extends ResultsReader {
         );
         ev.run(runId, f.domain, JSON.stringify(f.evidence));
       }
-      this.db.prepare(
-        "UPDATE runs SET status = ?, finished_at = ?, transactions = ?, domains = ?, timings = ? WHERE id = ?",
+      const changed = this.db.prepare(
+        "UPDATE runs SET status = ?, finished_at = ?, transactions = ?, domains = ?, timings = ? WHERE id = ? AND status = 'running'",
       )
         .run(
           complete ? "complete" : "running",
@@ -165,9 +220,17 @@ export class Store extends ResultsReader {
           JSON.stringify({ ...o.timings, store_secs: (performance.now() - t0) / 1000 }),
           runId,
         );
+      // Another process took the run for dead and removed its rows: it must never read as complete.
+      if (Number(changed.changes) !== 1) {
+        throw new StoreError(
+          this.path,
+          `run #${runId} was marked failed by another Plumbum while it ran (its rows were removed); run it again`,
+        );
+      }
       this.db.exec("COMMIT");
     } catch (e) {
-      this.db.exec("ROLLBACK");
+      // SQLite rolls back by itself on some failures (a full disk): roll back only what is still open.
+      if (this.db.isTransaction) this.db.exec("ROLLBACK");
       throw e;
     }
   }

@@ -77,6 +77,13 @@ export class TransactionWriter {
     this.#post({ kind: "open", path });
   }
 
+  #ended = false;
+
+  #terminate(): void {
+    this.#ended = true;
+    this.#worker.terminate();
+  }
+
   #failWith(e: Error): void {
     this.#error ??= e;
     this.#fail?.(e);
@@ -192,7 +199,7 @@ export class TransactionWriter {
   flush(): Promise<number> {
     if (this.#batch.rows > 0) this.#post({ kind: "batch", batch: this.#batch });
     this.#batch = this.#nextBatch();
-    return this.#close().finally(() => this.#worker.terminate());
+    return this.#close().finally(() => this.#terminate());
   }
 
   /**
@@ -200,10 +207,12 @@ export class TransactionWriter {
    * connection (so no write lock outlives it), then stop it. Never rejects.
    */
   async abort(): Promise<void> {
+    // A thread already ended (a flush that failed ended it) has nothing left to finish or answer.
+    if (this.#ended) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<void>((resolve) => timer = setTimeout(resolve, 30_000));
     await Promise.race([this.#close().then(() => {}, () => {}), late]);
     clearTimeout(timer);
-    this.#worker.terminate();
+    this.#terminate();
   }
 }

@@ -14,7 +14,17 @@ let failed = false;
 
 self.onmessage = (e: MessageEvent<WriterRequest>) => {
   const m = e.data;
-  if (failed) return;
+  if (failed) {
+    // The failure was reported; a close still gets its answer, so no one waits for it.
+    if (m.kind === "close") {
+      try {
+        inserter?.close();
+      } catch { /* already broken */ }
+      inserter = null;
+      self.postMessage({ kind: "done", written: 0 } satisfies WriterReply);
+    }
+    return;
+  }
   try {
     if (m.kind === "open") inserter = new TransactionInserter(m.path);
     else if (m.kind === "batch") {

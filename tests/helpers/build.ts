@@ -283,3 +283,26 @@ export function udpExchange(
     ether(0x0800, ipv4(server, client, 17, udp(53, port, r))),
   ];
 }
+
+const SAMPLE = new URL("../../fixtures/sample.pcap", import.meta.url);
+
+/** Build a capture of about `mb` MB at `path` by repeating `source` (a little-endian microsecond PCAP) with shifted times. */
+export function bigCapture(path: string, mb: number, source = SAMPLE): void {
+  const src = Deno.readFileSync(source);
+  const dv = new DataView(src.buffer);
+  const body = src.subarray(24);
+  const copies = Math.ceil((mb * 1024 * 1024) / body.length);
+  const f = Deno.openSync(path, { write: true, create: true, truncate: true });
+  f.writeSync(src.subarray(0, 24));
+  const chunk = body.slice();
+  const cdv = new DataView(chunk.buffer);
+  for (let c = 0; c < copies; c++) {
+    for (let o = 0; o + 16 <= chunk.length;) {
+      cdv.setUint32(o, dv.getUint32(24 + o, true) + c * 60, true);
+      o += 16 + cdv.getUint32(o + 8, true);
+    }
+    let off = 0;
+    while (off < chunk.length) off += f.writeSync(chunk.subarray(off));
+  }
+  f.close();
+}
