@@ -64,7 +64,7 @@ Deno.test("config errors name the file, the key and the fix (exit 1)", async () 
       "analysis {\n  entropy_weigth = 0.1\n}\n",
       /unknown key "analysis\.entropy_weigth"; did you mean "entropy_weight"\?/,
     ],
-    ['analysis {\n  volume_weight = "high"\n}\n', /analysis\.volume_weight must be a number/],
+    ['analysis {\n  volume_weight = "high"\n}\n', /analysis\.volume_weight must be a finite number/],
     ["analysis {\n  length_weight = -1\n}\n", /analysis\.length_weight is negative/],
     [
       "thresholds {\n  critical = 50\n  high = 60\n  medium = 40\n}\n",

@@ -319,7 +319,9 @@ Deno.test("store: the writer thread commits every row it is given, in batches, a
   s.close();
   // A database without the table: the thread's error reaches flush().
   const bad = `${dir}/bad.db`;
-  new DatabaseSync(bad).close();
+  const made = new DatabaseSync(bad);
+  made.exec("CREATE TABLE placeholder (x)");
+  made.close();
   const s2 = Store.open(bad);
   s2.db.exec("DROP TABLE transactions");
   const w2 = s2.transactionWriter(1);

@@ -57,6 +57,11 @@ export class ByteStream {
   }
 
   /** Bytes available in the window. */
+  /** Whether reading more may wait on no one (a regular file): a pipe's writer may keep it open and quiet. */
+  get readsAhead(): boolean {
+    return this.#readAhead;
+  }
+
   get available(): number {
     return this.end - this.start;
   }

@@ -76,7 +76,7 @@ export const RESYNC_LIMIT = 16 << 20;
 function plausibleRecord(b: Uint8Array, h: number, little: boolean, div: number, lastSec: number): number {
   const sec = u32(b, h, little), frac = u32(b, h + 4, little);
   const incl = u32(b, h + 8, little), orig = u32(b, h + 12, little);
-  const ok = incl <= MAX_FRAME && incl <= orig && orig <= 1 << 20 && frac < div &&
+  const ok = incl > 0 && incl <= MAX_FRAME && incl <= orig && orig <= 1 << 20 && frac < div &&
     (lastSec < 0 || Math.abs(sec - lastSec) <= 86400);
   return ok ? incl : -1;
 }
@@ -84,16 +84,19 @@ function plausibleRecord(b: Uint8Array, h: number, little: boolean, div: number,
 /**
  * From a record header that lies, move to the next plausible one whose
  * successor is plausible too (or that ends the file exactly). Returns the
- * bytes skipped, or -1 when none is found within {@link RESYNC_LIMIT}.
+ * bytes skipped, or -1 when none is found within {@link RESYNC_LIMIT}. On
+ * a pipe only what has arrived is searched: its writer may keep it open.
  */
 async function resyncPcap(s: ByteStream, little: boolean, div: number, lastSec: number): Promise<number> {
+  const fill = (n: number) =>
+    s.end - s.start >= n ? Promise.resolve(true) : s.readsAhead ? s.fill(n) : Promise.resolve(false);
   for (let skipped = 1; skipped <= RESYNC_LIMIT; skipped++) {
     s.start += 1;
-    if (s.end - s.start < 16 && !(await s.fill(16))) return -1;
+    if (!(await fill(16))) return -1;
     const incl = plausibleRecord(s.buf, s.start, little, div, lastSec);
     if (incl < 0) continue;
-    if (s.end - s.start < 32 + incl && !(await s.fill(32 + incl))) {
-      if (s.available === 16 + incl) return skipped;
+    if (!(await fill(32 + incl))) {
+      if (s.readsAhead && s.available === 16 + incl) return skipped;
       continue;
     }
     if (plausibleRecord(s.buf, s.start + 16 + incl, little, div, lastSec) >= 0) return skipped;

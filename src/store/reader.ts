@@ -14,6 +14,7 @@ import { DatabaseUnreadableError, SchemaTooNewError, SchemaTooOldError } from ".
 import { INDEXED_PER_DOMAIN, READ_TRANSACTIONS, runIds, SCHEMA_VERSION } from "./schema.ts";
 import type { RunRecord, StoredFinding, StoredTransaction } from "./types.ts";
 import type { Severity } from "../analysis/model.ts";
+import { runLockHeld } from "./run_lock.ts";
 
 /**
  * Whether a run left `running` by process `pid` was interrupted: its process
@@ -37,38 +38,24 @@ export const LEASE_SECS = 30;
 /** How often a writer renews its run's lease. */
 export const LEASE_RENEW_SECS = 5;
 
-let home: string | undefined;
-
 /**
- * Where this process lives, as far as a PID means anything: the machine's
- * boot and the PID namespace ("" where neither can be read).
- */
-export function processHome(): string {
-  if (home !== undefined) return home;
-  try {
-    const boot = Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
-    home = `${boot}|${Deno.readLinkSync("/proc/self/ns/pid")}`;
-  } catch {
-    home = "";
-  }
-  return home;
-}
-
-/**
- * Whether a run left `running` is dead. Where its process lives here (same
- * boot, same PID namespace) its PID says (see {@link interrupted}); from
- * anywhere else only its lease can, once it has gone unrenewed for
- * {@link LEASE_SECS}.
+ * Whether run `row` (left `running` in the database at `dbPath`) is dead.
+ * Its lock says when it has one (see run_lock.ts): held, the process lives;
+ * free, it is gone. Without one, a run that renews its lease is alive until
+ * the lease lapses ({@link LEASE_SECS}), and a run from before leases is
+ * judged by its PID ({@link interrupted}).
  */
 export function runIsDead(
-  row: { pid: number | null; home?: string | null; heartbeat?: number | null },
+  dbPath: string,
+  row: { id: number; pid: number | null; heartbeat?: number | null },
   ownIsAlive = false,
 ): boolean {
-  const here = processHome();
-  if (row.home === undefined || row.home === null || (here !== "" && row.home === here)) {
-    return interrupted(row.pid, ownIsAlive);
+  const held = runLockHeld(dbPath, row.id);
+  if (held !== null) return !held;
+  if (row.heartbeat !== null && row.heartbeat !== undefined) {
+    return Date.now() / 1000 - row.heartbeat > LEASE_SECS;
   }
-  return row.heartbeat === null || row.heartbeat === undefined || Date.now() / 1000 - row.heartbeat > LEASE_SECS;
+  return interrupted(row.pid, ownIsAlive);
 }
 
 /** The error a run interrupted by its process's end is stored (and shown) with. */
@@ -140,7 +127,8 @@ export class ResultsReader {
     // A reader writes nothing: a run whose process is gone reads as failed until a writer marks it so.
     const dead = row.status === "running" &&
       runIsDead(
-        { pid: row.pid as number | null, home: row.home as string | null, heartbeat: row.heartbeat as number | null },
+        this.path,
+        { id: row.id as number, pid: row.pid as number | null, heartbeat: row.heartbeat as number | null },
         true,
       );
     const sources =

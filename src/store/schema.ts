@@ -186,12 +186,11 @@ export const MIGRATIONS: readonly string[] = [
   // floor read the index alone. Without it a run of 100 000 domains was
   // read whole (features and evidence inline) for each page: 170 ms.
   `CREATE INDEX domain_scores_rank ON domain_scores (run_id, score DESC, domain, severity);`,
-  // 8: where a running run's process lives (boot and PID namespace: a PID
-  // means something only there) and the lease it renews. From another
-  // container on the same volume a PID says nothing, and a live run was
-  // taken for dead and its rows deleted; there only an expired lease does.
-  `ALTER TABLE runs ADD COLUMN home TEXT;
-   ALTER TABLE runs ADD COLUMN heartbeat REAL;`,
+  // 8: the lease a running run renews. A PID proves nothing (another PID
+  // namespace; Deno lets no reader look at /proc): a live run was taken for
+  // dead and its rows deleted. A run's lock file says (run_lock.ts), and the
+  // lease covers a run without one.
+  `ALTER TABLE runs ADD COLUMN heartbeat REAL;`,
 ];
 
 /**

@@ -16,7 +16,8 @@
 
 import { DatabaseSync } from "node:sqlite";
 import { DatabaseUnreadableError, SchemaTooNewError, StoreError } from "./errors.ts";
-import { interruptedReason, LEASE_RENEW_SECS, processHome, ResultsReader, runIsDead } from "./reader.ts";
+import { interruptedReason, LEASE_RENEW_SECS, ResultsReader, runIsDead } from "./reader.ts";
+import { RunLock, runLockPath } from "./run_lock.ts";
 import { MIGRATIONS, runIds, SCHEMA_VERSION } from "./schema.ts";
 import { isLiveConfig, type RunResults } from "./types.ts";
 import { TransactionWriter } from "./writer.ts";
@@ -95,22 +96,23 @@ export class Store extends ResultsReader {
 
   /** Runs left `running` by a process that is gone were interrupted: mark them failed. */
   #recoverInterrupted(): void {
-    const rows = this.db.prepare("SELECT id, pid, config, home, heartbeat FROM runs WHERE status = 'running'")
-      .all() as {
-        id: number;
-        pid: number | null;
-        config: string;
-        home: string | null;
-        heartbeat: number | null;
-      }[];
+    const rows = this.db.prepare("SELECT id, pid, config, heartbeat FROM runs WHERE status = 'running'").all() as {
+      id: number;
+      pid: number | null;
+      config: string;
+      heartbeat: number | null;
+    }[];
     for (const r of rows) {
-      if (!runIsDead(r)) continue;
+      if (this.#locks.has(r.id) || !runIsDead(this.path, r)) continue;
       this.db.prepare(
         "UPDATE runs SET status = 'failed', error = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ?",
       )
         .run(interruptedReason(r.pid), new Date().toISOString(), r.id);
       // A live run keeps what its closed windows committed.
       if (!isLiveConfig(r.config)) this.#deleteTransactions(r.id);
+      try {
+        Deno.removeSync(runLockPath(this.path, r.id));
+      } catch { /* none */ }
     }
   }
 
@@ -121,6 +123,7 @@ export class Store extends ResultsReader {
    * index beside it.
    */
   override close(): void {
+    for (const id of [...this.#locks.keys()]) this.#release(id);
     try {
       this.db.exec("PRAGMA busy_timeout = 0");
       this.db.exec("PRAGMA journal_mode = DELETE");
@@ -136,9 +139,23 @@ export class Store extends ResultsReader {
    */
   startRun(config: Record<string, unknown>): number {
     const r = this.db.prepare(
-      "INSERT INTO runs (status, pid, started_at, config, home, heartbeat) VALUES ('running', ?, ?, ?, ?, ?)",
-    ).run(Deno.pid, new Date().toISOString(), JSON.stringify(config), processHome(), Date.now() / 1000);
-    return Number(r.lastInsertRowid);
+      "INSERT INTO runs (status, pid, started_at, config, heartbeat) VALUES ('running', ?, ?, ?, ?)",
+    ).run(Deno.pid, new Date().toISOString(), JSON.stringify(config), Date.now() / 1000);
+    const id = Number(r.lastInsertRowid);
+    try {
+      this.#locks.set(id, RunLock.acquire(this.path, id));
+    } catch {
+      // No lock (a folder that takes no new file): the lease alone says the run lives.
+    }
+    return id;
+  }
+
+  /** Locks of the runs this store started and has not finished. */
+  readonly #locks = new Map<number, RunLock>();
+
+  #release(runId: number): void {
+    this.#locks.get(runId)?.release();
+    this.#locks.delete(runId);
   }
 
   /**
@@ -172,6 +189,7 @@ export class Store extends ResultsReader {
    */
   completeRun(runId: number, o: RunResults): void {
     this.#writeResults(runId, o, true);
+    this.#release(runId);
   }
 
   /**
@@ -257,6 +275,7 @@ export class Store extends ResultsReader {
    * `keepRows` (a live run keeps what its closed windows committed).
    */
   failRun(runId: number, error: string, keepRows = false): void {
+    this.#release(runId);
     this.db.prepare("UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ?").run(
       new Date().toISOString(),
       error,
