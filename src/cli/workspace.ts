@@ -162,6 +162,14 @@ export function openResults(ws: Workspace): ResultsReader {
     return ResultsReader.open(ws.dbPath);
   } catch (e) {
     if (e instanceof SchemaTooOldError) {
+      // Upgrading writes; without write permission Deno would stop to ask (or refuse): say what to do instead.
+      if (Deno.permissions.querySync({ name: "write", path: ws.dir }).state !== "granted") {
+        throw new UsageError(
+          `${
+            escapeTerminal(ws.dbPath)
+          } was written by an older Plumbum: run any plumbum command that writes it once (plumbum runs with --allow-write) to upgrade it`,
+        );
+      }
       openStore(ws).close();
       return openResults(ws);
     }

@@ -25,6 +25,7 @@ import {
   headerLine,
   rowLine,
   runLine,
+  runSpan,
   SORTS,
   type TableView,
 } from "./model.ts";
@@ -189,6 +190,7 @@ export function Dashboard(p: DashboardProps): ReactElement {
           : (["CRITICAL", "HIGH", "MEDIUM", "LOW"] as Severity[]).map((s) => (
             <Text key={s} color={color(SEVERITY_COLOR[s])}>{`${s} ${counts[s]}  `}</Text>
           ))}
+        {run === null || runSpan(run) === "" ? "" : `${runSpan(run)} · `}
         {`sort: ${table.sort} · severity: ${table.floor === null ? "all" : `${table.floor}+`}${
           table.text === "" ? "" : ` · filter: "${fit(table.text, 40)}"`
         }`}

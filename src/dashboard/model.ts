@@ -215,6 +215,24 @@ export function detailLines(
   return lines;
 }
 
+/** The time span of a run's traffic, from its sources' first and last timestamps ("" when unknown). */
+export function runSpan(r: RunRecord): string {
+  let first = Infinity, last = -Infinity;
+  for (const s of r.sources) {
+    const f = s.stats?.first_ts, l = s.stats?.last_ts;
+    if (typeof f === "number" && f < first) first = f;
+    if (typeof l === "number" && l > last) last = l;
+  }
+  if (!Number.isFinite(first) || !Number.isFinite(last)) return "";
+  const secs = last - first;
+  const length = secs < 120
+    ? `${secs.toFixed(0)} s`
+    : secs < 7200
+    ? `${(secs / 60).toFixed(0)} min`
+    : `${(secs / 3600).toFixed(1)} h`;
+  return `${new Date(first * 1000).toISOString().slice(0, 19).replace("T", " ")} UTC + ${length}`;
+}
+
 /** What a run is, in one line of the header. */
 export function runLine(r: RunRecord): string {
   const src = r.sources.map((s) => escapeTerminal(s.path)).join(", ") ||
