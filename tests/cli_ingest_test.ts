@@ -3,6 +3,10 @@
  * real files, exit codes, JSON contracts, and a run straight from a URL.
  */
 import assert from "node:assert/strict";
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/dist/esm/client/index.d.ts"
+import { Client } from "npm:@modelcontextprotocol/sdk@1.32.2/client/index.js";
+// @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/dist/esm/client/stdio.d.ts"
+import { StdioClientTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/client/stdio.js";
 import { DatabaseSync } from "node:sqlite";
 import { fromFileUrl } from "./helpers/paths.ts";
 import { runCli } from "./helpers/cli.ts";
@@ -131,7 +135,7 @@ Deno.test("--help teaches; version prints Deno and SQLite versions", async () =>
   assert.match(doc.sqlite, /^3\.\d+/);
 });
 
-Deno.test("runs straight from a URL with an empty DENO_DIR (no import map)", async () => {
+Deno.test("cli.ts and mcp.ts run straight from a URL with an empty DENO_DIR (no import map)", async () => {
   const ac = new AbortController();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} }, async (req) => {
     const rel = decodeURIComponent(new URL(req.url).pathname).replace(/^\/+/, "");
@@ -189,6 +193,25 @@ Deno.test("runs straight from a URL with an empty DENO_DIR (no import map)", asy
     const config = (rdb.prepare("SELECT config FROM runs ORDER BY id DESC LIMIT 1").get() as { config: string }).config;
     rdb.close();
     assert.equal(JSON.parse(config).model.thresholds.critical, 97);
+    // The MCP server from the same URL, read-only, answering the real SDK client.
+    const client = new Client({ name: "url-test", version: "1" });
+    await client.connect(
+      new StdioClientTransport({
+        command: Deno.execPath(),
+        args: [...flags.filter((f) => f !== "--allow-sys"), `${base}/mcp.ts`, "--dir", ws],
+        env,
+        stderr: "pipe",
+      }),
+    );
+    try {
+      const q = await client.callTool({ name: "plumbum_query", arguments: { limit: 1 } }) as {
+        structuredContent: { run: number; domains: { domain: string }[] };
+      };
+      assert.equal(q.structuredContent.run, 2);
+      assert.equal(q.structuredContent.domains[0].domain, "vale-flow.test");
+    } finally {
+      await client.close();
+    }
   } finally {
     ac.abort();
     await server.finished;
