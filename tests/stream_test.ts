@@ -5,7 +5,7 @@
  * live_test.ts.
  */
 import assert from "node:assert/strict";
-import { runCli } from "./helpers/cli.ts";
+import { cliArgs, runCli } from "./helpers/cli.ts";
 import { fromFileUrl } from "./helpers/paths.ts";
 import { Proc } from "./helpers/netns.ts";
 import { presetModel } from "../src/analysis/model.ts";
@@ -16,7 +16,6 @@ import { TumblingWindows, type WindowResult } from "../src/analysis/window.ts";
 import { tx } from "./helpers/transaction.ts";
 
 const sample = fromFileUrl(new URL("../fixtures/sample.pcap", import.meta.url));
-const cli = fromFileUrl(new URL("../cli.ts", import.meta.url));
 const hasLibpcap = new Deno.Command("sh", { args: ["-c", "ldconfig -p | grep -q libpcap.so"] }).outputSync().success;
 
 const ALERT_FIELDS = [
@@ -102,24 +101,21 @@ Deno.test("stream --read: --threshold, --count and --quiet", async () => {
 Deno.test("stream --read --speed: paced in real time, SIGINT closes the open window, stores the run, exits 0", async () => {
   const dir = await tmp();
   try {
-    const p = new Proc(Deno.execPath(), [
-      "run",
-      "--quiet",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      cli,
-      "stream",
-      "--read",
-      sample,
-      "--speed",
-      "realtime",
-      "--window",
-      "5",
-      "--dir",
-      dir,
-    ], { NO_COLOR: "1" });
+    const p = new Proc(
+      Deno.execPath(),
+      cliArgs([
+        "stream",
+        "--read",
+        sample,
+        "--speed",
+        "realtime",
+        "--window",
+        "5",
+        "--dir",
+        dir,
+      ]),
+      { NO_COLOR: "1" },
+    );
     assert.ok(await p.until(() => /window 0 /.test(p.stderr), 30_000), p.stderr);
     p.signal("SIGINT");
     const status = await p.done;
@@ -138,21 +134,21 @@ Deno.test("stream --read --speed: paced in real time, SIGINT closes the open win
 Deno.test("stream: a run killed mid-stream keeps its closed windows, readable, and is marked failed", async () => {
   const dir = await tmp();
   try {
-    const p = new Proc(Deno.execPath(), [
-      "run",
-      "--quiet",
-      "-A",
-      cli,
-      "stream",
-      "--read",
-      sample,
-      "--speed",
-      "5",
-      "--window",
-      "5",
-      "--dir",
-      dir,
-    ], { NO_COLOR: "1" });
+    const p = new Proc(
+      Deno.execPath(),
+      cliArgs([
+        "stream",
+        "--read",
+        sample,
+        "--speed",
+        "5",
+        "--window",
+        "5",
+        "--dir",
+        dir,
+      ]),
+      { NO_COLOR: "1" },
+    );
     assert.ok(await p.until(() => /window 1 /.test(p.stderr), 30_000), p.stderr);
     // Give the window's commit a moment, then kill without a chance to clean up.
     await new Promise((r) => setTimeout(r, 300));

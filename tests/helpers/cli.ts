@@ -10,6 +10,22 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The arguments of `deno` that run `plumbum ARGS` as the README says (with FFI for `stream -i` when asked). */
+export function cliArgs(args: string[], o: { ffi?: boolean } = {}): string[] {
+  return [
+    "run",
+    "--quiet",
+    "--v8-flags=--max-semi-space-size=4,--heap-growing-percent=50",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-sys",
+    ...(o.ffi ? ["--allow-ffi"] : []),
+    cli,
+    ...args,
+  ];
+}
+
 /** Run `plumbum ARGS` with optional stdin bytes, in `cwd`, with extra env. */
 export async function runCli(
   args: string[],
@@ -17,18 +33,7 @@ export async function runCli(
   opts: { cwd?: string; env?: Record<string, string>; ffi?: boolean } = {},
 ): Promise<CliResult> {
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--v8-flags=--max-semi-space-size=4,--heap-growing-percent=50",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      ...(opts.ffi ? ["--allow-ffi"] : []),
-      cli,
-      ...args,
-    ],
+    args: cliArgs(args, { ffi: opts.ffi }),
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

@@ -4,9 +4,7 @@
  * removed again (by PID, then the namespaces) however the test ends.
  * Nothing here sends traffic anywhere but between the two namespaces.
  */
-import { fromFileUrl } from "./paths.ts";
-
-const cli = fromFileUrl(new URL("../../cli.ts", import.meta.url));
+import { cliArgs } from "./cli.ts";
 
 function has(cmd: string): boolean {
   try {
@@ -118,18 +116,7 @@ export class NetPair {
 
   /** `plumbum stream ARGS` in `ns` (with FFI, as stream needs). */
   stream(ns: string, args: string[], env: Record<string, string> = {}): Proc {
-    return this.spawn(ns, Deno.execPath(), [
-      "run",
-      "--quiet",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      "--allow-ffi",
-      cli,
-      "stream",
-      ...args,
-    ], { NO_COLOR: "1", ...env });
+    return this.spawn(ns, Deno.execPath(), cliArgs(["stream", ...args], { ffi: true }), { NO_COLOR: "1", ...env });
   }
 
   /** Kill every process started here (by PID), wait for them, remove the namespaces. */
