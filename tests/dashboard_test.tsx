@@ -10,7 +10,7 @@ import { render } from "npm:ink-testing-library@4.0.0";
 import { Dashboard } from "../src/dashboard/app.tsx";
 import { bar, columns, DashboardData, fit, headerLine, rowLine } from "../src/dashboard/model.ts";
 import { ResultsReader } from "../src/store/reader.ts";
-import { runCli } from "./helpers/cli.ts";
+import { cliArgs, runCli } from "./helpers/cli.ts";
 import { fromFileUrl } from "./helpers/paths.ts";
 
 const sample = fromFileUrl(new URL("../fixtures/sample.pcap", import.meta.url));
@@ -303,6 +303,52 @@ tmuxTest(
       assert.equal(run.status, "complete");
     } finally {
       t.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+tmuxTest(
+  "dashboard beside a stream in another process: the live run's figures from its window commits, redrawn as they come",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "plumbum-dash-live-" });
+    const stream = new Deno.Command(Deno.execPath(), {
+      args: cliArgs(["stream", "--read", sample, "--speed", "1", "--window", "2", "-q", "--dir", dir]),
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      // The run exists once the stream has started.
+      for (let i = 0; i < 100; i++) {
+        const r = await runCli(["runs", "--json", "--dir", dir]);
+        if (r.code === 0 && JSON.parse(r.stdout).runs.length > 0) break;
+        await pause(100);
+      }
+      const t = new Terminal(["dashboard", "--dir", dir], { cols: 150 });
+      try {
+        const first = await t.until(/live: [\d,]+ pkt\/s, drops -, (\d+) windows/);
+        assert.match(first, /run #1 \(running live\)/);
+        const n = Number(first.match(/(\d+) windows/)![1]);
+        // A later window's commit shows without a key pressed.
+        const later = await t.until(/live: [\d,]+ pkt\/s, drops -, \d+ windows/, 20_000).then(async () => {
+          for (let i = 0; i < 200; i++) {
+            const s = t.screen();
+            const m = s.match(/drops -, (\d+) windows/);
+            if (m !== null && Number(m[1]) > n) return s;
+            await pause(100);
+          }
+          return t.screen();
+        });
+        assert.ok(Number(later.match(/drops -, (\d+) windows/)?.[1] ?? n) > n, later);
+        await t.keys("q");
+      } finally {
+        t.close();
+      }
+    } finally {
+      try {
+        stream.kill("SIGKILL");
+      } catch { /* ended */ }
+      await stream.status;
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -27,6 +27,7 @@ import {
   runLine,
   runSpan,
   SORTS,
+  storedLive,
   type TableView,
 } from "./model.ts";
 
@@ -180,7 +181,25 @@ export function Dashboard(p: DashboardProps): ReactElement {
   });
 
   const color = (c: string) => (p.color ? c : undefined);
-  const live = p.live?.() ?? null;
+  // A stream in this process gives its figures; one in another process is read from its last window's commit.
+  const stored = run === null || run.status !== "running" ? null : storedLive(run);
+  const [seen, setSeen] = useState<{ at: number; packets: number; rate: number } | null>(null);
+  useEffect(() => {
+    if (stored === null) return;
+    const now = Date.now() / 1000;
+    if (seen === null || stored.packets < seen.packets) setSeen({ at: now, packets: stored.packets, rate: 0 });
+    else if (stored.packets > seen.packets) {
+      setSeen({ at: now, packets: stored.packets, rate: (stored.packets - seen.packets) / Math.max(1, now - seen.at) });
+    }
+  }, [stored?.packets]);
+  const live = p.live?.() ??
+    (stored === null ? null : {
+      packetsPerSec: seen?.rate ?? 0,
+      dnsPerSec: NaN,
+      dropped: stored.dropped,
+      windows: stored.windows,
+      alerts: NaN,
+    });
   const header = (
     <Box flexDirection="column">
       <Text bold wrap="truncate">
@@ -198,9 +217,11 @@ export function Dashboard(p: DashboardProps): ReactElement {
         }`}
         {live === null
           ? ""
-          : ` · live: ${count(live.packetsPerSec)} pkt/s, ${count(live.dnsPerSec)} DNS/s, drops ${
-            live.dropped ?? "-"
-          }, ${live.windows} windows, ${live.alerts} alerts`}
+          : ` · live: ${count(live.packetsPerSec)} pkt/s${
+            Number.isNaN(live.dnsPerSec) ? "" : `, ${count(live.dnsPerSec)} DNS/s`
+          }, drops ${live.dropped ?? "-"}, ${live.windows} windows${
+            Number.isNaN(live.alerts) ? "" : `, ${live.alerts} alerts`
+          }`}
       </Text>
     </Box>
   );

@@ -215,6 +215,14 @@ export function detailLines(
   return lines;
 }
 
+/** A live run's capture figures as its last window's commit stored them (null for a run over files). */
+export function storedLive(r: RunRecord): { packets: number; dropped: number | null; windows: number } | null {
+  if (!isLiveConfig(r.config)) return null;
+  const st = (r.sources[0]?.stats ?? {}) as Record<string, unknown>;
+  const n = (k: string) => (typeof st[k] === "number" ? st[k] as number : null);
+  return { packets: n("packets") ?? 0, dropped: n("dropped"), windows: n("windows") ?? 0 };
+}
+
 /** The time span of a run's traffic, from its sources' first and last timestamps ("" when unknown). */
 export function runSpan(r: RunRecord): string {
   let first = Infinity, last = -Infinity;
