@@ -1,16 +1,26 @@
 /**
  * Plumbum as a library: read captures and Zeek logs into DNS transactions,
- * score parent domains for tunnelling, store and evaluate the findings.
+ * score parent domains for tunnelling (as a whole, and in tumbling windows),
+ * store runs and read them back.
  *
  * @example
  * ```ts
  * import { ingestFile } from "./mod.ts";
- * const stats = await ingestFile("capture.pcap", {
+ * const stats = await ingestFile("fixtures/sample.pcap", {
  *   onTransaction: (tx) => {
  *     if (tx.qtype === 16) console.log(tx.queryKey);
  *   },
  * });
  * console.log(`${stats.transactions} transactions, ${stats.malformed} malformed`);
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { Pipeline, presetModel } from "./mod.ts";
+ * const p = new Pipeline({ model: presetModel("tunnel") });
+ * await p.ingest(["fixtures/sample.pcap"]);
+ * await p.end();
+ * console.log(p.findings()[0].domain); // "vale-flow.test"
  * ```
  *
  * A transaction handed to `onTransaction` is recycled once the callback
@@ -19,28 +29,43 @@
  *
  * @module
  */
-export * from "./src/ingest/mod.ts";
+export * from "./src/ingest/types.ts";
+export { ingestFile, ingestFiles, InputError, sniffFormat } from "./src/ingest/source.ts";
+export type { IngestOptions, InputFormat } from "./src/ingest/source.ts";
+export { DnsDecoder, rcodeName, typeName } from "./src/ingest/dns.ts";
+export type { Name, ReusableMessage } from "./src/ingest/dns.ts";
+export type { NameTable } from "./src/ingest/dns/names.ts";
+export type { MessageView } from "./src/ingest/dns/words.ts";
+export type { AddressTable } from "./src/ingest/dns/addresses.ts";
+export type { RDataDecoder } from "./src/ingest/dns/rdata.ts";
+export { FrameDecoder } from "./src/ingest/frames.ts";
+export type { FrameDecoderOptions, FrameSink } from "./src/ingest/frames.ts";
 export { parentDomain } from "./src/analysis/domain.ts";
-export { Analyzer, scoreAll } from "./src/analysis/analyze.ts";
+export { Analyzer } from "./src/analysis/analyze.ts";
 export type { AnalyzerOptions, DomainFinding, DomainSummary } from "./src/analysis/analyze.ts";
-export { DomainAccumulator } from "./src/analysis/accumulator.ts";
-export type { DomainEvidence, DomainFeatures } from "./src/analysis/accumulator.ts";
-export { FEATURES, presetModel, PRESETS, scoreDomain, severityOf } from "./src/analysis/model.ts";
-export type { Component, ModelConfig, Severity, Thresholds } from "./src/analysis/model.ts";
-export { loadConfig, parseConfig, resolveModel } from "./src/config/config.ts";
-export { Store } from "./src/store/store.ts";
-export { ResultsReader } from "./src/store/reader.ts";
-export { DatabaseUnreadableError, SchemaTooNewError, SchemaTooOldError, StoreError } from "./src/store/errors.ts";
-export type { RunRecord, SourceRecord, StoredFinding, StoredTransaction } from "./src/store/types.ts";
-export { Pipeline } from "./src/run/pipeline.ts";
-export type { PipelineOptions } from "./src/run/pipeline.ts";
-export { applyFiles } from "./src/run/apply.ts";
-export { planFiles } from "./src/run/plan.ts";
+export type { DomainEvidence, DomainFeatures, Lookalike } from "./src/analysis/types.ts";
+export { FEATURES, presetModel, PRESETS, severityOf } from "./src/analysis/model.ts";
+export type { Component, FeatureDef, ModelConfig, Normalization, Severity, Thresholds } from "./src/analysis/model.ts";
 export { TumblingWindows } from "./src/analysis/window.ts";
 export type { WindowOptions, WindowResult } from "./src/analysis/window.ts";
-export { FrameDecoder } from "./src/ingest/frames.ts";
-export { evaluate, loadLabeled } from "./src/eval/evaluate.ts";
-export { LabelsError, parseLabels } from "./src/eval/labels.ts";
-export { tune } from "./src/eval/tune.ts";
+export { ConfigError, loadConfig, parseConfig, resolveModel } from "./src/config/config.ts";
+export type { ConfigOverrides, PlumbumConfig } from "./src/config/config.ts";
+export { Pipeline } from "./src/run/pipeline.ts";
+export type { PipelineOptions } from "./src/run/pipeline.ts";
+export type { SourcesProgress } from "./src/run/ingest.ts";
+export { applyFiles } from "./src/run/apply.ts";
+export type { ApplyFilesOptions, ApplyResult } from "./src/run/apply.ts";
+export { Store } from "./src/store/store.ts";
+export { ResultsReader } from "./src/store/reader.ts";
+export type { FindingsQuery, TableRow } from "./src/store/reader.ts";
+export type { TransactionWriter } from "./src/store/writer.ts";
+export {
+  DatabaseUnreadableError,
+  SchemaTooNewError,
+  SchemaTooOldError,
+  SchemaVersionError,
+  StoreError,
+} from "./src/store/errors.ts";
+export type { RunRecord, RunResults, SourceRecord, StoredFinding, StoredTransaction } from "./src/store/types.ts";
 export { displayText, escapeTerminal } from "./src/present/escape.ts";
 export { VERSION } from "./src/version.ts";

@@ -36,17 +36,25 @@ import {
 
 /** One scored parent domain, with everything needed to explain it. */
 export interface DomainFinding {
+  /** The parent domain (registered domain, or a named C2 suffix), lower case. */
   domain: string;
+  /** The score, 0 to 100: 100 × Σ weight·norm / Σ weights. */
   score: number;
+  /** The severity band the score falls in (the model's thresholds). */
   severity: Severity;
+  /** Whether the domain is under a suffix named as C2 (`--c2-domains`). */
   is_c2: boolean;
+  /** The raw features the score was computed from. */
   features: DomainFeatures;
+  /** Each feature's part of the score: raw value, norm, weight, contribution, share. */
   components: Component[];
+  /** What stands behind the score: names, types, clients, timing, look-alikes. */
   evidence: DomainEvidence;
 }
 
 /** Options of the analyzer. */
 export interface AnalyzerOptions {
+  /** The scoring model: weights, normalization, thresholds. */
   model: ModelConfig;
   /** Suffixes named by the user as C2: they win over public-suffix grouping. */
   c2Domains?: string[];
@@ -78,8 +86,10 @@ export class Analyzer {
   #model: ModelConfig;
   /** Transactions without a question name (not attributable to a domain). */
   skipped = 0;
+  /** Transactions added so far. */
   transactions = 0;
 
+  /** An analyzer with no domains yet. */
   constructor(options: AnalyzerOptions) {
     this.#model = options.model;
     // Longest suffix first, so a nested C2 zone wins over its parent.
@@ -142,9 +152,13 @@ export class Analyzer {
 
 /** A domain's features before scoring. */
 export interface DomainSummary {
+  /** The parent domain. */
   domain: string;
+  /** Whether it is under a named C2 suffix. */
   is_c2: boolean;
+  /** Its raw features. */
   features: DomainFeatures;
+  /** Its evidence. */
   evidence: DomainEvidence;
 }
 

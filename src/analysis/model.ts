@@ -27,25 +27,35 @@ export type Severity = "CRITICAL" | "HIGH" | "MEDIUM" | "LOW";
 
 /** Severity thresholds on the 0–100 score. */
 export interface Thresholds {
+  /** Score from which a domain is CRITICAL. */
   critical: number;
+  /** Score from which a domain is HIGH. */
   high: number;
+  /** Score from which a domain is MEDIUM (below: LOW). */
   medium: number;
 }
 
 /** A model: which features weigh how much and how they are normalized. */
 export interface ModelConfig {
+  /** The weight preset the weights came from. */
   preset: string;
+  /** Weights by feature name (0 switches a feature off). */
   weights: Record<string, number>;
+  /** How raw features become 0..1: on fixed scales (`absolute`) or against the run's other domains (`corpus`). */
   normalization: Normalization;
+  /** Where the severity bands start. */
   thresholds: Thresholds;
 }
 
 /** One named contribution to a score. */
 export interface Component {
+  /** The feature's name. */
   feature: string;
   /** The raw value the feature was computed from (null when undefined, e.g. no gaps). */
   raw: number | null;
+  /** Its raw value scaled to 0..1. */
   norm: number;
+  /** Its weight in the model. */
   weight: number;
   /** norm · weight */
   contribution: number;
@@ -55,8 +65,11 @@ export interface Component {
 
 /** Definition of a feature: its raw value and how it is normalized. */
 export interface FeatureDef {
+  /** The feature's name. */
   name: string;
+  /** What the raw value measures, in a sentence. */
   description: string;
+  /** The raw value of the feature for a domain's features (null when undefined). */
   raw(f: DomainFeatures): number | null;
   /** Corpus-relative normalization kind (the baseline). */
   corpus: "minmax" | "zero-max" | "inverse-count" | "inverse-minmax";

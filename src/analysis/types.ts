@@ -7,7 +7,9 @@
 
 /** A benign pattern matched by a domain's traffic. */
 export interface Lookalike {
+  /** The benign kind it looks like. */
   class: "reverse" | "dnsbl" | "av-hash" | "cdn" | "dns-sd" | "poller" | "mail-auth" | "probe";
+  /** Why, in one sentence (the numbers behind it). */
   reason: string;
 }
 
@@ -63,18 +65,31 @@ export interface DomainFeatures {
 
 /** Evidence behind a domain's features. */
 export interface DomainEvidence {
+  /** Up to a few of the domain's distinct query names, as seen. */
   sample_names: string[];
+  /** The longest query name seen. */
   longest_name: string;
+  /** Queries by record type name. */
   query_types: Record<string, number>;
+  /** Answer records by record type name. */
   answer_types: Record<string, number>;
+  /** Responses by response code name. */
   rcodes: Record<string, number>;
+  /** The busiest clients and their queries, busiest first. */
   clients: { client: string; queries: number }[];
+  /** Clients beyond those listed. */
   clients_other: number;
+  /** Time of the first query (seconds since the epoch). */
   first_seen: number;
+  /** Time of the last query (seconds since the epoch). */
   last_seen: number;
+  /** The sub-zone asked most, and its queries (null with none). */
   busiest_subzone: { subzone: string; queries: number } | null;
+  /** Sub-zones by queries, busiest first. */
   subzones: { subzone: string; queries: number }[];
+  /** Queries per bucket of `bucket_secs` seconds from `start` (a minute, doubled for long spans). */
   activity: { start: number; bucket_secs: number; counts: number[] };
+  /** The gaps between successive queries, in seconds: count, mean, spread, percentiles and a sample. */
   gaps: {
     count: number;
     mean: number | null;
@@ -85,6 +100,7 @@ export interface DomainEvidence {
     max: number | null;
     sample: number[];
   };
+  /** Transactions by DNS service (dns, mdns, llmnr). */
   services: Record<string, number>;
   /** Benign patterns recognized in the traffic, with the reason. */
   lookalikes: Lookalike[];

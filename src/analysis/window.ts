@@ -25,6 +25,7 @@ export interface WindowResult {
   index: number;
   /** Start (inclusive) and end (exclusive), seconds since the epoch. */
   start: number;
+  /** End of the window (exclusive), seconds since the epoch. */
   end: number;
   /** Transactions in the window (late ones included: see {@link WindowResult.late}). */
   transactions: number;
@@ -38,7 +39,9 @@ export interface WindowResult {
 export interface WindowOptions {
   /** Window length in seconds (> 0). */
   secs: number;
+  /** The scoring model each window's analyzer uses. */
   model: ModelConfig;
+  /** Suffixes named by the user as C2 (they win over public-suffix grouping). */
   c2Domains?: string[];
   /** Called with each window as it closes, in order. */
   onClose: (w: WindowResult) => void;
@@ -57,6 +60,7 @@ export class TumblingWindows {
   /** The end of the last closed window. */
   #closedUntil = -Infinity;
 
+  /** Windows of `options.secs` seconds (throws a RangeError for a length that is not positive). */
   constructor(options: WindowOptions) {
     if (!(options.secs > 0) || !Number.isFinite(options.secs)) {
       throw new RangeError(`window length must be a positive number of seconds, not ${options.secs}`);

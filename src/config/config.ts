@@ -19,18 +19,25 @@ import {
 
 /** Settings read from config.hcl (everything optional there). */
 export interface PlumbumConfig {
+  /** Weight preset of the `analysis` block. */
   weightPreset: string;
   /** Explicit per-feature weights from the file (override the preset's). */
   weights: Record<string, number>;
+  /** Normalization named in the config, or null for the preset's own. */
   normalization: Normalization | null;
+  /** Severity thresholds. */
   thresholds: Thresholds;
+  /** Suffixes named as C2 in the config. */
   c2Domains: string[];
+  /** Ports that carry plain DNS. */
   dnsPorts: number[];
+  /** Whether every transaction is stored with its run. */
   storeTransactions: boolean;
 }
 
 /** A configuration problem the user must fix. */
 export class ConfigError extends Error {
+  /** A config that cannot be used, said in one sentence naming the file and key. */
   constructor(message: string) {
     super(message);
     this.name = "ConfigError";
@@ -264,8 +271,11 @@ export async function loadConfig(path: string): Promise<PlumbumConfig> {
 
 /** Command-line overrides of the file. */
 export interface ConfigOverrides {
+  /** A weight preset named on the command line (replaces the file's weights). */
   weights?: string;
+  /** C2 suffixes named on the command line. */
   c2Domains?: string[];
+  /** A normalization named on the command line. */
   normalization?: Normalization;
 }
 

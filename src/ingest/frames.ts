@@ -100,6 +100,7 @@ export class FrameDecoder implements FrameSink {
   readonly #pairing: TransactionAssembler;
   #offset = 0;
 
+  /** Frames decoded into transactions for `onTransaction`, counted into `stats`. */
   constructor(stats: FileStats, onTransaction: (tx: Transaction) => void, options: FrameDecoderOptions = {}) {
     this.stats = stats;
     this.#pairing = new TransactionAssembler((tx) => {

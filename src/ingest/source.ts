@@ -28,6 +28,7 @@ export type InputFormat = "pcap" | "pcapng" | "zeek-tsv" | "zeek-json";
 
 /** An input that cannot be read at all (missing, unreadable, unknown format). */
 export class InputError extends Error {
+  /** An input that cannot be read at all; `path` names it. */
   constructor(readonly path: string, message: string) {
     super(`${path}: ${message}`);
     this.name = "InputError";

@@ -17,18 +17,25 @@ import { Pipeline } from "./pipeline.ts";
 
 /** Options of {@link applyFiles}. */
 export interface ApplyFilesOptions {
+  /** The scoring model. */
   model: ModelConfig;
+  /** Suffixes named as C2. */
   c2Domains: string[];
+  /** Ports that carry plain DNS. */
   dnsPorts: number[];
   /** Store every transaction (config `store_transactions`). */
   storeTransactions: boolean;
+  /** Progress of reading the inputs, now and then. */
   onSourcesProgress?: (p: SourcesProgress) => void;
 }
 
 /** What a completed run gave. */
 export interface ApplyResult {
+  /** The completed run as stored. */
   run: RunRecord;
+  /** Its scored domains, highest score first. */
   findings: DomainFinding[];
+  /** Counters of each input, in order. */
   stats: FileStats[];
 }
 

@@ -16,6 +16,7 @@ export interface SourcesProgress {
   path: string;
   /** Bytes read of all inputs so far, and their total (0 when unknown: standard input). */
   bytes: number;
+  /** Bytes of all the inputs together (0 when a size is unknown). */
   totalBytes: number;
   /** Transactions of the input being read so far. */
   transactions: number;

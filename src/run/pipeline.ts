@@ -18,6 +18,7 @@ import { ingestSources, type SourcesProgress } from "./ingest.ts";
 
 /** Options of {@link Pipeline}. */
 export interface PipelineOptions {
+  /** The scoring model of the whole stream and of each window. */
   model: ModelConfig;
   /** Suffixes named by the user as C2 (they win over public-suffix grouping). */
   c2Domains?: string[];
@@ -52,6 +53,7 @@ export class Pipeline {
   /** Transactions handed to the writer (a run's rows are numbered in this order). */
   stored = 0;
 
+  /** A pipeline with an analyzer of its own, and windows when asked for. */
   constructor(options: PipelineOptions) {
     this.#o = options;
     this.analyzer = new Analyzer({ model: options.model, c2Domains: options.c2Domains });

@@ -12,6 +12,7 @@ export class StoreError extends Error {
   /** The database file. */
   readonly path: string;
 
+  /** A store problem with the database at `path`, said in `message`. */
   constructor(path: string, message: string) {
     super(message);
     this.name = "StoreError";
@@ -23,8 +24,10 @@ export class StoreError extends Error {
 export class SchemaVersionError extends StoreError {
   /** The file's schema version, and the one this build reads. */
   readonly found: number;
+  /** The schema version this Plumbum reads and writes. */
   readonly supported: number;
 
+  /** A file at schema version `found` where this Plumbum has `supported`. */
   constructor(path: string, found: number, supported: number, message: string) {
     super(path, message);
     this.name = "SchemaVersionError";
@@ -35,6 +38,7 @@ export class SchemaVersionError extends StoreError {
 
 /** The file was written by a newer Plumbum (its schema version is past this build's). */
 export class SchemaTooNewError extends SchemaVersionError {
+  /** A file a newer Plumbum wrote. */
   constructor(path: string, found: number, supported: number) {
     super(
       path,
@@ -48,6 +52,7 @@ export class SchemaTooNewError extends SchemaVersionError {
 
 /** The file was written by an older Plumbum and must be upgraded by a writer before it can be read. */
 export class SchemaTooOldError extends SchemaVersionError {
+  /** A file an older Plumbum wrote (a writer upgrades it). */
   constructor(path: string, found: number, supported: number) {
     super(
       path,
@@ -61,6 +66,7 @@ export class SchemaTooOldError extends SchemaVersionError {
 
 /** The file is missing, unreadable, or not a Plumbum database. */
 export class DatabaseUnreadableError extends StoreError {
+  /** A file that is not a readable Plumbum database. */
   constructor(path: string, message: string) {
     super(path, message);
     this.name = "DatabaseUnreadableError";

@@ -71,6 +71,7 @@ export class ResultsReader {
   readonly path: string;
   #dataVersion = -1;
 
+  /** A reader over an open connection (see {@link ResultsReader.open}). */
   protected constructor(db: DatabaseSync, path: string) {
     this.db = db;
     this.path = path;
@@ -99,6 +100,7 @@ export class ResultsReader {
     return new ResultsReader(db, path);
   }
 
+  /** Close the connection. */
   close(): void {
     this.db.close();
   }
@@ -299,17 +301,25 @@ export class ResultsReader {
 
 /** One row of a findings table (see {@link ResultsReader.tableRows}). */
 export interface TableRow {
+  /** The parent domain. */
   domain: string;
+  /** Its score, 0 to 100. */
   score: number;
+  /** Its severity. */
   severity: Severity;
+  /** Whether it is under a named C2 suffix. */
   is_c2: boolean;
+  /** Its transactions. */
   queries: number;
+  /** Its distinct clients. */
   clients: number;
   /** Distinct names under the domain. */
   names: number;
   /** Bytes that could have moved (up in distinct names, down in distinct answers). */
   capacity: number;
+  /** Time of its first query (seconds since the epoch), or null. */
   first_seen: number | null;
+  /** Time of its last query (seconds since the epoch), or null. */
   last_seen: number | null;
 }
 
@@ -353,7 +363,9 @@ export interface FindingsQuery {
   contains?: string;
   /** Highest score first (default), most queries, most capacity, or by name. */
   sort?: "score" | "queries" | "capacity" | "name";
+  /** Findings in the page at most. */
   limit: number;
+  /** Findings skipped before the page. */
   offset: number;
 }
 

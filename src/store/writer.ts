@@ -58,6 +58,7 @@ export class TransactionWriter {
   #error: Error | null = null;
   #fail: ((e: Error) => void) | null = null;
 
+  /** A writer thread for the transactions of run `runId` of the database at `path`. */
   constructor(path: string, runId: number) {
     this.#runId = runId;
     this.#batch = newBatch(runId, false, 0);

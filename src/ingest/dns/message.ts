@@ -65,8 +65,10 @@ function emptyEdns(): Edns {
  * each time, so a caller may keep those).
  */
 export class ReusableMessage {
+  /** The message, overwritten by each decode. */
   readonly message: DnsMessage = emptyMessage();
   readonly #questions: Question[] = [];
+  /** The EDNS object the message points to when it has one. */
   readonly edns: Edns = emptyEdns();
   /** The question list of a message with one question (nearly all): always the same list. */
   readonly oneQuestion: Question[] = [this.question(0)];

@@ -87,6 +87,7 @@ let namesBuilt = 0;
 export class NameTable {
   /** Per slot, side by side (a set's four in one cache line): hash, word count. */
   readonly keys: Int32Array = new Int32Array(2 << NAME_BITS);
+  /** Per slot: the name's wire bytes as 32-bit words (what a hit is compared against). */
   readonly words: Int32Array = new Int32Array(SLOT_WORDS << NAME_BITS);
   /** The kept words as bytes, for eight-byte loads. */
   readonly wordBytes: DataView = new DataView(this.words.buffer);
@@ -111,6 +112,7 @@ export class NameTable {
   /** Reason the last {@link slot} failed. */
   error = "";
 
+  /** An empty table reading names through `view`. */
   constructor(view: MessageView = new MessageView()) {
     this.view = view;
     this.text.push("", "");

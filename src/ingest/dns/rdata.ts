@@ -52,6 +52,7 @@ export class RDataDecoder {
   /** Words written to the ring so far (a slot's words are intact while fewer than RD_RING came after them). */
   #written = 0;
 
+  /** A decoder that finds names in `names` and formats addresses through `addresses`. */
   constructor(names: NameTable, addresses: AddressTable) {
     this.#names = names;
     this.#addresses = addresses;
