@@ -12,7 +12,9 @@
  * @module
  */
 import { main } from "./src/cli/main.ts";
+import { serveWorkerRole } from "./src/thread.ts";
 
-if (import.meta.main) {
+// A single-file build is also its own worker threads (see spawnWorker): such a thread runs its module, not the CLI.
+if (import.meta.main && !(await serveWorkerRole())) {
   Deno.exit(await main(Deno.args));
 }

@@ -18,6 +18,7 @@ import { StdioServerTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/serve
 import { createServer } from "./src/mcp/server.ts";
 import { envVar } from "./src/env.ts";
 import { VERSION } from "./src/version.ts";
+import { serveWorkerRole } from "./src/thread.ts";
 
 const HELP = `plumbum-mcp ${VERSION}: Plumbum's findings for AI assistants (Model Context Protocol over stdio)
 
@@ -99,4 +100,5 @@ async function main(): Promise<void> {
   );
 }
 
-if (import.meta.main) await main();
+// A single-file build is also its own worker threads (see spawnWorker): such a thread runs its module.
+if (import.meta.main && !(await serveWorkerRole())) await main();

@@ -219,29 +219,76 @@ Deno.test("cli.ts and mcp.ts run straight from a URL with an empty DENO_DIR (no 
   }
 });
 
-Deno.test("the module graph is self-contained: deno bundle resolves every import of cli.ts, mcp.ts and mod.ts", async () => {
-  const out = Deno.makeTempDirSync();
-  try {
-    for (const entry of ["cli.ts", "mcp.ts", "mod.ts"]) {
-      // hcl2json's wasm bridge require()s Node's "performance" at run time, and ink loads React's devtools only
-      // when DEV=true: both left external.
-      const o = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "bundle",
-          "--quiet",
-          "--external=performance",
-          "--external=react-devtools-core",
-          "-o",
-          `${out}/${entry}.js`,
-          `${root}${entry}`,
-        ],
+Deno.test({
+  name:
+    "deno task bundle: single files that run anywhere with an empty cache and --cached-only — validate, apply (its worker threads), an edited config, an MCP session",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const out = Deno.makeTempDirSync({ prefix: "plumbum-bundle-" });
+    try {
+      const built = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-read", "--allow-write", "--allow-run", "--allow-env", `${root}tools/bundle.ts`],
         stdout: "piped",
         stderr: "piped",
       }).output();
-      assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
-      assert.ok(Deno.statSync(`${out}/${entry}.js`).size > 10_000);
+      assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+      for (const f of ["plumbum.js", "plumbum-mcp.js"]) Deno.copyFileSync(`${root}dist/${f}`, `${out}/${f}`);
+      // Nothing from this checkout and nothing cached: only the copied files.
+      const env = { ...Deno.env.toObject(), DENO_DIR: `${out}/deno-dir`, NO_COLOR: "1" };
+      const flags = ["run", "--quiet", "--cached-only", "--allow-read", "--allow-write", "--allow-env", "--allow-sys"];
+      const run = async (args: string[]) => {
+        const o = await new Deno.Command(Deno.execPath(), {
+          args: [...flags, `${out}/plumbum.js`, ...args],
+          cwd: out,
+          env,
+          clearEnv: true,
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assert.equal(o.code, 0, `${args.join(" ")}: ${new TextDecoder().decode(o.stderr)}`);
+        return new TextDecoder().decode(o.stdout);
+      };
+      assert.equal(JSON.parse(await run(["validate", "--json", sample])).files[0].transactions, 1556);
+      const ws = `${out}/ws`;
+      await run(["init", "--dir", ws]);
+      // An edited config goes through the HCL thread (and its WebAssembly), inside the file.
+      const cfg = `${ws}/config.hcl`;
+      Deno.writeTextFileSync(cfg, Deno.readTextFileSync(cfg).replace(/critical = \d+/, "critical = 97"));
+      const applied = JSON.parse(await run(["apply", "--json", "--dir", ws, sample]));
+      assert.equal(applied.run.config.model.thresholds.critical, 97);
+      const db = new DatabaseSync(`${ws}/plumbum.db`, { readOnly: true });
+      const stored = (db.prepare("SELECT count(*) AS c FROM transactions").get() as { c: number }).c;
+      db.close();
+      assert.equal(stored, 1556, "the writer thread, started from the file itself, stored every transaction");
+      const client = new Client({ name: "bundle-test", version: "1" });
+      await client.connect(
+        new StdioClientTransport({
+          command: Deno.execPath(),
+          args: [
+            "run",
+            "--quiet",
+            "--cached-only",
+            "--allow-read",
+            "--allow-env",
+            `${out}/plumbum-mcp.js`,
+            "--dir",
+            ws,
+          ],
+          env,
+          stderr: "pipe",
+        }),
+      );
+      try {
+        const q = await client.callTool({ name: "plumbum_query", arguments: { limit: 1 } }) as {
+          structuredContent: { domains: { domain: string }[] };
+        };
+        assert.equal(q.structuredContent.domains[0].domain, "vale-flow.test");
+      } finally {
+        await client.close();
+      }
+    } finally {
+      Deno.removeSync(out, { recursive: true });
     }
-  } finally {
-    Deno.removeSync(out, { recursive: true });
-  }
+  },
 });

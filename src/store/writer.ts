@@ -7,6 +7,7 @@
  */
 
 import type { Transaction } from "../ingest/types.ts";
+import { spawnWorker } from "../thread.ts";
 import { ByNameRef, queryRefOf } from "../ingest/name_ref.ts";
 import { BATCH_ROWS, newBatch, type TransactionBatch, type WriterReply, type WriterRequest } from "./batch.ts";
 
@@ -62,7 +63,7 @@ export class TransactionWriter {
   constructor(path: string, runId: number) {
     this.#runId = runId;
     this.#batch = newBatch(runId, false, 0);
-    this.#worker = new Worker(new URL("./writer_worker.ts", import.meta.url), { type: "module" });
+    this.#worker = spawnWorker(new URL("./writer_worker.ts", import.meta.url), "plumbum:writer");
     this.#worker.onmessage = (e: MessageEvent<WriterReply>) => {
       const m = e.data;
       if (m.kind === "ack") {
