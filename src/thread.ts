@@ -6,6 +6,17 @@
  * @module
  */
 
+/** What a worker module uses of its global scope (typed here: a published module may not change the globals' lib). */
+export interface WorkerScope<In> {
+  onmessage: ((e: MessageEvent<In>) => void | Promise<void>) | null;
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+}
+
+/** The global scope of the worker this module runs in. */
+export function workerScope<In>(): WorkerScope<In> {
+  return globalThis as unknown as WorkerScope<In>;
+}
+
 /** Worker modules by role: what a single-file build runs when it is started as one of them. */
 export const WORKER_ROLES = {
   "plumbum:writer": "./store/writer_worker.ts",

@@ -6,14 +6,16 @@
  *
  * @module
  */
-/// <reference lib="deno.worker" />
 
 import { parse } from "npm:@cdktf/hcl2json@0.21.0";
+import { workerScope } from "../thread.ts";
 
-self.onmessage = async (e: MessageEvent<{ file: string; text: string }>) => {
+const scope = workerScope<{ file: string; text: string }>();
+
+scope.onmessage = async (e: MessageEvent<{ file: string; text: string }>) => {
   try {
-    self.postMessage({ doc: await parse(e.data.file, e.data.text) });
+    scope.postMessage({ doc: await parse(e.data.file, e.data.text) });
   } catch (err) {
-    self.postMessage({ error: String((err as Error).message ?? err) });
+    scope.postMessage({ error: String((err as Error).message ?? err) });
   }
 };

@@ -4,14 +4,16 @@
  *
  * @module
  */
-/// <reference lib="deno.worker" />
 
 import { createHash } from "node:crypto";
 import { PACE_FREE, PACE_POLL_MS, PACE_READ, PACE_UNIT } from "./hash_pace.ts";
+import { workerScope } from "../thread.ts";
+
+const scope = workerScope<{ path: string; pace?: Int32Array }>();
 
 const CHUNK = 1 << 20;
 
-self.onmessage = (e: MessageEvent<{ path: string; pace?: Int32Array }>) => {
+scope.onmessage = (e: MessageEvent<{ path: string; pace?: Int32Array }>) => {
   try {
     const pace = e.data.pace;
     const hash = createHash("sha256");
@@ -32,8 +34,8 @@ self.onmessage = (e: MessageEvent<{ path: string; pace?: Int32Array }>) => {
       hash.update(buf.subarray(0, n));
       hashed += n;
     }
-    self.postMessage({ sha256: hash.digest("hex"), waits });
+    scope.postMessage({ sha256: hash.digest("hex"), waits });
   } catch (err) {
-    self.postMessage({ error: (err as Error).message });
+    scope.postMessage({ error: (err as Error).message });
   }
 };

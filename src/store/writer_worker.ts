@@ -4,15 +4,17 @@
  *
  * @module
  */
-/// <reference lib="deno.worker" />
 
 import type { WriterReply, WriterRequest } from "./batch.ts";
 import { TransactionInserter } from "./inserter.ts";
+import { workerScope } from "../thread.ts";
+
+const scope = workerScope<WriterRequest>();
 
 let inserter: TransactionInserter | null = null;
 let failed = false;
 
-self.onmessage = (e: MessageEvent<WriterRequest>) => {
+scope.onmessage = (e: MessageEvent<WriterRequest>) => {
   const m = e.data;
   if (failed) {
     // The failure was reported; a close still gets its answer, so no one waits for it.
@@ -21,7 +23,7 @@ self.onmessage = (e: MessageEvent<WriterRequest>) => {
         inserter?.close();
       } catch { /* already broken */ }
       inserter = null;
-      self.postMessage({ kind: "done", written: 0 } satisfies WriterReply);
+      scope.postMessage({ kind: "done", written: 0 } satisfies WriterReply);
     }
     return;
   }
@@ -29,15 +31,15 @@ self.onmessage = (e: MessageEvent<WriterRequest>) => {
     if (m.kind === "open") inserter = new TransactionInserter(m.path);
     else if (m.kind === "batch") {
       inserter!.insert(m.batch);
-      self.postMessage({ kind: "ack" } satisfies WriterReply);
+      scope.postMessage({ kind: "ack" } satisfies WriterReply);
     } else {
       const written = inserter?.written ?? 0;
       inserter?.close();
       inserter = null;
-      self.postMessage({ kind: "done", written } satisfies WriterReply);
+      scope.postMessage({ kind: "done", written } satisfies WriterReply);
     }
   } catch (err) {
     failed = true;
-    self.postMessage({ kind: "error", message: (err as Error).message } satisfies WriterReply);
+    scope.postMessage({ kind: "error", message: (err as Error).message } satisfies WriterReply);
   }
 };

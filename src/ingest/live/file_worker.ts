@@ -7,15 +7,17 @@
  *
  * @module
  */
-/// <reference lib="deno.worker" />
 
 import { ingestFile, InputError } from "../source.ts";
 import { BatchPacker, type FileSettings, type SourceMessage, type SourceShared, type SourceStart } from "./protocol.ts";
+import { workerScope } from "../../thread.ts";
+
+const scope = workerScope<SourceStart>();
 
 /** How often the capture clock is posted while pacing (ms). */
 const CLOCK_MS = 200;
 
-const post = (m: SourceMessage) => self.postMessage(m);
+const post = (m: SourceMessage) => scope.postMessage(m);
 
 /** Thrown out of the frame sink to end a read the main thread stopped. */
 class Stopped extends Error {}
@@ -75,7 +77,7 @@ async function read(s: FileSettings, shared: SourceShared): Promise<void> {
   if (readyLink < 0) post({ kind: "ready", linkType: 1, warning: null, version: "", filter: null });
 }
 
-self.onmessage = async (e: MessageEvent<SourceStart>) => {
+scope.onmessage = async (e: MessageEvent<SourceStart>) => {
   const m = e.data;
   if (m.kind !== "file") return;
   try {

@@ -7,7 +7,6 @@
  *
  * @module
  */
-/// <reference lib="deno.worker" />
 
 import {
   cString,
@@ -30,6 +29,9 @@ import {
   type SourceShared,
   type SourceStart,
 } from "./protocol.ts";
+import { workerScope } from "../../thread.ts";
+
+const scope = workerScope<SourceStart>();
 
 /**
  * libpcap's read timeout (ms): the longest a packet waits in the kernel's
@@ -45,7 +47,7 @@ const IDLE_MS = 5;
 /** How often the kernel's counters are read (ms). */
 const COUNTERS_MS = 1000;
 
-const post = (m: SourceMessage) => self.postMessage(m);
+const post = (m: SourceMessage) => scope.postMessage(m);
 
 class CaptureError extends Error {
   constructor(readonly kind: SourceErrorKind, message: string) {
@@ -151,7 +153,7 @@ function capture(pcap: Libpcap, s: CaptureSettings, shared: SourceShared): Captu
   }
 }
 
-self.onmessage = (e: MessageEvent<SourceStart>) => {
+scope.onmessage = (e: MessageEvent<SourceStart>) => {
   const m = e.data;
   if (m.kind !== "capture") return;
   let lib: Deno.DynamicLibrary<Record<string, Deno.ForeignFunction>> | null = null;
