@@ -9,8 +9,17 @@ import { envVar } from "../env.ts";
 import { UsageError } from "./common.ts";
 import { openResults, workspace } from "./workspace.ts";
 
+/** Load React's production build (NODE_ENV=production), when the environment may be set. */
+export function productionReact(): void {
+  try {
+    if (envVar("NODE_ENV") === undefined) Deno.env.set("NODE_ENV", "production");
+  } catch { /* no --allow-env: the development build works too, only slower */ }
+}
+
 /** `plumbum dashboard`. */
 export async function runDashboard(o: { dir?: string }): Promise<number> {
+  // React picks its build when first loaded: the production one, not the development one (checks on every render).
+  productionReact();
   const { showDashboard, terminalProblem } = await import("../dashboard/run.tsx");
   const why = terminalProblem(envVar("TERM"));
   if (why !== null) {

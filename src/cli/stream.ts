@@ -18,6 +18,7 @@ import { SourceError } from "../ingest/live/source.ts";
 import { type StreamAlert, StreamRun, type StreamSource, type StreamStatus } from "../run/stream.ts";
 import { checkInput, InputError } from "../ingest/source.ts";
 import { err, out, UsageError } from "./common.ts";
+import { productionReact } from "./dashboard.ts";
 import { envVar } from "../env.ts";
 import { ResultsReader } from "../store/reader.ts";
 import { prepareRun } from "./analyst.ts";
@@ -259,6 +260,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
     };
   }
   if (o.tui) {
+    productionReact();
     const { terminalProblem } = await import("../dashboard/run.tsx");
     const why = terminalProblem(envVar("TERM"));
     if (why !== null) {
