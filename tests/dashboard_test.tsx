@@ -40,6 +40,7 @@ Deno.test("dashboard text: bars, fitting, and rows exactly as wide as the header
     const head = headerLine(cols);
     for (const domain of ["x.test", "\u202e\x1b]0;pwn\x07" + "long-label".repeat(30) + ".test"]) {
       const l = rowLine({
+        id: 1,
         domain,
         score: 61.2,
         severity: "HIGH",

@@ -104,7 +104,8 @@ export function Dashboard(p: DashboardProps): ReactElement {
   const bodyRows = Math.max(3, p.rows - 5);
   const cur = Math.min(cursor, Math.max(0, order.length - 1));
   const first = Math.min(Math.max(top, cur - bodyRows + 1, 0), cur);
-  const selected = order[cur];
+  const selectedId = order[cur];
+  const selected = selectedId === undefined || run === null ? undefined : p.data.rows(run.id, [selectedId])[0]?.domain;
   const counts = useMemo(() => run === null ? null : p.data.reader.severityCounts(run.id), [p.data, run?.id, tick]);
 
   const move = (to: number) => {
@@ -284,7 +285,7 @@ export function Dashboard(p: DashboardProps): ReactElement {
               {visible.map((r) => {
                 const l = rowLine(r, p.cols);
                 const sev = p.color ? `${SGR[SEVERITY_COLOR[r.severity]]}${l.severity}\x1b[39m` : l.severity;
-                return r.domain === selected ? `\x1b[7m${sev}${l.rest}\x1b[27m` : sev + l.rest;
+                return r.id === selectedId ? `\x1b[7m${sev}${l.rest}\x1b[27m` : sev + l.rest;
               }).join("\n")}
             </Text>
           )}

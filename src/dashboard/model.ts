@@ -34,7 +34,7 @@ export interface TableView {
 export class DashboardData {
   readonly reader: ResultsReader;
   #runs: RunRecord[] | null = null;
-  #order = new Map<string, string[]>();
+  #order = new Map<string, number[]>();
   #rows = new Map<string, TableRow>();
 
   constructor(reader: ResultsReader) {
@@ -60,8 +60,8 @@ export class DashboardData {
     return this.runs().find((r) => r.status === "complete" || isLiveConfig(r.config)) ?? null;
   }
 
-  /** The domain names of `run` as `view` orders and filters them. */
-  order(run: number, view: TableView): string[] {
+  /** The domains of `run` as `view` orders and filters them, as row numbers. */
+  order(run: number, view: TableView): number[] {
     const key = `${run} ${view.sort} ${view.floor} ${view.text}`;
     let o = this.#order.get(key);
     if (o === undefined) {
@@ -71,20 +71,21 @@ export class DashboardData {
         severities: floor === null ? undefined : ALL_SEVERITIES.slice(ALL_SEVERITIES.indexOf(floor)),
         contains: view.text === "" ? undefined : view.text.toLowerCase(),
       });
-      if (this.#order.size > 16) this.#order.clear();
+      // Two orders kept (each a list of every domain name): going back to the last one is instant.
+      if (this.#order.size >= 2) this.#order.delete(this.#order.keys().next().value!);
       this.#order.set(key, o);
     }
     return o;
   }
 
-  /** The table rows of `domains`, in that order. */
-  rows(run: number, domains: string[]): TableRow[] {
-    const missing = domains.filter((d) => !this.#rows.has(`${run} ${d}`));
+  /** The table rows of `ids` (row numbers from {@link DashboardData.order}), in that order. */
+  rows(run: number, ids: number[]): TableRow[] {
+    const missing = ids.filter((id) => !this.#rows.has(`${run} ${id}`));
     if (missing.length > 0) {
       if (this.#rows.size > 4096) this.#rows.clear();
-      for (const r of this.reader.tableRows(run, missing)) this.#rows.set(`${run} ${r.domain}`, r);
+      for (const r of this.reader.tableRows(run, missing)) this.#rows.set(`${run} ${r.id}`, r);
     }
-    return domains.map((d) => this.#rows.get(`${run} ${d}`)).filter((r): r is TableRow => r !== undefined);
+    return ids.map((id) => this.#rows.get(`${run} ${id}`)).filter((r): r is TableRow => r !== undefined);
   }
 
   /** One domain's finding with its evidence. */

@@ -9,6 +9,8 @@
 
 import { render } from "npm:ink@8.0.0";
 import { PassThrough } from "node:stream";
+import process from "node:process";
+import { envVar } from "../env.ts";
 import type { ResultsReader } from "../store/reader.ts";
 import { Dashboard, type LiveFigures } from "./app.tsx";
 import { DashboardData } from "./model.ts";
@@ -20,8 +22,32 @@ export function terminalProblem(term: string | undefined): string | null {
   return null;
 }
 
+/**
+ * Key-to-frame times, when `PLUMBUM_TRACE_KEYS` names a file (for
+ * `deno task bench:dashboard`): from a key's bytes arriving to the next
+ * frame written, one number (ms) a line, measured inside the process.
+ */
+class KeyTrace {
+  #at: number | null = null;
+  readonly #lines: string[] = [];
+  constructor(readonly path: string) {}
+  key(): void {
+    this.#at ??= performance.now();
+  }
+  frame(): void {
+    if (this.#at === null) return;
+    this.#lines.push((performance.now() - this.#at).toFixed(2));
+    this.#at = null;
+  }
+  save(): void {
+    Deno.writeTextFileSync(this.path, this.#lines.join("\n") + "\n");
+  }
+}
+
 /** Keys from Deno's stdin, as the readable stream ink expects. */
-function keyStream(): PassThrough & { isTTY: boolean; setRawMode(b: boolean): void; ref(): void; unref(): void } {
+function keyStream(
+  trace: KeyTrace | null,
+): PassThrough & { isTTY: boolean; setRawMode(b: boolean): void; ref(): void; unref(): void } {
   const s = new PassThrough() as PassThrough & {
     isTTY: boolean;
     setRawMode(b: boolean): void;
@@ -34,7 +60,10 @@ function keyStream(): PassThrough & { isTTY: boolean; setRawMode(b: boolean): vo
   s.unref = () => {};
   (async () => {
     try {
-      for await (const chunk of Deno.stdin.readable) s.write(chunk);
+      for await (const chunk of Deno.stdin.readable) {
+        trace?.key();
+        s.write(chunk);
+      }
     } catch { /* stdin closed */ }
   })();
   return s;
@@ -80,12 +109,29 @@ export async function showDashboard(
   };
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? [] : ["SIGTERM", "SIGHUP"];
   for (const s of signals) Deno.addSignalListener(s, onTerm);
+  const tracePath = envVar("PLUMBUM_TRACE_KEYS");
+  const trace = tracePath === undefined || tracePath === "" ? null : new KeyTrace(tracePath);
+  // Frames go to stdout as ever; with a trace, each write after a key is timed.
+  const stdout = trace === null ? process.stdout : new Proxy(process.stdout, {
+    get(target, prop, receiver) {
+      if (prop === "write") {
+        return (...args: unknown[]) => {
+          const r = (target.write as (...a: unknown[]) => boolean).apply(target, args);
+          trace.frame();
+          return r;
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
   let app: ReturnType<typeof render> | null = null;
   const onResize = () => app?.rerender(element());
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGWINCH", onResize);
   try {
     app = render(element(), {
-      stdin: keyStream() as unknown as NodeJS.ReadStream,
+      stdin: keyStream(trace) as unknown as NodeJS.ReadStream,
+      stdout: stdout as NodeJS.WriteStream,
       exitOnCtrlC: true,
       patchConsole: false,
       // ink draws only the last frame when CI is set, whatever the terminal: this runs only on a terminal.
@@ -99,6 +145,7 @@ export async function showDashboard(
   } finally {
     app?.unmount();
     restore();
+    trace?.save();
     for (const s of signals) Deno.removeSignalListener(s, onTerm);
     if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGWINCH", onResize);
   }
