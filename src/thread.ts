@@ -17,27 +17,32 @@ export function workerScope<In>(): WorkerScope<In> {
   return globalThis as unknown as WorkerScope<In>;
 }
 
-/** Worker modules by role: what a single-file build runs when it is started as one of them. */
-export const WORKER_ROLES = {
-  "plumbum:writer": "./store/writer_worker.ts",
-  "plumbum:hash": "./ingest/hash_worker.ts",
-  "plumbum:hcl": "./config/hcl_worker.ts",
-  "plumbum:pcap": "./ingest/live/pcap_worker.ts",
-  "plumbum:file": "./ingest/live/file_worker.ts",
+/**
+ * Worker modules by role: where each is, beside this file, and how a
+ * single-file build loads it (literal specifiers, so the build carries
+ * every one).
+ */
+const WORKERS = {
+  "plumbum:writer": { path: "./store/writer_worker.ts", load: () => import("./store/writer_worker.ts") },
+  "plumbum:hash": { path: "./ingest/hash_worker.ts", load: () => import("./ingest/hash_worker.ts") },
+  "plumbum:hcl": { path: "./config/hcl_worker.ts", load: () => import("./config/hcl_worker.ts") },
+  "plumbum:pcap": { path: "./ingest/live/pcap_worker.ts", load: () => import("./ingest/live/pcap_worker.ts") },
+  "plumbum:file": { path: "./ingest/live/file_worker.ts", load: () => import("./ingest/live/file_worker.ts") },
 } as const;
 
-/** A role of {@link WORKER_ROLES}. */
-export type WorkerRole = keyof typeof WORKER_ROLES;
+/** A worker module's role (its thread's name). */
+export type WorkerRole = keyof typeof WORKERS;
 
 /**
- * Start the worker module at `url` in role `role`. From source that is the
- * module itself; in a single-file build (`deno task bundle`), where the
- * module is no file of its own, it is the build, which sees its role and
- * runs that module (see {@link serveWorkerRole}).
+ * Start the worker module of `role`. From source that is the module
+ * itself; in a single-file build (`deno task bundle`), where the module is
+ * no file of its own, it is the build, which sees its role and runs that
+ * module (see {@link serveWorkerRole}).
  */
-export function spawnWorker(url: URL, role: WorkerRole): Worker {
+export function spawnWorker(role: WorkerRole): Worker {
   const bundled = !import.meta.url.endsWith(".ts");
-  return new Worker(bundled ? new URL(import.meta.url) : url, { type: "module", name: role });
+  const url = new URL(bundled ? import.meta.url : WORKERS[role].path, import.meta.url);
+  return new Worker(url, { type: "module", name: role });
 }
 
 /**
@@ -46,39 +51,20 @@ export function spawnWorker(url: URL, role: WorkerRole): Worker {
  */
 export async function serveWorkerRole(): Promise<boolean> {
   const g = globalThis as { name?: string; WorkerGlobalScope?: unknown };
-  if (g.WorkerGlobalScope === undefined || typeof g.name !== "string" || !(g.name in WORKER_ROLES)) return false;
-  // Literal specifiers, so a single-file build carries every worker module.
-  switch (g.name as WorkerRole) {
-    case "plumbum:writer":
-      await import("./store/writer_worker.ts");
-      break;
-    case "plumbum:hash":
-      await import("./ingest/hash_worker.ts");
-      break;
-    case "plumbum:hcl":
-      await import("./config/hcl_worker.ts");
-      break;
-    case "plumbum:pcap":
-      await import("./ingest/live/pcap_worker.ts");
-      break;
-    case "plumbum:file":
-      await import("./ingest/live/file_worker.ts");
-      break;
+  if (g.WorkerGlobalScope === undefined || typeof g.name !== "string" || !Object.hasOwn(WORKERS, g.name)) {
+    return false;
   }
+  await WORKERS[g.name as WorkerRole].load();
   return true;
 }
 
 /**
- * Start the worker module at `url`, send it `message`, and settle with its
+ * Start the worker module of `role`, send it `message`, and settle with its
  * one reply; the worker is stopped once it replies or fails (`reply` then
  * rejects with its error message). `cancel` stops it early.
  */
-export function askThread<R>(
-  url: URL,
-  role: WorkerRole,
-  message: unknown,
-): { reply: Promise<R>; cancel: () => void } {
-  const worker = spawnWorker(url, role);
+export function askThread<R>(role: WorkerRole, message: unknown): { reply: Promise<R>; cancel: () => void } {
+  const worker = spawnWorker(role);
   const reply = new Promise<R>((resolve, reject) => {
     worker.onmessage = (e: MessageEvent<R>) => {
       worker.terminate();

@@ -123,14 +123,6 @@ export function runSettings(
 /** Open the workspace's database: upgrading one an older Plumbum wrote is said on stderr first (it takes a while). */
 export function openStore(ws: Workspace): Store {
   try {
-    return openStoreAs(ws);
-  } catch (e) {
-    throw storeProblem(e, ws) ?? e;
-  }
-}
-
-function openStoreAs(ws: Workspace): Store {
-  try {
     return Store.open(ws.dbPath, {
       onMigrate: (from, to) =>
         err(
@@ -141,7 +133,7 @@ function openStoreAs(ws: Workspace): Store {
     });
   } catch (e) {
     if (e instanceof StoreError) throw new UsageError(escapeTerminal(e.message));
-    throw e;
+    throw storeProblem(e, ws) ?? e;
   }
 }
 

@@ -109,7 +109,6 @@ const PARSE_TIMEOUT_MS = 30_000;
  */
 export async function parseHcl(text: string, file: string): Promise<ConfigDocument> {
   const { reply, cancel } = askThread<{ doc?: ConfigDocument; error?: string }>(
-    new URL("./hcl_worker.ts", import.meta.url),
     "plumbum:hcl",
     { file, text },
   );

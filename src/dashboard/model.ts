@@ -12,6 +12,7 @@ import { roundScore, type Severity } from "../analysis/model.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { formatBytes } from "../present/progress.ts";
 import { evidenceLines } from "../present/text.ts";
+import { liveSummary } from "../present/export.ts";
 import type { ResultsReader, TableRow } from "../store/reader.ts";
 import { isLiveConfig, type RunRecord } from "../store/types.ts";
 
@@ -220,9 +221,9 @@ export function detailLines(
 /** A live run's capture figures as its last window's commit stored them (null for a run over files). */
 export function storedLive(r: RunRecord): { packets: number; dropped: number | null; windows: number } | null {
   if (!isLiveConfig(r.config)) return null;
-  const st = (r.sources[0]?.stats ?? {}) as Record<string, unknown>;
-  const n = (k: string) => (typeof st[k] === "number" ? st[k] as number : null);
-  return { packets: n("packets") ?? 0, dropped: n("dropped"), windows: n("windows") ?? 0 };
+  const live = liveSummary(r);
+  const n = (v: unknown) => (typeof v === "number" ? v : null);
+  return { packets: n(live.packets) ?? 0, dropped: n(live.dropped), windows: n(live.windows) ?? 0 };
 }
 
 /** The time span of a run's traffic, from its sources' first and last timestamps ("" when unknown). */

@@ -162,7 +162,6 @@ export interface ThreadedHash {
 export function hashFileInThread(path: string, paced = false): ThreadedHash {
   const pace = paced ? new Int32Array(new SharedArrayBuffer(8)) : undefined;
   const { reply, cancel } = askThread<{ sha256?: string; error?: string; waits?: number }>(
-    new URL("./hash_worker.ts", import.meta.url),
     "plumbum:hash",
     { path, pace },
   );

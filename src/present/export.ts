@@ -44,8 +44,8 @@ export function runObject(run: RunRecord): Record<string, unknown> {
   };
 }
 
-/** What a live run's record says of its capture (see `plumbum stream`). */
-function liveSummary(r: RunRecord): Record<string, unknown> {
+/** What a live run's record says of its capture (see `plumbum stream`), as its last window's commit stored it. */
+export function liveSummary(r: RunRecord): Record<string, unknown> {
   const st = (r.sources[0]?.stats ?? {}) as Record<string, unknown>;
   const keys = [
     "interface",

@@ -62,9 +62,9 @@ export class FrameSource {
   readonly #worker: Worker;
   #chain: Promise<void> = Promise.resolve();
 
-  private constructor(module: URL, role: WorkerRole, start: SourceStart, h: SourceHandlers) {
+  private constructor(role: WorkerRole, start: SourceStart, h: SourceHandlers) {
     this.#ring = new RingReader(start);
-    this.#worker = spawnWorker(module, role);
+    this.#worker = spawnWorker(role);
     let readyOk!: (r: SourceReady) => void, readyFail!: (e: Error) => void;
     let doneOk!: (c: CaptureCounters | null) => void, doneFail!: (e: Error) => void;
     this.ready = new Promise((res, rej) => [readyOk, readyFail] = [res, rej]);
@@ -121,13 +121,13 @@ export class FrameSource {
   /** Capture live through libpcap (the thread needs FFI permission). */
   static capture(settings: CaptureSettings, handlers: SourceHandlers): FrameSource {
     const start: SourceStart = { kind: "capture", settings, ...newShared() };
-    return new FrameSource(new URL("./pcap_worker.ts", import.meta.url), "plumbum:pcap", start, handlers);
+    return new FrameSource("plumbum:pcap", start, handlers);
   }
 
   /** Read a capture file through the live path. */
   static file(settings: FileSettings, handlers: SourceHandlers): FrameSource {
     const start: SourceStart = { kind: "file", settings, ...newShared() };
-    return new FrameSource(new URL("./file_worker.ts", import.meta.url), "plumbum:file", start, handlers);
+    return new FrameSource("plumbum:file", start, handlers);
   }
 
   /** Ask the thread to stop; {@link FrameSource.done} resolves once what it read is handled. */
