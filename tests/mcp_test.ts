@@ -113,12 +113,12 @@ Deno.test({
         "explain",
         "vale-flow.test",
         "--feature",
-        "capacity",
+        "persistence",
         "--json",
         "--dir",
         dir,
       ]);
-      const ef = await call(client, "plumbum_explain", { domain: "VALE-FLOW.TEST.", feature: "capacity" });
+      const ef = await call(client, "plumbum_explain", { domain: "VALE-FLOW.TEST.", feature: "persistence" });
       assert.deepEqual(ef.structuredContent, withFeature);
 
       const t = await call(client, "plumbum_transactions", { domain: "vale-flow.test", limit: 10, offset: 5 });
@@ -270,7 +270,7 @@ Deno.test({
       const q = await call(client, "plumbum_query", { limit: 2 });
       assert.equal(q.isError, undefined, q.content[0].text);
       assert.equal((q.structuredContent!.domains as unknown[]).length, 2);
-      const e = await call(client, "plumbum_explain", { domain: "vale-flow.test", feature: "capacity" });
+      const e = await call(client, "plumbum_explain", { domain: "vale-flow.test", feature: "persistence" });
       assert.equal(e.isError, undefined, e.content[0].text);
       // The CLI's readers too.
       for (const args of [["runs"], ["export", "--format", "csv"], ["show", "vale-flow.test"]]) {

@@ -209,7 +209,7 @@ Deno.test("config.hcl: endless or huge files are refused; weights that make no s
     const cases: [string, RegExp][] = [
       [
         weights(
-          "  name_information_weight = 0\n  payload_types_weight = 0\n  answer_variety_weight = 0\n  name_uniqueness_weight = 0\n  client_concentration_weight = 0\n  capacity_weight = 0",
+          "  name_information_weight = 0\n  payload_types_weight = 0\n  answer_variety_weight = 0\n  name_uniqueness_weight = 0\n  client_concentration_weight = 0\n  persistence_weight = 0",
         ),
         /every weight of the analysis block is 0, so every domain would score 0; give at least one feature a weight above 0/,
       ],

@@ -19,6 +19,7 @@ const sample = fromFileUrl(new URL("../fixtures/sample.pcap", import.meta.url));
 const hasLibpcap = new Deno.Command("sh", { args: ["-c", "ldconfig -p | grep -q libpcap.so"] }).outputSync().success;
 
 const ALERT_FIELDS = [
+  "horizon",
   "domain",
   "score",
   "severity",
@@ -50,6 +51,7 @@ Deno.test("stream --read: one NDJSON alert per domain per window; the whole-stre
     for (const a of alerts) {
       assert.deepEqual(Object.keys(a), ALERT_FIELDS);
       assert.ok(a.score >= 40, `alert under the threshold: ${a.score}`);
+      assert.equal(a.horizon, "window");
       assert.equal(a.window_secs, 30);
       assert.equal(Date.parse(a.window_end) - Date.parse(a.window_start), 30_000);
       assert.ok(a.components.length > 0 && "norm" in a.components[0] && "contribution" in a.components[0]);

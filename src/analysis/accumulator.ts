@@ -20,6 +20,7 @@ import {
   shannonEntropy,
 } from "./sketch.ts";
 import { recognizeLookalikes } from "./lookalike.ts";
+import { addressChannelStrength } from "./model.ts";
 import type { DomainEvidence, DomainFeatures } from "./types.ts";
 
 export type { DomainEvidence, DomainFeatures } from "./types.ts";
@@ -122,6 +123,16 @@ export function answerPayload(type: number, data: Transaction["answers"][number]
   }
 }
 
+/** The network an answered address belongs to: its /24 (IPv4) or /48 (IPv6), as text. */
+export function addressNetwork(address: string): string {
+  if (!address.includes(":")) return address.slice(0, address.lastIndexOf("."));
+  let colons = 0;
+  for (let i = 0; i < address.length; i++) {
+    if (address.charCodeAt(i) === 0x3a && ++colons === 3) return address.slice(0, i);
+  }
+  return address;
+}
+
 /** How evidence names an rcode count ("-": no response). */
 function rcodeKey(rcode: number): string {
   return rcode < 0 ? "-" : String(rcode);
@@ -180,6 +191,16 @@ export class DomainAccumulator {
   readonly #upCompressed = new CompressedSize();
   readonly #downCompressed = new CompressedSize();
   readonly #clientChars = new BoundedCounts(4096);
+  /** New names by client. */
+  readonly #clientNames = new BoundedCounts(4096);
+  /** Networks (/24 of IPv4, /48 of IPv6) of the addresses answered for new names. */
+  readonly #addressNets = new DistinctCounter();
+  /** Distinct address answers (a response's addresses together) for new names. */
+  readonly #addressSets = new DistinctCounter();
+  /** Transactions for new names answered with addresses. */
+  #addressAnswers = 0;
+  /** Transactions answered with a payload not seen before under the domain. */
+  #newPayloadAnswers = 0;
   readonly #txtSamples: string[] = [];
   /** Up to 64 distinct lower-cased names, for recognizing benign patterns. */
   readonly #samplesForPatterns: string[] = [];
@@ -236,6 +257,7 @@ export class DomainAccumulator {
       this.#entropy.add(shannonEntropy(part));
       this.#upCompressed.add(part);
       this.#clientChars.add(tx.client, part.length);
+      this.#clientNames.add(tx.client);
       for (let i = 0; i < part.length; i++) {
         const c = part.charCodeAt(i);
         if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e)) this.#oddChars++;
@@ -251,6 +273,7 @@ export class DomainAccumulator {
       this.#rcodes.add(tx.rcode === null ? -1 : tx.rcode);
       let bytes = 0;
       let payload = "";
+      let addresses = "";
       const answers = tx.answers;
       for (let i = 0; i < answers.length; i++) {
         const a = answers[i];
@@ -262,7 +285,15 @@ export class DomainAccumulator {
           const facts = payloadFacts(type, data, a.rdlength);
           b = facts.bytes;
           payload += facts.piece;
-        } else b = answerPayload(type, data, a.rdlength);
+        } else {
+          b = answerPayload(type, data, a.rdlength);
+          // Addresses as data are judged on new names only: repeated names' answers (most of ordinary traffic) say
+          // nothing about a channel, and skipping them keeps the common path as it was.
+          if (isNew && data.kind === "address") {
+            addresses += data.address + " ";
+            this.#addressNets.add(addressNetwork(data.address));
+          }
+        }
         bytes += b;
         if (type === 16 && data.kind === "txt") {
           this.#txtRecords++;
@@ -271,9 +302,16 @@ export class DomainAccumulator {
         }
       }
       this.#answerBytes += bytes;
+      if (addresses !== "") {
+        this.#addressAnswers++;
+        this.#addressSets.add(addresses);
+      }
       if (payload !== "") {
         this.#payloadAnswers++;
-        if (this.#answers.add(payload) || !this.#answers.exact) this.#downCompressed.add(payload);
+        if (this.#answers.add(payload) || !this.#answers.exact) {
+          this.#newPayloadAnswers++;
+          this.#downCompressed.add(payload);
+        }
       }
     }
   }
@@ -289,6 +327,10 @@ export class DomainAccumulator {
     const topClientQueries = this.#clients.top(1)[0]?.[1] ?? 0;
     const topClientShare = this.queries > 0 ? topClientQueries / this.queries : 0;
     const topClientChars = this.#clientChars.top(1)[0]?.[1] ?? 0;
+    const topClientNames = this.#clientNames.top(1)[0]?.[1] ?? 0;
+    const uniqueRatio = this.queries > 0 ? Math.min(1, distinct / this.queries) : 0;
+    const addressChannel = addressChannelStrength(this.#addressNets.count, uniqueRatio);
+    const dataAnswers = this.#newPayloadAnswers + addressChannel * this.#addressAnswers;
     return {
       query_count: this.queries,
       client_count: this.#clients.size + (this.#clients.other > 0 ? 1 : 0),
@@ -299,7 +341,7 @@ export class DomainAccumulator {
       mean_answer_payload: this.answered > 0 ? this.#answerBytes / this.answered : 0,
       mean_label_length: this.#labelLen.n > 0 ? this.#labelLen.mean : 0,
       max_label_length: this.#labelLen.n > 0 ? this.#labelLen.max : 0,
-      unique_ratio: this.queries > 0 ? Math.min(1, distinct / this.queries) : 0,
+      unique_ratio: uniqueRatio,
       upstream_bytes: this.#partChars,
       downstream_bytes: this.#answerBytes,
       duration_secs: this.queries > 0 ? this.#last - this.#first : 0,
@@ -309,6 +351,12 @@ export class DomainAccumulator {
       payload_answers: this.#payloadAnswers,
       distinct_answers: distinctAnswers,
       top_client_share: topClientShare,
+      top_client_names: topClientNames,
+      address_networks: this.#addressNets.count,
+      address_answers: this.#addressAnswers,
+      address_sets: this.#addressSets.count,
+      address_channel: addressChannel,
+      data_answer_ratio: this.queries > 0 ? Math.min(1, dataAnswers / this.queries) : 0,
       upstream_capacity: up,
       downstream_capacity: down,
       top_client_capacity: Math.round(

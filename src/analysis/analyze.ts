@@ -24,6 +24,7 @@ import {
   nameParts,
 } from "./accumulator.ts";
 import { isUnder, parentDomain } from "./domain.ts";
+import { mergeFeatures, siblingGroups } from "./siblings.ts";
 import {
   type Component,
   corpusRanges,
@@ -162,13 +163,58 @@ export interface DomainSummary {
   evidence: DomainEvidence;
 }
 
-/** Score a set of summarized domains under a model (corpus normalization sees them all). */
-export function scoreAll(summaries: DomainSummary[], model: ModelConfig): DomainFinding[] {
+/** A domain's sibling zones (see {@link siblingLinks}): who they are, and the features of all of them together. */
+export interface SiblingLink {
+  /** The other zones of the channel. */
+  siblings: string[];
+  /** The features of every zone of the group taken together. */
+  together: DomainFeatures;
+}
+
+/** Sibling links among `summaries`, by index (see siblings.ts). */
+export function siblingLinks(summaries: DomainSummary[]): Map<number, SiblingLink> {
+  const links = new Map<number, SiblingLink>();
+  for (const group of siblingGroups(summaries)) {
+    const members = group.map((i) => summaries[i]);
+    const together = mergeFeatures(
+      members.map((m) => m.features),
+      members.map((m) => ({ first: m.evidence.first_seen, last: m.evidence.last_seen })),
+    );
+    for (const i of group) {
+      links.set(i, { siblings: group.filter((j) => j !== i).map((j) => summaries[j].domain), together });
+    }
+  }
+  return links;
+}
+
+/**
+ * Score a set of summarized domains under a model (corpus normalization sees
+ * them all). A domain linked to sibling zones is scored alone and, on
+ * absolute scales, with them (the higher wins); its evidence names them
+ * either way.
+ */
+export function scoreAll(
+  summaries: DomainSummary[],
+  model: ModelConfig,
+  links: Map<number, SiblingLink> = siblingLinks(summaries),
+): DomainFinding[] {
   const ranges = model.normalization === "corpus"
     ? corpusRanges(summaries.map((s) => s.features), Object.keys(model.weights))
     : null;
-  const out = summaries.map((s) => {
-    const { score, components } = scoreDomain(s.features, model, ranges);
+  const out = summaries.map((s, i) => {
+    let { score, components } = scoreDomain(s.features, model, ranges);
+    let evidence = s.evidence;
+    const link = links.get(i);
+    if (link !== undefined) {
+      // On absolute scales only: corpus-relative ranges are single domains' (the baselines stay as documented).
+      const group = ranges === null ? scoreDomain(link.together, model, null) : { score: -1, components };
+      const together = group.score > score;
+      evidence = {
+        ...evidence,
+        siblings: { domains: link.siblings, scored_together: together, score_alone: roundScore(score) },
+      };
+      if (together) ({ score, components } = group);
+    }
     return {
       domain: s.domain,
       score,
@@ -176,7 +222,7 @@ export function scoreAll(summaries: DomainSummary[], model: ModelConfig): Domain
       is_c2: s.is_c2,
       features: s.features,
       components,
-      evidence: s.evidence,
+      evidence,
     };
   });
   out.sort((a, b) => b.score - a.score || (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));

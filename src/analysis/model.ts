@@ -130,13 +130,48 @@ const BASELINE_FEATURE_DEFS: Record<string, FeatureDef> = {
 };
 
 /**
+ * How much a domain's address answers (A, AAAA) behave like data rather
+ * than like service locations, 0..1: 0 up to 16 distinct networks (/24,
+ * /48), 1 from 64, and only as far as its names are new (0 at half of them
+ * repeated, 1 when none is). A stager or a C2 answering in addresses gives
+ * every new name addresses from all over the address space; a CDN or a site
+ * answers its many names from a few networks, and names repeat.
+ */
+export function addressChannelStrength(networks: number, uniqueRatio: number): number {
+  return ramp(networks, 16, 64) * ramp(uniqueRatio, 0.5, 1);
+}
+
+/**
  * How much evidence a domain offers for channel-shaped features: 0 with 3
- * distinct names or fewer, 1 from 10 up. A channel is a sequence of distinct
- * messages; with a handful of names there is no sequence to judge (and at
- * most a few hundred bytes could have moved).
+ * distinct names or fewer, 1 from 10 up — or sooner when the names together
+ * hold much information (0 at 1 000 bits, 1 from 4 000: eight names of
+ * 180 encoded characters are plainly a message). A channel is a sequence of
+ * distinct messages; with a handful of short names there is no sequence to
+ * judge (and at most a few hundred bytes could have moved).
  */
 export function channelEvidence(f: DomainFeatures): number {
-  return ramp(f.subdomain_count, 3, 10);
+  return Math.max(ramp(f.subdomain_count, 3, 10), ramp(f.subdomain_count * f.name_bits, 1000, 4000));
+}
+
+/**
+ * How steady the gaps between a domain's queries are, 0..1: 1 at a
+ * coefficient of variation of 0.3 or less, 0 from 0.8 up (arrivals at
+ * random, as lookups driven by mail, browsing or files are, have a CV near
+ * 1; a beacon or a polling loop stays well under, ± 50 % jitter gives 0.29).
+ * Needs 10 gaps.
+ */
+export function steadiness(f: DomainFeatures): number {
+  return f.cv === null || f.query_count < 11 ? 0 : 1 - ramp(f.cv, 0.3, 0.8);
+}
+
+/** Steadiness held over time: {@link steadiness} × duration, 0 at a minute, 1 from 10 minutes. */
+export function steadyFor(f: DomainFeatures): number {
+  return steadiness(f) * ramp(f.duration_secs, 60, 600);
+}
+
+/** New names a minute from the busiest client, over its domain's span (10 s at least). */
+export function newNamesPerMinute(f: DomainFeatures): number {
+  return (f.top_client_names ?? 0) * 60 / Math.max(10, f.duration_secs);
 }
 
 /** Features of the `tunnel` model: what a tunnel must do on the wire. */
@@ -146,21 +181,21 @@ export const TUNNEL_FEATURES: Record<string, FeatureDef> = {
     description: "bits per distinct name under the domain (mean length × entropy): encoded data is long and dense",
     raw: (f) => f.name_bits,
     corpus: "zero-max",
-    absolute: (raw) => ramp(raw ?? 0, 40, 160),
+    absolute: (raw) => ramp(raw ?? 0, 40, 400),
   },
   payload_types: {
     name: "payload_types",
     description:
-      "share of queries for types that carry data back (TXT, NULL, PRIVATE, KEY, CNAME, MX, SRV), from 10 distinct names up",
-    raw: (f) => f.payload_type_ratio,
+      "share of queries that ask for types that carry data back (TXT, NULL, PRIVATE, KEY, CNAME, MX, SRV) or get data back (a payload answer not seen before; addresses as far as they behave like data), from 10 distinct names up",
+    raw: (f) => Math.max(f.payload_type_ratio, f.data_answer_ratio ?? 0),
     corpus: "zero-max",
     absolute: (raw, f) => clamp01(raw ?? 0) * channelEvidence(f),
   },
   answer_variety: {
     name: "answer_variety",
     description:
-      "distinct payload answers (TXT, NULL, CNAME, MX…): a downstream channel answers something new again and again",
-    raw: (f) => f.distinct_answers,
+      "distinct payload answers (TXT, NULL, CNAME, MX…, and address answers as far as they behave like data): a downstream channel answers something new again and again",
+    raw: (f) => f.distinct_answers + Math.round((f.address_channel ?? 0) * (f.address_sets ?? 0)),
     corpus: "zero-max",
     absolute: (raw) => logRamp(raw ?? 0, 2, 20),
   },
@@ -177,6 +212,14 @@ export const TUNNEL_FEATURES: Record<string, FeatureDef> = {
     raw: (f) => f.top_client_share,
     corpus: "zero-max",
     absolute: (raw, f) => clamp01(raw ?? 0) * channelEvidence(f),
+  },
+  persistence: {
+    name: "persistence",
+    description:
+      "new names the busiest client kept asking: 10 to 300 names (log), × how they came — steadily for minutes (gap CV 0.3 or less → 1, 0.8 or more → 0; over 1 to 10 minutes) or in volume (60 to 600 new names a minute)",
+    raw: (f) => f.top_client_names ?? 0,
+    corpus: "zero-max",
+    absolute: (raw, f) => logRamp(raw ?? 0, 10, 300) * Math.max(steadyFor(f), ramp(newNamesPerMinute(f), 60, 600)),
   },
   capacity: {
     name: "capacity",
@@ -214,12 +257,12 @@ export const PRESETS: Record<string, Record<string, number>> = {
     subdomain_diversity: 0.30,
   },
   tunnel: {
-    name_information: 3.0,
-    payload_types: 3.0,
-    answer_variety: 2.0,
-    name_uniqueness: 1.0,
-    client_concentration: 1.0,
-    capacity: 1.5,
+    name_information: 1.5,
+    payload_types: 4.0,
+    answer_variety: 1.5,
+    name_uniqueness: 4.0,
+    client_concentration: 3.0,
+    persistence: 5.5,
   },
 };
 

@@ -51,6 +51,18 @@ export interface DomainFeatures {
   distinct_answers: number;
   /** Share of the queries asked by the busiest client (1 = one host). */
   top_client_share: number;
+  /** New (distinct) names asked by the client that asked the most of them. */
+  top_client_names: number;
+  /** Distinct networks (/24 of IPv4, /48 of IPv6) among the addresses (A, AAAA) answered for new names. */
+  address_networks: number;
+  /** Transactions for new names answered with at least one address. */
+  address_answers: number;
+  /** Distinct address answers for new names (a response's addresses taken together). */
+  address_sets: number;
+  /** How much the address answers behave like data, 0..1: many networks for names never repeated. */
+  address_channel: number;
+  /** Share of queries answered with data: a payload answer (TXT, NULL, CNAME, MX…) not seen before, or addresses as far as they behave like data. */
+  data_answer_ratio: number;
   /** Information-content bound: compressed bytes of the distinct name parts (upstream). */
   upstream_capacity: number;
   /** Information-content bound: compressed bytes of the distinct answer payloads (downstream). */
@@ -106,4 +118,10 @@ export interface DomainEvidence {
   lookalikes: Lookalike[];
   /** A few TXT answers as seen. */
   txt_samples: string[];
+  /**
+   * Sibling zones: other parent domains the same single client asked new names of the same shape under,
+   * interleaved in time (one channel spread over several zones). `scored_together`: the score and its
+   * components are those of all the zones' traffic together (higher than `score_alone`).
+   */
+  siblings?: { domains: string[]; scored_together: boolean; score_alone: number };
 }

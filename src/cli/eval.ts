@@ -6,7 +6,15 @@
 
 import type { ModelConfig } from "../analysis/model.ts";
 import { ConfigError, resolveModel } from "../config/config.ts";
-import { type EvalDomain, type EvalFigures, evaluate, type LabeledCapture, loadLabeled } from "../eval/evaluate.ts";
+import {
+  type EvalDomain,
+  type EvalFigures,
+  evaluate,
+  type LabeledCapture,
+  loadLabeled,
+  type LoadOptions,
+} from "../eval/evaluate.ts";
+import { evaluateWindows, type WindowReport } from "../eval/windows.ts";
 import { isTunnel, LabelsError, type LabelSet, mergeLabels, parseLabels } from "../eval/labels.ts";
 import { InputError } from "../ingest/source.ts";
 import { hclBlock, tune } from "../eval/tune.ts";
@@ -26,7 +34,15 @@ export interface LabeledOptions {
   dnsPorts?: number[];
 }
 
-async function prepare(captures: string[], o: LabeledOptions): Promise<{ model: ModelConfig; caps: LabeledCapture[] }> {
+/** What eval and tune work from: the model, the captures, their labels and the settings to read them with. */
+interface Prepared {
+  model: ModelConfig;
+  captures: string[];
+  labels: LabelSet;
+  settings: LoadOptions;
+}
+
+async function prepare(captures: string[], o: LabeledOptions): Promise<Prepared> {
   if (o.labels.length === 0) throw new UsageError("--labels FILE is required (TSV: file, suffix, label)");
   const sets: LabelSet[] = [];
   const named: string[] = [];
@@ -48,26 +64,35 @@ async function prepare(captures: string[], o: LabeledOptions): Promise<{ model: 
       throw e;
     }
   }
-  if (captures.length === 0) captures = named;
-  const labels = mergeLabels(sets);
   const cfg = await workspaceConfig(workspace(o.dir));
-  let model: ModelConfig;
   try {
-    model = resolveModel(cfg, { weights: o.weights });
+    return {
+      model: resolveModel(cfg, { weights: o.weights }),
+      captures: captures.length === 0 ? named : captures,
+      labels: mergeLabels(sets),
+      settings: runSettings(cfg, o),
+    };
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(e.message);
     throw e;
   }
+}
+
+/** Run `load` on prepared captures, turning label and input problems into usage errors. */
+async function reading<T>(load: () => Promise<T>): Promise<T> {
   try {
-    return {
-      model,
-      caps: await loadLabeled(captures, labels, model, runSettings(cfg, o)),
-    };
+    return await load();
   } catch (e) {
     if (e instanceof LabelsError) throw new UsageError(escapeTerminal(e.message));
     if (e instanceof InputError) throw new UsageError(escapeTerminal(e.message));
     throw e;
   }
+}
+
+/** Prepared captures read into labeled domain summaries. */
+async function loaded(captures: string[], o: LabeledOptions): Promise<{ model: ModelConfig; caps: LabeledCapture[] }> {
+  const p = await prepare(captures, o);
+  return { model: p.model, caps: await reading(() => loadLabeled(p.captures, p.labels, p.model, p.settings)) };
 }
 
 const pct = (x: number) => Number.isNaN(x) ? "-" : `${(100 * x).toFixed(1)}%`;
@@ -99,8 +124,12 @@ export function figuresTable(alone: EvalFigures, pooled: EvalFigures): string {
 }
 
 /** `plumbum eval`. */
-export async function runEval(captures: string[], o: LabeledOptions & { all?: boolean }): Promise<number> {
-  const { model, caps } = await prepare(captures, o);
+export async function runEval(
+  captures: string[],
+  o: LabeledOptions & { all?: boolean; window?: number },
+): Promise<number> {
+  if (o.window !== undefined) return await runWindowEval(captures, o as LabeledOptions & { window: number });
+  const { model, caps } = await loaded(captures, o);
   const report = evaluate(caps, model);
   if (o.json) {
     const clean = (f: EvalFigures) => ({
@@ -165,7 +194,7 @@ export async function runTune(
   captures: string[],
   o: LabeledOptions & { seed: number; folds: number; iterations: number },
 ): Promise<number> {
-  const { model, caps } = await prepare(captures, o);
+  const { model, caps } = await loaded(captures, o);
   const r = tune(caps, model, { seed: o.seed, folds: o.folds, iterations: o.iterations });
   if (o.json) {
     out(
@@ -211,5 +240,89 @@ export async function runTune(
     hclBlock(model.preset, r.weights, model.normalization),
   );
   out(lines.join("\n"));
+  return 0;
+}
+
+const secsText = (s: number | null) => s === null ? "-" : s < 120 ? `${s.toFixed(0)} s` : `${(s / 60).toFixed(1)} min`;
+
+/** The windowed figures as a table. */
+export function windowTable(r: WindowReport): string {
+  const median = (xs: number[]) => xs.length === 0 ? null : xs.sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  const slowest = (xs: number[]) => xs.length === 0 ? null : Math.max(...xs);
+  const either = r.domains.flatMap((d) => {
+    const t = [d.time_to_detect, d.stream_time_to_detect].filter((x): x is number => x !== null);
+    return t.length === 0 ? [] : [Math.min(...t)];
+  });
+  const inWindow = r.domains.flatMap((d) => d.time_to_detect === null ? [] : [d.time_to_detect]);
+  return [
+    `|                                              | ${r.window_secs} s windows |`,
+    "| --- | ---: |",
+    `| tunnel domain-windows ≥ HIGH                 | ${frac(r.tunnel_windows_high, r.tunnel_windows)} (${
+      pct(r.tunnel_windows_high / r.tunnel_windows)
+    }) |`,
+    `| benign domain-windows ≥ MEDIUM               | ${frac(r.benign_windows_medium, r.benign_windows)} |`,
+    `| tunnels ≥ HIGH in their first two windows    | ${frac(r.tunnels_within_two, r.tunnels)} |`,
+    `| tunnels ≥ HIGH in some window                | ${frac(r.tunnels_detected, r.tunnels)} |`,
+    `| time to detect in a window, median / slowest | ${secsText(median(inWindow))} / ${secsText(slowest(inWindow))} |`,
+    `| tunnels ≥ HIGH in the stream view            | ${frac(r.tunnels_stream_detected, r.tunnels)} |`,
+    `| benign ≥ MEDIUM in the stream view           | ${r.stream_false_alarms.length} |`,
+    `| tunnels detected either way                  | ${frac(r.tunnels_detected_either, r.tunnels)} |`,
+    `| time to detect either way, median / slowest  | ${secsText(median(either))} / ${secsText(slowest(either))} |`,
+  ].join("\n");
+}
+
+/** `plumbum eval --window SECS`. */
+async function runWindowEval(captures: string[], o: LabeledOptions & { window: number }): Promise<number> {
+  const p = await prepare(captures, o);
+  const r = await reading(() => evaluateWindows(p.captures, p.labels, p.model, o.window, p.settings));
+  if (o.json) {
+    const clean = <T extends { domain: string }>(xs: T[]) => xs.map((d) => ({ ...d, domain: displayText(d.domain) }));
+    out(
+      JSON.stringify({
+        ...r,
+        domains: clean(r.domains),
+        false_alarms: clean(r.false_alarms),
+        stream_false_alarms: clean(r.stream_false_alarms),
+      }) + "\n",
+    );
+    return 0;
+  }
+  const lines = [
+    `Windowed evaluation: ${o.window} s windows, weights "${p.model.preset}"; ${r.captures.length} captures, ${
+      r.captures.reduce((a, c) => a + c.windows, 0)
+    } windows, ${r.tunnels} tunnels`,
+    "",
+    `  ${"file".padEnd(32)} ${"domain".padEnd(26)} ${"label".padEnd(24)} ${"windows".padStart(7)} ${
+      "≥HIGH".padStart(5)
+    } ${"first ≥HIGH".padStart(11)} ${"detect".padStart(8)} ${"stream view".padStart(11)}`,
+  ];
+  for (const d of r.domains.filter((x) => isTunnel(x.label))) {
+    const highs = d.windows.filter((w) => w.severity === "HIGH" || w.severity === "CRITICAL").length;
+    lines.push(
+      `  ${escapeTerminal(d.file).padEnd(32)} ${escapeTerminal(d.domain).padEnd(26)} ${
+        escapeTerminal(d.label).padEnd(24)
+      } ${String(d.windows.length).padStart(7)} ${String(highs).padStart(5)} ${
+        (d.windows_to_detect === null ? "never" : `window ${d.windows_to_detect}`).padStart(11)
+      } ${secsText(d.time_to_detect).padStart(8)} ${secsText(d.stream_time_to_detect).padStart(11)}`,
+    );
+  }
+  lines.push("", windowTable(r), "");
+  const alarms = [
+    ...r.false_alarms.map((f) => ["window", f] as const),
+    ...r.stream_false_alarms.map((f) => ["stream view", f] as const),
+  ];
+  if (alarms.length === 0) {
+    lines.push("False alarms: none (no benign domain ≥ MEDIUM in any window or in the stream view).");
+  } else {
+    lines.push("False alarms:");
+    for (const [view, f] of alarms) {
+      lines.push(
+        `  [${view}] ${escapeTerminal(f.file)} ${escapeTerminal(f.domain)} (${
+          escapeTerminal(f.label)
+        }) window ${f.window}: ${f.score.toFixed(1)} ${f.severity}`,
+      );
+    }
+  }
+  out(lines.join("\n") + "\n");
   return 0;
 }

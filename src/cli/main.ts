@@ -196,6 +196,12 @@ export function buildProgram(result: { code: number }): Command {
     )
     .option("--weights <preset>", "weight preset to evaluate (default from config.hcl)")
     .option("--all", "list every domain, not only labeled and wrong ones")
+    .addOption(
+      new Option(
+        "--window <secs>",
+        "replay each capture in tumbling windows of SECS seconds, as stream does: per-window recall, false alarms, time to detect",
+      ).argParser(numOpt("--window", 0.001)),
+    )
     .option("--json", "print the evaluation document")
     .addOption(c2Opt())
     .addOption(applyPorts())
@@ -292,11 +298,14 @@ It needs a terminal; for scripts use show, explain and export.`,
     .addHelpText(
       "after",
       `
-Alerts go to stdout, one JSON object per line: domain, score, severity,
-query_count, client_count, subdomain_count, mean_entropy, cv,
+Alerts go to stdout, one JSON object per line: horizon, domain, score,
+severity, query_count, client_count, subdomain_count, mean_entropy, cv,
 mean_txt_length, window_secs, is_c2, window_start, window_end, components
-and evidence. Status goes to stderr. Ctrl-C (or SIGTERM) closes the open
-window, stores the run and exits 0; a second Ctrl-C quits at once.
+and evidence. horizon "window" scores one window; "stream" scores the
+stream from its start, checked at each window's close, and alerts once for
+a domain no single window showed (a channel too slow for one window).
+Status goes to stderr. Ctrl-C (or SIGTERM) closes the open window, stores
+the run and exits 0; a second Ctrl-C quits at once.
 
 Capturing needs root, or CAP_NET_RAW and CAP_NET_ADMIN on the executable:
   sudo setcap cap_net_raw,cap_net_admin=eip "$(command -v plumbum)"

@@ -7,7 +7,13 @@
  * @module
  */
 
-import { type DomainFinding, type DomainSummary, scoreAll } from "../analysis/analyze.ts";
+import {
+  type DomainFinding,
+  type DomainSummary,
+  scoreAll,
+  type SiblingLink,
+  siblingLinks,
+} from "../analysis/analyze.ts";
 import type { ModelConfig } from "../analysis/model.ts";
 import { Pipeline } from "../run/pipeline.ts";
 import { isTunnel, labelFor, LabelsError, type LabelSet } from "./labels.ts";
@@ -163,13 +169,16 @@ export function scoreAlone(caps: LabeledCapture[], model: ModelConfig): EvalDoma
 export function scorePooled(caps: LabeledCapture[], model: ModelConfig): EvalDomain[] {
   const all: DomainSummary[] = [];
   const owner: [LabeledCapture, number][] = [];
+  // Sibling zones are found within a capture: clients of different captures are different hosts.
+  const links = new Map<number, SiblingLink>();
   for (const c of caps) {
+    for (const [i, link] of siblingLinks(c.summaries)) links.set(all.length + i, link);
     c.summaries.forEach((s, i) => {
       all.push({ ...s, domain: `${all.length}\u0000${s.domain}` });
       owner.push([c, i]);
     });
   }
-  return scoreAll(all, model).map((f) => {
+  return scoreAll(all, model, links).map((f) => {
     const k = Number(f.domain.slice(0, f.domain.indexOf("\u0000")));
     const [c, i] = owner[k];
     return evalDomain(c, i, { ...f, domain: c.summaries[i].domain });

@@ -100,10 +100,47 @@ export function capacityLine(f: DomainFeatures): string {
   })`;
 }
 
+/** How long and how steadily the busiest client kept asking new names, in one sentence. */
+export function persistenceLine(f: DomainFeatures): string {
+  const names = f.top_client_names ?? 0;
+  const every = names > 1 ? f.duration_secs / (names - 1) : null;
+  return `≈ ${names.toLocaleString("en-US")} new names from the busiest client over ${durationWords(f.duration_secs)}${
+    every === null ? "" : `, a new one every ${fmtSecs(every)}`
+  } (gap CV ${f.cv === null ? "-" : f.cv.toFixed(2)})`;
+}
+
+/** Address answers that behave like data, in one sentence (null when they do not). */
+export function addressLine(f: DomainFeatures): string | null {
+  if (!(f.address_channel > 0)) return null;
+  return `${f.address_networks} distinct networks (/24, /48) in the address answers of ${f.address_answers} queries, names never repeated: addresses counted as data at ${
+    (100 * f.address_channel).toFixed(0)
+  }%`;
+}
+
+/** Sibling zones, in one sentence (null without). */
+export function siblingsLine(e: DomainEvidence): string | null {
+  const s = e.siblings;
+  if (s === undefined) return null;
+  return `one channel with ${
+    s.domains.map(escapeTerminal).join(", ")
+  } (same client, same name shape, interleaved in time)${
+    s.scored_together
+      ? `: scored on the zones' traffic together, so the components' raw values are theirs (alone: ${
+        s.score_alone.toFixed(1)
+      })`
+      : ""
+  }`;
+}
+
 /** Evidence as indented text lines. */
 export function evidenceLines(e: DomainEvidence, f?: DomainFeatures): string[] {
   const lines: string[] = ["Evidence:"];
   if (f !== undefined && f.upstream_capacity !== undefined) lines.push(`  capacity         ${capacityLine(f)}`);
+  if (f !== undefined && (f.top_client_names ?? 0) >= 10) lines.push(`  persistence      ${persistenceLine(f)}`);
+  const address = f === undefined ? null : addressLine(f);
+  if (address !== null) lines.push(`  addresses        ${address}`);
+  const siblings = siblingsLine(e);
+  if (siblings !== null) lines.push(`  siblings         ${siblings}`);
   for (const l of e.lookalikes ?? []) lines.push(`  looks like       ${l.class}: ${escapeTerminal(l.reason)}`);
   lines.push(`  first seen       ${fmtTime(e.first_seen)}`);
   lines.push(`  last seen        ${fmtTime(e.last_seen)} (${fmtSecs(e.last_seen - e.first_seen)})`);
@@ -242,12 +279,27 @@ export function featureText(f: DomainFinding, feature: string): string {
       lines.push("  Hostnames carry ~10-60 bits; encoded payloads (base32/64, hex, binary) 100-1500.");
       for (const n of e.sample_names) lines.push(`    ${escapeTerminal(n)}`);
       break;
-    case "payload_types":
+    case "payload_types": {
       lines.push(
         `${(100 * ft.payload_type_ratio).toFixed(1)}% of ${ft.query_count} queries ask for data-carrying types: ${
           JSON.stringify(e.query_types)
         }.`,
       );
+      lines.push(
+        `${(100 * (ft.data_answer_ratio ?? 0)).toFixed(1)}% were answered with data: a payload answer not seen before${
+          (ft.address_channel ?? 0) > 0 ? ", or addresses behaving as data" : ""
+        }; the higher share counts.`,
+      );
+      const address = addressLine(ft);
+      if (address !== null) lines.push(`  ${address}.`);
+      break;
+    }
+    case "persistence":
+      lines.push(`${persistenceLine(ft)}.`);
+      lines.push(
+        "  Counts when it came steadily (a beacon, a polling loop, an idle tunnel keeping its session) or in volume (60+ new names a minute).",
+      );
+      lines.push(`  first gaps (s): ${e.gaps.sample.slice(0, 24).map((g) => g.toFixed(3)).join(" ")}`);
       break;
     case "answer_variety":
       lines.push(

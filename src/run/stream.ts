@@ -2,7 +2,10 @@
  * A live run: frames from a source (a libpcap capture, or a capture file
  * read as if live) through the same {@link Pipeline} as `apply`, scored in
  * tumbling windows (an alert per domain at or over the threshold when a
- * window closes) and as a whole. The run is stored like an `apply` run —
+ * window closes) and as a whole (the stream view, scored at each window's
+ * close: a domain that reaches the threshold there without ever doing so in
+ * one window — a channel too slow for a window — alerts once, with
+ * `horizon: "stream"`). The run is stored like an `apply` run —
  * `running` while it captures, its results so far committed at each
  * window's close (a crash loses at most the open window), `complete` on a
  * clean stop, `failed` (keeping its closed windows) when the source dies.
@@ -72,6 +75,8 @@ export interface StreamOptions {
 
 /** One domain at or over the threshold in one window (one NDJSON line of `stream`). */
 export interface StreamAlert {
+  /** What was scored: the window (`window_start`..`window_end`), or the stream from its start to `window_end`. */
+  horizon: "window" | "stream";
   domain: string;
   score: number;
   severity: string;
@@ -129,10 +134,19 @@ export interface StreamResult {
   error: Error | null;
 }
 
-/** The alert for one domain of a closed window. */
-export function alertOf(f: DomainFinding, w: WindowResult, windowSecs: number): StreamAlert {
+/**
+ * The alert for one domain: of a closed window (`horizon` "window"), or of
+ * the stream from `w.start` to `w.end` ("stream").
+ */
+export function alertOf(
+  f: DomainFinding,
+  w: Pick<WindowResult, "start" | "end">,
+  windowSecs: number,
+  horizon: StreamAlert["horizon"] = "window",
+): StreamAlert {
   const x = f.features;
   return {
+    horizon,
     domain: f.domain,
     score: roundScore(f.score),
     severity: f.severity,
@@ -266,6 +280,9 @@ export class StreamRun {
     const retain = o.retainWindows ?? 0;
     let checkpoints: Promise<void> = Promise.resolve();
     let checkpointError: Error | null = null;
+    /** Domains that alerted, in a window or in the stream view (each alerts from the stream view once at most). */
+    const alerted = new Set<string>();
+    let streamStart: number | null = null;
     const pipeline = this.#pipeline = new Pipeline({
       model: o.model,
       c2Domains: o.c2Domains,
@@ -276,10 +293,21 @@ export class StreamRun {
         storeLimit: o.storeLimit,
         onClose: (w) => {
           let alerts = 0;
+          streamStart ??= w.start;
           for (const f of w.findings) {
             if (roundScore(f.score) < o.threshold) break;
             alerts++;
+            alerted.add(f.domain);
             o.onAlert(alertOf(f, w, o.windowSecs));
+          }
+          // The stream view: what no single window showed.
+          const findings = pipeline.findings();
+          for (const f of findings) {
+            if (roundScore(f.score) < o.threshold) break;
+            if (alerted.has(f.domain)) continue;
+            alerts++;
+            alerted.add(f.domain);
+            o.onAlert(alertOf(f, { start: streamStart, end: w.end }, w.end - streamStart, "stream"));
           }
           this.#windows++;
           this.#alerts += alerts;
@@ -302,7 +330,7 @@ export class StreamRun {
             if (drop > 0) store.dropTransactions(runId, drop);
             store.checkpointRun(runId, {
               sources: [this.#sourceRecord()],
-              findings: pipeline.findings(),
+              findings,
               transactions: pipeline.analyzer.transactions,
               timings: { capture_secs: (performance.now() - t0) / 1000 },
             });
