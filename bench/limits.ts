@@ -17,29 +17,19 @@
 import { Analyzer } from "../src/analysis/analyze.ts";
 import { presetModel } from "../src/analysis/model.ts";
 import type { Transaction } from "../src/ingest/types.ts";
+import { prng } from "../src/eval/tune.ts";
 import { tx } from "../tests/helpers/transaction.ts";
 
 const HOUR = 3600;
 const PACES = [0.5, 1, 2, 3, 5, 7, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 450, 600, 900];
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
 
-/** A seeded generator, so every run of the bench measures the same channels. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type Kind = "A, constant answer" | "TXT, new answers";
 type Timing = "regular" | "random";
 
 /** The score of one client's channel: a new name every `pace` s (mean) for an hour. */
 function scoreChannel(kind: Kind, labelLength: number, pace: number, timing: Timing): number {
-  const random = rng(labelLength * 1000 + pace * 10 + (timing === "random" ? 1 : 0));
+  const random = prng(labelLength * 1000 + pace * 10 + (timing === "random" ? 1 : 0));
   const a = new Analyzer({ model: presetModel("tunnel") });
   let t = 1_800_000_000;
   const end = t + HOUR;

@@ -120,6 +120,18 @@ ${zones.join("\n")}
 `;
 }
 
+/** One of the lab's programs (lab/NAME.ts), with network access, in a namespace. */
+function labProgram(net: NetPair, ns: string, name: string, args: string[]): Proc {
+  return net.spawn(ns, Deno.execPath(), [
+    "run",
+    "--quiet",
+    "--allow-net",
+    "--unstable-net",
+    `${HERE}${name}.ts`,
+    ...args,
+  ]);
+}
+
 /** A deno one-liner with network access, in a namespace. */
 function denoEval(net: NetPair, ns: string, code: string): Proc {
   return net.spawn(ns, Deno.execPath(), ["eval", "--quiet", "--unstable-net", code]);
@@ -185,14 +197,7 @@ async function record(name: string, r: Recording): Promise<void> {
     }
     await Deno.writeTextFile(`${work}/named.conf`, namedConf(work));
     const named = net.spawn(net.b, "named", ["-g", "-n", "1", "-u", "root", "-c", `${work}/named.conf`]);
-    const authority = net.spawn(net.b, Deno.execPath(), [
-      "run",
-      "--quiet",
-      "--allow-net",
-      "--unstable-net",
-      `${HERE}authority.ts`,
-      "10.77.0.3",
-    ]);
+    const authority = labProgram(net, net.b, "authority", ["10.77.0.3"]);
     if (!await named.until(() => named.stderr.includes("running"), 20_000)) {
       throw new Error(`bind9 did not start:\n${named.stderr}`);
     }
@@ -235,12 +240,7 @@ async function record(name: string, r: Recording): Promise<void> {
     const dump = net.spawn(net.a, "tcpdump", ["-i", net.ifA, "-U", "-s", "0", "-w", raw, "port 53"]);
     if (!await dump.until(() => dump.stderr.includes("listening"), 10_000)) throw new Error(`tcpdump:\n${dump.stderr}`);
     const realSecs = r.duration / r.scale;
-    const traffic = net.spawn(net.a, Deno.execPath(), [
-      "run",
-      "--quiet",
-      "--allow-net",
-      "--unstable-net",
-      `${HERE}traffic.ts`,
+    const traffic = labProgram(net, net.a, "traffic", [
       "--resolver",
       "10.77.0.2",
       "--scale",

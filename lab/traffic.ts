@@ -18,6 +18,7 @@
  */
 import { parseArgs } from "node:util";
 import { dnsMessage } from "../tests/helpers/build.ts";
+import { prng } from "../src/eval/tune.ts";
 import { LAB_ZONES, zoneFor } from "./zones.ts";
 
 const A = 1, PTR = 12, MX = 15, TXT = 16, AAAA = 28, SRV = 33;
@@ -26,18 +27,6 @@ const A = 1, PTR = 12, MX = 15, TXT = 16, AAAA = 28, SRV = 33;
 export const TUNNEL_CLIENT = "10.77.0.10";
 /** Benign clients' addresses. */
 export const BENIGN_CLIENTS = [11, 12, 13, 14, 15, 16, 17, 18].map((n) => `10.77.0.${n}`);
-
-/** A seeded generator (mulberry32), so a recording asks the same names again. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
 
@@ -57,7 +46,7 @@ class Lab {
     this.#resolver = resolver;
     this.#scale = scale;
     this.#end = Date.now() + (durationSecs * 1000) / scale;
-    this.random = rng(seed);
+    this.random = prng(seed);
   }
 
   /** Whether the lab's time is up. */

@@ -12,20 +12,10 @@ import { FEATURES, normalize, presetModel } from "../src/analysis/model.ts";
 import type { Transaction } from "../src/ingest/types.ts";
 import { runCli } from "./helpers/cli.ts";
 import { fromFileUrl } from "./helpers/paths.ts";
+import { prng } from "../src/eval/tune.ts";
 
 const LAB = fromFileUrl(new URL("../fixtures/lab/", import.meta.url));
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
-
-/** A seeded generator for names and jitter. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function label(r: () => number, n: number): string {
   let s = "";
@@ -55,7 +45,7 @@ function findingOf(txs: Transaction[], domain: string): DomainFinding {
 const norm = (f: DomainFinding, feature: string) => f.components.find((c) => c.feature === feature)!.norm;
 
 Deno.test("persistence: a steady new name every 5 s for 20 minutes is a channel; the same names at random times are not", () => {
-  const r = rng(1);
+  const r = prng(1);
   const steady: Transaction[] = [], random: Transaction[] = [];
   let t = 1_000_000, u = 1_000_000;
   for (let i = 0; i < 240; i++) {
@@ -75,7 +65,7 @@ Deno.test("persistence: a steady new name every 5 s for 20 minutes is a channel;
 });
 
 Deno.test("persistence counts volume too: hundreds of new names a minute, whatever the timing", () => {
-  const r = rng(2);
+  const r = prng(2);
   const txs: Transaction[] = [];
   let t = 2_000_000;
   for (let i = 0; i < 900; i++) {
@@ -88,7 +78,7 @@ Deno.test("persistence counts volume too: hundreds of new names a minute, whatev
 });
 
 Deno.test("address answers count as data when they spread over many networks for names never repeated; a CDN's do not", () => {
-  const r = rng(3);
+  const r = prng(3);
   const stager: Transaction[] = [], cdn: Transaction[] = [];
   for (let i = 0; i < 48; i++) {
     const octets = () => Array.from({ length: 4 }, () => Math.floor(r() * 256)).join(".");
@@ -125,7 +115,7 @@ Deno.test("address answers count as data when they spread over many networks for
 });
 
 Deno.test("sibling zones: one client's encoded names under three zones, interleaved, are linked, scored together and named", () => {
-  const r = rng(4);
+  const r = prng(4);
   const txs: Transaction[] = [];
   const zones = ["north-edge.example", "south-assets.example", "west-img.example"];
   let t = 4_000_000;
@@ -160,7 +150,7 @@ Deno.test("sibling zones: one client's encoded names under three zones, interlea
 });
 
 Deno.test("a short burst of long, dense names is MEDIUM at least: eight names are plainly a message", () => {
-  const r = rng(5);
+  const r = prng(5);
   const txs: Transaction[] = [];
   for (let i = 0; i < 8; i++) {
     txs.push(

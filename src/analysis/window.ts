@@ -5,7 +5,8 @@
  * holds one window whatever the stream's length.
  *
  * Under the `tunnel` model every feature is on an absolute scale, so a
- * domain's window score depends only on its own traffic in that window.
+ * domain's window score depends only on its own traffic in that window (and
+ * that of the sibling zones it is linked to, if any).
  * Under the corpus-relative baseline presets (`default`, `optimized`,
  * `regularized`) the window is the corpus: a domain is normalized against
  * the other domains of the same window, so its score can change with its
