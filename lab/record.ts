@@ -12,7 +12,12 @@
  * tcpdump (`apt-get install bind9 iodine dns2tcp tcpdump iproute2`). Nothing
  * leaves the two namespaces; they and every process are removed at the end.
  *
- *   deno task lab [RECORDING…]      (default: every recording; see RECORDINGS)
+ *   deno task lab [--seed N] [--out DIR] [RECORDING…]
+ *
+ * (default: every recording, see RECORDINGS, seed 1, into fixtures/lab/ with
+ * its labels.tsv). Another seed asks other names at other moments: a fresh
+ * sample of the same channels and look-alikes, to check that what the
+ * committed captures show is not tuned to them.
  *
  * Recordings of the lab's own programs may run faster than real time
  * (`scale`); their timestamps are stretched back by the same factor, so a
@@ -21,10 +26,11 @@
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import { NetPair, type Proc } from "../tests/helpers/netns.ts";
 import { LAB_ZONES, type LabZone } from "./zones.ts";
 
-const OUT = new URL("../fixtures/lab/", import.meta.url).pathname;
+const FIXTURES = new URL("../fixtures/lab/", import.meta.url).pathname;
 const HERE = new URL(".", import.meta.url).pathname;
 const PASSWORD = "plumbum-lab";
 
@@ -185,7 +191,7 @@ export function stretchPcap(bytes: Uint8Array, scale: number): Uint8Array {
   return bytes;
 }
 
-async function record(name: string, r: Recording): Promise<void> {
+async function record(name: string, r: Recording, seed: number, out: string): Promise<void> {
   const net = NetPair.create("lab");
   const work = await Deno.makeTempDir({ prefix: "plumbum-lab-" });
   const raw = `${work}/raw.pcap`;
@@ -247,6 +253,8 @@ async function record(name: string, r: Recording): Promise<void> {
       String(r.scale),
       "--duration",
       String(r.duration),
+      "--seed",
+      String(seed),
       ...r.scenarios,
     ]);
     r.tools.forEach((t, i) => {
@@ -306,9 +314,9 @@ async function record(name: string, r: Recording): Promise<void> {
     dump.signal("SIGINT");
     await dump.done;
     const bytes = await Deno.readFile(raw);
-    await Deno.mkdir(OUT, { recursive: true });
-    await Deno.writeFile(`${OUT}${name}.pcap`, r.scale === 1 ? bytes : stretchPcap(bytes, r.scale));
-    console.error(`${name}: wrote fixtures/lab/${name}.pcap (${bytes.length} bytes)`);
+    await Deno.mkdir(out, { recursive: true });
+    await Deno.writeFile(`${out}${name}.pcap`, r.scale === 1 ? bytes : stretchPcap(bytes, r.scale));
+    console.error(`${name}: wrote ${out}${name}.pcap (${bytes.length} bytes)`);
   } finally {
     await net.close();
     await Deno.remove(work, { recursive: true }).catch(() => {});
@@ -326,7 +334,18 @@ function labels(names: string[]): string {
 }
 
 if (import.meta.main) {
-  const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(RECORDINGS);
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    options: { seed: { type: "string", default: "1" }, out: { type: "string" } },
+    allowPositionals: true,
+  });
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed)) {
+    console.error(`--seed must be a whole number, not "${values.seed}"`);
+    Deno.exit(1);
+  }
+  const out = values.out === undefined ? FIXTURES : values.out.replace(/\/?$/, "/");
+  const wanted = positionals.length > 0 ? positionals : Object.keys(RECORDINGS);
   const unknown = wanted.filter((w) => !(w in RECORDINGS));
   if (unknown.length > 0) {
     console.error(`unknown recording ${unknown.join(", ")}: choose from ${Object.keys(RECORDINGS).join(", ")}`);
@@ -336,6 +355,6 @@ if (import.meta.main) {
     console.error("the lab makes network namespaces: run it as root");
     Deno.exit(1);
   }
-  for (const w of wanted) await record(w, RECORDINGS[w]);
-  await Deno.writeTextFile(`${OUT}labels.tsv`, labels(Object.keys(RECORDINGS)));
+  for (const w of wanted) await record(w, RECORDINGS[w], seed, out);
+  await Deno.writeTextFile(`${out}labels.tsv`, labels(Object.keys(RECORDINGS)));
 }
