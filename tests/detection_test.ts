@@ -13,6 +13,8 @@ import type { Transaction } from "../src/ingest/types.ts";
 import { runCli } from "./helpers/cli.ts";
 import { fromFileUrl } from "./helpers/paths.ts";
 import { prng } from "../src/eval/tune.ts";
+import { loadLabeled } from "../src/eval/evaluate.ts";
+import { parseLabels } from "../src/eval/labels.ts";
 
 const LAB = fromFileUrl(new URL("../fixtures/lab/", import.meta.url));
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
@@ -212,6 +214,24 @@ Deno.test("lab captures (real iodine, dns2tcp, bind9): every channel HIGH (the b
     ]
   ) {
     assert.ok(labels.has(l), `no ${l} in the lab captures`);
+  }
+});
+
+Deno.test("the lab's look-alikes are recognized and named, its channels are not", async () => {
+  const labels = parseLabels(await Deno.readTextFile(`${LAB}labels.tsv`));
+  const caps = await loadLabeled([`${LAB}lab-idle.pcap`, `${LAB}lab-slow.pcap`], labels, presetModel("tunnel"));
+  for (const c of caps) {
+    const classes = (d: string) => c.summaries.find((s) => s.domain === d)!.evidence.lookalikes.map((l) => l.class);
+    assert.ok(classes("spamlist-lab.lab").includes("dnsbl"), c.file);
+    assert.ok(classes("avcloud-lab.lab").includes("av-hash"), c.file);
+    assert.ok(classes("telemetry-lab.lab").includes("telemetry"), c.file);
+    assert.ok(classes("in-addr.arpa").includes("reverse"), c.file);
+    assert.ok(classes("office-lab.lab").includes("dns-sd"), c.file);
+    assert.deepEqual(classes("sender1-lab.lab"), ["mail-auth"], "DKIM and DMARC names are not service discovery");
+    assert.ok(classes("ntp-lab.lab").includes("poller"), c.file);
+    c.summaries.forEach((s, i) => {
+      if (c.labels[i].startsWith("tunnel")) assert.deepEqual(classes(s.domain), [], `${c.file} ${s.domain}`);
+    });
   }
 });
 

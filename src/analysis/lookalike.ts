@@ -12,7 +12,13 @@ export type { Lookalike } from "./types.ts";
 
 const REVERSED_IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\./;
 const HEX_DIGEST = /(^|\.)([0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64})(\.|$)/;
+const UUID = /(^|\.)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(\.|$)/;
 const MAIL_AUTH_TXT = /^(v=spf1|v=dkim1|v=dmarc1|[a-z0-9-]+-(site-)?verification=)/i;
+
+/** Whether a name is a DKIM key's or a DMARC policy's (underscore names that are not service discovery). */
+function isMailAuthName(n: string): boolean {
+  return n.includes("_domainkey.") || n.startsWith("_dmarc.");
+}
 
 function share(names: string[], re: RegExp): number {
   return names.length === 0 ? 0 : names.filter((n) => re.test(n)).length / names.length;
@@ -49,6 +55,13 @@ export function recognizeLookalikes(
         }`,
     });
   }
+  if (share(names, UUID) >= 0.5) {
+    out.push({
+      class: "telemetry",
+      reason:
+        `per-event names (UUID labels), asked by ${f.client_count} client(s): unique by design; from one host at a steady pace they would look like a beacon`,
+    });
+  }
   if (
     f.client_count >= 5 && qtypes.every((t) => t === "A" || t === "AAAA" || t === "HTTPS") && f.top_client_share < 0.5
   ) {
@@ -58,7 +71,8 @@ export function recognizeLookalikes(
     });
   }
   if (
-    names.some((n) => n.startsWith("_") || n.includes("._tcp.") || n.includes("._udp.")) || domain.endsWith("local") ||
+    names.some((n) => (n.startsWith("_") && !isMailAuthName(n)) || n.includes("._tcp.") || n.includes("._udp.")) ||
+    domain.endsWith("local") ||
     e.services.mdns !== undefined
   ) {
     out.push({ class: "dns-sd", reason: "service discovery (DNS-SD/mDNS): _service._proto names, repeated by design" });
@@ -72,7 +86,7 @@ export function recognizeLookalikes(
   }
   if (
     e.txt_samples.some((t) => MAIL_AUTH_TXT.test(t)) ||
-    names.some((n) => n.includes("_domainkey.") || n.startsWith("_dmarc."))
+    names.some(isMailAuthName)
   ) {
     out.push({
       class: "mail-auth",

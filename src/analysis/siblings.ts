@@ -20,7 +20,7 @@ export interface SiblingCandidate {
 }
 
 /** Look-alike classes whose names are expected to be new and shaped alike: never linked. */
-const NOT_LINKED = new Set(["reverse", "dnsbl", "av-hash", "dns-sd", "mail-auth"]);
+const NOT_LINKED = new Set(["reverse", "dnsbl", "av-hash", "telemetry", "dns-sd", "mail-auth"]);
 
 /** At most this many zones form one group (the nearest in shape are kept). */
 const MAX_GROUP = 8;

@@ -8,7 +8,7 @@
 /** A benign pattern matched by a domain's traffic. */
 export interface Lookalike {
   /** The benign kind it looks like. */
-  class: "reverse" | "dnsbl" | "av-hash" | "cdn" | "dns-sd" | "poller" | "mail-auth" | "probe";
+  class: "reverse" | "dnsbl" | "av-hash" | "telemetry" | "cdn" | "dns-sd" | "poller" | "mail-auth" | "probe";
   /** Why, in one sentence (the numbers behind it). */
   reason: string;
 }
