@@ -255,6 +255,16 @@ Deno.test("eval --window 60 on the lab captures: fast channels in their first wi
   assert.match(text.stdout, /time to detect either way, median \/ slowest/);
   const bad = await runCli(["eval", "--window", "0", "--labels", `${LAB}labels.tsv`]);
   assert.equal(bad.code, 1);
+  const empty = await Deno.makeTempFile({ suffix: ".tsv" });
+  try {
+    for (const args of [["eval"], ["eval", "--window", "60"], ["tune"]]) {
+      const none = await runCli([...args, "--labels", empty]);
+      assert.equal(none.code, 1, `${args.join(" ")}: ${none.stdout}`);
+      assert.match(none.stderr, /no captures to evaluate: .* names none; add rows/);
+    }
+  } finally {
+    await Deno.remove(empty);
+  }
 });
 
 Deno.test("stream --read: a beacon too slow for any window alerts once from the stream view", async () => {

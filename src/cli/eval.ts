@@ -64,6 +64,13 @@ async function prepare(captures: string[], o: LabeledOptions): Promise<Prepared>
       throw e;
     }
   }
+  if (captures.length === 0 && named.length === 0) {
+    throw new UsageError(
+      `no captures to evaluate: ${o.labels.map(escapeTerminal).join(", ")} name${
+        o.labels.length === 1 ? "s" : ""
+      } none; add rows "file<TAB>suffix<TAB>label" or give the captures on the command line`,
+    );
+  }
   const cfg = await workspaceConfig(workspace(o.dir));
   try {
     return {
