@@ -9,7 +9,8 @@ import { ConfigError, loadConfig, type PlumbumConfig } from "../config/config.ts
 import { SchemaTooOldError, StoreError } from "../store/errors.ts";
 import { ResultsReader } from "../store/reader.ts";
 import { Store } from "../store/store.ts";
-import { isLiveConfig, type RunRecord } from "../store/types.ts";
+import type { RunRecord } from "../store/types.ts";
+import { lookupRun } from "../present/lookup.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { err, UsageError } from "./common.ts";
 
@@ -172,18 +173,21 @@ export function openResults(ws: Workspace): ResultsReader {
 
 /** The run to read: `--run N`, or the latest complete one. */
 export function selectRun(store: ResultsReader, runId?: number): RunRecord {
-  const run = store.run(runId);
-  if (run === null) {
-    if (runId !== undefined) throw new UsageError(`there is no run #${runId}; \`plumbum runs\` lists them`);
-    throw new UsageError(
-      "no complete run yet: run `plumbum apply CAPTURE` first (`plumbum runs` shows interrupted ones)",
-    );
+  const l = lookupRun(store, runId);
+  switch (l.kind) {
+    case "found":
+      return l.run;
+    case "missing":
+      throw new UsageError(`there is no run #${l.id}; \`plumbum runs\` lists them`);
+    case "none":
+      throw new UsageError(
+        "no complete run yet: run `plumbum apply CAPTURE` first (`plumbum runs` shows interrupted ones)",
+      );
+    case "unreadable":
+      throw new UsageError(
+        `run #${l.run.id} is ${l.run.status}${
+          l.run.error ? ` (${l.run.error})` : ""
+        }; pick a complete one from \`plumbum runs\``,
+      );
   }
-  // A live run's closed windows are committed as it goes: readable while it runs, and after it failed.
-  if (run.status !== "complete" && !isLiveConfig(run.config)) {
-    throw new UsageError(
-      `run #${run.id} is ${run.status}${run.error ? ` (${run.error})` : ""}; pick a complete one from \`plumbum runs\``,
-    );
-  }
-  return run;
 }

@@ -14,7 +14,7 @@ import { formatBytes } from "../present/progress.ts";
 import { evidenceLines } from "../present/text.ts";
 import { liveSummary } from "../present/export.ts";
 import type { ResultsReader, TableRow } from "../store/reader.ts";
-import { isLiveConfig, type RunRecord } from "../store/types.ts";
+import { isLiveConfig, isReadableRun, type RunRecord } from "../store/types.ts";
 
 /** Orders of the table. */
 export const SORTS = ["score", "queries", "capacity", "name"] as const;
@@ -58,7 +58,7 @@ export class DashboardData {
 
   /** The run to show by default: the newest that can be read (complete, or a live one). */
   defaultRun(): RunRecord | null {
-    return this.runs().find((r) => r.status === "complete" || isLiveConfig(r.config)) ?? null;
+    return this.runs().find(isReadableRun) ?? null;
   }
 
   /** The domains of `run` as `view` orders and filters them, as row numbers. */
@@ -99,7 +99,7 @@ export class DashboardData {
     const out: { run: number; score: number; severity: Severity }[] = [];
     for (const r of this.runs()) {
       if (out.length >= limit) break;
-      if (r.status !== "complete" && !isLiveConfig(r.config)) continue;
+      if (!isReadableRun(r)) continue;
       const f = this.reader.finding(r.id, domain);
       if (f !== null) out.push({ run: r.id, score: f.score, severity: f.severity });
     }

@@ -30,10 +30,10 @@ import {
   SEVERITIES,
   transactionObject,
 } from "../present/export.ts";
-import { featureProblem, lookupDomain } from "../present/lookup.ts";
+import { featureProblem, lookupDomain, lookupRun } from "../present/lookup.ts";
 import { SchemaTooOldError, StoreError } from "../store/errors.ts";
 import { ResultsReader } from "../store/reader.ts";
-import { isLiveConfig, type RunRecord } from "../store/types.ts";
+import { isReadableRun, type RunRecord } from "../store/types.ts";
 import { VERSION } from "../version.ts";
 
 /** Options of {@link createServer}. */
@@ -110,18 +110,21 @@ class Workspace {
 
   /** Run `id`, or the latest complete one; a live run is readable while it runs. */
   run(id?: number): RunRecord {
-    const r = this.reader().run(id);
-    if (r === null) {
-      throw new Answer(
-        id === undefined
-          ? "no complete run yet: run `plumbum apply CAPTURE` first (plumbum_runs lists interrupted ones)"
-          : `there is no run #${id}; plumbum_runs lists them`,
-      );
+    const l = lookupRun(this.reader(), id);
+    switch (l.kind) {
+      case "found":
+        return l.run;
+      case "none":
+        throw new Answer(
+          "no complete run yet: run `plumbum apply CAPTURE` first (plumbum_runs lists interrupted ones)",
+        );
+      case "missing":
+        throw new Answer(`there is no run #${l.id}; plumbum_runs lists them`);
+      case "unreadable":
+        throw new Answer(
+          `run #${l.run.id} is ${l.run.status}${l.run.error ? ` (${l.run.error})` : ""}; pick a complete one`,
+        );
     }
-    if (r.status !== "complete" && !isLiveConfig(r.config)) {
-      throw new Answer(`run #${r.id} is ${r.status}${r.error ? ` (${r.error})` : ""}; pick a complete one`);
-    }
-    return r;
   }
 
   finding(run: RunRecord, domain: string): DomainFinding {
@@ -409,7 +412,7 @@ export function createServer(o: McpServerOptions): { server: McpServer; close: (
   }, (a: Args<typeof historyInput>) =>
     answer(() => {
       const reader = ws.reader();
-      const runs = reader.runs().filter((r) => r.status === "complete" || isLiveConfig(r.config)).slice(0, a.limit);
+      const runs = reader.runs().filter(isReadableRun).slice(0, a.limit);
       const rows: { run: number; started_at: string; score: number; severity: string }[] = [];
       let name = a.domain;
       for (const r of runs) {

@@ -11,6 +11,7 @@ import { FEATURES } from "../analysis/model.ts";
 import { closest } from "../config/config.ts";
 import { asciiLower } from "../ingest/dns.ts";
 import type { ResultsReader } from "../store/reader.ts";
+import { isReadableRun, type RunRecord } from "../store/types.ts";
 import { fromDisplayText } from "./escape.ts";
 
 /** What a name found in a run. */
@@ -20,6 +21,23 @@ export type Lookup =
   | { kind: "under"; parent: string }
   /** Not there: the nearest scored names (maybe none). */
   | { kind: "unknown"; closest: string[] };
+
+/** Which run a reader should read (see {@link lookupRun}). */
+export type RunLookup =
+  | { kind: "found"; run: RunRecord }
+  /** No run was named and none is complete yet. */
+  | { kind: "none" }
+  /** The named run does not exist. */
+  | { kind: "missing"; id: number }
+  /** The named run exists but cannot be read: interrupted, failed or running, and not a live run. */
+  | { kind: "unreadable"; run: RunRecord };
+
+/** Run `id`, or the latest complete one: the rule every reader (CLI, MCP server) applies, each with its own words. */
+export function lookupRun(reader: ResultsReader, id?: number): RunLookup {
+  const run = reader.run(id);
+  if (run === null) return id === undefined ? { kind: "none" } : { kind: "missing", id };
+  return isReadableRun(run) ? { kind: "found", run } : { kind: "unreadable", run };
+}
 
 /** Look `name` up in run `runId` (as typed, or as displayed: `\xHH` escapes, a trailing dot). */
 export function lookupDomain(reader: ResultsReader, runId: number, name: string): Lookup {

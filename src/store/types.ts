@@ -89,3 +89,12 @@ export function isLiveConfig(config: string | Record<string, unknown>): boolean 
     return false;
   }
 }
+
+/**
+ * Whether a run's results can be read: a complete run, or a live one (its
+ * results are committed at every window's close, so they are readable while
+ * it runs and after it failed).
+ */
+export function isReadableRun(run: Pick<RunRecord, "status" | "config">): boolean {
+  return run.status === "complete" || isLiveConfig(run.config);
+}
