@@ -283,6 +283,8 @@ export class StreamRun {
     /** Domains that alerted, in a window or in the stream view (each alerts from the stream view once at most). */
     const alerted = new Set<string>();
     let streamStart: number | null = null;
+    /** The stream view as the last window closed at the end: every transaction is in it, so the run stores it as is. */
+    let atEnd: DomainFinding[] | null = null;
     const pipeline = this.#pipeline = new Pipeline({
       model: o.model,
       c2Domains: o.c2Domains,
@@ -320,7 +322,10 @@ export class StreamRun {
             domains: w.findings.length,
             alerts,
           });
-          if (ending) return;
+          if (ending) {
+            atEnd = findings;
+            return;
+          }
           storedAt.push(pipeline.stored);
           // Rows of windows older than the last `retain` go (one key range).
           const drop = retain > 0 && storedAt.length > retain ? storedAt.shift()! : 0;
@@ -392,7 +397,8 @@ export class StreamRun {
       await checkpoints;
       await pipeline.end();
       error ??= checkpointError;
-      const findings = pipeline.findings();
+      // Scored already when the end closed the open window (nothing comes after it); otherwise now.
+      const findings = atEnd ?? pipeline.findings();
       const results = {
         sources: [this.#sourceRecord()],
         findings,
