@@ -20,7 +20,7 @@ import {
   shannonEntropy,
 } from "./sketch.ts";
 import { recognizeLookalikes } from "./lookalike.ts";
-import { addressChannelStrength } from "./model.ts";
+import { addressChannelStrength, dataAnswerRatio } from "./model.ts";
 import type { DomainEvidence, DomainFeatures } from "./types.ts";
 
 export type { DomainEvidence, DomainFeatures } from "./types.ts";
@@ -330,7 +330,6 @@ export class DomainAccumulator {
     const topClientNames = this.#clientNames.top(1)[0]?.[1] ?? 0;
     const uniqueRatio = this.queries > 0 ? Math.min(1, distinct / this.queries) : 0;
     const addressChannel = addressChannelStrength(this.#addressNets.count, uniqueRatio);
-    const dataAnswers = this.#newPayloadAnswers + addressChannel * this.#addressAnswers;
     return {
       query_count: this.queries,
       client_count: this.#clients.size + (this.#clients.other > 0 ? 1 : 0),
@@ -356,7 +355,8 @@ export class DomainAccumulator {
       address_answers: this.#addressAnswers,
       address_sets: this.#addressSets.count,
       address_channel: addressChannel,
-      data_answer_ratio: this.queries > 0 ? Math.min(1, dataAnswers / this.queries) : 0,
+      new_payload_answers: this.#newPayloadAnswers,
+      data_answer_ratio: dataAnswerRatio(this.#newPayloadAnswers, addressChannel, this.#addressAnswers, this.queries),
       upstream_capacity: up,
       downstream_capacity: down,
       top_client_capacity: Math.round(

@@ -142,6 +142,20 @@ export function addressChannelStrength(networks: number, uniqueRatio: number): n
 }
 
 /**
+ * Share of `queries` answered with data: those with a payload answer not
+ * seen before, and those answered with addresses as far as the addresses
+ * behave as data ({@link addressChannelStrength}), at most 1.
+ */
+export function dataAnswerRatio(
+  newPayloadAnswers: number,
+  addressChannel: number,
+  addressAnswers: number,
+  queries: number,
+): number {
+  return queries > 0 ? Math.min(1, (newPayloadAnswers + addressChannel * addressAnswers) / queries) : 0;
+}
+
+/**
  * How much evidence a domain offers for channel-shaped features: 0 with 3
  * distinct names or fewer, 1 from 10 up — or sooner when the names together
  * hold much information (0 at 1 000 bits, 1 from 4 000: eight names of

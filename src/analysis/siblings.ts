@@ -9,7 +9,7 @@
  * @module
  */
 
-import { addressChannelStrength } from "./model.ts";
+import { addressChannelStrength, dataAnswerRatio } from "./model.ts";
 import type { DomainEvidence, DomainFeatures } from "./types.ts";
 
 /** What linking needs of a domain: its name, features and evidence. */
@@ -99,6 +99,7 @@ export function mergeFeatures(parts: DomainFeatures[], spans: { first: number; l
   const networks = sum((f) => f.address_networks);
   const channel = addressChannelStrength(networks, unique);
   const addressAnswers = sum((f) => f.address_answers);
+  const newPayloadAnswers = sum((f) => f.new_payload_answers);
   const withCv = parts.filter((f) => f.cv !== null && f.query_count > 0);
   return {
     query_count: queries,
@@ -125,13 +126,8 @@ export function mergeFeatures(parts: DomainFeatures[], spans: { first: number; l
     address_answers: addressAnswers,
     address_sets: sum((f) => f.address_sets),
     address_channel: channel,
-    data_answer_ratio: queries > 0
-      ? Math.min(
-        1,
-        sum((f) => f.data_answer_ratio * f.query_count - f.address_channel * f.address_answers) / queries +
-          channel * addressAnswers / queries,
-      )
-      : 0,
+    new_payload_answers: newPayloadAnswers,
+    data_answer_ratio: dataAnswerRatio(newPayloadAnswers, channel, addressAnswers, queries),
     upstream_capacity: sum((f) => f.upstream_capacity),
     downstream_capacity: sum((f) => f.downstream_capacity),
     top_client_capacity: sum((f) => f.top_client_capacity),

@@ -61,6 +61,8 @@ export interface DomainFeatures {
   address_sets: number;
   /** How much the address answers behave like data, 0..1: many networks for names never repeated. */
   address_channel: number;
+  /** Transactions answered with a payload (TXT, NULL, CNAME, MX…) not seen before under the domain. */
+  new_payload_answers: number;
   /** Share of queries answered with data: a payload answer (TXT, NULL, CNAME, MX…) not seen before, or addresses as far as they behave like data. */
   data_answer_ratio: number;
   /** Information-content bound: compressed bytes of the distinct name parts (upstream). */
