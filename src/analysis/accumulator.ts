@@ -8,7 +8,8 @@
  */
 
 import type { Transaction } from "../ingest/types.ts";
-import { bytesToByteString, typeName } from "../ingest/dns.ts";
+import { asciiLower, bytesToByteString, typeName } from "../ingest/dns.ts";
+import { parentDomain } from "./domain.ts";
 import {
   ActivitySeries,
   BoundedCounts,
@@ -133,6 +134,52 @@ export function addressNetwork(address: string): string {
   return address;
 }
 
+/**
+ * Information a payload answer adds beyond the question, in bits (length ×
+ * entropy of what is new in it). A name answer (CNAME, MX, SRV) that
+ * repeats the question under a provider's zone (`img.example.com` →
+ * `img.example.com.cdn.provider.net`) adds only the provider's labels, and
+ * a provider's zone itself is no data: what counts is the part under the
+ * target's registered domain, less the question. Text and bytes count whole.
+ */
+export function answerBits(type: number, data: Transaction["answers"][number]["data"], queryKey: string): number {
+  let text: string;
+  switch (data.kind) {
+    case "name":
+    case "mx":
+    case "srv": {
+      let target = asciiLower(data.kind === "srv" ? data.target : data.name);
+      if (target.endsWith(".")) target = target.slice(0, -1);
+      const q = queryKey.endsWith(".") ? queryKey.slice(0, -1) : queryKey;
+      if (target.startsWith(q + ".")) target = target.slice(q.length + 1);
+      const parent = parentDomain(target);
+      text = target.length > parent.length ? target.slice(0, target.length - parent.length - 1) : "";
+      break;
+    }
+    case "txt":
+      text = data.strings.join("");
+      break;
+    case "raw":
+      return data.bytes.length * shannonEntropy(bytesToByteString(data.bytes, 0, Math.min(512, data.bytes.length)));
+    case "text":
+      text = data.text;
+      break;
+    case "key":
+      return data.keyLength * 8;
+    default:
+      return 0;
+  }
+  return text.length * shannonEntropy(text);
+}
+
+/**
+ * Bits a new name answer (CNAME, MX, SRV) must add beyond its question to
+ * count as data: 16 hex or 13 base32 characters. A provider's CNAME for the
+ * hostname asked adds less. (A new TXT, NULL or KEY answer is data whatever
+ * its size: an idle channel's acknowledgements are short and never repeat.)
+ */
+export const DATA_ANSWER_BITS = 64;
+
 /** How evidence names an rcode count ("-": no response). */
 function rcodeKey(rcode: number): string {
   return rcode < 0 ? "-" : String(rcode);
@@ -171,6 +218,8 @@ export class DomainAccumulator {
   readonly isC2: boolean;
   queries = 0;
   answered = 0;
+  /** A resolver's upstream copies of this domain's questions (seen, attributed to the asking client, not analyzed again). */
+  upstreamCopies = 0;
   readonly #names = new DistinctCounter();
   readonly #clients = new BoundedCounts(4096);
   readonly #entropy = new RunningStats();
@@ -201,6 +250,8 @@ export class DomainAccumulator {
   #addressAnswers = 0;
   /** Transactions answered with a payload not seen before under the domain. */
   #newPayloadAnswers = 0;
+  /** Of those, the ones whose answer adds at least {@link DATA_ANSWER_BITS} beyond the question. */
+  #dataAnswers = 0;
   readonly #txtSamples: string[] = [];
   /** Up to 64 distinct lower-cased names, for recognizing benign patterns. */
   readonly #samplesForPatterns: string[] = [];
@@ -274,6 +325,7 @@ export class DomainAccumulator {
       let bytes = 0;
       let payload = "";
       let addresses = "";
+      let bits = 0;
       const answers = tx.answers;
       for (let i = 0; i < answers.length; i++) {
         const a = answers[i];
@@ -285,6 +337,9 @@ export class DomainAccumulator {
           const facts = payloadFacts(type, data, a.rdlength);
           b = facts.bytes;
           payload += facts.piece;
+          // A name answer (CNAME, MX, SRV) is data only as far as it says more than where the question's host lives.
+          const named = data.kind === "name" || data.kind === "mx" || data.kind === "srv";
+          if (bits < DATA_ANSWER_BITS) bits += named ? answerBits(type, data, name) : DATA_ANSWER_BITS;
         } else {
           b = answerPayload(type, data, a.rdlength);
           // Addresses as data are judged on new names only: repeated names' answers (most of ordinary traffic) say
@@ -310,10 +365,16 @@ export class DomainAccumulator {
         this.#payloadAnswers++;
         if (this.#answers.add(payload) || !this.#answers.exact) {
           this.#newPayloadAnswers++;
+          if (bits >= DATA_ANSWER_BITS) this.#dataAnswers++;
           this.#downCompressed.add(payload);
         }
       }
     }
+  }
+
+  /** One of a resolver's upstream copies of a question already added (see vantage.ts). */
+  addUpstreamCopy(): void {
+    this.upstreamCopies++;
   }
 
   /** Raw features as they stand. */
@@ -356,7 +417,8 @@ export class DomainAccumulator {
       address_sets: this.#addressSets.count,
       address_channel: addressChannel,
       new_payload_answers: this.#newPayloadAnswers,
-      data_answer_ratio: dataAnswerRatio(this.#newPayloadAnswers, addressChannel, this.#addressAnswers, this.queries),
+      data_answers: this.#dataAnswers,
+      data_answer_ratio: dataAnswerRatio(this.#dataAnswers, addressChannel, this.#addressAnswers, this.queries),
       upstream_capacity: up,
       downstream_capacity: down,
       top_client_capacity: Math.round(
@@ -409,6 +471,7 @@ export class DomainAccumulator {
       services: Object.fromEntries(this.#services.top(4)),
       lookalikes: [],
       txt_samples: [...this.#txtSamples],
+      upstream_copies: this.upstreamCopies,
     };
   }
 }

@@ -24,6 +24,7 @@ import {
   nameParts,
 } from "./accumulator.ts";
 import { isUnder, parentDomain } from "./domain.ts";
+import { bareServerGroup, hasDelegatedTld, ResolverVantage } from "./vantage.ts";
 import { mergeFeatures, siblingGroups } from "./siblings.ts";
 import {
   type Component,
@@ -59,11 +60,14 @@ export interface AnalyzerOptions {
   model: ModelConfig;
   /** Suffixes named by the user as C2: they win over public-suffix grouping. */
   c2Domains?: string[];
+  /** Addresses of the site's recursive resolvers (their upstream copies are recognized without other evidence). */
+  resolvers?: string[];
 }
 
 /** Where a query name goes: its domain's accumulator and its parts under it. */
 interface Route {
-  acc: DomainAccumulator;
+  /** Null when the name has no delegated TLD: it goes to the group of the server it was sent to (see vantage.ts). */
+  acc: DomainAccumulator | null;
   parts: NameParts;
 }
 
@@ -84,6 +88,7 @@ export class Analyzer {
   // By the decoder's number for the name, when it gives one.
   readonly #byRef = new ByNameRef<Route>(REF_BITS);
   readonly #c2: string[];
+  readonly #vantage: ResolverVantage;
   #model: ModelConfig;
   /** Transactions without a question name (not attributable to a domain). */
   skipped = 0;
@@ -95,6 +100,12 @@ export class Analyzer {
     this.#model = options.model;
     // Longest suffix first, so a nested C2 zone wins over its parent.
     this.#c2 = [...(options.c2Domains ?? [])].sort((a, b) => b.length - a.length);
+    this.#vantage = new ResolverVantage(options.resolvers);
+  }
+
+  /** A resolver's upstream copies recognized so far (counted on their domain, not analyzed again). */
+  get upstreamCopies(): number {
+    return this.#vantage.copies;
   }
 
   /** Number of parent domains seen. */
@@ -115,8 +126,30 @@ export class Analyzer {
       r = this.#route(tx.queryKey);
       this.#byRef.set(ref, r);
     }
-    r.acc.add(tx, r.parts);
-    return r.acc.domain;
+    // A name with no delegated TLD belongs to the server it was sent to.
+    let acc = r.acc, parts = r.parts;
+    if (acc === null) ({ acc, parts } = this.#bareRoute(tx));
+    if (this.#vantage.copyOf(tx) !== null) acc.addUpstreamCopy();
+    else acc.add(tx, parts);
+    return acc.domain;
+  }
+
+  #accumulator(domain: string): DomainAccumulator {
+    let acc = this.#domains.get(domain);
+    if (acc === undefined) {
+      acc = new DomainAccumulator(domain, this.#c2.some((s) => isUnder(domain, s)));
+      this.#domains.set(domain, acc);
+    }
+    return acc;
+  }
+
+  /** The route of a name without a delegated TLD: its server's group, the name (less a word prefix) its data. */
+  #bareRoute(tx: Transaction): { acc: DomainAccumulator; parts: NameParts } {
+    const group = bareServerGroup(tx.queryKey, tx.server);
+    const name = tx.queryKey.endsWith(".") ? tx.queryKey.slice(0, -1) : tx.queryKey;
+    const prefix = group.slice(0, group.indexOf("@"));
+    const part = prefix === "" ? name : name.slice(prefix.length + 1);
+    return { acc: this.#accumulator(group), parts: { part, subzone: "", length: tx.queryKey.length } };
   }
 
   /** The route of a lower-cased query name. */
@@ -125,12 +158,8 @@ export class Analyzer {
     if (r === undefined) {
       const name = key.endsWith(".") ? key.slice(0, -1) : key;
       const parent = parentDomain(name, this.#c2);
-      let acc = this.#domains.get(parent);
-      if (acc === undefined) {
-        acc = new DomainAccumulator(parent, this.#c2.some((s) => isUnder(parent, s)));
-        this.#domains.set(parent, acc);
-      }
-      r = { acc, parts: nameParts(key, parent) };
+      const bare = !hasDelegatedTld(name) && !this.#c2.some((s) => isUnder(name, s));
+      r = { acc: bare ? null : this.#accumulator(parent), parts: nameParts(key, parent) };
       if (this.#routes.size >= ROUTES) this.#routes.clear();
       this.#routes.set(key, r);
     }

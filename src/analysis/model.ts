@@ -143,7 +143,7 @@ export function addressChannelStrength(networks: number, uniqueRatio: number): n
 
 /**
  * Share of `queries` answered with data: those with a payload answer not
- * seen before, and those answered with addresses as far as the addresses
+ * seen before that adds information beyond the question, and those answered with addresses as far as the addresses
  * behave as data ({@link addressChannelStrength}), at most 1.
  */
 export function dataAnswerRatio(
@@ -156,15 +156,25 @@ export function dataAnswerRatio(
 }
 
 /**
- * How much evidence a domain offers for channel-shaped features: 0 with 3
- * distinct names or fewer, 1 from 10 up — or sooner when the names together
- * hold much information (0 at 1 000 bits, 1 from 4 000: eight names of
- * 180 encoded characters are plainly a message). A channel is a sequence of
- * distinct messages; with a handful of short names there is no sequence to
- * judge (and at most a few hundred bytes could have moved).
+ * Information the domain's traffic carried, in bits: its distinct names
+ * (count × bits per name) and its data answers (64 bits each, the least a
+ * data answer holds).
+ */
+export function carriedBits(f: DomainFeatures): number {
+  return f.subdomain_count * f.name_bits + 64 * (f.data_answer_ratio ?? 0) * f.query_count;
+}
+
+/**
+ * How much evidence a domain offers for channel-shaped features (new names,
+ * one host, data answers): 0 up to 300 bits carried ({@link carriedBits}),
+ * 1 from 1 200 (150 bytes). A score must rest on enough traffic to mean
+ * something, and what counts is what the traffic could hold, not how many
+ * queries there were: an app asking a dozen short hostnames under its
+ * domain carries under 100 bits; four 200-character base32 names carry
+ * 3 600, plainly a message.
  */
 export function channelEvidence(f: DomainFeatures): number {
-  return Math.max(ramp(f.subdomain_count, 3, 10), ramp(f.subdomain_count * f.name_bits, 1000, 4000));
+  return ramp(carriedBits(f), 300, 1200);
 }
 
 /**
@@ -230,10 +240,10 @@ export const TUNNEL_FEATURES: Record<string, FeatureDef> = {
   persistence: {
     name: "persistence",
     description:
-      "new names the busiest client kept asking: 10 to 300 names (log), × how they came — steadily for minutes (gap CV 0.3 or less → 1, 0.8 or more → 0; over 1 to 10 minutes) or in volume (60 to 600 new names a minute)",
+      "new names the busiest client kept asking: 10 to 300 names (log), × how steadily, for minutes (gap CV 0.3 or less → 1, 0.8 or more → 0; over 1 to 10 minutes): a busy host asks many names too, at random",
     raw: (f) => f.top_client_names ?? 0,
     corpus: "zero-max",
-    absolute: (raw, f) => logRamp(raw ?? 0, 10, 300) * Math.max(steadyFor(f), ramp(newNamesPerMinute(f), 60, 600)),
+    absolute: (raw, f) => logRamp(raw ?? 0, 10, 300) * steadyFor(f),
   },
   capacity: {
     name: "capacity",

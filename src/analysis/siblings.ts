@@ -100,6 +100,7 @@ export function mergeFeatures(parts: DomainFeatures[], spans: { first: number; l
   const channel = addressChannelStrength(networks, unique);
   const addressAnswers = sum((f) => f.address_answers);
   const newPayloadAnswers = sum((f) => f.new_payload_answers);
+  const dataAnswers = sum((f) => f.data_answers ?? 0);
   const withCv = parts.filter((f) => f.cv !== null && f.query_count > 0);
   return {
     query_count: queries,
@@ -127,7 +128,8 @@ export function mergeFeatures(parts: DomainFeatures[], spans: { first: number; l
     address_sets: sum((f) => f.address_sets),
     address_channel: channel,
     new_payload_answers: newPayloadAnswers,
-    data_answer_ratio: dataAnswerRatio(newPayloadAnswers, channel, addressAnswers, queries),
+    data_answers: dataAnswers,
+    data_answer_ratio: dataAnswerRatio(dataAnswers, channel, addressAnswers, queries),
     upstream_capacity: sum((f) => f.upstream_capacity),
     downstream_capacity: sum((f) => f.downstream_capacity),
     top_client_capacity: sum((f) => f.top_client_capacity),

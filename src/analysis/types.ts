@@ -63,6 +63,8 @@ export interface DomainFeatures {
   address_channel: number;
   /** Transactions answered with a payload (TXT, NULL, CNAME, MX…) not seen before under the domain. */
   new_payload_answers: number;
+  /** New payload answers that carry data: every new TXT, NULL, KEY… answer, and name answers (CNAME, MX, SRV) adding at least 64 bits beyond their question (a provider's CNAME for the hostname asked does not). Absent in runs stored before it was counted. */
+  data_answers?: number;
   /** Share of queries answered with data: a payload answer (TXT, NULL, CNAME, MX…) not seen before, or addresses as far as they behave like data. */
   data_answer_ratio: number;
   /** Information-content bound: compressed bytes of the distinct name parts (upstream). */
@@ -120,6 +122,12 @@ export interface DomainEvidence {
   lookalikes: Lookalike[];
   /** A few TXT answers as seen. */
   txt_samples: string[];
+  /**
+   * Seen at a resolver: queries that were the resolver's own upstream copies of a client's question (the same
+   * question from a resolver shortly after), attributed to that client and not counted again. Absent in runs stored
+   * before it was counted.
+   */
+  upstream_copies?: number;
   /**
    * Sibling zones: other parent domains the same single client asked new names of the same shape under,
    * interleaved in time (one channel spread over several zones). `scored_together`: the score and its

@@ -166,7 +166,7 @@ export async function runEval(
   if (rest.length > 0) {
     lines.push(
       `  (+${rest.length} other benign domains, highest score ${
-        Math.max(...rest.map((d) => d.score)).toFixed(1)
+        rest.reduce((m, d) => Math.max(m, d.score), -Infinity).toFixed(1)
       }; --all lists them)`,
     );
   }

@@ -210,7 +210,7 @@ export function detailLines(
   }
   lines.push("");
   // Evidence lines escape their traffic strings themselves.
-  if (f.evidence !== undefined) lines.push(...evidenceLines(f.evidence, f.features).map((l) => cut(l, w)));
+  if (f.evidence !== undefined) lines.push(...evidenceLines(f.evidence, f.features, f.domain).map((l) => cut(l, w)));
   lines.push("", "Earlier runs:");
   const others = history.filter((h) => h.run !== run);
   if (others.length === 0) lines.push("  (scored in no other run)");

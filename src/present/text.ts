@@ -117,6 +117,26 @@ export function addressLine(f: DomainFeatures): string | null {
   }%`;
 }
 
+/** The resolver's vantage point, in one sentence (null when no upstream copy was seen). */
+export function vantageLine(e: DomainEvidence, f: DomainFeatures): string | null {
+  const copies = e.upstream_copies ?? 0;
+  if (copies === 0) return null;
+  return `seen at a resolver: ${copies.toLocaleString("en-US")} of ${
+    (copies + f.query_count).toLocaleString("en-US")
+  } queries are its upstream copies (the same question again from the resolver shortly after), attributed to the client that asked and counted once`;
+}
+
+/** A domain of names with no delegated TLD, in one sentence (null for a registered domain). */
+export function bareServerLine(domain: string): string | null {
+  const at = domain.indexOf("@");
+  if (at < 0) return null;
+  return `names with no delegated top-level domain, sent straight to ${
+    escapeTerminal(domain.slice(at + 1))
+  }: grouped by that server${
+    at > 0 ? ` and their first label "${escapeTerminal(domain.slice(0, at))}"` : ""
+  }; DNS sent to a server rather than through a resolver is itself evidence`;
+}
+
 /** Sibling zones, in one sentence (null without). */
 export function siblingsLine(e: DomainEvidence): string | null {
   const s = e.siblings;
@@ -133,12 +153,16 @@ export function siblingsLine(e: DomainEvidence): string | null {
 }
 
 /** Evidence as indented text lines. */
-export function evidenceLines(e: DomainEvidence, f?: DomainFeatures): string[] {
+export function evidenceLines(e: DomainEvidence, f?: DomainFeatures, domain?: string): string[] {
   const lines: string[] = ["Evidence:"];
+  const bare = domain === undefined ? null : bareServerLine(domain);
+  if (bare !== null) lines.push(`  sent to server   ${bare}`);
   if (f !== undefined && f.upstream_capacity !== undefined) lines.push(`  capacity         ${capacityLine(f)}`);
   if (f !== undefined && (f.top_client_names ?? 0) >= 10) lines.push(`  persistence      ${persistenceLine(f)}`);
   const address = f === undefined ? null : addressLine(f);
   if (address !== null) lines.push(`  addresses        ${address}`);
+  const vantage = f === undefined ? null : vantageLine(e, f);
+  if (vantage !== null) lines.push(`  vantage          ${vantage}`);
   const siblings = siblingsLine(e);
   if (siblings !== null) lines.push(`  siblings         ${siblings}`);
   for (const l of e.lookalikes ?? []) lines.push(`  looks like       ${l.class}: ${escapeTerminal(l.reason)}`);
@@ -205,7 +229,7 @@ export function explainText(c: Colors, f: DomainFinding): string {
     );
   }
   lines.push("");
-  if (f.evidence !== undefined) lines.push(...evidenceLines(f.evidence, f.features));
+  if (f.evidence !== undefined) lines.push(...evidenceLines(f.evidence, f.features, f.domain));
   return lines.join("\n") + "\n";
 }
 
@@ -344,6 +368,6 @@ export function showText(c: Colors, f: DomainFinding): string {
     lines.push(`  ${k.padEnd(22)} ${v === null ? "-" : typeof v === "number" ? Number(v.toPrecision(6)) : v}`);
   }
   lines.push("");
-  if (f.evidence !== undefined) lines.push(...evidenceLines(f.evidence, f.features));
+  if (f.evidence !== undefined) lines.push(...evidenceLines(f.evidence, f.features, f.domain));
   return lines.join("\n") + "\n";
 }

@@ -1,0 +1,254 @@
+/**
+ * Detection judged source by source. The model is never judged on one
+ * pooled figure: each source is reported on its own, and the worst source
+ * is the headline. Sources:
+ *
+ * - `lab`: the recorded lab (`fixtures/lab/`) and the generated scenarios
+ *   (`lab/scenarios.ts`: busy hosts, app bursts, a bare-server tunnel, a
+ *   slow address implant, a 4-query burst, a tunnel at its resolver);
+ * - `corpus`: `../shared/corpus/` as recorded in front of the resolver;
+ * - `resolver`: the same captures with the resolver's upstream leg merged
+ *   in (what a sensor on the resolver's NIC sees; needs `mergecap`);
+ * - `public`: `../shared/corpus/public/`;
+ * - `public-benign`: `../shared/corpus/public-benign/`.
+ *
+ * Each source also gets the replay check: its captures with time running
+ * 100× faster, cut in 5-s windows; a benign domain-window at MEDIUM or
+ * more is a false alarm.
+ *
+ *   deno task judge [--json] [--seed N]
+ *
+ * @module
+ */
+import { Analyzer, type DomainSummary } from "../src/analysis/analyze.ts";
+import { presetModel, roundScore, severityOf } from "../src/analysis/model.ts";
+import { evaluate, type LabeledCapture, loadLabeled } from "../src/eval/evaluate.ts";
+import { isTunnel, labelFor, type LabelRow, parseLabels } from "../src/eval/labels.ts";
+import { ingestSources } from "../src/run/ingest.ts";
+import type { Transaction } from "../src/ingest/types.ts";
+import { scenarios } from "../lab/scenarios.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const SHARED = `${ROOT}../shared/corpus`;
+const model = presetModel("tunnel");
+
+const under = (x: string, y: string) => x === y || x.endsWith("." + y);
+
+function labeled(file: string, summaries: DomainSummary[], rows: LabelRow[]): LabeledCapture {
+  return {
+    file,
+    path: file,
+    summaries,
+    labels: summaries.map((s) => labelFor(rows, s.domain)),
+    named: summaries.map((s) =>
+      rows.some((r) => r.suffix !== "*" && (under(s.domain, r.suffix) || under(r.suffix, s.domain)))
+    ),
+  };
+}
+
+/** Benign domain-windows at MEDIUM or more when `txs` replay `speed`× faster in windows of `secs`. */
+function replayAlarms(file: string, txs: Iterable<Transaction>, rows: LabelRow[], speed = 100, secs = 5) {
+  const alarms: { file: string; domain: string; score: number }[] = [];
+  let windows = 0;
+  let a: Analyzer | null = null;
+  let end = -Infinity;
+  let origin: number | null = null;
+  const close = () => {
+    if (a === null) return;
+    windows++;
+    for (const f of a.findings()) {
+      if (!isTunnel(labelFor(rows, f.domain)) && severityOf(roundScore(f.score), model.thresholds) !== "LOW") {
+        alarms.push({ file, domain: f.domain, score: roundScore(f.score) });
+      }
+    }
+  };
+  for (const t of txs) {
+    if (origin === null) origin = t.ts;
+    const ts = origin + (t.ts - origin) / speed;
+    if (ts >= end) {
+      close();
+      a = new Analyzer({ model });
+      end = origin + (Math.floor((ts - origin) / secs) + 1) * secs;
+    }
+    a!.add({ ...t, ts });
+  }
+  close();
+  return { windows, alarms };
+}
+
+interface SourceFigures {
+  source: string;
+  captures: number;
+  tunnels: number;
+  tunnels_high: number;
+  tunnels_medium: number;
+  benign: number;
+  benign_medium: number;
+  weakest_tunnel: { file: string; domain: string; label: string; score: number } | null;
+  strongest_benign: { file: string; domain: string; label: string; score: number } | null;
+  replay_windows: number;
+  replay_alarms: { file: string; domain: string; score: number }[];
+  wrong: { file: string; domain: string; label: string; score: number; top: string }[];
+}
+
+async function fileSource(
+  source: string,
+  paths: string[],
+  labelText: string,
+  rename: (p: string) => string = (p) => p.replace(/^.*\//, ""),
+): Promise<{ caps: LabeledCapture[]; replay: ReturnType<typeof replayAlarms>[] }> {
+  const labels = parseLabels(labelText, source);
+  const caps = await loadLabeled(paths, labels, model);
+  const replay = [];
+  for (const p of paths) {
+    const txs: Transaction[] = [];
+    await ingestSources([p], { onTransaction: (t) => txs.push({ ...t }) });
+    replay.push(replayAlarms(rename(p), txs, labels.get(p.replace(/^.*\//, "")) ?? []));
+  }
+  return { caps, replay };
+}
+
+function figuresOf(source: string, caps: LabeledCapture[], replay: ReturnType<typeof replayAlarms>[]): SourceFigures {
+  const report = evaluate(caps, model).alone;
+  const t = report.domains.filter((d) => isTunnel(d.label));
+  const b = report.domains.filter((d) => !isTunnel(d.label));
+  const high = (s: string) => s === "HIGH" || s === "CRITICAL";
+  const min = t.reduce((m, d) => m === null || d.score < m.score ? d : m, null as (typeof t)[number] | null);
+  const max = b.reduce((m, d) => m === null || d.score > m.score ? d : m, null as (typeof b)[number] | null);
+  const brief = (d: (typeof t)[number] | null) =>
+    d === null ? null : { file: d.file, domain: d.domain, label: d.label, score: roundScore(d.score) };
+  return {
+    source,
+    captures: caps.length,
+    tunnels: t.length,
+    tunnels_high: t.filter((d) => high(d.severity)).length,
+    tunnels_medium: t.filter((d) => d.severity !== "LOW").length,
+    benign: b.length,
+    benign_medium: b.filter((d) => d.severity !== "LOW").length,
+    weakest_tunnel: brief(min),
+    strongest_benign: brief(max),
+    replay_windows: replay.reduce((n, r) => n + r.windows, 0),
+    replay_alarms: replay.flatMap((r) => r.alarms),
+    wrong: report.wrong.map((d) => ({
+      file: d.file,
+      domain: d.domain,
+      label: d.label,
+      score: roundScore(d.score),
+      top: d.top.map((k) => `${k.feature} ${(100 * k.share).toFixed(1)}`).join(", "),
+    })),
+  };
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await Deno.stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function labelPaths(dir: string, text: string): string[] {
+  const files = new Set<string>();
+  for (const line of text.split("\n").slice(1)) {
+    const f = line.split("\t")[0];
+    if (f) files.add(`${dir}/${f}`);
+  }
+  return [...files];
+}
+
+async function mergecap(out: string, inputs: string[]): Promise<boolean> {
+  try {
+    const p = await new Deno.Command("mergecap", { args: ["-F", "pcap", "-w", out, ...inputs], stderr: "null" })
+      .output();
+    return p.success;
+  } catch {
+    return false;
+  }
+}
+
+if (import.meta.main) {
+  const json = Deno.args.includes("--json");
+  const seedAt = Deno.args.indexOf("--seed");
+  const seed = seedAt >= 0 ? Number(Deno.args[seedAt + 1]) : 1;
+  const out: SourceFigures[] = [];
+  const skipped: string[] = [];
+
+  // The lab: recorded captures and generated scenarios.
+  const labText = await Deno.readTextFile(`${ROOT}fixtures/lab/labels.tsv`);
+  const lab = await fileSource("lab", labelPaths(`${ROOT}fixtures/lab`, labText), labText);
+  for (const s of scenarios(seed)) {
+    const a = new Analyzer({ model });
+    for (const t of s.transactions) a.add(t);
+    const rows = s.labels.map((l) => ({ file: s.file, ...l }));
+    lab.caps.push(labeled(s.file, a.summaries(), rows));
+    lab.replay.push(replayAlarms(s.file, s.transactions, rows));
+  }
+  out.push(figuresOf("lab", lab.caps, lab.replay));
+
+  if (await exists(SHARED)) {
+    const corpusText = await Deno.readTextFile(`${SHARED}/labels.tsv`);
+    const corpus = await fileSource("corpus", labelPaths(SHARED, corpusText), corpusText);
+    out.push(figuresOf("corpus", corpus.caps, corpus.replay));
+    // The resolver's vantage: both legs in one capture.
+    const tmp = await Deno.makeTempDir({ prefix: "plumbum-judge-" });
+    const merged: string[] = [];
+    for (const p of labelPaths(SHARED, corpusText)) {
+      const up = p.replace(/\.pcap$/, ".upstream.pcap");
+      const m = `${tmp}/${p.replace(/^.*\//, "")}`;
+      if (await exists(up) && await mergecap(m, [p, up])) merged.push(m);
+    }
+    if (merged.length > 0) {
+      const resolver = await fileSource("resolver", merged, corpusText, (p) => `resolver:${p.replace(/^.*\//, "")}`);
+      resolver.caps.forEach((c) => c.file = `resolver:${c.file}`);
+      out.push(figuresOf("resolver", resolver.caps, resolver.replay));
+    } else skipped.push("resolver (needs mergecap, from the tshark/wireshark-common package)");
+    await Deno.remove(tmp, { recursive: true });
+    for (const name of ["public", "public-benign"]) {
+      const dir = `${SHARED}/${name}`;
+      const text = await Deno.readTextFile(`${dir}/labels.tsv`);
+      const src = await fileSource(name, labelPaths(dir, text), text);
+      out.push(figuresOf(name, src.caps, src.replay));
+    }
+  } else skipped.push(`corpus, resolver, public, public-benign (${SHARED} is absent)`);
+
+  if (json) {
+    console.log(JSON.stringify({ model: model.preset, seed, sources: out, skipped }));
+  } else {
+    const rows = [
+      "| source | captures | tunnels ≥ HIGH | ≥ MEDIUM | benign ≥ MEDIUM | weakest tunnel | strongest benign | 100× 5-s windows: benign ≥ MEDIUM |",
+      "| --- | ---: | ---: | ---: | ---: | --- | --- | ---: |",
+    ];
+    for (const s of out) {
+      rows.push(
+        `| ${s.source} | ${s.captures} | ${s.tunnels_high}/${s.tunnels} | ${s.tunnels_medium}/${s.tunnels} | ${s.benign_medium}/${s.benign} | ${
+          s.weakest_tunnel ? `${s.weakest_tunnel.score} ${s.weakest_tunnel.label}` : "-"
+        } | ${
+          s.strongest_benign ? `${s.strongest_benign.score} ${s.strongest_benign.domain}` : "-"
+        } | ${s.replay_alarms.length}/${s.replay_windows} |`,
+      );
+    }
+    console.log(rows.join("\n"));
+    const worstT = out.filter((s) =>
+      s.tunnels > 0
+    ).sort((a, b) => a.tunnels_high / a.tunnels - b.tunnels_high / b.tunnels)[0];
+    const worstB = [...out].sort((a, b) =>
+      b.benign_medium / Math.max(1, b.benign) - a.benign_medium / Math.max(1, a.benign)
+    )[0];
+    console.log(
+      `\nWorst source: tunnels ${worstT?.source} (${worstT?.tunnels_high}/${worstT?.tunnels} ≥ HIGH); benign ${worstB?.source} (${worstB?.benign_medium}/${worstB?.benign} ≥ MEDIUM)`,
+    );
+    for (const s of out) {
+      for (const w of s.wrong) {
+        console.log(`  wrong [${s.source}] ${w.file} ${w.domain} ${w.label} ${w.score}: ${w.top}`);
+      }
+      for (const a of s.replay_alarms.slice(0, 10)) {
+        console.log(`  replay alarm [${s.source}] ${a.file} ${a.domain} ${a.score}`);
+      }
+      if (s.replay_alarms.length > 10) {
+        console.log(`  … ${s.replay_alarms.length - 10} more replay alarms in ${s.source}`);
+      }
+    }
+    for (const s of skipped) console.log(`skipped: ${s}`);
+  }
+}
