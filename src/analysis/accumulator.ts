@@ -142,7 +142,7 @@ export function addressNetwork(address: string): string {
  * a provider's zone itself is no data: what counts is the part under the
  * target's registered domain, less the question. Text and bytes count whole.
  */
-export function answerBits(type: number, data: Transaction["answers"][number]["data"], queryKey: string): number {
+export function answerBits(data: Transaction["answers"][number]["data"], queryKey: string): number {
   let text: string;
   switch (data.kind) {
     case "name":
@@ -339,7 +339,7 @@ export class DomainAccumulator {
           payload += facts.piece;
           // A name answer (CNAME, MX, SRV) is data only as far as it says more than where the question's host lives.
           const named = data.kind === "name" || data.kind === "mx" || data.kind === "srv";
-          if (bits < DATA_ANSWER_BITS) bits += named ? answerBits(type, data, name) : DATA_ANSWER_BITS;
+          if (bits < DATA_ANSWER_BITS) bits += named ? answerBits(data, name) : DATA_ANSWER_BITS;
         } else {
           b = answerPayload(type, data, a.rdlength);
           // Addresses as data are judged on new names only: repeated names' answers (most of ordinary traffic) say
