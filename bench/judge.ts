@@ -86,6 +86,9 @@ interface SourceFigures {
   benign_medium: number;
   weakest_tunnel: { file: string; domain: string; label: string; score: number } | null;
   strongest_benign: { file: string; domain: string; label: string; score: number } | null;
+  /** Tunnels whose tool was named, and benign domains given a tool's name (false names). */
+  tools_named: number;
+  tools_false: { file: string; domain: string; tool: string }[];
   replay_windows: number;
   replay_alarms: { file: string; domain: string; score: number }[];
   wrong: { file: string; domain: string; label: string; score: number; top: string }[];
@@ -127,6 +130,17 @@ function figuresOf(source: string, caps: LabeledCapture[], replay: ReturnType<ty
     benign_medium: b.filter((d) => d.severity !== "LOW").length,
     weakest_tunnel: brief(min),
     strongest_benign: brief(max),
+    tools_named: caps.reduce(
+      (n, c) => n + c.summaries.filter((s, i) => isTunnel(c.labels[i]) && s.evidence.tool).length,
+      0,
+    ),
+    tools_false: caps.flatMap((c) =>
+      c.summaries.flatMap((s, i) =>
+        !isTunnel(c.labels[i]) && s.evidence.tool
+          ? [{ file: c.file, domain: s.domain, tool: s.evidence.tool.name }]
+          : []
+      )
+    ),
     replay_windows: replay.reduce((n, r) => n + r.windows, 0),
     replay_alarms: replay.flatMap((r) => r.alarms),
     wrong: report.wrong.map((d) => ({
@@ -216,8 +230,8 @@ if (import.meta.main) {
     console.log(JSON.stringify({ model: model.preset, seed, sources: out, skipped }));
   } else {
     const rows = [
-      "| source | captures | tunnels ≥ HIGH | ≥ MEDIUM | benign ≥ MEDIUM | weakest tunnel | strongest benign | 100× 5-s windows: benign ≥ MEDIUM |",
-      "| --- | ---: | ---: | ---: | ---: | --- | --- | ---: |",
+      "| source | captures | tunnels ≥ HIGH | ≥ MEDIUM | benign ≥ MEDIUM | weakest tunnel | strongest benign | 100× 5-s windows: benign ≥ MEDIUM | tool named (tunnels) | tool named (benign) |",
+      "| --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |",
     ];
     for (const s of out) {
       rows.push(
@@ -225,7 +239,7 @@ if (import.meta.main) {
           s.weakest_tunnel ? `${s.weakest_tunnel.score} ${s.weakest_tunnel.label}` : "-"
         } | ${
           s.strongest_benign ? `${s.strongest_benign.score} ${s.strongest_benign.domain}` : "-"
-        } | ${s.replay_alarms.length}/${s.replay_windows} |`,
+        } | ${s.replay_alarms.length}/${s.replay_windows} | ${s.tools_named}/${s.tunnels} | ${s.tools_false.length} |`,
       );
     }
     console.log(rows.join("\n"));
@@ -242,6 +256,7 @@ if (import.meta.main) {
       for (const w of s.wrong) {
         console.log(`  wrong [${s.source}] ${w.file} ${w.domain} ${w.label} ${w.score}: ${w.top}`);
       }
+      for (const t of s.tools_false) console.log(`  false tool [${s.source}] ${t.file} ${t.domain} named ${t.tool}`);
       for (const a of s.replay_alarms.slice(0, 10)) {
         console.log(`  replay alarm [${s.source}] ${a.file} ${a.domain} ${a.score}`);
       }

@@ -21,6 +21,7 @@ import {
   shannonEntropy,
 } from "./sketch.ts";
 import { recognizeLookalikes } from "./lookalike.ts";
+import { recognizeTool } from "./tools.ts";
 import { addressChannelStrength, dataAnswerRatio } from "./model.ts";
 import type { DomainEvidence, DomainFeatures } from "./types.ts";
 
@@ -434,6 +435,7 @@ export class DomainAccumulator {
   evidence(features: DomainFeatures = this.features()): DomainEvidence {
     const e = this.#evidence();
     e.lookalikes = recognizeLookalikes(this.domain, features, e, this.#samplesForPatterns);
+    e.tool = recognizeTool(this.domain, features, e, this.#samplesForPatterns);
     return e;
   }
 

@@ -26,6 +26,7 @@ import {
 import { isUnder, parentDomain } from "./domain.ts";
 import { bareServerGroup, hasDelegatedTld, ResolverVantage } from "./vantage.ts";
 import { mergeFeatures, siblingGroups } from "./siblings.ts";
+import type { ToolMatch } from "./types.ts";
 import {
   type Component,
   corpusRanges,
@@ -52,6 +53,8 @@ export interface DomainFinding {
   components: Component[];
   /** What stands behind the score: names, types, clients, timing, look-alikes. */
   evidence: DomainEvidence;
+  /** The tunnel tool named by its wire signature (see tools.ts), or null; also in the evidence. */
+  tool: ToolMatch | null;
 }
 
 /** Options of the analyzer. */
@@ -252,6 +255,7 @@ export function scoreAll(
       features: s.features,
       components,
       evidence,
+      tool: s.evidence.tool ?? null,
     };
   });
   out.sort((a, b) => b.score - a.score || (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));

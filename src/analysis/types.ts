@@ -13,6 +13,14 @@ export interface Lookalike {
   reason: string;
 }
 
+/** A tunnel tool named by its wire signature. */
+export interface ToolMatch {
+  /** The tool (`iodine`, `dns2tcp`, `dnscat2`, `DNSExfiltrator`, `sods/OzymanDNS`). */
+  name: string;
+  /** What in the traffic named it, in one sentence. */
+  evidence: string;
+}
+
 /** Raw (un-normalized) features of one parent domain. */
 export interface DomainFeatures {
   /** Transactions (queries) under the domain. */
@@ -128,6 +136,8 @@ export interface DomainEvidence {
    * before it was counted.
    */
   upstream_copies?: number;
+  /** The tunnel tool whose wire signature the traffic carries, or null (absent in runs stored before tools were named). */
+  tool?: ToolMatch | null;
   /**
    * Sibling zones: other parent domains the same single client asked new names of the same shape under,
    * interleaved in time (one channel spread over several zones). `scored_together`: the score and its

@@ -80,6 +80,7 @@ export function domainObject(f: DomainFinding): Record<string, unknown> {
     score: roundScore(f.score),
     severity: f.severity,
     is_c2: f.is_c2,
+    tool: f.tool ? { name: f.tool.name, evidence: displayText(f.tool.evidence) } : null,
     features: Object.fromEntries(Object.entries(f.features).map(([k, v]) => [k, typeof v === "number" ? round(v) : v])),
     components: f.components.map((c) => ({
       feature: c.feature,

@@ -155,6 +155,7 @@ export function siblingsLine(e: DomainEvidence): string | null {
 /** Evidence as indented text lines. */
 export function evidenceLines(e: DomainEvidence, f?: DomainFeatures, domain?: string): string[] {
   const lines: string[] = ["Evidence:"];
+  if (e.tool) lines.push(`  tool             ${escapeTerminal(e.tool.name)}: ${escapeTerminal(e.tool.evidence)}`);
   const bare = domain === undefined ? null : bareServerLine(domain);
   if (bare !== null) lines.push(`  sent to server   ${bare}`);
   if (f !== undefined && f.upstream_capacity !== undefined) lines.push(`  capacity         ${capacityLine(f)}`);

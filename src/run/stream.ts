@@ -88,6 +88,8 @@ export interface StreamAlert {
   mean_txt_length: number;
   window_secs: number;
   is_c2: boolean;
+  /** The tunnel tool named by its wire signature, with what named it, or null. */
+  tool: { name: string; evidence: string } | null;
   window_start: string;
   window_end: string;
   components: { feature: string; norm: number; contribution: number }[];
@@ -158,6 +160,7 @@ export function alertOf(
     mean_txt_length: x.mean_txt_length,
     window_secs: windowSecs,
     is_c2: f.is_c2,
+    tool: f.tool,
     window_start: new Date(w.start * 1000).toISOString(),
     window_end: new Date(w.end * 1000).toISOString(),
     components: f.components.map((c) => ({ feature: c.feature, norm: c.norm, contribution: c.contribution })),
