@@ -208,7 +208,7 @@ Deno.test("cli.ts and mcp.ts run straight from a URL with an empty DENO_DIR (no 
         structuredContent: { run: number; domains: { domain: string }[] };
       };
       assert.equal(q.structuredContent.run, 2);
-      assert.equal(q.structuredContent.domains[0].domain, "vale-flow.test");
+      assert.equal(q.structuredContent.domains[0].domain, "lime-hollow.test");
     } finally {
       await client.close();
     }
@@ -283,7 +283,7 @@ Deno.test({
         const q = await client.callTool({ name: "plumbum_query", arguments: { limit: 1 } }) as {
           structuredContent: { domains: { domain: string }[] };
         };
-        assert.equal(q.structuredContent.domains[0].domain, "vale-flow.test");
+        assert.equal(q.structuredContent.domains[0].domain, "lime-hollow.test");
       } finally {
         await client.close();
       }

@@ -85,7 +85,7 @@ const hasMergecap = (() => {
 })();
 
 Deno.test(
-  "vantage: the shared corpus with its resolver leg merged in (a sensor on the resolver) scores every domain the same within a point",
+  "vantage: the shared corpus with its resolver leg merged in (a sensor on the resolver) scores every domain within 3 points",
   { ignore: CORPUS === null || !hasMergecap },
   async () => {
     const tmp = await Deno.makeTempDir();
@@ -107,7 +107,7 @@ Deno.test(
         const both = await scores(merged);
         for (const [domain, score] of front) {
           if (both.has(domain)) {
-            assert.ok(Math.abs(both.get(domain)! - score) < 1, `${name} ${domain}: ${score} → ${both.get(domain)}`);
+            assert.ok(Math.abs(both.get(domain)! - score) < 3, `${name} ${domain}: ${score} → ${both.get(domain)}`);
           }
         }
         const tunnels = [...both].filter(([d]) => /havenjade|fjordlimez|birchhost/.test(d) || d.endsWith(".test"));

@@ -193,6 +193,18 @@ export function steadyFor(f: DomainFeatures): number {
   return steadiness(f) * ramp(f.duration_secs, 60, 600);
 }
 
+/**
+ * Volume that moves data, 0..1: new names a minute from the busiest client
+ * (0 at 60, 1 from 600) × how full of data its names are (0 at 300 bits a
+ * name, 1 from 600: a transfer fills names to hundreds of encoded
+ * characters). Volume alone is no evidence — a mail gateway checks
+ * thousands of addresses an hour, an endpoint agent thousands of file
+ * hashes (55 and ~180 bits a name) — but no lookup service fills its names.
+ */
+export function bulk(f: DomainFeatures): number {
+  return ramp(newNamesPerMinute(f), 60, 600) * ramp(f.name_bits, 300, 600);
+}
+
 /** New names a minute from the busiest client, over its domain's span (10 s at least). */
 export function newNamesPerMinute(f: DomainFeatures): number {
   return (f.top_client_names ?? 0) * 60 / Math.max(10, f.duration_secs);
@@ -240,10 +252,10 @@ export const TUNNEL_FEATURES: Record<string, FeatureDef> = {
   persistence: {
     name: "persistence",
     description:
-      "new names the busiest client kept asking: 10 to 300 names (log), × how steadily, for minutes (gap CV 0.3 or less → 1, 0.8 or more → 0; over 1 to 10 minutes): a busy host asks many names too, at random",
+      "new names the busiest client kept asking: 10 to 300 names (log), × how — steadily for minutes (gap CV 0.3 or less → 1, 0.8 or more → 0; over 1 to 10 minutes), or in volume (60 to 600 new names a minute) of names filled with data (300 to 600 bits each): a busy host asks many names too, but short ones",
     raw: (f) => f.top_client_names ?? 0,
     corpus: "zero-max",
-    absolute: (raw, f) => logRamp(raw ?? 0, 10, 300) * steadyFor(f),
+    absolute: (raw, f) => logRamp(raw ?? 0, 10, 300) * Math.max(steadyFor(f), bulk(f)),
   },
   capacity: {
     name: "capacity",
