@@ -31,6 +31,7 @@ const ALERT_FIELDS = [
   "mean_txt_length",
   "window_secs",
   "is_c2",
+  "tool",
   "window_start",
   "window_end",
   "components",
