@@ -135,41 +135,24 @@ export function addressNetwork(address: string): string {
   return address;
 }
 
+/** A name answer's data: CNAME/PTR/NS targets, MX exchanges, SRV targets. */
+type NameAnswer = Extract<Transaction["answers"][number]["data"], { kind: "name" | "mx" | "srv" }>;
+
 /**
- * Information a payload answer adds beyond the question, in bits (length ×
- * entropy of what is new in it). A name answer (CNAME, MX, SRV) that
- * repeats the question under a provider's zone (`img.example.com` →
+ * Information a name answer (CNAME, MX, SRV) adds beyond the question, in
+ * bits (length × entropy of what is new in it). An answer that repeats the
+ * question under a provider's zone (`img.example.com` →
  * `img.example.com.cdn.provider.net`) adds only the provider's labels, and
  * a provider's zone itself is no data: what counts is the part under the
- * target's registered domain, less the question. Text and bytes count whole.
+ * target's registered domain, less the question.
  */
-export function answerBits(data: Transaction["answers"][number]["data"], queryKey: string): number {
-  let text: string;
-  switch (data.kind) {
-    case "name":
-    case "mx":
-    case "srv": {
-      let target = asciiLower(data.kind === "srv" ? data.target : data.name);
-      if (target.endsWith(".")) target = target.slice(0, -1);
-      const q = queryKey.endsWith(".") ? queryKey.slice(0, -1) : queryKey;
-      if (target.startsWith(q + ".")) target = target.slice(q.length + 1);
-      const parent = parentDomain(target);
-      text = target.length > parent.length ? target.slice(0, target.length - parent.length - 1) : "";
-      break;
-    }
-    case "txt":
-      text = data.strings.join("");
-      break;
-    case "raw":
-      return data.bytes.length * shannonEntropy(bytesToByteString(data.bytes, 0, Math.min(512, data.bytes.length)));
-    case "text":
-      text = data.text;
-      break;
-    case "key":
-      return data.keyLength * 8;
-    default:
-      return 0;
-  }
+export function answerBits(data: NameAnswer, queryKey: string): number {
+  let target = asciiLower(data.kind === "srv" ? data.target : data.name);
+  if (target.endsWith(".")) target = target.slice(0, -1);
+  const q = queryKey.endsWith(".") ? queryKey.slice(0, -1) : queryKey;
+  if (target.startsWith(q + ".")) target = target.slice(q.length + 1);
+  const parent = parentDomain(target);
+  const text = target.length > parent.length ? target.slice(0, target.length - parent.length - 1) : "";
   return text.length * shannonEntropy(text);
 }
 
@@ -180,6 +163,24 @@ export function answerBits(data: Transaction["answers"][number]["data"], queryKe
  * its size: an idle channel's acknowledgements are short and never repeat.)
  */
 export const DATA_ANSWER_BITS = 64;
+
+/**
+ * Whether a response whose payload is new carries data: a payload record
+ * that is not a name (TXT, NULL, KEY…), or name records adding together at
+ * least {@link DATA_ANSWER_BITS} beyond the question ({@link answerBits}).
+ */
+function carriesData(answers: Transaction["answers"], queryKey: string): boolean {
+  let bits = 0;
+  for (let i = 0; i < answers.length; i++) {
+    const a = answers[i];
+    if (!isPayloadType(a.type)) continue;
+    const data = a.data;
+    if (data.kind !== "name" && data.kind !== "mx" && data.kind !== "srv") return true;
+    bits += answerBits(data, queryKey);
+    if (bits >= DATA_ANSWER_BITS) return true;
+  }
+  return false;
+}
 
 /** How evidence names an rcode count ("-": no response). */
 function rcodeKey(rcode: number): string {
@@ -220,7 +221,7 @@ export class DomainAccumulator {
   queries = 0;
   answered = 0;
   /** A resolver's upstream copies of this domain's questions (seen, attributed to the asking client, not analyzed again). */
-  upstreamCopies = 0;
+  #upstreamCopies = 0;
   readonly #names = new DistinctCounter();
   readonly #clients = new BoundedCounts(4096);
   readonly #entropy = new RunningStats();
@@ -251,7 +252,7 @@ export class DomainAccumulator {
   #addressAnswers = 0;
   /** Transactions answered with a payload not seen before under the domain. */
   #newPayloadAnswers = 0;
-  /** Of those, the ones whose answer adds at least {@link DATA_ANSWER_BITS} beyond the question. */
+  /** Of those, the ones that carry data ({@link carriesData}). */
   #dataAnswers = 0;
   readonly #txtSamples: string[] = [];
   /** Up to 64 distinct lower-cased names, for recognizing benign patterns. */
@@ -326,7 +327,6 @@ export class DomainAccumulator {
       let bytes = 0;
       let payload = "";
       let addresses = "";
-      let bits = 0;
       const answers = tx.answers;
       for (let i = 0; i < answers.length; i++) {
         const a = answers[i];
@@ -338,9 +338,6 @@ export class DomainAccumulator {
           const facts = payloadFacts(type, data, a.rdlength);
           b = facts.bytes;
           payload += facts.piece;
-          // A name answer (CNAME, MX, SRV) is data only as far as it says more than where the question's host lives.
-          const named = data.kind === "name" || data.kind === "mx" || data.kind === "srv";
-          if (bits < DATA_ANSWER_BITS) bits += named ? answerBits(data, name) : DATA_ANSWER_BITS;
         } else {
           b = answerPayload(type, data, a.rdlength);
           // Addresses as data are judged on new names only: repeated names' answers (most of ordinary traffic) say
@@ -366,7 +363,8 @@ export class DomainAccumulator {
         this.#payloadAnswers++;
         if (this.#answers.add(payload) || !this.#answers.exact) {
           this.#newPayloadAnswers++;
-          if (bits >= DATA_ANSWER_BITS) this.#dataAnswers++;
+          // Judged on new payloads only: most responses repeat one seen before.
+          if (carriesData(answers, name)) this.#dataAnswers++;
           this.#downCompressed.add(payload);
         }
       }
@@ -375,7 +373,7 @@ export class DomainAccumulator {
 
   /** One of a resolver's upstream copies of a question already added (see vantage.ts). */
   addUpstreamCopy(): void {
-    this.upstreamCopies++;
+    this.#upstreamCopies++;
   }
 
   /** Raw features as they stand. */
@@ -473,7 +471,7 @@ export class DomainAccumulator {
       services: Object.fromEntries(this.#services.top(4)),
       lookalikes: [],
       txt_samples: [...this.#txtSamples],
-      upstream_copies: this.upstreamCopies,
+      upstream_copies: this.#upstreamCopies,
     };
   }
 }

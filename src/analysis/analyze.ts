@@ -24,7 +24,7 @@ import {
   nameParts,
 } from "./accumulator.ts";
 import { isUnder, parentDomain } from "./domain.ts";
-import { bareServerGroup, hasDelegatedTld, ResolverVantage } from "./vantage.ts";
+import { type Asked, bareServerGroup, hasDelegatedTld, notAsked, ResolverVantage } from "./vantage.ts";
 import { mergeFeatures, siblingGroups } from "./siblings.ts";
 import type { ToolMatch } from "./types.ts";
 import {
@@ -72,6 +72,8 @@ interface Route {
   /** Null when the name has no delegated TLD: it goes to the group of the server it was sent to (see vantage.ts). */
   acc: DomainAccumulator | null;
   parts: NameParts;
+  /** Who asked the name last, and when: a resolver's upstream copies are recognized without a table of their own. */
+  asked: Asked;
 }
 
 /** Names whose routes are remembered at once (the table starts over when full). */
@@ -106,11 +108,6 @@ export class Analyzer {
     this.#vantage = new ResolverVantage(options.resolvers);
   }
 
-  /** A resolver's upstream copies recognized so far (counted on their domain, not analyzed again). */
-  get upstreamCopies(): number {
-    return this.#vantage.copies;
-  }
-
   /** Number of parent domains seen. */
   get domainCount(): number {
     return this.#domains.size;
@@ -132,7 +129,7 @@ export class Analyzer {
     // A name with no delegated TLD belongs to the server it was sent to.
     let acc = r.acc, parts = r.parts;
     if (acc === null) ({ acc, parts } = this.#bareRoute(tx));
-    if (this.#vantage.copyOf(tx) !== null) acc.addUpstreamCopy();
+    if (this.#vantage.copyOf(tx, r.asked) !== null) acc.addUpstreamCopy();
     else acc.add(tx, parts);
     return acc.domain;
   }
@@ -162,7 +159,7 @@ export class Analyzer {
       const name = key.endsWith(".") ? key.slice(0, -1) : key;
       const parent = parentDomain(name, this.#c2);
       const bare = !hasDelegatedTld(name) && !this.#c2.some((s) => isUnder(name, s));
-      r = { acc: bare ? null : this.#accumulator(parent), parts: nameParts(key, parent) };
+      r = { acc: bare ? null : this.#accumulator(parent), parts: nameParts(key, parent), asked: notAsked() };
       if (this.#routes.size >= ROUTES) this.#routes.clear();
       this.#routes.set(key, r);
     }

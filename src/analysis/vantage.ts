@@ -6,16 +6,20 @@
  * counted once.
  *
  * The rule, for packets and logs alike: a transaction is an upstream copy
- * when the same question (name and type) was asked by another address
- * shortly before ({@link COPY_DELAY_SECS}), and its sender behaves as a
+ * when the same name was asked by another address shortly before
+ * ({@link COPY_DELAY_SECS}; the type may differ: a resolver minimising
+ * names, or asking A and AAAA, still acts for that client), and its sender behaves as a
  * resolver — it receives queries itself, or it sends iterative queries
  * (recursion not desired: stub resolvers always ask for recursion, resolvers
  * asking authorities never do; a resolver often sends from another address
  * than the one it listens on). Named resolvers (`resolvers` in config) are
  * taken as such without that evidence.
  *
- * Memory is bounded: the questions of the last few seconds, at most
- * {@link RECENT_MAX}.
+ * Every transaction passes here. The analyzer keeps each name's {@link Asked}
+ * record on the route it already looks up per name, so the rule costs no
+ * second table; without such a record the vantage keeps its own, bounded:
+ * the names of the last few seconds, at most {@link RECENT_MAX}, expired
+ * ones swept once per {@link COPY_DELAY_SECS} of capture time.
  *
  * @module
  */
@@ -29,15 +33,27 @@ export const RECENT_MAX = 65536;
 /** Addresses remembered as receiving queries, at most. */
 const SERVERS_MAX = 4096;
 
-interface Asked {
+/**
+ * Who last asked a name, and when. A caller that keeps a record per name
+ * (the analyzer, on the name's route) hands it to
+ * {@link ResolverVantage.copyOf}; otherwise the vantage keeps its own.
+ */
+export interface Asked {
   client: string;
   ts: number;
 }
 
+/** A record of a name nobody has asked yet. */
+export function notAsked(): Asked {
+  return { client: "", ts: -Infinity };
+}
+
 /** Recognizes a resolver's upstream copies in a stream of transactions (in query order). */
 export class ResolverVantage {
-  /** Question (type and name) → who asked it last and when. */
+  /** Name → who asked it last and when. */
   readonly #recent = new Map<string, Asked>();
+  /** Capture time of the last sweep of expired names. */
+  #swept = -Infinity;
   /** Addresses that received queries. */
   readonly #servers = new Set<string>();
   readonly #named: ReadonlySet<string>;
@@ -50,38 +66,54 @@ export class ResolverVantage {
   }
 
   /**
-   * Whether `tx` is a resolver's copy of a question a client asked just
-   * before; returns that client, or null (then `tx` is remembered as asked).
+   * Whether `tx` is a resolver's copy of a name a client asked just before;
+   * returns that client, or null (then `tx` is remembered as asked, in
+   * `asked`: the name's record, when the caller keeps one).
    */
-  copyOf(tx: Transaction): string | null {
-    const key = tx.qtype + " " + tx.queryKey;
+  copyOf(tx: Transaction, asked: Asked = this.#asked(tx.queryKey, tx.ts)): string | null {
     const ts = tx.ts;
-    const before = this.#recent.get(key);
     if (
-      before !== undefined && before.client !== tx.client && ts - before.ts <= COPY_DELAY_SECS &&
-      ts >= before.ts - 0.001 && this.#resolverLike(tx)
+      asked.client !== tx.client && ts - asked.ts <= COPY_DELAY_SECS && ts >= asked.ts - 0.001 &&
+      this.#resolverLike(tx)
     ) {
       this.copies++;
-      return before.client;
+      return asked.client;
     }
     if (this.#servers.size < SERVERS_MAX) this.#servers.add(tx.server);
-    this.#remember(key, tx.client, ts);
+    asked.client = tx.client;
+    asked.ts = ts;
     return null;
+  }
+
+  /** The vantage's own record of a name (for callers that keep none). */
+  #asked(key: string, ts: number): Asked {
+    let asked = this.#recent.get(key);
+    if (asked === undefined) {
+      if (this.#recent.size >= RECENT_MAX || ts - this.#swept >= COPY_DELAY_SECS) this.#sweep(ts);
+      asked = notAsked();
+      this.#recent.set(key, asked);
+    }
+    return asked;
   }
 
   #resolverLike(tx: Transaction): boolean {
     return (tx.hasQuery && !tx.rd) || this.#servers.has(tx.client) || this.#named.has(tx.client);
   }
 
-  #remember(key: string, client: string, ts: number): void {
+  /**
+   * Forget names too old to be copied; when still full, the longest-held
+   * ones down to three quarters, so that a flood of new names sweeps once
+   * per {@link RECENT_MAX}/4 of them, not at every name.
+   */
+  #sweep(ts: number): void {
+    this.#swept = ts;
     const recent = this.#recent;
-    // Oldest first: drop what is too old to be copied, and the oldest when full.
-    for (const [k, v] of recent) {
-      if (recent.size < RECENT_MAX && v.ts >= ts - COPY_DELAY_SECS) break;
+    for (const [k, v] of recent) if (v.ts < ts - COPY_DELAY_SECS) recent.delete(k);
+    if (recent.size < RECENT_MAX) return;
+    for (const k of recent.keys()) {
+      if (recent.size <= RECENT_MAX * 3 / 4) break;
       recent.delete(k);
     }
-    recent.delete(key);
-    recent.set(key, { client, ts });
   }
 }
 
