@@ -20,8 +20,11 @@ function isMailAuthName(n: string): boolean {
   return n.includes("_domainkey.") || n.startsWith("_dmarc.");
 }
 
-function share(names: string[], re: RegExp): number {
-  return names.length === 0 ? 0 : names.filter((n) => re.test(n)).length / names.length;
+/** Share of `names` that match a pattern or pass a test (0 without names). */
+export function share(names: string[], test: RegExp | ((name: string) => boolean)): number {
+  if (names.length === 0) return 0;
+  const pass = test instanceof RegExp ? (n: string) => test.test(n) : test;
+  return names.filter(pass).length / names.length;
 }
 
 /** The benign patterns that `domain`'s traffic matches. */

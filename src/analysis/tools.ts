@@ -10,12 +10,10 @@
  * @module
  */
 
+import { share } from "./lookalike.ts";
 import type { DomainEvidence, DomainFeatures, ToolMatch } from "./types.ts";
 
 export type { ToolMatch } from "./types.ts";
-
-const share = (names: string[], test: (n: string) => boolean) =>
-  names.length === 0 ? 0 : names.filter(test).length / names.length;
 
 /** The name's labels under `domain` (the whole name when it is not under it). */
 function under(name: string, domain: string): string {
@@ -54,7 +52,7 @@ export function recognizeTool(
       evidence: `an "init.<base32>" header name (file name and chunk count), then ${chunks} numbered base64url chunks`,
     };
   }
-  const sods = share(parts, (p) => /(^|\.)id-\d+\.(up|down)(\.|$)/.test(p));
+  const sods = share(parts, /(^|\.)id-\d+\.(up|down)(\.|$)/);
   if (sods >= 0.3) {
     return {
       name: "sods/OzymanDNS",

@@ -128,11 +128,15 @@ export class ResolverVantage {
 export function hasDelegatedTld(name: string): boolean {
   const n = name.endsWith(".") ? name.slice(0, -1) : name;
   const last = n.slice(n.lastIndexOf(".") + 1);
-  if (last.length === 0 || last.length > 24) return last.length === 0;
-  if (last.startsWith("xn--")) return true;
-  for (let i = 0; i < last.length; i++) {
-    const c = last.charCodeAt(i);
-    if (!(c >= 0x61 && c <= 0x7a)) return false;
+  return last.length === 0 || (last.length <= 24 && last.startsWith("xn--")) || isWord(last, false);
+}
+
+/** 1 to 24 lower-case letters (and hyphens, when `hyphens`): a TLD, or a tool's fixed prefix. */
+function isWord(s: string, hyphens: boolean): boolean {
+  if (s.length === 0 || s.length > 24) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 0x61 && c <= 0x7a) || (hyphens && c === 0x2d))) return false;
   }
   return true;
 }
@@ -145,10 +149,5 @@ export function hasDelegatedTld(name: string): boolean {
 export function bareServerGroup(name: string, server: string): string {
   const dot = name.indexOf(".");
   const first = dot < 0 ? name : name.slice(0, dot);
-  let word = first.length > 0 && first.length <= 24;
-  for (let i = 0; word && i < first.length; i++) {
-    const c = first.charCodeAt(i);
-    word = (c >= 0x61 && c <= 0x7a) || c === 0x2d;
-  }
-  return `${word ? first : ""}@${server}`;
+  return `${isWord(first, true) ? first : ""}@${server}`;
 }
