@@ -20,9 +20,9 @@
  *
  * @module
  */
-import { Analyzer, type DomainSummary } from "../src/analysis/analyze.ts";
+import { Analyzer } from "../src/analysis/analyze.ts";
 import { presetModel, roundScore, severityOf } from "../src/analysis/model.ts";
-import { evaluate, type LabeledCapture, loadLabeled } from "../src/eval/evaluate.ts";
+import { evaluate, type LabeledCapture, labeledCapture } from "../src/eval/evaluate.ts";
 import { isTunnel, labelFor, type LabelRow, parseLabels } from "../src/eval/labels.ts";
 import { ingestSources } from "../src/run/ingest.ts";
 import type { Transaction } from "../src/ingest/types.ts";
@@ -31,20 +31,6 @@ import { scenarios } from "../lab/scenarios.ts";
 const ROOT = new URL("..", import.meta.url).pathname;
 const SHARED = `${ROOT}../shared/corpus`;
 const model = presetModel("tunnel");
-
-const under = (x: string, y: string) => x === y || x.endsWith("." + y);
-
-function labeled(file: string, summaries: DomainSummary[], rows: LabelRow[]): LabeledCapture {
-  return {
-    file,
-    path: file,
-    summaries,
-    labels: summaries.map((s) => labelFor(rows, s.domain)),
-    named: summaries.map((s) =>
-      rows.some((r) => r.suffix !== "*" && (under(s.domain, r.suffix) || under(r.suffix, s.domain)))
-    ),
-  };
-}
 
 /** Benign domain-windows at MEDIUM or more when `txs` replay `speed`× faster in windows of `secs`. */
 function replayAlarms(file: string, txs: Iterable<Transaction>, rows: LabelRow[], speed = 100, secs = 5) {
@@ -94,19 +80,25 @@ interface SourceFigures {
   wrong: { file: string; domain: string; label: string; score: number; top: string }[];
 }
 
-async function fileSource(
-  source: string,
-  paths: string[],
-  labelText: string,
-  rename: (p: string) => string = (p) => p.replace(/^.*\//, ""),
-): Promise<{ caps: LabeledCapture[]; replay: ReturnType<typeof replayAlarms>[] }> {
+/** A labeled capture from transactions, and its replay check: one analysis, as `apply` makes it, per capture. */
+function judgeCapture(file: string, txs: Transaction[], rows: LabelRow[]) {
+  const a = new Analyzer({ model });
+  for (const t of txs) a.add(t);
+  return { cap: labeledCapture(file, file, a.summaries(), rows), replay: replayAlarms(file, txs, rows) };
+}
+
+/** The captures a labels file names, each read once; `prefix` before their names in the report. */
+async function fileSource(source: string, paths: string[], labelText: string, prefix = "") {
   const labels = parseLabels(labelText, source);
-  const caps = await loadLabeled(paths, labels, model);
-  const replay = [];
+  const caps: LabeledCapture[] = [];
+  const replay: ReturnType<typeof replayAlarms>[] = [];
   for (const p of paths) {
     const txs: Transaction[] = [];
     await ingestSources([p], { onTransaction: (t) => txs.push({ ...t }) });
-    replay.push(replayAlarms(rename(p), txs, labels.get(p.replace(/^.*\//, "")) ?? []));
+    const base = p.replace(/^.*\//, "");
+    const judged = judgeCapture(prefix + base, txs, labels.get(base) ?? []);
+    caps.push(judged.cap);
+    replay.push(judged.replay);
   }
   return { caps, replay };
 }
@@ -192,11 +184,9 @@ if (import.meta.main) {
   const labText = await Deno.readTextFile(`${ROOT}fixtures/lab/labels.tsv`);
   const lab = await fileSource("lab", labelPaths(`${ROOT}fixtures/lab`, labText), labText);
   for (const s of scenarios(seed)) {
-    const a = new Analyzer({ model });
-    for (const t of s.transactions) a.add(t);
-    const rows = s.labels.map((l) => ({ file: s.file, ...l }));
-    lab.caps.push(labeled(s.file, a.summaries(), rows));
-    lab.replay.push(replayAlarms(s.file, s.transactions, rows));
+    const judged = judgeCapture(s.file, s.transactions, s.labels.map((l) => ({ file: s.file, ...l })));
+    lab.caps.push(judged.cap);
+    lab.replay.push(judged.replay);
   }
   out.push(figuresOf("lab", lab.caps, lab.replay));
 
@@ -213,8 +203,7 @@ if (import.meta.main) {
       if (await exists(up) && await mergecap(m, [p, up])) merged.push(m);
     }
     if (merged.length > 0) {
-      const resolver = await fileSource("resolver", merged, corpusText, (p) => `resolver:${p.replace(/^.*\//, "")}`);
-      resolver.caps.forEach((c) => c.file = `resolver:${c.file}`);
+      const resolver = await fileSource("resolver", merged, corpusText, "resolver:");
       out.push(figuresOf("resolver", resolver.caps, resolver.replay));
     } else skipped.push("resolver (needs mergecap, from the tshark/wireshark-common package)");
     await Deno.remove(tmp, { recursive: true });

@@ -16,7 +16,8 @@ import {
 } from "../analysis/analyze.ts";
 import type { ModelConfig } from "../analysis/model.ts";
 import { Pipeline } from "../run/pipeline.ts";
-import { isTunnel, labelFor, LabelsError, type LabelSet } from "./labels.ts";
+import { isUnder } from "../analysis/domain.ts";
+import { isTunnel, labelFor, type LabelRow, LabelsError, type LabelSet } from "./labels.ts";
 
 /** A capture's domains, summarized once and scored under any model. */
 export interface LabeledCapture {
@@ -88,19 +89,27 @@ export async function loadLabeled(
     const pipeline = new Pipeline({ model, c2Domains: options.c2Domains, dnsPorts: options.dnsPorts });
     await pipeline.ingest([path]);
     await pipeline.end();
-    const summaries = pipeline.analyzer.summaries();
-    const under = (x: string, y: string) => x === y || x.endsWith("." + y);
-    out.push({
-      file,
-      path,
-      summaries,
-      labels: summaries.map((s) => labelFor(rows, s.domain)),
-      named: summaries.map((s) =>
-        rows.some((r) => r.suffix !== "*" && (under(s.domain, r.suffix) || under(r.suffix, s.domain)))
-      ),
-    });
+    out.push(labeledCapture(file, path, pipeline.analyzer.summaries(), rows));
   }
   return out;
+}
+
+/** A capture's summarized domains with their labels from `rows` (the labels file's rows for that capture). */
+export function labeledCapture(
+  file: string,
+  path: string,
+  summaries: DomainSummary[],
+  rows: LabelRow[],
+): LabeledCapture {
+  return {
+    file,
+    path,
+    summaries,
+    labels: summaries.map((s) => labelFor(rows, s.domain)),
+    named: summaries.map((s) =>
+      rows.some((r) => r.suffix !== "*" && (isUnder(s.domain, r.suffix) || isUnder(r.suffix, s.domain)))
+    ),
+  };
 }
 
 /** ROC AUC of scores (Mann–Whitney U, ties count one half). */
