@@ -16,13 +16,21 @@
  * 100× faster, cut in 5-s windows; a benign domain-window at MEDIUM or
  * more is a false alarm.
  *
- *   deno task judge [--json] [--seed N]
+ * With `--loso`, the model's measured scales ({@link TUNNEL_SCALES}) are
+ * refitted leaving one source out at a time (the lab, the corpus with its
+ * resolver leg, the public tool captures, the public benign captures): a
+ * grid of scales is scored on the other sources (fewest errors — tunnels
+ * under HIGH, benign domains at MEDIUM or more —, then the widest margin,
+ * then the nearest to the shipped scales) and the choice is measured on the
+ * source left out. The worst held-out source is the headline.
+ *
+ *   deno task judge [--json] [--seed N] [--loso]
  *
  * @module
  */
 import { Analyzer } from "../src/analysis/analyze.ts";
-import { presetModel, roundScore, severityOf } from "../src/analysis/model.ts";
-import { evaluate, type LabeledCapture, labeledCapture } from "../src/eval/evaluate.ts";
+import { presetModel, roundScore, severityOf, TUNNEL_SCALES } from "../src/analysis/model.ts";
+import { evaluate, type LabeledCapture, labeledCapture, scoreAlone } from "../src/eval/evaluate.ts";
 import { isTunnel, labelFor, type LabelRow, parseLabels } from "../src/eval/labels.ts";
 import { ingestSources } from "../src/run/ingest.ts";
 import type { Transaction } from "../src/ingest/types.ts";
@@ -145,6 +153,82 @@ function figuresOf(source: string, caps: LabeledCapture[], replay: ReturnType<ty
   };
 }
 
+type Scales = typeof TUNNEL_SCALES;
+
+/** Errors (tunnels under HIGH, benign at MEDIUM or more) and margin of `caps` under `scales`. */
+function judgeScales(caps: LabeledCapture[], scales: Scales): { errors: number; margin: number } {
+  const shipped = { ...TUNNEL_SCALES };
+  Object.assign(TUNNEL_SCALES, scales);
+  try {
+    const high = (s: string) => s === "HIGH" || s === "CRITICAL";
+    let errors = 0, weakest = Infinity, strongest = -Infinity;
+    for (const d of scoreAlone(caps, model)) {
+      const tunnel = isTunnel(d.label);
+      if (tunnel ? !high(d.severity) : d.severity !== "LOW") errors++;
+      else if (tunnel) weakest = Math.min(weakest, d.score);
+      else strongest = Math.max(strongest, d.score);
+    }
+    // How far the right answers sit from the nearest threshold they must clear.
+    return { errors, margin: Math.min(weakest - model.thresholds.high, model.thresholds.medium - strongest) };
+  } finally {
+    Object.assign(TUNNEL_SCALES, shipped);
+  }
+}
+
+/** The grid of scales a fold chooses from (the shipped ones among them). */
+function scaleGrid(): Scales[] {
+  const out: Scales[] = [];
+  for (const lo of [100, 200, 300, 500, 800]) {
+    for (const k of [2, 4, 8]) {
+      for (const b of [150, 300, 450]) {
+        for (const m of [1.5, 2, 3]) out.push({ evidenceBits: [lo, lo * k], bulkNameBits: [b, b * m] });
+      }
+    }
+  }
+  return out;
+}
+
+/** Distance of scales from the shipped ones (sum of log ratios), for ties. */
+function distance(a: Scales, b: Scales): number {
+  const d = (x: number, y: number) => Math.abs(Math.log(x / y));
+  return d(a.evidenceBits[0], b.evidenceBits[0]) + d(a.evidenceBits[1], b.evidenceBits[1]) +
+    d(a.bulkNameBits[0], b.bulkNameBits[0]) + d(a.bulkNameBits[1], b.bulkNameBits[1]);
+}
+
+/** Leave one source out: fit the scales on the others, measure on it. */
+function leaveOneSourceOut(groups: { source: string; caps: LabeledCapture[] }[]) {
+  const shipped: Scales = {
+    evidenceBits: [...TUNNEL_SCALES.evidenceBits],
+    bulkNameBits: [...TUNNEL_SCALES.bulkNameBits],
+  };
+  const grid = scaleGrid();
+  // Each candidate scored once per source; a fold sums the sources it trains on.
+  const table = grid.map((scales) => groups.map((g) => judgeScales(g.caps, scales)));
+  return groups.map((held, h) => {
+    let best = -1;
+    let bestKey: [number, number, number] = [Infinity, -Infinity, Infinity];
+    table.forEach((row, i) => {
+      const train = row.filter((_, k) => k !== h);
+      const key: [number, number, number] = [
+        train.reduce((n, r) => n + r.errors, 0),
+        Math.min(...train.map((r) => r.margin)),
+        distance(grid[i], shipped),
+      ];
+      const better = key[0] < bestKey[0] || (key[0] === bestKey[0] &&
+        (key[1] > bestKey[1] || (key[1] === bestKey[1] && key[2] < bestKey[2])));
+      if (better) [best, bestKey] = [i, key];
+    });
+    return {
+      held_out: held.source,
+      chosen: grid[best],
+      train_errors: bestKey[0],
+      held_out_errors: table[best][h].errors,
+      held_out_margin: table[best][h].margin,
+      shipped_errors: judgeScales(held.caps, shipped).errors,
+    };
+  });
+}
+
 async function exists(p: string): Promise<boolean> {
   try {
     await Deno.stat(p);
@@ -179,6 +263,8 @@ if (import.meta.main) {
   const seed = seedAt >= 0 ? Number(Deno.args[seedAt + 1]) : 1;
   const out: SourceFigures[] = [];
   const skipped: string[] = [];
+  /** Each source's captures, for --loso (the resolver leg goes with the corpus it was recorded with). */
+  const groups: { source: string; caps: LabeledCapture[] }[] = [];
 
   // The lab: recorded captures and generated scenarios.
   const labText = await Deno.readTextFile(`${ROOT}fixtures/lab/labels.tsv`);
@@ -189,11 +275,13 @@ if (import.meta.main) {
     lab.replay.push(judged.replay);
   }
   out.push(figuresOf("lab", lab.caps, lab.replay));
+  groups.push({ source: "lab", caps: lab.caps });
 
   if (await exists(SHARED)) {
     const corpusText = await Deno.readTextFile(`${SHARED}/labels.tsv`);
     const corpus = await fileSource("corpus", labelPaths(SHARED, corpusText), corpusText);
     out.push(figuresOf("corpus", corpus.caps, corpus.replay));
+    groups.push({ source: "corpus (+ resolver leg)", caps: corpus.caps });
     // The resolver's vantage: both legs in one capture.
     const tmp = await Deno.makeTempDir({ prefix: "plumbum-judge-" });
     const merged: string[] = [];
@@ -205,6 +293,7 @@ if (import.meta.main) {
     if (merged.length > 0) {
       const resolver = await fileSource("resolver", merged, corpusText, "resolver:");
       out.push(figuresOf("resolver", resolver.caps, resolver.replay));
+      groups[groups.length - 1].caps.push(...resolver.caps);
     } else skipped.push("resolver (needs mergecap, from the tshark/wireshark-common package)");
     await Deno.remove(tmp, { recursive: true });
     for (const name of ["public", "public-benign"]) {
@@ -212,11 +301,13 @@ if (import.meta.main) {
       const text = await Deno.readTextFile(`${dir}/labels.tsv`);
       const src = await fileSource(name, labelPaths(dir, text), text);
       out.push(figuresOf(name, src.caps, src.replay));
+      groups.push({ source: name, caps: src.caps });
     }
   } else skipped.push(`corpus, resolver, public, public-benign (${SHARED} is absent)`);
 
+  const loso = Deno.args.includes("--loso") ? leaveOneSourceOut(groups) : null;
   if (json) {
-    console.log(JSON.stringify({ model: model.preset, seed, sources: out, skipped }));
+    console.log(JSON.stringify({ model: model.preset, seed, sources: out, loso, skipped }));
   } else {
     const rows = [
       "| source | captures | tunnels ≥ HIGH | ≥ MEDIUM | benign ≥ MEDIUM | weakest tunnel | strongest benign | 100× 5-s windows: benign ≥ MEDIUM | tool named (tunnels) | tool named (benign) |",
@@ -252,6 +343,33 @@ if (import.meta.main) {
       if (s.replay_alarms.length > 10) {
         console.log(`  … ${s.replay_alarms.length - 10} more replay alarms in ${s.source}`);
       }
+    }
+    if (loso !== null) {
+      const range = (r: [number, number]) => `${r[0]}→${r[1]}`;
+      console.log(
+        `\nLeave one source out (scales shipped: evidence ${range(TUNNEL_SCALES.evidenceBits)} bits, bulk ${
+          range(TUNNEL_SCALES.bulkNameBits)
+        } bits a name):\n`,
+      );
+      console.log(
+        "| held out | scales fitted on the others (evidence; bulk) | errors on the others | errors held out | held-out margin | errors held out, shipped scales |",
+      );
+      console.log("| --- | --- | ---: | ---: | ---: | ---: |");
+      for (const f of loso) {
+        console.log(
+          `| ${f.held_out} | ${range(f.chosen.evidenceBits)}; ${
+            range(f.chosen.bulkNameBits)
+          } | ${f.train_errors} | ${f.held_out_errors} | ${f.held_out_margin.toFixed(1)} | ${f.shipped_errors} |`,
+        );
+      }
+      const worst = [...loso].sort((a, b) =>
+        b.held_out_errors - a.held_out_errors || a.held_out_margin - b.held_out_margin
+      )[0];
+      console.log(
+        `\nWorst held-out source: ${worst.held_out} (${worst.held_out_errors} errors, margin ${
+          worst.held_out_margin.toFixed(1)
+        })`,
+      );
     }
     for (const s of skipped) console.log(`skipped: ${s}`);
   }

@@ -156,6 +156,19 @@ export function dataAnswerRatio(
 }
 
 /**
+ * The `tunnel` model's scales set by measurement rather than by the
+ * protocol: where channel evidence starts and is full (bits carried, see
+ * {@link channelEvidence}), and from how full of data names count as a bulk
+ * transfer (bits a name, see {@link bulk}). `deno task judge --loso` refits
+ * them on all sources but one and measures on the one left out; nothing
+ * else changes them.
+ */
+export const TUNNEL_SCALES: { evidenceBits: [number, number]; bulkNameBits: [number, number] } = {
+  evidenceBits: [300, 1200],
+  bulkNameBits: [300, 600],
+};
+
+/**
  * Information the domain's traffic carried, in bits: its distinct names
  * (count × bits per name) and its data answers (64 bits each, the least a
  * data answer holds).
@@ -167,14 +180,14 @@ export function carriedBits(f: DomainFeatures): number {
 /**
  * How much evidence a domain offers for channel-shaped features (new names,
  * one host, data answers): 0 up to 300 bits carried ({@link carriedBits}),
- * 1 from 1 200 (150 bytes). A score must rest on enough traffic to mean
+ * 1 from 1 200 (150 bytes; the scales are {@link TUNNEL_SCALES}). A score must rest on enough traffic to mean
  * something, and what counts is what the traffic could hold, not how many
  * queries there were: an app asking a dozen short hostnames under its
  * domain carries under 100 bits; four 200-character base32 names carry
  * 3 600, plainly a message.
  */
 export function channelEvidence(f: DomainFeatures): number {
-  return ramp(carriedBits(f), 300, 1200);
+  return ramp(carriedBits(f), ...TUNNEL_SCALES.evidenceBits);
 }
 
 /**
@@ -202,7 +215,7 @@ export function steadyFor(f: DomainFeatures): number {
  * hashes (55 and ~180 bits a name) — but no lookup service fills its names.
  */
 export function bulk(f: DomainFeatures): number {
-  return ramp(newNamesPerMinute(f), 60, 600) * ramp(f.name_bits, 300, 600);
+  return ramp(newNamesPerMinute(f), 60, 600) * ramp(f.name_bits, ...TUNNEL_SCALES.bulkNameBits);
 }
 
 /** New names a minute from the busiest client, over its domain's span (10 s at least). */
