@@ -177,9 +177,9 @@ export class ResultsReader {
   /** Findings of a run, highest score first. */
   findings(runId: number, options: { withEvidence?: boolean } = {}): StoredFinding[] {
     const rows = this.db.prepare(
-      `SELECT s.domain, s.score, s.severity, s.is_c2, s.features, s.components, ${
+      `SELECT s.domain, s.score, s.severity, s.is_c2, s.features, s.components, s.tool, ${
         options.withEvidence ? "e.evidence" : "NULL AS evidence"
-      }, json_extract(e.evidence, '$.tool') AS tool
+      }
        FROM domain_scores s LEFT JOIN evidence e ON e.run_id = s.run_id AND e.domain = s.domain
        WHERE s.run_id = ? ORDER BY s.score DESC, s.domain ASC`,
     ).all(runId) as Record<string, unknown>[];
@@ -197,7 +197,7 @@ export class ResultsReader {
       n: number;
     }).n;
     const rows = this.db.prepare(
-      `SELECT domain, score, severity, is_c2, features, components, NULL AS evidence, ${TOOL_OF_ROW} FROM domain_scores
+      `SELECT domain, score, severity, is_c2, features, components, tool, NULL AS evidence FROM domain_scores
        WHERE ${where} ORDER BY ${ORDERS[q.sort ?? "score"]} LIMIT ? OFFSET ?`,
     ).all(...params, q.limit, q.offset) as Record<string, unknown>[];
     return { total, findings: rows.map(toFinding) };
@@ -261,7 +261,7 @@ export class ResultsReader {
   /** One domain's finding (with evidence), or null. */
   finding(runId: number, domain: string): StoredFinding | null {
     const row = this.db.prepare(
-      `SELECT s.domain, s.score, s.severity, s.is_c2, s.features, s.components, e.evidence
+      `SELECT s.domain, s.score, s.severity, s.is_c2, s.features, s.components, s.tool, e.evidence
        FROM domain_scores s LEFT JOIN evidence e ON e.run_id = s.run_id AND e.domain = s.domain
        WHERE s.run_id = ? AND s.domain = ?`,
     ).get(runId, domain);
@@ -373,13 +373,8 @@ export interface FindingsQuery {
   offset: number;
 }
 
-/** A domain_scores row's tool, from its evidence (a correlated look-up by the evidence table's key). */
-const TOOL_OF_ROW = `(SELECT json_extract(e.evidence, '$.tool') FROM evidence e
-  WHERE e.run_id = domain_scores.run_id AND e.domain = domain_scores.domain) AS tool`;
-
 function toFinding(r: Record<string, unknown>): StoredFinding {
   const evidence = r.evidence === null || r.evidence === undefined ? undefined : JSON.parse(r.evidence as string);
-  const tool = typeof r.tool === "string" ? JSON.parse(r.tool) : evidence?.tool ?? null;
   return {
     domain: r.domain as string,
     score: r.score as number,
@@ -388,7 +383,7 @@ function toFinding(r: Record<string, unknown>): StoredFinding {
     features: JSON.parse(r.features as string),
     components: JSON.parse(r.components as string),
     evidence: evidence as StoredFinding["evidence"],
-    tool,
+    tool: typeof r.tool === "string" ? JSON.parse(r.tool) : null,
   };
 }
 /** Open `path` read-only, saying what is wrong when it cannot be. */

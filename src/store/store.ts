@@ -212,7 +212,7 @@ export class Store extends ResultsReader {
       );
       for (const s of o.sources) src.run(runId, s.path, s.size, s.sha256, s.format, JSON.stringify(s.stats));
       const sc = this.db.prepare(
-        "INSERT INTO domain_scores (run_id, domain, score, severity, is_c2, features, components) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO domain_scores (run_id, domain, score, severity, is_c2, features, components, tool) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       );
       const ev = this.db.prepare("INSERT INTO evidence (run_id, domain, evidence) VALUES (?, ?, ?)");
       for (const f of o.findings) {
@@ -224,6 +224,7 @@ export class Store extends ResultsReader {
           f.is_c2 ? 1 : 0,
           JSON.stringify(f.features),
           JSON.stringify(f.components),
+          f.tool ? JSON.stringify(f.tool) : null,
         );
         ev.run(runId, f.domain, JSON.stringify(f.evidence));
       }
