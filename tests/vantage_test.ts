@@ -11,6 +11,7 @@ import { bareServerGroup, hasDelegatedTld, ResolverVantage } from "../src/analys
 import type { Transaction } from "../src/ingest/types.ts";
 import { scenarios } from "../lab/scenarios.ts";
 import { tx } from "./helpers/transaction.ts";
+import { bareServerLine, evidenceLines, vantageLine } from "../src/present/text.ts";
 import { runCli } from "./helpers/cli.ts";
 import { sharedDir } from "./helpers/shared.ts";
 
@@ -195,4 +196,27 @@ Deno.test("public benign (top-site resolutions, ~137 000 domains): none reaches 
   const report = JSON.parse(r.stdout);
   assert.ok(report.alone.benign > 100_000, `${report.alone.benign} domains`);
   assert.equal(report.alone.benign_at_medium, 0, JSON.stringify(report.alone.wrong.slice(0, 5)));
+});
+
+Deno.test("explain: a bare-server group and a resolver's copies are said in the evidence lines, escaped", () => {
+  const f = findings(scenario("dnscat-direct").transactions)[0];
+  const lines = evidenceLines(f.evidence, f.features, f.domain).join("\n");
+  assert.match(
+    lines,
+    /sent to server +names with no delegated top-level domain, sent straight to 203\.0\.113\.7: .*first label "dnscat"/,
+  );
+  assert.match(lines, /tool +dnscat2: /);
+  assert.equal(bareServerLine("example.com"), null);
+  assert.match(bareServerLine("@198.51.100.9")!, /straight to 198\.51\.100\.9: grouped by that server;/);
+  assert.doesNotMatch(bareServerLine("x@\x1b]52;c;AAAA\x07")!, /\x1b/);
+  const at = findings(scenario("dnscat-at-resolver").transactions).find((x) => x.domain === "biillpi-lab.com")!;
+  const copies = at.evidence.upstream_copies!;
+  assert.ok(copies > 0);
+  assert.equal(
+    vantageLine(at.evidence, at.features),
+    `seen at a resolver: ${copies.toLocaleString("en-US")} of ${
+      (copies + at.features.query_count).toLocaleString("en-US")
+    } queries are its upstream copies (the same question again from the resolver shortly after), attributed to the client that asked and counted once`,
+  );
+  assert.equal(vantageLine({ ...at.evidence, upstream_copies: 0 }, at.features), null);
 });

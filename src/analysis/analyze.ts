@@ -24,7 +24,7 @@ import {
   nameParts,
 } from "./accumulator.ts";
 import { isUnder, parentDomain } from "./domain.ts";
-import { type Asked, bareServerGroup, hasDelegatedTld, notAsked, ResolverVantage } from "./vantage.ts";
+import { type Asked, bareServerGroup, bareServerOf, hasDelegatedTld, notAsked, ResolverVantage } from "./vantage.ts";
 import { mergeFeatures, siblingGroups } from "./siblings.ts";
 import type { ToolMatch } from "./types.ts";
 import {
@@ -147,7 +147,7 @@ export class Analyzer {
   #bareRoute(tx: Transaction): { acc: DomainAccumulator; parts: NameParts } {
     const group = bareServerGroup(tx.queryKey, tx.server);
     const name = tx.queryKey.endsWith(".") ? tx.queryKey.slice(0, -1) : tx.queryKey;
-    const prefix = group.slice(0, group.indexOf("@"));
+    const { prefix } = bareServerOf(group)!;
     const part = prefix === "" ? name : name.slice(prefix.length + 1);
     return { acc: this.#accumulator(group), parts: { part, subzone: "", length: tx.queryKey.length } };
   }

@@ -11,6 +11,7 @@
  */
 
 import { share } from "./lookalike.ts";
+import { bareServerOf } from "./vantage.ts";
 import type { DomainEvidence, DomainFeatures, ToolMatch } from "./types.ts";
 
 export type { ToolMatch } from "./types.ts";
@@ -60,7 +61,7 @@ export function recognizeTool(
     };
   }
   const prefixed = share(parts, (p) => p.startsWith("dnscat."));
-  if (prefixed >= 0.3 || domain.startsWith("dnscat@")) {
+  if (prefixed >= 0.3 || bareServerOf(domain)?.prefix === "dnscat") {
     return { name: "dnscat2", evidence: `names start with dnscat2's "dnscat." tag` };
   }
   const base128 = share(parts, hasBase128);

@@ -151,3 +151,9 @@ export function bareServerGroup(name: string, server: string): string {
   const first = dot < 0 ? name : name.slice(0, dot);
   return `${isWord(first, true) ? first : ""}@${server}`;
 }
+
+/** The parts of a group made by {@link bareServerGroup}: its word prefix ("" for none) and server; null for a domain. */
+export function bareServerOf(group: string): { prefix: string; server: string } | null {
+  const at = group.indexOf("@");
+  return at < 0 ? null : { prefix: group.slice(0, at), server: group.slice(at + 1) };
+}

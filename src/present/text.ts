@@ -8,6 +8,7 @@
 import type { DomainFinding } from "../analysis/analyze.ts";
 import type { DomainEvidence, DomainFeatures } from "../analysis/accumulator.ts";
 import { FEATURES, roundScore, type Severity } from "../analysis/model.ts";
+import { bareServerOf } from "../analysis/vantage.ts";
 import type { Colors } from "./colors.ts";
 import { escapeTerminal } from "./escape.ts";
 import { formatBytes } from "./progress.ts";
@@ -128,12 +129,12 @@ export function vantageLine(e: DomainEvidence, f: DomainFeatures): string | null
 
 /** A domain of names with no delegated TLD, in one sentence (null for a registered domain). */
 export function bareServerLine(domain: string): string | null {
-  const at = domain.indexOf("@");
-  if (at < 0) return null;
+  const bare = bareServerOf(domain);
+  if (bare === null) return null;
   return `names with no delegated top-level domain, sent straight to ${
-    escapeTerminal(domain.slice(at + 1))
+    escapeTerminal(bare.server)
   }: grouped by that server${
-    at > 0 ? ` and their first label "${escapeTerminal(domain.slice(0, at))}"` : ""
+    bare.prefix !== "" ? ` and their first label "${escapeTerminal(bare.prefix)}"` : ""
   }; DNS sent to a server rather than through a resolver is itself evidence`;
 }
 
