@@ -142,9 +142,11 @@ export function addressChannelStrength(networks: number, uniqueRatio: number): n
 }
 
 /**
- * Share of `queries` answered with data: those with a payload answer not
- * seen before that adds information beyond the question, and those answered with addresses as far as the addresses
- * behave as data ({@link addressChannelStrength}), at most 1.
+ * Share of `queries` answered with data: those whose payload answer is new
+ * and carries data (`newPayloadAnswers`: a new TXT, NULL, KEY… answer, or
+ * name answers adding 64 bits beyond the question), and those answered with
+ * addresses as far as the addresses behave as data
+ * ({@link addressChannelStrength}), at most 1.
  */
 export function dataAnswerRatio(
   newPayloadAnswers: number,

@@ -73,7 +73,7 @@ export interface DomainFeatures {
   new_payload_answers: number;
   /** New payload answers that carry data: every new TXT, NULL, KEY… answer, and name answers (CNAME, MX, SRV) adding at least 64 bits beyond their question (a provider's CNAME for the hostname asked does not). Absent in runs stored before it was counted. */
   data_answers?: number;
-  /** Share of queries answered with data: a payload answer (TXT, NULL, CNAME, MX…) not seen before, or addresses as far as they behave like data. */
+  /** Share of queries answered with data: a new payload answer that carries data (see `data_answers`), or addresses as far as they behave like data. */
   data_answer_ratio: number;
   /** Information-content bound: compressed bytes of the distinct name parts (upstream). */
   upstream_capacity: number;
