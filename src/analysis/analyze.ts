@@ -25,10 +25,12 @@ import {
 } from "./accumulator.ts";
 import { isUnder, parentDomain } from "./domain.ts";
 import { type Asked, bareServerGroup, bareServerOf, hasDelegatedTld, notAsked, ResolverVantage } from "./vantage.ts";
-import { mergeFeatures, siblingGroups } from "./siblings.ts";
+import { mayLink, mergeFeatures, siblingGroups } from "./siblings.ts";
+import { ownString, replaySeed, SEED_MAX_CHARS, seedWith } from "./seed.ts";
 import type { ToolMatch } from "./types.ts";
 import {
   type Component,
+  type CorpusRanges,
   corpusRanges,
   type ModelConfig,
   roundScore,
@@ -67,9 +69,11 @@ export interface AnalyzerOptions {
   resolvers?: string[];
 }
 
-/** Where a query name goes: its domain's accumulator and its parts under it. */
+/** Where a query name goes: its domain, and its parts under it. */
 interface Route {
   /** Null when the name has no delegated TLD: it goes to the group of the server it was sent to (see vantage.ts). */
+  domain: string | null;
+  /** The domain's accumulator once it has one (until then its transactions are a seed: see seed.ts). */
   acc: DomainAccumulator | null;
   parts: NameParts;
   /** Who asked the name last, and when: a resolver's upstream copies are recognized without a table of their own. */
@@ -86,7 +90,8 @@ const REF_BITS = 14;
 
 /** Accumulates transactions per parent domain and scores them. */
 export class Analyzer {
-  readonly #domains = new Map<string, DomainAccumulator>();
+  /** Each domain's accumulator, or its seed (its transactions so far, see seed.ts) while it has few. */
+  readonly #domains = new Map<string, DomainAccumulator | string>();
   // Repeated names (the decoder hands out one string per name) skip the
   // public-suffix lookup and the splitting.
   readonly #routes = new Map<string, Route>();
@@ -95,6 +100,10 @@ export class Analyzer {
   readonly #c2: string[];
   readonly #vantage: ResolverVantage;
   #model: ModelConfig;
+  /** Domains that may link to sibling zones, as last scored (rescored with every partial scoring). */
+  readonly #linkable = new Set<string>();
+  /** Domains added to since {@link takeChanged}, when tracked. */
+  #changed: Set<string> | null = null;
   /** Transactions without a question name (not attributable to a domain). */
   skipped = 0;
   /** Transactions added so far. */
@@ -113,6 +122,22 @@ export class Analyzer {
     return this.#domains.size;
   }
 
+  /**
+   * From now on, remember which domains get transactions, for scoring only
+   * those ({@link takeChanged}, {@link scored}): a live run rescores the
+   * whole stream at every window, and most domains did not change.
+   */
+  trackChanges(): void {
+    this.#changed ??= new Set();
+  }
+
+  /** The domains added to since the last call (or since tracking began); tracking goes on. */
+  takeChanged(): Set<string> {
+    const changed = this.#changed ?? new Set<string>();
+    if (this.#changed !== null) this.#changed = new Set();
+    return changed;
+  }
+
   /** Add one transaction; returns its parent domain (null when it has no question name). */
   add(tx: Transaction): string | null {
     if (tx.queryKey === "") {
@@ -127,29 +152,51 @@ export class Analyzer {
       this.#byRef.set(ref, r);
     }
     // A name with no delegated TLD belongs to the server it was sent to.
-    let acc = r.acc, parts = r.parts;
-    if (acc === null) ({ acc, parts } = this.#bareRoute(tx));
-    if (this.#vantage.copyOf(tx, r.asked) !== null) acc.addUpstreamCopy();
+    let domain = r.domain, acc = r.acc, parts = r.parts;
+    if (domain === null) ({ domain, parts } = this.#bareRoute(tx));
+    const copy = this.#vantage.copyOf(tx, r.asked) !== null;
+    this.#changed?.add(domain);
+    if (acc === null) {
+      const slot = this.#domains.get(domain);
+      if (typeof slot === "object") acc = slot;
+      else {
+        const seed = seedWith(slot ?? "", copy ? null : tx);
+        if (seed.length <= SEED_MAX_CHARS) {
+          this.#domains.set(slot === undefined ? ownString(domain) : domain, seed);
+          return domain;
+        }
+        // The domain earned an accumulator: what it saw so far, then this transaction.
+        acc = this.#grow(domain, slot ?? "");
+      }
+      if (r.domain !== null) r.acc = acc;
+    }
+    if (copy) acc.addUpstreamCopy();
     else acc.add(tx, parts);
-    return acc.domain;
+    return domain;
   }
 
-  #accumulator(domain: string): DomainAccumulator {
-    let acc = this.#domains.get(domain);
-    if (acc === undefined) {
-      acc = new DomainAccumulator(domain, this.#c2.some((s) => isUnder(domain, s)));
-      this.#domains.set(domain, acc);
-    }
+  /** A new accumulator for `domain` with its seed replayed into it (in its place from now on). */
+  #grow(domain: string, seed: string): DomainAccumulator {
+    const acc = this.#replayed(domain, seed);
+    this.#domains.set(domain, acc);
+    return acc;
+  }
+
+  /** A new accumulator for `domain` that has seen the transactions of `seed`. */
+  #replayed(domain: string, seed: string): DomainAccumulator {
+    const acc = new DomainAccumulator(domain, this.#c2.some((s) => isUnder(domain, s)));
+    const bare = bareServerOf(domain);
+    replaySeed(seed, {
+      add: (tx) => acc.add(tx, bare === null ? nameParts(tx.queryKey, domain) : bareParts(tx, bare.prefix)),
+      addUpstreamCopy: () => acc.addUpstreamCopy(),
+    });
     return acc;
   }
 
   /** The route of a name without a delegated TLD: its server's group, the name (less a word prefix) its data. */
-  #bareRoute(tx: Transaction): { acc: DomainAccumulator; parts: NameParts } {
+  #bareRoute(tx: Transaction): { domain: string; parts: NameParts } {
     const group = bareServerGroup(tx.queryKey, tx.server);
-    const name = tx.queryKey.endsWith(".") ? tx.queryKey.slice(0, -1) : tx.queryKey;
-    const { prefix } = bareServerOf(group)!;
-    const part = prefix === "" ? name : name.slice(prefix.length + 1);
-    return { acc: this.#accumulator(group), parts: { part, subzone: "", length: tx.queryKey.length } };
+    return { domain: group, parts: bareParts(tx, bareServerOf(group)!.prefix) };
   }
 
   /** The route of a lower-cased query name. */
@@ -159,25 +206,85 @@ export class Analyzer {
       const name = key.endsWith(".") ? key.slice(0, -1) : key;
       const parent = parentDomain(name, this.#c2);
       const bare = !hasDelegatedTld(name) && !this.#c2.some((s) => isUnder(name, s));
-      r = { acc: bare ? null : this.#accumulator(parent), parts: nameParts(key, parent), asked: notAsked() };
+      r = { domain: bare ? null : parent, acc: null, parts: nameParts(key, parent), asked: notAsked() };
       if (this.#routes.size >= ROUTES) this.#routes.clear();
       this.#routes.set(key, r);
     }
     return r;
   }
 
+  /** A domain's summary, from its accumulator or its seed replayed into a new one (the seed stays as it is). */
+  #summary(domain: string, slot: DomainAccumulator | string): DomainSummary {
+    const acc = typeof slot === "string" ? this.#replayed(domain, slot) : slot;
+    const features = acc.features();
+    return { domain, is_c2: acc.isC2, features, evidence: acc.evidence(features) };
+  }
+
+  *#eachSummary(only?: Iterable<string>): Generator<DomainSummary> {
+    if (only === undefined) {
+      for (const [domain, slot] of this.#domains) yield this.#summary(domain, slot);
+      return;
+    }
+    for (const domain of only) {
+      const slot = this.#domains.get(domain);
+      if (slot !== undefined) yield this.#summary(domain, slot);
+    }
+  }
+
   /** Every domain's features and evidence, before scoring. */
   summaries(): DomainSummary[] {
-    return [...this.#domains.values()].map((a) => {
-      const features = a.features();
-      return { domain: a.domain, is_c2: a.isC2, features, evidence: a.evidence(features) };
-    });
+    return [...this.#eachSummary()];
+  }
+
+  /**
+   * Every domain's finding, one at a time and in no particular order: what
+   * is held at once is one domain's, and those that may link to sibling
+   * zones (scored last, together). A model normalized on the corpus takes a
+   * first pass for its ranges. The same findings as {@link findings}.
+   *
+   * With `only` (see {@link takeChanged}), the findings of those domains and
+   * of every domain that may link to sibling zones: on absolute scales no
+   * other domain's finding changed since they were last scored. (A model
+   * normalized on the corpus scores every domain.)
+   */
+  *scored(model: ModelConfig = this.#model, only?: ReadonlySet<string>): Generator<DomainFinding> {
+    const ranges = model.normalization === "corpus"
+      ? corpusRanges(featuresOf(this.#eachSummary()), Object.keys(model.weights))
+      : null;
+    let domains: Iterable<string> | undefined;
+    if (only !== undefined && ranges === null) {
+      const linkable = [...this.#linkable].filter((d) => !only.has(d));
+      domains = linkable.length === 0 ? only : [...only, ...linkable];
+    }
+    const held: DomainSummary[] = [];
+    for (const s of this.#eachSummary(domains)) {
+      if (mayLink(s)) {
+        held.push(s);
+        this.#linkable.add(s.domain);
+      } else {
+        this.#linkable.delete(s.domain);
+        yield scoreSummary(s, model, ranges);
+      }
+    }
+    const links = siblingLinks(held);
+    for (let i = 0; i < held.length; i++) yield scoreSummary(held[i], model, ranges, links.get(i));
   }
 
   /** Score every domain; highest score first (ties by name, for determinism). */
   findings(model: ModelConfig = this.#model): DomainFinding[] {
-    return scoreAll(this.summaries(), model);
+    return byScore([...this.scored(model)]);
   }
+}
+
+function* featuresOf(summaries: Iterable<DomainSummary>): Generator<DomainFeatures> {
+  for (const s of summaries) yield s.features;
+}
+
+/** The parts of a name sent to a server with no domain: the name less the group's word prefix. */
+function bareParts(tx: Transaction, prefix: string): NameParts {
+  const name = tx.queryKey.endsWith(".") ? tx.queryKey.slice(0, -1) : tx.queryKey;
+  const part = prefix === "" ? name : name.slice(prefix.length + 1);
+  return { part, subzone: "", length: tx.queryKey.length };
 }
 
 /** A domain's features before scoring. */
@@ -230,31 +337,46 @@ export function scoreAll(
   const ranges = model.normalization === "corpus"
     ? corpusRanges(summaries.map((s) => s.features), Object.keys(model.weights))
     : null;
-  const out = summaries.map((s, i) => {
-    let { score, components } = scoreDomain(s.features, model, ranges);
-    let evidence = s.evidence;
-    const link = links.get(i);
-    if (link !== undefined) {
-      // On absolute scales only: corpus-relative ranges are single domains' (the baselines stay as documented).
-      const group = ranges === null ? scoreDomain(link.together, model, null) : { score: -1, components };
-      const together = group.score > score;
-      evidence = {
-        ...evidence,
-        siblings: { domains: link.siblings, scored_together: together, score_alone: roundScore(score) },
-      };
-      if (together) ({ score, components } = group);
-    }
-    return {
-      domain: s.domain,
-      score,
-      severity: severityOf(roundScore(score), model.thresholds),
-      is_c2: s.is_c2,
-      features: s.features,
-      components,
-      evidence,
-      tool: s.evidence.tool ?? null,
+  return byScore(summaries.map((s, i) => scoreSummary(s, model, ranges, links.get(i))));
+}
+
+/**
+ * Score one summarized domain (`ranges`: the corpus's, for a model
+ * normalized on it). A domain linked to sibling zones is scored alone and,
+ * on absolute scales, with them (the higher wins); its evidence names them
+ * either way.
+ */
+export function scoreSummary(
+  s: DomainSummary,
+  model: ModelConfig,
+  ranges: CorpusRanges | null,
+  link?: SiblingLink,
+): DomainFinding {
+  let { score, components } = scoreDomain(s.features, model, ranges);
+  let evidence = s.evidence;
+  if (link !== undefined) {
+    // On absolute scales only: corpus-relative ranges are single domains' (the baselines stay as documented).
+    const group = ranges === null ? scoreDomain(link.together, model, null) : { score: -1, components };
+    const together = group.score > score;
+    evidence = {
+      ...evidence,
+      siblings: { domains: link.siblings, scored_together: together, score_alone: roundScore(score) },
     };
-  });
-  out.sort((a, b) => b.score - a.score || (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
-  return out;
+    if (together) ({ score, components } = group);
+  }
+  return {
+    domain: s.domain,
+    score,
+    severity: severityOf(roundScore(score), model.thresholds),
+    is_c2: s.is_c2,
+    features: s.features,
+    components,
+    evidence,
+    tool: s.evidence.tool ?? null,
+  };
+}
+
+/** Findings highest score first, ties by name (for determinism); sorts in place. */
+export function byScore(findings: DomainFinding[]): DomainFinding[] {
+  return findings.sort((a, b) => b.score - a.score || (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
 }

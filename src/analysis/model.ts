@@ -25,6 +25,14 @@ export type Normalization = "corpus" | "absolute";
 /** Severity levels, highest first. */
 export type Severity = "CRITICAL" | "HIGH" | "MEDIUM" | "LOW";
 
+/** Severity order, lowest first. */
+export const SEVERITIES: Severity[] = ["LOW", "MEDIUM", "HIGH", "CRITICAL"];
+
+/** Whether `s` is at least `min`. */
+export function atLeast(s: Severity, min: Severity): boolean {
+  return SEVERITIES.indexOf(s) >= SEVERITIES.indexOf(min);
+}
+
 /** Severity thresholds on the 0–100 score. */
 export interface Thresholds {
   /** Score from which a domain is CRITICAL. */
@@ -360,19 +368,19 @@ export interface CorpusRanges {
 }
 
 /** Compute corpus ranges of each feature's raw value (nulls ignored). */
-export function corpusRanges(all: DomainFeatures[], features: string[]): CorpusRanges {
+export function corpusRanges(all: Iterable<DomainFeatures>, features: string[]): CorpusRanges {
   const min: Record<string, number> = {}, max: Record<string, number> = {};
   for (const name of features) {
-    const def = FEATURES[name];
-    let lo = Infinity, hi = -Infinity;
-    for (const f of all) {
-      const r = def.raw(f);
+    min[name] = Infinity;
+    max[name] = -Infinity;
+  }
+  for (const f of all) {
+    for (const name of features) {
+      const r = FEATURES[name].raw(f);
       if (r === null) continue;
-      if (r < lo) lo = r;
-      if (r > hi) hi = r;
+      if (r < min[name]) min[name] = r;
+      if (r > max[name]) max[name] = r;
     }
-    min[name] = lo;
-    max[name] = hi;
   }
   return { min, max };
 }

@@ -26,7 +26,7 @@ const NOT_LINKED = new Set(["reverse", "dnsbl", "av-hash", "telemetry", "dns-sd"
 const MAX_GROUP = 8;
 
 /** Whether a domain looks like one end of a channel: one client asking new, encoded names. */
-function eligible(c: SiblingCandidate): boolean {
+export function mayLink(c: SiblingCandidate): boolean {
   const f = c.features;
   return f.top_client_share >= 0.8 && f.unique_ratio >= 0.8 && f.subdomain_count >= 5 && f.name_bits >= 40 &&
     c.evidence.clients.length > 0 && !c.evidence.lookalikes.some((l) => NOT_LINKED.has(l.class));
@@ -54,7 +54,7 @@ function alike(a: SiblingCandidate, b: SiblingCandidate): boolean {
 export function siblingGroups(domains: SiblingCandidate[]): number[][] {
   const byClient = new Map<string, number[]>();
   domains.forEach((c, i) => {
-    if (!eligible(c)) return;
+    if (!mayLink(c)) return;
     const client = c.evidence.clients[0].client;
     const list = byClient.get(client);
     if (list === undefined) byClient.set(client, [i]);
@@ -63,7 +63,11 @@ export function siblingGroups(domains: SiblingCandidate[]): number[][] {
   const groups: number[][] = [];
   for (const members of byClient.values()) {
     if (members.length < 2) continue;
-    members.sort((x, y) => domains[y].features.query_count - domains[x].features.query_count);
+    // Busiest first, ties by name: the groups do not depend on the order the domains came in.
+    members.sort((x, y) =>
+      domains[y].features.query_count - domains[x].features.query_count ||
+      (domains[x].domain < domains[y].domain ? -1 : domains[x].domain > domains[y].domain ? 1 : 0)
+    );
     const taken = new Set<number>();
     for (const lead of members) {
       if (taken.has(lead)) continue;

@@ -5,13 +5,12 @@
  */
 
 import type { DomainFinding } from "../analysis/analyze.ts";
-import type { ModelConfig, Severity } from "../analysis/model.ts";
+import { atLeast, type ModelConfig, type Severity } from "../analysis/model.ts";
 import { ConfigError, defaultConfigText, type PlumbumConfig, resolveModel } from "../config/config.ts";
 import { featureProblem, lookupDomain } from "../present/lookup.ts";
 import { colors } from "../present/colors.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import {
-  atLeast,
   domainObject,
   evidenceObject,
   explainDocument,
@@ -132,7 +131,9 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
     } catch (e) {
       throw storeProblem(e, ws) ?? e;
     }
-    const { run, findings, stats } = result;
+    const { run, stats, domains } = result;
+    // The run holds its MEDIUM and above; every domain is read back from the store when asked for.
+    const findings = o.json || o.all ? store.findings(run.id) : result.findings;
     for (const s of stats) {
       if (s.malformed > 0) {
         console.error(
@@ -147,8 +148,8 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
       return 0;
     }
     out(
-      findingsReport(findings, { all: o.all }) +
-        `\nArtifacts written to ${escapeTerminal(ws.dbPath)} (run #${run.id})\n\n${summaryLine(findings)}\n`,
+      findingsReport(findings, { all: o.all, total: domains }) +
+        `\nArtifacts written to ${escapeTerminal(ws.dbPath)} (run #${run.id})\n\n${summaryLine(findings, domains)}\n`,
     );
     return 0;
   } finally {
@@ -156,14 +157,14 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
   }
 }
 
-/** The findings table: every domain at MEDIUM or above (all with `all`). */
-export function findingsReport(findings: DomainFinding[], o: { all?: boolean } = {}): string {
+/** The findings table: every domain at MEDIUM or above (all with `all`); `total`: domains scored, when more than given. */
+export function findingsReport(findings: DomainFinding[], o: { all?: boolean; total?: number } = {}): string {
   const c = colors();
   const shown = o.all ? findings : findings.filter((f) => atLeast(f.severity, "MEDIUM"));
   const lines = ["Plumbum Findings:", ""];
   if (shown.length === 0) lines.push("No domain scored MEDIUM or above.");
   for (const f of shown) lines.push(findingLine(c, f));
-  const hidden = findings.length - shown.length;
+  const hidden = (o.total ?? findings.length) - shown.length;
   if (hidden > 0) {
     lines.push(
       c.dim(

@@ -8,7 +8,7 @@
  */
 
 import type { DomainFinding } from "../analysis/analyze.ts";
-import { roundScore, type Severity } from "../analysis/model.ts";
+import { roundScore, SEVERITIES, type Severity } from "../analysis/model.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { formatBytes } from "../present/progress.ts";
 import { evidenceLines } from "../present/text.ts";
@@ -22,7 +22,6 @@ export const SORTS = ["score", "queries", "capacity", "name"] as const;
 export type SortKey = typeof SORTS[number];
 /** Severity floors the table cycles through (null: every domain). */
 export const FLOORS: (Severity | null)[] = [null, "MEDIUM", "HIGH", "CRITICAL"];
-const ALL_SEVERITIES: Severity[] = ["LOW", "MEDIUM", "HIGH", "CRITICAL"];
 
 /** What the table shows: sort, severity floor, text filter. */
 export interface TableView {
@@ -69,7 +68,7 @@ export class DashboardData {
       const floor = view.floor;
       o = this.reader.domainOrder(run, {
         sort: view.sort,
-        severities: floor === null ? undefined : ALL_SEVERITIES.slice(ALL_SEVERITIES.indexOf(floor)),
+        severities: floor === null ? undefined : SEVERITIES.slice(SEVERITIES.indexOf(floor)),
         contains: view.text === "" ? undefined : view.text.toLowerCase(),
       });
       // Two orders kept (each a list of every domain name): going back to the last one is instant.

@@ -19,17 +19,9 @@ import { McpServer, ResourceTemplate } from "npm:@modelcontextprotocol/sdk@1.32.
 import { completable } from "npm:@modelcontextprotocol/sdk@1.32.2/server/completable.js";
 import { z } from "npm:zod@4.6.7";
 import type { DomainFinding } from "../analysis/analyze.ts";
-import { roundScore } from "../analysis/model.ts";
+import { atLeast, roundScore, SEVERITIES } from "../analysis/model.ts";
 import { displayText, fromDisplayText } from "../present/escape.ts";
-import {
-  atLeast,
-  domainObject,
-  explainDocument,
-  exportSigma,
-  runRecordObject,
-  SEVERITIES,
-  transactionObject,
-} from "../present/export.ts";
+import { domainObject, explainDocument, exportSigma, runRecordObject, transactionObject } from "../present/export.ts";
 import { featureProblem, lookupDomain, lookupRun } from "../present/lookup.ts";
 import { SchemaTooOldError, StoreError } from "../store/errors.ts";
 import { ResultsReader } from "../store/reader.ts";

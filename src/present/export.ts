@@ -11,20 +11,12 @@ import { stringify as csvStringify } from "npm:csv-stringify@6.9.0/sync";
 import { stringify as yamlStringify } from "npm:yaml@2.9.1";
 import { createHash } from "node:crypto";
 import type { DomainFinding } from "../analysis/analyze.ts";
-import { roundScore } from "../analysis/model.ts";
+import { atLeast, roundScore } from "../analysis/model.ts";
 import type { DomainEvidence } from "../analysis/accumulator.ts";
 import type { Severity } from "../analysis/model.ts";
 import { isLiveConfig, type RunRecord, type StoredTransaction } from "../store/types.ts";
 import type { ResultsReader } from "../store/reader.ts";
 import { displayText, neutralizeFormula } from "./escape.ts";
-
-/** Severity order, lowest first. */
-export const SEVERITIES: Severity[] = ["LOW", "MEDIUM", "HIGH", "CRITICAL"];
-
-/** Whether `s` is at least `min`. */
-export function atLeast(s: Severity, min: Severity): boolean {
-  return SEVERITIES.indexOf(s) >= SEVERITIES.indexOf(min);
-}
 
 /** Round for output (scores to 0.1, other numbers to 6 significant places). */
 function round(x: number | null, digits = 6): number | null {

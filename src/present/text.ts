@@ -42,9 +42,9 @@ export function severityCounts(findings: DomainFinding[]): Record<Severity, numb
 }
 
 /** The summary line. */
-export function summaryLine(findings: DomainFinding[]): string {
+export function summaryLine(findings: DomainFinding[], total: number = findings.length): string {
   const n = severityCounts(findings);
-  return `Summary: ${findings.length} domains scored, ${n.CRITICAL} CRITICAL, ${n.HIGH} HIGH, ${n.MEDIUM} MEDIUM`;
+  return `Summary: ${total} domains scored, ${n.CRITICAL} CRITICAL, ${n.HIGH} HIGH, ${n.MEDIUM} MEDIUM`;
 }
 
 /** ISO 8601 time from epoch seconds ("-" when unknown). */

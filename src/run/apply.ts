@@ -1,13 +1,15 @@
 /**
  * A stored run over files: the run recorded as `running`, the files read
  * through the {@link Pipeline} (every transaction stored unless the config
- * says not to), scores, evidence and sources committed with `complete` —
+ * says not to), each domain scored as its score and evidence are written,
+ * and everything committed with `complete` —
  * or the run marked `failed`, its rows removed, when anything goes wrong.
  *
  * @module
  */
 
-import type { DomainFinding } from "../analysis/analyze.ts";
+import { byScore, type DomainFinding } from "../analysis/analyze.ts";
+import { atLeast } from "../analysis/model.ts";
 import type { ModelConfig } from "../analysis/model.ts";
 import type { FileStats } from "../ingest/types.ts";
 import type { Store } from "../store/store.ts";
@@ -33,8 +35,10 @@ export interface ApplyFilesOptions {
 export interface ApplyResult {
   /** The completed run as stored. */
   run: RunRecord;
-  /** Its scored domains, highest score first. */
+  /** Its domains at MEDIUM and above, highest score first (every domain is in the store: {@link ResultsReader.findings}). */
   findings: DomainFinding[];
+  /** How many domains were scored. */
+  domains: number;
   /** Counters of each input, in order. */
   stats: FileStats[];
 }
@@ -49,9 +53,16 @@ export async function applyFiles(store: Store, files: string[], o: ApplyFilesOpt
     const pipeline = new Pipeline({ model: o.model, c2Domains: o.c2Domains, dnsPorts: o.dnsPorts, writer });
     const stats = await pipeline.ingest(files, { sha256: true, onSourcesProgress: o.onSourcesProgress });
     await pipeline.end();
-    const t1 = performance.now();
-    const findings = pipeline.findings();
-    const t2 = performance.now();
+    // Each domain is scored as it is written: memory holds one domain's finding at a time, and the notable ones.
+    const notable: DomainFinding[] = [];
+    let domains = 0;
+    const findings = function* (scored: Iterable<DomainFinding>) {
+      for (const f of scored) {
+        domains++;
+        if (atLeast(f.severity, "MEDIUM")) notable.push(f);
+        yield f;
+      }
+    };
     store.completeRun(runId, {
       sources: stats.map((s) => ({
         path: s.path,
@@ -60,12 +71,12 @@ export async function applyFiles(store: Store, files: string[], o: ApplyFilesOpt
         format: s.format + (s.compression ? "+gzip" : ""),
         stats: s as unknown as Record<string, unknown>,
       })),
-      findings,
+      findings: findings(pipeline.analyzer.scored()),
       transactions: pipeline.analyzer.transactions,
-      // Reading, decoding, accumulating and storing every transaction; then scoring.
-      timings: { ingest_secs: (t1 - t0) / 1000, analysis_secs: (t2 - t1) / 1000 },
+      // Reading, decoding, accumulating and storing every transaction (scoring is timed as the findings are written).
+      timings: { ingest_secs: (performance.now() - t0) / 1000 },
     });
-    return { run: store.run(runId)!, findings, stats };
+    return { run: store.run(runId)!, findings: byScore(notable), domains, stats };
   } catch (e) {
     await writer?.abort();
     try {

@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { DomainFinding } from "../analysis/analyze.ts";
+import { byScore, type DomainFinding } from "../analysis/analyze.ts";
 import { type ModelConfig, roundScore } from "../analysis/model.ts";
 import type { WindowResult } from "../analysis/window.ts";
 import { emptyStats } from "../ingest/frames.ts";
@@ -131,7 +131,6 @@ export interface StreamStatus {
 export interface StreamResult {
   run: RunRecord;
   status: StreamStatus;
-  findings: DomainFinding[];
   /** Why the source stopped, when it failed (the run is then `failed`). */
   error: Error | null;
 }
@@ -286,8 +285,6 @@ export class StreamRun {
     /** Domains that alerted, in a window or in the stream view (each alerts from the stream view once at most). */
     const alerted = new Set<string>();
     let streamStart: number | null = null;
-    /** The stream view as the last window closed at the end: every transaction is in it, so the run stores it as is. */
-    let atEnd: DomainFinding[] | null = null;
     const pipeline = this.#pipeline = new Pipeline({
       model: o.model,
       c2Domains: o.c2Domains,
@@ -305,11 +302,14 @@ export class StreamRun {
             alerted.add(f.domain);
             o.onAlert(alertOf(f, w, o.windowSecs));
           }
-          // The stream view: what no single window showed.
-          const findings = pipeline.findings();
-          for (const f of findings) {
-            if (roundScore(f.score) < o.threshold) break;
-            if (alerted.has(f.domain)) continue;
+          // The stream view: what no single window showed (each domain scored in turn, the alerts kept).
+          // Only the domains that changed since the last window can have crossed the threshold or need storing again.
+          const changed = pipeline.analyzer.takeChanged();
+          const loud: DomainFinding[] = [];
+          for (const f of pipeline.analyzer.scored(undefined, changed)) {
+            if (roundScore(f.score) >= o.threshold && !alerted.has(f.domain)) loud.push(f);
+          }
+          for (const f of byScore(loud)) {
             alerts++;
             alerted.add(f.domain);
             o.onAlert(alertOf(f, { start: streamStart, end: w.end }, w.end - streamStart, "stream"));
@@ -325,23 +325,21 @@ export class StreamRun {
             domains: w.findings.length,
             alerts,
           });
-          if (ending) {
-            atEnd = findings;
-            return;
-          }
+          if (ending) return;
           storedAt.push(pipeline.stored);
           // Rows of windows older than the last `retain` go (one key range).
           const drop = retain > 0 && storedAt.length > retain ? storedAt.shift()! : 0;
-          // The whole stream so far, committed with the rows before it.
+          // The whole stream so far, committed with the rows before it: the changed domains scored again as they
+          // are written (the stream view of every domain is never held at once), the others as stored.
           checkpoints = checkpoints.then(async () => {
             await writer?.sync();
             if (drop > 0) store.dropTransactions(runId, drop);
             store.checkpointRun(runId, {
               sources: [this.#sourceRecord()],
-              findings,
+              findings: pipeline.analyzer.scored(undefined, changed),
               transactions: pipeline.analyzer.transactions,
               timings: { capture_secs: (performance.now() - t0) / 1000 },
-            });
+            }, { changedOnly: true });
           }).catch((e) => {
             checkpointError ??= e as Error;
             this.stop();
@@ -349,6 +347,8 @@ export class StreamRun {
         },
       },
     });
+    // Each window rescores and stores only the domains that changed in it.
+    pipeline.analyzer.trackChanges();
     const frames = pipeline.frames(this.#stats, { pairingTimeoutSecs: LIVE_PAIRING_SECS });
     const advance = (now: number) => pipeline.advance(now, now - LIVE_GRACE_SECS);
     let linkType = -1;
@@ -400,11 +400,9 @@ export class StreamRun {
       await checkpoints;
       await pipeline.end();
       error ??= checkpointError;
-      // Scored already when the end closed the open window (nothing comes after it); otherwise now.
-      const findings = atEnd ?? pipeline.findings();
       const results = {
         sources: [this.#sourceRecord()],
-        findings,
+        findings: pipeline.analyzer.scored(),
         transactions: pipeline.analyzer.transactions,
         timings: { capture_secs: (performance.now() - t0) / 1000 },
       };
@@ -413,7 +411,7 @@ export class StreamRun {
         store.checkpointRun(runId, results);
         store.failRun(runId, error.message, true);
       }
-      return { run: store.run(runId)!, status: this.status(), findings, error };
+      return { run: store.run(runId)!, status: this.status(), error };
     } catch (e) {
       await writer?.abort();
       store.failRun(runId, (e as Error).message, true);

@@ -185,7 +185,9 @@ export class Store extends ResultsReader {
 
   /**
    * Finish a run: sources, scores, evidence and the `complete` status in one
-   * commit. The run's timings get `store_secs`: the time taken to store them.
+   * commit. The run's timings get `store_secs`: the time taken to store them;
+   * and `analysis_secs`, the time taken scoring them, when the findings are
+   * an iterator that scores each as it is written.
    */
   completeRun(runId: number, o: RunResults): void {
     this.#writeResults(runId, o, true);
@@ -194,17 +196,20 @@ export class Store extends ResultsReader {
 
   /**
    * Store a running run's results so far (a live run, at each window's
-   * close), in place of the ones stored before; it stays `running`.
+   * close), in place of the ones stored before; it stays `running`. With
+   * `changedOnly`, the findings are those of the domains that changed since
+   * the last checkpoint, and the others stay as stored.
    */
-  checkpointRun(runId: number, o: RunResults): void {
-    this.#writeResults(runId, o, false);
+  checkpointRun(runId: number, o: RunResults, options: { changedOnly?: boolean } = {}): void {
+    this.#writeResults(runId, o, false, options.changedOnly ?? false);
   }
 
-  #writeResults(runId: number, o: RunResults, complete: boolean): void {
+  /** `changedOnly`: the findings given replace those of their domains, and the other domains' stay. */
+  #writeResults(runId: number, o: RunResults, complete: boolean, changedOnly = false): void {
     const t0 = performance.now();
     this.db.exec("BEGIN IMMEDIATE");
     try {
-      for (const table of ["sources", "domain_scores", "evidence"]) {
+      for (const table of changedOnly ? ["sources"] : ["sources", "domain_scores", "evidence"]) {
         this.db.prepare(`DELETE FROM ${table} WHERE run_id = ?`).run(runId);
       }
       const src = this.db.prepare(
@@ -212,10 +217,19 @@ export class Store extends ResultsReader {
       );
       for (const s of o.sources) src.run(runId, s.path, s.size, s.sha256, s.format, JSON.stringify(s.stats));
       const sc = this.db.prepare(
-        "INSERT INTO domain_scores (run_id, domain, score, severity, is_c2, features, components, tool) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO domain_scores (run_id, domain, score, severity, is_c2, features, components, tool) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       );
-      const ev = this.db.prepare("INSERT INTO evidence (run_id, domain, evidence) VALUES (?, ?, ?)");
-      for (const f of o.findings) {
+      const ev = this.db.prepare("INSERT OR REPLACE INTO evidence (run_id, domain, evidence) VALUES (?, ?, ?)");
+      // Findings may be scored as they are written (an iterator): the time taken pulling them is the analysis's.
+      let count = 0, scoring = 0;
+      const findings = o.findings[Symbol.iterator]();
+      for (;;) {
+        const t = performance.now();
+        const next = findings.next();
+        scoring += performance.now() - t;
+        if (next.done) break;
+        const f = next.value;
+        count++;
         sc.run(
           runId,
           f.domain,
@@ -228,6 +242,11 @@ export class Store extends ResultsReader {
         );
         ev.run(runId, f.domain, JSON.stringify(f.evidence));
       }
+      if (changedOnly) {
+        count =
+          (this.db.prepare("SELECT count(*) AS n FROM domain_scores WHERE run_id = ?").get(runId) as { n: number }).n;
+      }
+      const timings = Array.isArray(o.findings) ? { ...o.timings } : { ...o.timings, analysis_secs: scoring / 1000 };
       const changed = this.db.prepare(
         "UPDATE runs SET status = ?, finished_at = ?, transactions = ?, domains = ?, timings = ? WHERE id = ? AND status = 'running'",
       )
@@ -235,8 +254,8 @@ export class Store extends ResultsReader {
           complete ? "complete" : "running",
           complete ? new Date().toISOString() : null,
           o.transactions,
-          o.findings.length,
-          JSON.stringify({ ...o.timings, store_secs: (performance.now() - t0) / 1000 }),
+          count,
+          JSON.stringify({ ...timings, store_secs: (performance.now() - t0 - scoring) / 1000 }),
           runId,
         );
       // Another process took the run for dead and removed its rows: it must never read as complete.

@@ -72,8 +72,8 @@ export type StoredFinding = DomainFinding;
 export interface RunResults {
   /** The run's inputs. */
   sources: SourceRecord[];
-  /** Its scored domains. */
-  findings: DomainFinding[];
+  /** Its scored domains: an array, or an iterator that scores each as it is written (memory holds one at a time). */
+  findings: Iterable<DomainFinding>;
   /** Transactions analysed. */
   transactions: number;
   /** Seconds spent by stage. */
