@@ -3,6 +3,7 @@ import { DomainAccumulator } from "../src/analysis/accumulator.ts";
 import { Analyzer } from "../src/analysis/analyze.ts";
 import { presetModel } from "../src/analysis/model.ts";
 import { replaySeed, SEED_MAX_CHARS, seedWith } from "../src/analysis/seed.ts";
+import { BoundedCounts } from "../src/analysis/sketch.ts";
 import type { RData, Transaction } from "../src/ingest/types.ts";
 import { tx } from "./helpers/transaction.ts";
 
@@ -121,4 +122,16 @@ Deno.test("scored(only): the changed domains (and sibling candidates) score as a
   const full = new Map(a.findings().map((f) => [f.domain, f]));
   for (const d of changed) assert.deepEqual(partial.get(d), full.get(d), d);
   assert.equal(a.takeChanged().size, 0);
+});
+
+Deno.test("bounded counts: numbers and other keys share one bound, whichever kind comes first", () => {
+  const b = new BoundedCounts<number>(2);
+  for (const k of [65399, 65400, 1, 1, 65399]) b.add(k);
+  assert.equal(b.size, 2);
+  assert.equal(b.other, 2);
+  assert.deepEqual(b.top(5), [["65399", 2], ["65400", 1]]);
+  const c = new BoundedCounts<number>(3);
+  for (const k of [28, 1, 1, -1, 65399, 5]) c.add(k);
+  assert.deepEqual(c.top(5), [["1", 2], ["-1", 1], ["28", 1]]);
+  assert.equal(c.other, 2);
 });

@@ -244,7 +244,7 @@ export class BoundedCounts<K extends string | number = string> {
     if (typeof key === "number" && (key | 0) === key && key >= -1 && key < 255) {
       const keys = this.#smallKeys;
       if (keys === null) {
-        if (this.#maxKeys < 1) {
+        if (this.size >= this.#maxKeys) {
           this.other += n;
           return;
         }

@@ -41,7 +41,7 @@ export function severityCounts(findings: DomainFinding[]): Record<Severity, numb
   return n;
 }
 
-/** The summary line. */
+/** The summary line; `total`: domains scored, when `findings` holds only some (every one at MEDIUM and above). */
 export function summaryLine(findings: DomainFinding[], total: number = findings.length): string {
   const n = severityCounts(findings);
   return `Summary: ${total} domains scored, ${n.CRITICAL} CRITICAL, ${n.HIGH} HIGH, ${n.MEDIUM} MEDIUM`;

@@ -9,8 +9,7 @@
  */
 
 import { byScore, type DomainFinding } from "../analysis/analyze.ts";
-import { atLeast } from "../analysis/model.ts";
-import type { ModelConfig } from "../analysis/model.ts";
+import { atLeast, type ModelConfig } from "../analysis/model.ts";
 import type { FileStats } from "../ingest/types.ts";
 import type { Store } from "../store/store.ts";
 import type { RunRecord } from "../store/types.ts";
