@@ -252,6 +252,7 @@ Deno.test("StreamRun as a library: a file through the live path, alerts by callb
       const run = new StreamRun(store, {
         model: presetModel("tunnel"),
         c2Domains: [],
+        resolvers: [],
         dnsPorts: [53],
         source: { kind: "file", settings: { path: sample, speed: 0, count: 0 } },
         windowSecs: 60,
@@ -287,6 +288,7 @@ Deno.test("StreamRun --retain: only the last N windows' transactions stay stored
         new StreamRun(store, {
           model: presetModel("tunnel"),
           c2Domains: [],
+          resolvers: [],
           dnsPorts: [53],
           source: { kind: "file", settings: { path: sample, speed: 0, count: 0 } },
           windowSecs: 2,

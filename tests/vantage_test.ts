@@ -14,6 +14,8 @@ import { tx } from "./helpers/transaction.ts";
 import { bareServerLine, evidenceLines, vantageLine } from "../src/present/text.ts";
 import { runCli } from "./helpers/cli.ts";
 import { sharedDir } from "./helpers/shared.ts";
+import { pcapFile, tempFile, udpExchange } from "./helpers/build.ts";
+import { canonicalAddress } from "../src/ingest/dns/addresses.ts";
 
 const model = presetModel("tunnel");
 
@@ -212,4 +214,60 @@ Deno.test("explain: a bare-server group and a resolver's copies are said in the 
     } queries are its upstream copies (the same question again from the resolver shortly after), attributed to the client that asked and counted once`,
   );
   assert.equal(vantageLine({ ...at.evidence, upstream_copies: 0 }, at.features), null);
+});
+
+Deno.test("config names resolvers: a forwarder that asks upstream from another address with RD=1 is recognized only when named", async () => {
+  // Clients ask 10.0.0.53; the forwarder asks 192.0.2.1 from 10.0.1.53, recursion desired (nothing else betrays it).
+  const packets: { ts: number; data: Uint8Array }[] = [];
+  for (let i = 0; i < 40; i++) {
+    const name = `${(0x5a17 * (i + 1)).toString(16)}q${i}.fwd-test.com`;
+    const ts = 1_700_000_000 + i * 3;
+    for (
+      const [k, leg] of [
+        udpExchange({ client: `10.0.0.${5 + (i % 3)}`, server: "10.0.0.53", id: 2 * i + 1, name, type: 16 }),
+        udpExchange({ client: "10.0.1.53", server: "192.0.2.1", id: 2 * i + 2, name, type: 16 }),
+      ].entries()
+    ) packets.push({ ts: ts + k * 0.01, data: leg[0] }, { ts: ts + k * 0.01 + 0.005, data: leg[1] });
+  }
+  packets.sort((a, b) => a.ts - b.ts);
+  const capture = tempFile(pcapFile(packets), ".pcap");
+  const dir = Deno.makeTempDirSync();
+  try {
+    const finding = async (): Promise<DomainFinding> => {
+      const r = await runCli(["apply", "--dir", dir, capture]);
+      assert.equal(r.code, 0, r.stderr);
+      const e = await runCli(["explain", "fwd-test.com", "--json", "--dir", dir]);
+      assert.equal(e.code, 0, e.stderr);
+      return JSON.parse(e.stdout);
+    };
+    const unnamed = await finding();
+    assert.equal(unnamed.evidence.upstream_copies ?? 0, 0);
+    assert.equal(unnamed.features.query_count, 80);
+    const config = Deno.readTextFileSync(`${dir}/config.hcl`);
+    assert.match(config, /resolvers = \[\]/);
+    Deno.writeTextFileSync(`${dir}/config.hcl`, config.replace("resolvers = []", 'resolvers = ["010.0.1.53"]'));
+    const named = await finding();
+    assert.equal(named.evidence.upstream_copies, 40);
+    assert.equal(named.features.query_count, 40);
+    const runs = await runCli(["runs", "--json", "--dir", dir]);
+    assert.deepEqual(JSON.parse(runs.stdout).runs[0].config.resolvers, ["10.0.1.53"]);
+    // What is not an address is refused, by name.
+    Deno.writeTextFileSync(`${dir}/config.hcl`, config.replace("resolvers = []", 'resolvers = ["10.0.1"]'));
+    const bad = await runCli(["apply", "--dir", dir, capture]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /ingest\.resolvers must be a list of IPv4 or IPv6 addresses.*"10\.0\.1" is not one/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+    Deno.removeSync(capture);
+  }
+});
+
+Deno.test("canonicalAddress writes an address as the decoders do", () => {
+  assert.equal(canonicalAddress("010.000.0.53"), "10.0.0.53");
+  assert.equal(canonicalAddress("2001:DB8:0:0::53"), "2001:db8::53");
+  assert.equal(canonicalAddress("::FFFF:192.0.2.1"), "::ffff:192.0.2.1");
+  assert.equal(canonicalAddress("fe80::1:0:0:0"), "fe80::1:0:0:0");
+  for (const bad of ["256.0.0.1", "1.2.3", "1::2::3", "1:2:3:4:5:6:7:8:9", "g::1", "", "10.0.0.1/24"]) {
+    assert.equal(canonicalAddress(bad), null, bad);
+  }
 });

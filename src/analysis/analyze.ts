@@ -59,14 +59,18 @@ export interface DomainFinding {
   tool: ToolMatch | null;
 }
 
-/** Options of the analyzer. */
-export interface AnalyzerOptions {
-  /** The scoring model: weights, normalization, thresholds. */
-  model: ModelConfig;
+/** What the analyzer is told of the site: named C2 suffixes and resolvers. */
+export interface SiteOptions {
   /** Suffixes named by the user as C2: they win over public-suffix grouping. */
   c2Domains?: string[];
   /** Addresses of the site's recursive resolvers (their upstream copies are recognized without other evidence). */
   resolvers?: string[];
+}
+
+/** Options of the analyzer. */
+export interface AnalyzerOptions extends SiteOptions {
+  /** The scoring model: weights, normalization, thresholds. */
+  model: ModelConfig;
 }
 
 /** Where a query name goes: its domain, and its parts under it. */

@@ -17,7 +17,7 @@
  */
 
 import type { Transaction } from "../ingest/types.ts";
-import { Analyzer, type DomainFinding } from "./analyze.ts";
+import { Analyzer, type DomainFinding, type SiteOptions } from "./analyze.ts";
 import type { ModelConfig } from "./model.ts";
 
 /** One closed window and its scored domains. */
@@ -37,13 +37,11 @@ export interface WindowResult {
 }
 
 /** Options of {@link TumblingWindows}. */
-export interface WindowOptions {
+export interface WindowOptions extends SiteOptions {
   /** Window length in seconds (> 0). */
   secs: number;
   /** The scoring model each window's analyzer uses. */
   model: ModelConfig;
-  /** Suffixes named by the user as C2 (they win over public-suffix grouping). */
-  c2Domains?: string[];
   /** Called with each window as it closes, in order. */
   onClose: (w: WindowResult) => void;
   /** Where windows are aligned: a window starts at `origin + k * secs` (default 0: the epoch). */
@@ -95,7 +93,7 @@ export class TumblingWindows {
     this.#index = Math.round((start - this.#first) / this.#o.secs);
     this.#start = start;
     this.#late = 0;
-    this.#analyzer = new Analyzer({ model: this.#o.model, c2Domains: this.#o.c2Domains });
+    this.#analyzer = new Analyzer({ model: this.#o.model, c2Domains: this.#o.c2Domains, resolvers: this.#o.resolvers });
   }
 
   /**

@@ -21,6 +21,7 @@ import {
 } from "../present/export.ts";
 import { explainText, featureText, findingLine, showText, summaryLine } from "../present/text.ts";
 import type { ResultsReader } from "../store/reader.ts";
+import type { RunSettings } from "../run/pipeline.ts";
 import { applyFiles } from "../run/apply.ts";
 import { checkInput, InputError } from "../ingest/source.ts";
 import { out, UsageError, withSourcesProgress } from "./common.ts";
@@ -81,7 +82,7 @@ export interface ApplyOptions {
  */
 export async function prepareRun(
   o: { dir?: string; weights?: string; c2Domains?: string[]; dnsPorts?: number[] },
-): Promise<{ ws: Workspace; cfg: PlumbumConfig; model: ModelConfig; c2Domains: string[]; dnsPorts: number[] }> {
+): Promise<{ ws: Workspace; cfg: PlumbumConfig; model: ModelConfig } & RunSettings> {
   const ws = workspace(o.dir);
   let fresh = false;
   try {
@@ -105,7 +106,7 @@ export async function prepareRun(
 }
 
 export async function runApply(files: string[], o: ApplyOptions): Promise<number> {
-  const { ws, cfg, model, c2Domains: c2, dnsPorts } = await prepareRun(o);
+  const { ws, cfg, model, c2Domains: c2, dnsPorts, resolvers } = await prepareRun(o);
   // Refuse missing inputs before a run is recorded.
   for (const f of files) {
     try {
@@ -124,6 +125,7 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
           model,
           c2Domains: c2,
           dnsPorts,
+          resolvers,
           storeTransactions: cfg.storeTransactions,
           onSourcesProgress,
         })

@@ -231,7 +231,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
   if (o.read === undefined && o.speed !== "max") throw new UsageError("--speed goes with --read");
   const speed = parseSpeed(o.speed);
   if (!(o.threshold >= 0 && o.threshold <= 100)) throw new UsageError("--threshold: a score from 0 to 100");
-  const { ws, cfg, model, c2Domains, dnsPorts } = await prepareRun(o);
+  const { ws, cfg, model, c2Domains, dnsPorts, resolvers } = await prepareRun(o);
   let source: StreamSource;
   if (o.read !== undefined) {
     try {
@@ -285,6 +285,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
     model,
     c2Domains,
     dnsPorts,
+    resolvers,
     source,
     windowSecs: o.window,
     threshold: o.threshold,

@@ -10,6 +10,7 @@ import { SchemaTooOldError, StoreError } from "../store/errors.ts";
 import { ResultsReader } from "../store/reader.ts";
 import { Store } from "../store/store.ts";
 import type { RunRecord } from "../store/types.ts";
+import type { RunSettings } from "../run/pipeline.ts";
 import { lookupRun } from "../present/lookup.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { err, UsageError } from "./common.ts";
@@ -113,12 +114,13 @@ export async function workspaceConfig(ws: Workspace): Promise<PlumbumConfig> {
   }
 }
 
-/** The C2 suffixes (the command line's beside config.hcl's) and DNS ports (the command line's, else config.hcl's) of a run. */
-export function runSettings(
-  cfg: PlumbumConfig,
-  o: { c2Domains?: string[]; dnsPorts?: number[] },
-): { c2Domains: string[]; dnsPorts: number[] } {
-  return { c2Domains: [...new Set([...(o.c2Domains ?? []), ...cfg.c2Domains])], dnsPorts: o.dnsPorts ?? cfg.dnsPorts };
+/** A run's settings: the command line's C2 suffixes beside config.hcl's; its DNS ports, else config.hcl's; config.hcl's resolvers. */
+export function runSettings(cfg: PlumbumConfig, o: { c2Domains?: string[]; dnsPorts?: number[] }): RunSettings {
+  return {
+    c2Domains: [...new Set([...(o.c2Domains ?? []), ...cfg.c2Domains])],
+    dnsPorts: o.dnsPorts ?? cfg.dnsPorts,
+    resolvers: cfg.resolvers,
+  };
 }
 
 /** Open the workspace's database: upgrading one an older Plumbum wrote is said on stderr first (it takes a while). */

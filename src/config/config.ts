@@ -6,6 +6,7 @@
  */
 
 import { askThread } from "../thread.ts";
+import { canonicalAddress } from "../ingest/dns/addresses.ts";
 import {
   DEFAULT_PRESET,
   DEFAULT_THRESHOLDS,
@@ -31,6 +32,8 @@ export interface PlumbumConfig {
   c2Domains: string[];
   /** Ports that carry plain DNS. */
   dnsPorts: number[];
+  /** Addresses of the site's recursive resolvers (canonical text). */
+  resolvers: string[];
   /** Whether every transaction is stored with its run. */
   storeTransactions: boolean;
 }
@@ -53,6 +56,7 @@ export function defaultConfig(): PlumbumConfig {
     thresholds: { ...DEFAULT_THRESHOLDS },
     c2Domains: [],
     dnsPorts: [53],
+    resolvers: [],
     storeTransactions: true,
   };
 }
@@ -61,7 +65,7 @@ const WEIGHT_KEYS = Object.keys(FEATURES).map((f) => `${f}_weight`);
 const KNOWN: Record<string, string[]> = {
   analysis: ["weight_preset", "normalization", "c2_domains", ...WEIGHT_KEYS],
   thresholds: ["critical", "high", "medium"],
-  ingest: ["dns_ports"],
+  ingest: ["dns_ports", "resolvers"],
   store: ["transactions"],
 };
 
@@ -199,6 +203,16 @@ export async function parseConfig(text: string, file: string): Promise<PlumbumCo
         const t = num();
         if (t < 0 || t > 100) throw new ConfigError(`${where} must be between 0 and 100, not ${t}`);
         cfg.thresholds[key as keyof Thresholds] = t;
+      } else if (block === "ingest" && key === "resolvers") {
+        const bad = Array.isArray(v) ? v.find((x) => typeof x !== "string" || canonicalAddress(x) === null) : v;
+        if (!Array.isArray(v) || bad !== undefined) {
+          throw new ConfigError(
+            `${where} must be a list of IPv4 or IPv6 addresses, e.g. ["10.0.0.53", "2001:db8::53"]${
+              bad === undefined ? "" : `; ${JSON.stringify(bad)} is not one`
+            }`,
+          );
+        }
+        cfg.resolvers = [...new Set((v as string[]).map((x) => canonicalAddress(x)!))];
       } else if (block === "ingest") {
         if (!Array.isArray(v) || v.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
           throw new ConfigError(`${where} must be a list of ports 1-65535, e.g. [53]`);
@@ -307,7 +321,7 @@ export function defaultDocument(): ConfigDocument {
   return {
     analysis: [analysis],
     thresholds: [{ ...DEFAULT_THRESHOLDS }],
-    ingest: [{ dns_ports: [53] }],
+    ingest: [{ dns_ports: [53], resolvers: [] }],
     store: [{ transactions: true }],
   };
 }
@@ -351,6 +365,12 @@ export function defaultConfigText(): string {
     "ingest {",
     "  # Ports that carry plain DNS (mDNS 5353 and LLMNR 5355 are always decoded).",
     `  dns_ports = ${value(doc.ingest[0].dns_ports)}`,
+    "",
+    "  # Addresses of this site's recursive resolvers. A sensor at a resolver sees each question twice",
+    "  # (from the client, then the resolver's own query upstream); the second is recognized anyway when",
+    "  # the resolver also receives queries or asks iteratively, and always when its address is named here",
+    '  # (a forwarder that sends from another address with recursion desired). e.g. ["10.0.0.53"]',
+    `  resolvers = ${value(doc.ingest[0].resolvers)}`,
     "}",
     "",
     "store {",

@@ -15,7 +15,7 @@ import {
   siblingLinks,
 } from "../analysis/analyze.ts";
 import type { ModelConfig } from "../analysis/model.ts";
-import { Pipeline } from "../run/pipeline.ts";
+import { Pipeline, type RunSettings } from "../run/pipeline.ts";
 import { isUnder } from "../analysis/domain.ts";
 import { isTunnel, labelFor, type LabelRow, LabelsError, type LabelSet } from "./labels.ts";
 
@@ -65,12 +65,7 @@ export interface EvalReport {
 const basename = (p: string) => p.replace(/^.*\//, "");
 
 /** How {@link loadLabeled} reads captures: as `apply` would with the same settings. */
-export interface LoadOptions {
-  /** Suffixes named as C2 (they win over public-suffix grouping). */
-  c2Domains?: string[];
-  /** Ports that carry plain DNS (default [53]). */
-  dnsPorts?: number[];
-}
+export type LoadOptions = Partial<RunSettings>;
 
 /** Read each capture once, through the same pipeline as `apply`, into domain summaries with their labels. */
 export async function loadLabeled(
@@ -86,7 +81,7 @@ export async function loadLabeled(
     if (rows === undefined) {
       throw new LabelsError(`no labels for ${file}: add rows "file<TAB>suffix<TAB>label" for it to the labels file`);
     }
-    const pipeline = new Pipeline({ model, c2Domains: options.c2Domains, dnsPorts: options.dnsPorts });
+    const pipeline = new Pipeline({ model, ...options });
     await pipeline.ingest([path]);
     await pipeline.end();
     out.push(labeledCapture(file, path, pipeline.analyzer.summaries(), rows));

@@ -196,8 +196,7 @@ export async function evaluateWindows(
     const streamAlarmed = new Set<string>();
     const pipeline = new Pipeline({
       model,
-      c2Domains: options.c2Domains,
-      dnsPorts: options.dnsPorts,
+      ...options,
       windows: { secs, onClose },
     });
     await pipeline.ingest([path]);

@@ -13,14 +13,13 @@ import { applyFiles } from "../run/apply.ts";
 
 /** Analyze `path` into the workspace `dir`; resolves with the new run's id. */
 export async function applyCapture(dir: string, path: string): Promise<number> {
-  const { ws, cfg, model, c2Domains, dnsPorts } = await prepareRun({ dir });
+  const { ws, cfg, model, ...settings } = await prepareRun({ dir });
   checkInput(path);
   const store = openStore(ws);
   try {
     const { run } = await applyFiles(store, [path], {
       model,
-      c2Domains,
-      dnsPorts,
+      ...settings,
       storeTransactions: cfg.storeTransactions,
     });
     return run.id;

@@ -14,16 +14,12 @@ import type { FileStats } from "../ingest/types.ts";
 import type { Store } from "../store/store.ts";
 import type { RunRecord } from "../store/types.ts";
 import type { SourcesProgress } from "./ingest.ts";
-import { Pipeline } from "./pipeline.ts";
+import { Pipeline, type RunSettings, settingsRecord } from "./pipeline.ts";
 
 /** Options of {@link applyFiles}. */
-export interface ApplyFilesOptions {
+export interface ApplyFilesOptions extends RunSettings {
   /** The scoring model. */
   model: ModelConfig;
-  /** Suffixes named as C2. */
-  c2Domains: string[];
-  /** Ports that carry plain DNS. */
-  dnsPorts: number[];
   /** Store every transaction (config `store_transactions`). */
   storeTransactions: boolean;
   /** Progress of reading the inputs, now and then. */
@@ -44,12 +40,18 @@ export interface ApplyResult {
 
 /** Analyze `files` into a new run of `store`; throws (after marking the run failed) when it cannot complete. */
 export async function applyFiles(store: Store, files: string[], o: ApplyFilesOptions): Promise<ApplyResult> {
-  const runId = store.startRun({ model: o.model, c2_domains: o.c2Domains, dns_ports: o.dnsPorts, files });
+  const runId = store.startRun({ model: o.model, ...settingsRecord(o), files });
   const t0 = performance.now();
   const release = store.holdLease(runId);
   const writer = o.storeTransactions ? store.transactionWriter(runId) : null;
   try {
-    const pipeline = new Pipeline({ model: o.model, c2Domains: o.c2Domains, dnsPorts: o.dnsPorts, writer });
+    const pipeline = new Pipeline({
+      model: o.model,
+      c2Domains: o.c2Domains,
+      dnsPorts: o.dnsPorts,
+      resolvers: o.resolvers,
+      writer,
+    });
     const stats = await pipeline.ingest(files, { sha256: true, onSourcesProgress: o.onSourcesProgress });
     await pipeline.end();
     // Each domain is scored as it is written: memory holds one domain's finding at a time, and the notable ones.

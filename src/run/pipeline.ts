@@ -16,14 +16,25 @@ import type { FileStats, Transaction } from "../ingest/types.ts";
 import type { TransactionWriter } from "../store/writer.ts";
 import { ingestSources, type SourcesProgress } from "./ingest.ts";
 
+/** What a run is told beside its model (config.hcl and the command line). */
+export interface RunSettings {
+  /** Suffixes named by the user as C2 (they win over public-suffix grouping). */
+  c2Domains: string[];
+  /** Ports that carry plain DNS (default [53]). */
+  dnsPorts: number[];
+  /** Addresses of the site's recursive resolvers. */
+  resolvers: string[];
+}
+
+/** A run's settings as its stored record keeps them (`runs --json` `config`). */
+export function settingsRecord(s: RunSettings): Record<string, unknown> {
+  return { c2_domains: s.c2Domains, dns_ports: s.dnsPorts, resolvers: s.resolvers };
+}
+
 /** Options of {@link Pipeline}. */
-export interface PipelineOptions {
+export interface PipelineOptions extends Partial<RunSettings> {
   /** The scoring model of the whole stream and of each window. */
   model: ModelConfig;
-  /** Suffixes named by the user as C2 (they win over public-suffix grouping). */
-  c2Domains?: string[];
-  /** Ports that carry plain DNS (default [53]). */
-  dnsPorts?: number[];
   /** Stores every transaction with its domain (null or absent: nothing stored). */
   writer?: TransactionWriter | null;
   /** Tumbling windows beside the whole-stream view. */
@@ -56,14 +67,15 @@ export class Pipeline {
   /** A pipeline with an analyzer of its own, and windows when asked for. */
   constructor(options: PipelineOptions) {
     this.#o = options;
-    this.analyzer = new Analyzer({ model: options.model, c2Domains: options.c2Domains });
+    const site = { c2Domains: options.c2Domains, resolvers: options.resolvers };
+    this.analyzer = new Analyzer({ model: options.model, ...site });
     this.#writer = options.writer ?? null;
     const w = options.windows;
     this.#storeLimit = this.#storeBudget = w?.storeLimit ?? Infinity;
     this.#windows = w === undefined ? null : new TumblingWindows({
       secs: w.secs,
       model: options.model,
-      c2Domains: options.c2Domains,
+      ...site,
       onClose: (result) => {
         this.#storeBudget = this.#storeLimit;
         w.onClose(result);

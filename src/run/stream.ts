@@ -23,7 +23,7 @@ import { forEachFrame } from "../ingest/live/protocol.ts";
 import { FrameSource, type SourceReady } from "../ingest/live/source.ts";
 import type { Store } from "../store/store.ts";
 import type { RunRecord, SourceRecord } from "../store/types.ts";
-import { Pipeline } from "./pipeline.ts";
+import { Pipeline, type RunSettings, settingsRecord } from "./pipeline.ts";
 
 /**
  * Seconds a query waits for its answer on the live path. Transactions
@@ -48,10 +48,8 @@ export type StreamSource =
   | { kind: "file"; settings: FileSettings };
 
 /** Options of {@link StreamRun}. */
-export interface StreamOptions {
+export interface StreamOptions extends RunSettings {
   model: ModelConfig;
-  c2Domains: string[];
-  dnsPorts: number[];
   source: StreamSource;
   /** Window length (seconds). */
   windowSecs: number;
@@ -254,8 +252,7 @@ export class StreamRun {
     const runId = store.startRun({
       mode: "stream",
       model: o.model,
-      c2_domains: o.c2Domains,
-      dns_ports: o.dnsPorts,
+      ...settingsRecord(o),
       window_secs: o.windowSecs,
       threshold: o.threshold,
       ...(src.kind === "capture"
@@ -289,6 +286,7 @@ export class StreamRun {
       model: o.model,
       c2Domains: o.c2Domains,
       dnsPorts: o.dnsPorts,
+      resolvers: o.resolvers,
       writer,
       windows: {
         secs: o.windowSecs,
