@@ -8,7 +8,8 @@
  *                 .3, iodined / dns2tcpd on .100 and up, one per zone
  *
  * tcpdump records the client side of the veth: what a defender sees between
- * hosts and their resolver. Needs root, iproute2, bind9, iodine, dns2tcp and
+ * hosts and their resolver; `lab-resolver` records on the resolver instead
+ * (both legs: each client question, then bind9's own query upstream). Needs root, iproute2, bind9, iodine, dns2tcp and
  * tcpdump (`apt-get install bind9 iodine dns2tcp tcpdump iproute2`). Nothing
  * leaves the two namespaces; they and every process are removed at the end.
  *
@@ -49,12 +50,17 @@ interface Recording {
   scale: number;
   /** lab/traffic.ts scenarios to run. */
   scenarios: string[];
-  /** Real tools: active tunnels moving data, and idle ones. */
+  /**
+   * Where the sensor stands: in front of the resolver (default: the client side of the veth), or on the
+   * resolver itself (every interface of its namespace: each question from the client, then bind9's own query
+   * to the zone's server).
+   */
+  at?: "resolver";
   /**
    * Real tools: active tunnels moving data, and idle ones. `direct`: the client talks to the tool's server,
    * not through bind9 (iodine's A mode answers with CNAMEs that bind9 follows, so it cannot pass a resolver).
    */
-  tools: { label: string; type?: string; bytes?: number; idle?: boolean; direct?: boolean }[];
+  tools: { label: string; type?: string; bytes?: number; up?: number; idle?: boolean; direct?: boolean }[];
 }
 
 const RECORDINGS: Record<string, Recording> = {
@@ -72,6 +78,35 @@ const RECORDINGS: Record<string, Recording> = {
       { label: "tunnel:iodine-mx", type: "MX", bytes: 12288 },
       { label: "tunnel:dns2tcp-txt", type: "TXT", bytes: 12288 },
       { label: "tunnel:dns2tcp-key", type: "KEY", bytes: 12288 },
+    ],
+  },
+  "lab-resolver": {
+    about:
+      "the sensor on the resolver: iodine (NULL, TXT, CNAME, MX) and dns2tcp (TXT, KEY) through bind9, each moving 12 KB, beside browsing, both legs recorded",
+    duration: 120,
+    scale: 1,
+    at: "resolver",
+    scenarios: ["browse"],
+    tools: [
+      { label: "tunnel:iodine-null", type: "NULL", bytes: 12288 },
+      { label: "tunnel:iodine-txt", type: "TXT", bytes: 12288 },
+      { label: "tunnel:iodine-cname", type: "CNAME", bytes: 12288 },
+      { label: "tunnel:iodine-mx", type: "MX", bytes: 12288 },
+      { label: "tunnel:dns2tcp-txt", type: "TXT", bytes: 12288 },
+      { label: "tunnel:dns2tcp-key", type: "KEY", bytes: 12288 },
+    ],
+  },
+  "lab-short": {
+    about:
+      "short sessions: iodine (NULL, TXT) and dns2tcp (TXT, KEY) through bind9, each connecting, sending 64 bytes and receiving 192, then closing, beside browsing",
+    duration: 45,
+    scale: 1,
+    scenarios: ["browse"],
+    tools: [
+      { label: "tunnel:iodine-null", type: "NULL", bytes: 192, up: 64 },
+      { label: "tunnel:iodine-txt", type: "TXT", bytes: 192, up: 64 },
+      { label: "tunnel:dns2tcp-txt", type: "TXT", bytes: 192, up: 64 },
+      { label: "tunnel:dns2tcp-key", type: "KEY", bytes: 192, up: 64 },
     ],
   },
   "lab-idle": {
@@ -243,7 +278,9 @@ async function record(name: string, r: Recording, seed: number, out: string): Pr
       }
     });
     await new Promise((res) => setTimeout(res, 1500));
-    const dump = net.spawn(net.a, "tcpdump", ["-i", net.ifA, "-U", "-s", "0", "-w", raw, "port 53"]);
+    const dump = r.at === "resolver"
+      ? net.spawn(net.b, "tcpdump", ["-i", "any", "-U", "-s", "0", "-w", raw, "port 53"])
+      : net.spawn(net.a, "tcpdump", ["-i", net.ifA, "-U", "-s", "0", "-w", raw, "port 53"]);
     if (!await dump.until(() => dump.stderr.includes("listening"), 10_000)) throw new Error(`tcpdump:\n${dump.stderr}`);
     const realSecs = r.duration / r.scale;
     const traffic = labProgram(net, net.a, "traffic", [
@@ -302,7 +339,7 @@ async function record(name: string, r: Recording, seed: number, out: string): Pr
           if (z.kind === "dns2tcp") dataClient(net, host, port, 0, realSecs);
           return;
         }
-        const c = dataClient(net, host, port, 2048);
+        const c = dataClient(net, host, port, t.up ?? 2048);
         await c.done;
         console.error(`${t.label}: ${c.stdout.trim()} bytes down ${c.stderr.trim()}`);
         client.signal("SIGTERM");

@@ -15,6 +15,7 @@ import { fromFileUrl } from "./helpers/paths.ts";
 import { prng } from "../src/eval/tune.ts";
 import { loadLabeled } from "../src/eval/evaluate.ts";
 import { parseLabels } from "../src/eval/labels.ts";
+import { Pipeline } from "../src/run/pipeline.ts";
 
 const LAB = fromFileUrl(new URL("../fixtures/lab/", import.meta.url));
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
@@ -301,5 +302,26 @@ Deno.test("stream --read: a beacon too slow for any window alerts once from the 
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("real tools recorded on their resolver (both legs) and in short sessions are HIGH, each asked by its one client", async () => {
+  const labels = parseLabels(await Deno.readTextFile(`${LAB}labels.tsv`));
+  for (const file of ["lab-resolver.pcap", "lab-short.pcap"]) {
+    const pipeline = new Pipeline({ model: presetModel("tunnel") });
+    await pipeline.ingest([`${LAB}${file}`]);
+    await pipeline.end();
+    const findings = pipeline.analyzer.findings();
+    const tunnels = [...labels.get(file)!].filter((r) => r.label.startsWith("tunnel:"));
+    let seen = 0;
+    for (const { suffix } of tunnels) {
+      const f = findings.find((x) => suffix === x.domain || suffix.endsWith(`.${x.domain}`));
+      if (f === undefined) continue;
+      seen++;
+      assert.ok(f.score >= 60, `${file} ${f.domain} ${f.score}`);
+      assert.equal(f.features.client_count, 1, `${file} ${f.domain}: the resolver is no client`);
+      if (file === "lab-resolver.pcap") assert.ok((f.evidence.upstream_copies ?? 0) >= f.features.query_count * 0.9);
+    }
+    assert.equal(seen, file === "lab-resolver.pcap" ? 6 : 4, file);
   }
 });

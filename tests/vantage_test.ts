@@ -47,12 +47,21 @@ Deno.test("vantage: a resolver's upstream copy (RD=0, or from a host that receiv
   // Two stub clients asking the same name are two clients.
   assert.equal(v.copyOf(tx({ query: "www.example.org", ts: 102, client: "10.0.0.7", server: "10.0.0.53" })), null);
   assert.equal(v.copyOf(tx({ query: "www.example.org", ts: 102.1, client: "10.0.0.8", server: "10.0.0.53" })), null);
-  // Too late to be a copy.
+  // The resolver retrying its unanswered copy, backing off past the 2 s: still the client's (BIND retried at 24 s).
   assert.equal(
-    v.copyOf(tx({ query: "a1b2.t.example.com", ts: 110, client: "10.1.0.1", server: "192.0.2.1", rd: false })),
+    v.copyOf(tx({ query: "a1b2.t.example.com", ts: 110, client: "10.1.0.1", server: "192.0.2.2", rd: false })),
+    "10.0.0.5",
+  );
+  // Another resolver-like host after 2 s, or the copier after 30 s: too late to be a copy.
+  assert.equal(
+    v.copyOf(tx({ query: "c3d4.t.example.com", ts: 104, client: "10.1.0.1", server: "192.0.2.1", rd: false })),
     null,
   );
-  assert.equal(v.copies, 2);
+  assert.equal(
+    v.copyOf(tx({ query: "a1b2.t.example.com", ts: 131, client: "10.1.0.1", server: "192.0.2.1", rd: false })),
+    null,
+  );
+  assert.equal(v.copies, 3);
 });
 
 Deno.test("vantage: a tunnel seen at its resolver (both legs) scores as it does in front of it, and explain says how many were copies", () => {
@@ -211,7 +220,7 @@ Deno.test("explain: a bare-server group and a resolver's copies are said in the 
     vantageLine(at.evidence, at.features),
     `seen at a resolver: ${copies.toLocaleString("en-US")} of ${
       (copies + at.features.query_count).toLocaleString("en-US")
-    } queries are its upstream copies (the same question again from the resolver shortly after), attributed to the client that asked and counted once`,
+    } queries are its upstream copies (the same question again from the resolver shortly after, or its retries), attributed to the client that asked and counted once`,
   );
   assert.equal(vantageLine({ ...at.evidence, upstream_copies: 0 }, at.features), null);
 });

@@ -132,7 +132,7 @@ export interface DomainEvidence {
   txt_samples: string[];
   /**
    * Seen at a resolver: queries that were the resolver's own upstream copies of a client's question (the same
-   * question from a resolver shortly after), attributed to that client and not counted again. Absent in runs stored
+   * question from a resolver shortly after, or its retries), attributed to that client and not counted again. Absent in runs stored
    * before it was counted.
    */
   upstream_copies?: number;

@@ -13,13 +13,18 @@
  * (recursion not desired: stub resolvers always ask for recursion, resolvers
  * asking authorities never do; a resolver often sends from another address
  * than the one it listens on). Named resolvers (`resolvers` in config) are
- * taken as such without that evidence.
+ * taken as such without that evidence. A resolver whose upstream question
+ * goes unanswered asks it again, backing off, long after the client gave up
+ * (BIND 9 retried a lab iodine query 1, 2, 4, 8, 15 and 24 s after the
+ * client's): the same question again from the address that copied it is a
+ * retry, a copy still, up to {@link RETRY_SECS}.
  *
  * Every transaction passes here. The analyzer keeps each name's {@link Asked}
  * record on the route it already looks up per name, so the rule costs no
  * second table; without such a record the vantage keeps its own, bounded:
- * the names of the last few seconds, at most {@link RECENT_MAX}, expired
- * ones swept once per {@link COPY_DELAY_SECS} of capture time.
+ * the names of the last few seconds (of the last {@link RETRY_SECS} when a
+ * resolver copied them), at most {@link RECENT_MAX}, expired ones swept once
+ * per {@link COPY_DELAY_SECS} of capture time.
  *
  * @module
  */
@@ -28,6 +33,8 @@ import type { Transaction } from "../ingest/types.ts";
 
 /** How long after a client's question the resolver's copy may leave (seconds). */
 export const COPY_DELAY_SECS = 2;
+/** How long after a client's question a resolver may still retry its copy (seconds; BIND gives up at 30 at most). */
+export const RETRY_SECS = 30;
 /** Questions remembered at most. */
 export const RECENT_MAX = 65536;
 /** Addresses remembered as receiving queries, at most. */
@@ -41,11 +48,13 @@ const SERVERS_MAX = 4096;
 export interface Asked {
   client: string;
   ts: number;
+  /** The resolver that last copied the client's question ("" when none did). */
+  copier: string;
 }
 
 /** A record of a name nobody has asked yet. */
 export function notAsked(): Asked {
-  return { client: "", ts: -Infinity };
+  return { client: "", ts: -Infinity, copier: "" };
 }
 
 /** Recognizes a resolver's upstream copies in a stream of transactions (in query order). */
@@ -71,17 +80,19 @@ export class ResolverVantage {
    * `asked`: the name's record, when the caller keeps one).
    */
   copyOf(tx: Transaction, asked: Asked = this.#asked(tx.queryKey, tx.ts)): string | null {
-    const ts = tx.ts;
+    const ts = tx.ts, late = ts - asked.ts;
     if (
-      asked.client !== tx.client && ts - asked.ts <= COPY_DELAY_SECS && ts >= asked.ts - 0.001 &&
-      this.#resolverLike(tx)
+      asked.client !== tx.client && late >= -0.001 &&
+      ((late <= COPY_DELAY_SECS && this.#resolverLike(tx)) || (late <= RETRY_SECS && asked.copier === tx.client))
     ) {
       this.copies++;
+      asked.copier = tx.client;
       return asked.client;
     }
     if (this.#servers.size < SERVERS_MAX) this.#servers.add(tx.server);
     asked.client = tx.client;
     asked.ts = ts;
+    asked.copier = "";
     return null;
   }
 
@@ -108,7 +119,7 @@ export class ResolverVantage {
   #sweep(ts: number): void {
     this.#swept = ts;
     const recent = this.#recent;
-    for (const [k, v] of recent) if (v.ts < ts - COPY_DELAY_SECS) recent.delete(k);
+    for (const [k, v] of recent) if (v.ts < ts - (v.copier === "" ? COPY_DELAY_SECS : RETRY_SECS)) recent.delete(k);
     if (recent.size < RECENT_MAX) return;
     for (const k of recent.keys()) {
       if (recent.size <= RECENT_MAX * 3 / 4) break;

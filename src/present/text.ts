@@ -124,7 +124,7 @@ export function vantageLine(e: DomainEvidence, f: DomainFeatures): string | null
   if (copies === 0) return null;
   return `seen at a resolver: ${copies.toLocaleString("en-US")} of ${
     (copies + f.query_count).toLocaleString("en-US")
-  } queries are its upstream copies (the same question again from the resolver shortly after), attributed to the client that asked and counted once`;
+  } queries are its upstream copies (the same question again from the resolver shortly after, or its retries), attributed to the client that asked and counted once`;
 }
 
 /** A domain of names with no delegated TLD, in one sentence (null for a registered domain). */
