@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/dist/esm/server/stdio.d.ts"
 import { StdioServerTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/server/stdio.js";
 import { createServer } from "./src/mcp/server.ts";
+import type { OpenedInput } from "./src/ingest/source.ts";
 import { envVar } from "./src/env.ts";
 import { VERSION } from "./src/version.ts";
 import { serveWorkerRole } from "./src/thread.ts";
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
     }
     // Loaded only when asked: the writer's side (config, store, pipeline) needs write permission.
     const { applyCapture } = await import("./src/mcp/apply.ts");
-    apply = { root, run: (path: string) => applyCapture(dir, path) };
+    apply = { root, run: (input: OpenedInput) => applyCapture(dir, input) };
   }
   const { server, close } = createServer({ dir, apply });
   const transport = new StdioServerTransport();

@@ -284,3 +284,44 @@ live("stream -i: the interface gone mid-capture is a clear error, exit 1; the ru
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+live(
+  "stream -i --save refuses the workspace's own files, by what it opened (a symlink too), and keeps them whole",
+  [],
+  async () => {
+    const net = NetPair.create("sv");
+    const dir = await Deno.makeTempDir();
+    try {
+      assert.equal((await runCli(["apply", sample, "--dir", dir])).code, 0);
+      const digest = async (p: string) => new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(p)));
+      const db = await digest(`${dir}/plumbum.db`);
+      const config = await Deno.readTextFile(`${dir}/config.hcl`);
+      await Deno.symlink(`${dir}/plumbum.db`, `${dir}/link.pcap`);
+      for (
+        const [target, own] of [["plumbum.db", "plumbum.db"], ["config.hcl", "config.hcl"], ["link.pcap", "plumbum.db"]]
+      ) {
+        const s = net.stream(net.b, ["-i", net.ifB, "--save", `${dir}/${target}`, "--duration", "2", "--dir", dir]);
+        const done = await s.done;
+        assert.equal(done.code, 1, `${target}: ${s.stderr}`);
+        assert.match(
+          s.stderr,
+          new RegExp(
+            `--save: .*${target} is the workspace's own ${
+              own.replace(".", "\\.")
+            }; writing the capture there would destroy it`,
+          ),
+        );
+        assert.doesNotMatch(s.stderr, /bug|at .*\.ts:\d+/);
+      }
+      assert.deepEqual(await digest(`${dir}/plumbum.db`), db);
+      assert.equal(await Deno.readTextFile(`${dir}/config.hcl`), config);
+      // A folder is no file either.
+      const s = net.stream(net.b, ["-i", net.ifB, "--save", dir, "--duration", "2", "--dir", dir]);
+      assert.equal((await s.done).code, 1, s.stderr);
+      assert.match(s.stderr, /--save: .* is a folder; give a file name in it/);
+    } finally {
+      await net.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

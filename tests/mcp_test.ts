@@ -418,6 +418,66 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "mcp: plumbum_apply reads the file it proved under the root, while a folder is swapped for a symlink outside",
+  ...sanitize,
+  fn: async () => {
+    const dir = await workspace(sample);
+    const root = await Deno.makeTempDir({ prefix: "plumbum-mcp-root-" });
+    const outside = await Deno.makeTempDir({ prefix: "plumbum-mcp-outside-" });
+    await Deno.mkdir(`${root}/real`);
+    await Deno.copyFile(hostile, `${root}/real/c.pcap`);
+    await Deno.copyFile(sample, `${outside}/c.pcap`);
+    await Deno.symlink(outside, `${root}/link`);
+    await Deno.rename(`${root}/real`, `${root}/sub`);
+    const sha = async (p: string) =>
+      Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(p))))
+        .map((b) => b.toString(16).padStart(2, "0")).join("");
+    const inside = await sha(`${root}/sub/c.pcap`);
+    // Another process swaps root/sub between the real folder and the symlink, as fast as it can, for 60 s at most.
+    const swapper = new Deno.Command("bash", {
+      args: [
+        "-c",
+        `cd ${root} && end=$((SECONDS+60)); while [ $SECONDS -lt $end ]; do mv -T sub real; mv -T link sub; mv -T sub link; mv -T real sub; done`,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const { client, close } = await connect(["--dir", dir, "--allow-apply", "--root", root], {
+      flags: ["--allow-read", "--allow-write", "--allow-env", "--allow-sys"],
+    });
+    try {
+      let analyzed = 0;
+      for (let i = 0; i < 25; i++) {
+        const r = await call(client, "plumbum_apply", { path: "sub/c.pcap" });
+        if (r.isError) {
+          assert.match(
+            r.content[0].text,
+            /outside the server.s root|not the file that was opened|changed while|does not exist|not a file|apply failed: .*no such file/,
+          );
+          continue;
+        }
+        analyzed++;
+        const run = r.structuredContent!.run as { sources: { path: string; sha256: string }[] };
+        assert.equal(run.sources[0].sha256, inside, `run ${i} read ${run.sources[0].path} from outside the root`);
+        assert.ok(run.sources[0].path.startsWith(await Deno.realPath(root)), run.sources[0].path);
+      }
+      assert.ok(analyzed > 0, "no apply got through the swaps");
+    } finally {
+      try {
+        swapper.kill("SIGKILL");
+      } catch {
+        // Ended already.
+      }
+      await swapper.status;
+      await close();
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(root, { recursive: true });
+      await Deno.remove(outside, { recursive: true });
+    }
+  },
+});
+
 Deno.test("mcp: --help teaches, bad flags exit 1 with a sentence", async () => {
   const run = async (...args: string[]) => {
     const o = await new Deno.Command(Deno.execPath(), {

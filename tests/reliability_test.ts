@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { runCli } from "./helpers/cli.ts";
 import { fromFileUrl } from "./helpers/paths.ts";
 import { bigCapture } from "./helpers/build.ts";
+import { checkOutput, openOutput, OutputRefused } from "../src/workspace/output.ts";
 
 const sample = fromFileUrl(new URL("../fixtures/sample.pcap", import.meta.url));
 const cli = fromFileUrl(new URL("../cli.ts", import.meta.url));
@@ -65,7 +66,7 @@ Deno.test("export -o never writes onto the workspace's own files (by path, ../, 
     assert.equal((await runCli(["runs", "--dir", w])).code, 0);
     const missing = await runCli(["export", "-o", "/nonexistent/dir/x.json", "--dir", w]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /the folder \/nonexistent\/dir does not exist/);
+    assert.match(missing.stderr, /-o: \/nonexistent\/dir\/x.json is in a folder that does not exist; make it first/);
     const folder = await runCli(["export", "-o", dir, "--dir", w]);
     assert.equal(folder.code, 1);
     assert.match(folder.stderr, /is a folder; give a file name in it/);
@@ -353,4 +354,39 @@ Deno.test({
     assert.ok(m !== null, text);
     assert.ok(Number(m[1]) + Number(m[2]) >= 100, text);
   },
+});
+
+Deno.test("openOutput: a protected file is refused by the inode it is (symlink, hard link) and left whole; others are emptied", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const db = `${dir}/plumbum.db`;
+    Deno.writeTextFileSync(db, "precious");
+    Deno.symlinkSync(db, `${dir}/sym.csv`);
+    Deno.linkSync(db, `${dir}/hard.csv`);
+    const o = { option: "-o", what: "the export", shown: "X" };
+    for (const p of [db, `${dir}/sym.csv`, `${dir}/hard.csv`, `${dir}/../${dir.split("/").pop()}/plumbum.db`]) {
+      assert.throws(() => openOutput(p, [db], o), (e: Error) => {
+        assert.ok(e instanceof OutputRefused);
+        assert.equal(
+          e.message,
+          "-o: X is the workspace's own plumbum.db; writing the export there would destroy it: pick another file",
+        );
+        return true;
+      });
+    }
+    assert.equal(Deno.readTextFileSync(db), "precious");
+    Deno.writeTextFileSync(`${dir}/old.csv`, "a longer old content");
+    const f = openOutput(`${dir}/old.csv`, [db], o);
+    f.writeSync(new TextEncoder().encode("new"));
+    f.close();
+    assert.equal(Deno.readTextFileSync(`${dir}/old.csv`), "new");
+    assert.throws(() => openOutput(dir, [db], o), /-o: X is a folder; give a file name in it/);
+    assert.throws(() => openOutput(`${dir}/no/such.csv`, [db], o), /-o: X is in a folder that does not exist/);
+    assert.throws(() => checkOutput(`${dir}/hard.csv`, [db], o), OutputRefused);
+    assert.throws(() => checkOutput(dir, [db], o), /is a folder/);
+    checkOutput(`${dir}/new.csv`, [db], o);
+    openOutput("/dev/null", [db], o).close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

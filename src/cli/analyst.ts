@@ -26,7 +26,7 @@ import { applyFiles } from "../run/apply.ts";
 import { checkInput, InputError } from "../ingest/source.ts";
 import { out, UsageError, withSourcesProgress } from "./common.ts";
 import {
-  checkOutputFile,
+  openOutputFile,
   openResults,
   openStore,
   runSettings,
@@ -236,9 +236,9 @@ export function runExplain(domain: string, o: ReadOptions & { feature?: string }
 }
 
 /** `plumbum export`. */
-export async function runExport(
+export function runExport(
   o: ReadOptions & { format: string; output?: string; minSeverity?: string },
-): Promise<number> {
+): number {
   const format = o.format.toLowerCase();
   if (!["json", "csv", "sigma"].includes(format)) {
     throw new UsageError(`--format must be json, csv or sigma, not "${escapeTerminal(o.format)}"`);
@@ -254,8 +254,6 @@ export async function runExport(
     min = m as Severity;
   }
   const ws = workspace(o.dir);
-  // Refused before anything is read: an export never lands on the workspace's own files.
-  if (o.output !== undefined && o.output !== "-") checkOutputFile(o.output, ws);
   const store = openResults(ws);
   let text: string;
   try {
@@ -279,10 +277,15 @@ export async function runExport(
   }
   if (o.output === undefined || o.output === "-") out(text);
   else {
+    // Opened, then proved none of the workspace's files, before anything is emptied or written.
+    const file = openOutputFile(o.output, ws, "-o", "the export");
     try {
-      await Deno.writeTextFile(o.output, text);
+      const bytes = new TextEncoder().encode(text);
+      for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
     } catch (e) {
       throw new UsageError(`-o: cannot write ${escapeTerminal(o.output)}: ${(e as Error).message}`);
+    } finally {
+      file.close();
     }
     console.error(`Wrote ${escapeTerminal(o.output)}`);
   }

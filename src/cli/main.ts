@@ -158,7 +158,7 @@ export function buildProgram(result: { code: number }): Command {
     .addOption(runOpt())
     .addOption(dirOpt())
     .action(async (o) => {
-      result.code = await runExport(o);
+      result.code = runExport(o);
     });
 
   program.command("runs")

@@ -22,7 +22,7 @@ import { productionReact } from "./dashboard.ts";
 import { envVar } from "../env.ts";
 import { ResultsReader } from "../store/reader.ts";
 import { prepareRun } from "./analyst.ts";
-import { openStore } from "./workspace.ts";
+import { checkOutputFile, openStore, ownFiles } from "./workspace.ts";
 
 /** Options of `plumbum stream`. */
 export interface StreamCliOptions {
@@ -232,6 +232,8 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
   const speed = parseSpeed(o.speed);
   if (!(o.threshold >= 0 && o.threshold <= 100)) throw new UsageError("--threshold: a score from 0 to 100");
   const { ws, cfg, model, c2Domains, dnsPorts, resolvers } = await prepareRun(o);
+  // Said before a run is recorded; the capture thread proves it again on the file it opens.
+  if (o.save !== undefined) checkOutputFile(o.save, ws, "--save", "the capture");
   let source: StreamSource;
   if (o.read !== undefined) {
     try {
@@ -256,6 +258,8 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
         bufferBytes: o.bufferSize,
         count: o.count,
         save: o.save ?? null,
+        saveShown: escapeTerminal(o.save ?? ""),
+        protect: ownFiles(ws),
       },
     };
   }

@@ -14,6 +14,7 @@ import type { RunSettings } from "../run/pipeline.ts";
 import { lookupRun } from "../present/lookup.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { err, UsageError } from "./common.ts";
+import { checkOutput, openOutput, OutputRefused } from "../workspace/output.ts";
 
 /** Paths of a workspace. */
 export interface Workspace {
@@ -62,45 +63,27 @@ export function storeProblem(e: unknown, ws: Workspace): UsageError | null {
   return null;
 }
 
-/**
- * Check that `path` can take an export: its folder exists, it is not a
- * folder, and it is none of the workspace's own files (compared by real
- * path, so no symlink or `..` gets round it). A sentence when it is not.
- */
-export function checkOutputFile(path: string, ws: Workspace): void {
-  const shown = escapeTerminal(path);
-  const slash = path.lastIndexOf("/");
-  const folder = slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
-  let real: string;
+/** The files no output may land on: the database, SQLite's side files, the config. */
+export function ownFiles(ws: Workspace): string[] {
+  return [ws.dbPath, `${ws.dbPath}-wal`, `${ws.dbPath}-shm`, `${ws.dbPath}-journal`, ws.configPath];
+}
+
+/** {@link openOutput} for the workspace `ws`, its refusals said as usage errors (exit 1). */
+export function openOutputFile(path: string, ws: Workspace, option: string, what: string): Deno.FsFile {
+  return refused(() => openOutput(path, ownFiles(ws), { option, what, shown: escapeTerminal(path) }));
+}
+
+/** {@link checkOutput} for the workspace `ws`, its refusals said as usage errors (exit 1). */
+export function checkOutputFile(path: string, ws: Workspace, option: string, what: string): void {
+  refused(() => checkOutput(path, ownFiles(ws), { option, what, shown: escapeTerminal(path) }));
+}
+
+function refused<T>(f: () => T): T {
   try {
-    const info = Deno.statSync(path);
-    if (info.isDirectory) throw new UsageError(`-o: ${shown} is a folder; give a file name in it`);
-    real = Deno.realPathSync(path);
+    return f();
   } catch (e) {
-    if (e instanceof UsageError) throw e;
-    if (!(e instanceof Deno.errors.NotFound)) throw new UsageError(`-o: cannot use ${shown}: ${(e as Error).message}`);
-    try {
-      if (!Deno.statSync(folder).isDirectory) throw new UsageError(`-o: ${escapeTerminal(folder)} is not a folder`);
-      real = `${Deno.realPathSync(folder)}/${path.slice(slash + 1)}`;
-    } catch (e2) {
-      if (e2 instanceof UsageError) throw e2;
-      throw new UsageError(`-o: the folder ${escapeTerminal(folder)} does not exist; make it first or pick another`);
-    }
-  }
-  for (const own of [ws.dbPath, `${ws.dbPath}-wal`, `${ws.dbPath}-shm`, `${ws.dbPath}-journal`, ws.configPath]) {
-    let ownReal: string;
-    try {
-      ownReal = Deno.realPathSync(own);
-    } catch {
-      continue;
-    }
-    if (ownReal === real) {
-      throw new UsageError(
-        `-o: ${shown} is the workspace's own ${
-          own.slice(own.lastIndexOf("/") + 1)
-        }; writing the export there would destroy it: pick another file`,
-      );
-    }
+    if (e instanceof OutputRefused) throw new UsageError(e.message);
+    throw e;
   }
 }
 

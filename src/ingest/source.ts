@@ -114,11 +114,33 @@ export function checkInput(path: string): void {
   }
 }
 
+/**
+ * An input the caller opened and proved (the MCP server's root check): read
+ * through `file` only, never by its name again, and recorded as `path`.
+ * The reader closes it.
+ */
+export interface OpenedInput {
+  path: string;
+  file: Deno.FsFile;
+}
+
+/** A path to open (`-`: standard input), or an input opened already. */
+export type Input = string | OpenedInput;
+
+/** The path an input is recorded as. */
+export const inputPath = (input: Input): string => typeof input === "string" ? input : input.path;
+
 async function openStream(
-  path: string,
+  input: Input,
 ): Promise<
   { read: (b: Uint8Array) => Promise<number | null>; close: () => void; size: number | null; regular: boolean }
 > {
+  if (typeof input !== "string") {
+    const { file } = input;
+    const info = await file.stat();
+    return { read: (b) => file.read(b), close: () => file.close(), size: info.size, regular: info.isFile };
+  }
+  const path = input;
   if (path === "-") {
     return { read: readFnFromStream(Deno.stdin.readable), close: () => {}, size: null, regular: false };
   }
@@ -193,11 +215,12 @@ export function hashFileInThread(path: string, paced = false): ThreadedHash {
  * Throws {@link InputError} when the file cannot be read at all; broken
  * parts inside a readable file are counted in the returned stats.
  */
-export async function ingestFile(path: string, options: IngestOptions = {}): Promise<FileStats> {
+export async function ingestFile(input: Input, options: IngestOptions = {}): Promise<FileStats> {
+  const path = inputPath(input);
   const stats = emptyStats(path);
-  const src = await openStream(path);
-  // A large file is hashed by a thread of its own, reading it beside the decoder.
-  const threaded = options.sha256 && src.size !== null && src.size >= HASH_THREAD_MIN
+  const src = await openStream(input);
+  // A large file is hashed by a thread of its own, reading it beside the decoder (by its name: not an opened input).
+  const threaded = options.sha256 && src.size !== null && src.size >= HASH_THREAD_MIN && typeof input === "string"
     ? hashFileInThread(path, true)
     : null;
   const hash = options.sha256 && threaded === null ? createHash("sha256") : null;
@@ -333,7 +356,7 @@ export async function ingestFile(path: string, options: IngestOptions = {}): Pro
  * Read several inputs one after another into one transaction stream.
  * Returns the stats of each file; stops at the first unreadable file.
  */
-export async function ingestFiles(paths: string[], options: IngestOptions = {}): Promise<FileStats[]> {
+export async function ingestFiles(paths: Input[], options: IngestOptions = {}): Promise<FileStats[]> {
   const out: FileStats[] = [];
   for (const p of paths) out.push(await ingestFile(p, options));
   return out;

@@ -8,22 +8,27 @@
 
 import { prepareRun } from "../cli/analyst.ts";
 import { openStore } from "../cli/workspace.ts";
-import { checkInput } from "../ingest/source.ts";
+import type { OpenedInput } from "../ingest/source.ts";
 import { applyFiles } from "../run/apply.ts";
 
-/** Analyze `path` into the workspace `dir`; resolves with the new run's id. */
-export async function applyCapture(dir: string, path: string): Promise<number> {
-  const { ws, cfg, model, ...settings } = await prepareRun({ dir });
-  checkInput(path);
-  const store = openStore(ws);
+/** Analyze `input` (opened and proved under the root by the server) into the workspace `dir`; resolves with the new run's id. */
+export async function applyCapture(dir: string, input: OpenedInput): Promise<number> {
+  let store;
   try {
-    const { run } = await applyFiles(store, [path], {
+    const { ws, cfg, model, ...settings } = await prepareRun({ dir });
+    store = openStore(ws);
+    const { run } = await applyFiles(store, [input], {
       model,
       ...settings,
       storeTransactions: cfg.storeTransactions,
     });
     return run.id;
   } finally {
-    store.close();
+    store?.close();
+    try {
+      input.file.close();
+    } catch {
+      // Closed by the reader already.
+    }
   }
 }

@@ -14,6 +14,7 @@
  */
 
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/dist/esm/server/mcp.d.ts"
+import type { OpenedInput } from "../ingest/source.ts";
 import { McpServer, ResourceTemplate } from "npm:@modelcontextprotocol/sdk@1.32.2/server/mcp.js";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/dist/esm/server/completable.d.ts"
 import { completable } from "npm:@modelcontextprotocol/sdk@1.32.2/server/completable.js";
@@ -39,10 +40,12 @@ export interface McpServerOptions {
   apply?: {
     root: string;
     /**
-     * Run an `apply` of `path` (a real path under root); resolves with the
-     * new run's id, rejects with an error whose message the client is told.
+     * Run an `apply` of `input` (opened, and proved to be a file under
+     * root; read through its handle only, which the run closes); resolves
+     * with the new run's id, rejects with an error whose message the client
+     * is told.
      */
-    run: (path: string) => Promise<number>;
+    run: (input: OpenedInput) => Promise<number>;
   };
 }
 
@@ -466,10 +469,10 @@ export function createServer(o: McpServerOptions): { server: McpServer; close: (
       },
     }, (a: Args<typeof applyInput>) =>
       answerAsync(async () => {
-        const path = underRoot(apply.root, a.path);
+        const input = openUnderRoot(apply.root, a.path);
         let id: number;
         try {
-          id = await apply.run(path);
+          id = await apply.run(input);
         } catch (e) {
           throw new Answer(`apply failed: ${(e as Error).message}`);
         }
@@ -598,18 +601,45 @@ export function createServer(o: McpServerOptions): { server: McpServer; close: (
   return { server, close: () => ws.close() };
 }
 
-/** `path` (relative to `root`, or absolute) as a real path inside `root`; an {@link Answer} when it is not. */
-function underRoot(root: string, path: string): string {
+/**
+ * `path` (relative to `root`, or absolute) opened, then proved to be a file
+ * inside `root`: the real path of the name must lie under the root's and be
+ * the very file the handle holds (same device and inode), so a folder
+ * swapped for a symlink between the open and the check is caught, and only
+ * the handle is read. An {@link Answer} when it is not.
+ */
+function openUnderRoot(root: string, path: string): OpenedInput {
   const rootReal = Deno.realPathSync(root);
-  let real: string;
+  const named = path.startsWith("/") ? path : `${rootReal}/${path}`;
+  let file: Deno.FsFile;
   try {
-    real = Deno.realPathSync(path.startsWith("/") ? path : `${rootReal}/${path}`);
-  } catch {
-    throw new Answer(`${q(path)} does not exist under the server's root folder`);
+    // Not opened when it is no file (a FIFO would hold the open until some writer came).
+    if (!Deno.statSync(named).isFile) throw new Answer(`${q(path)} is not a file`);
+    file = Deno.openSync(named, { read: true });
+  } catch (e) {
+    if (e instanceof Answer) throw e;
+    if (e instanceof Deno.errors.NotFound) throw new Answer(`${q(path)} does not exist under the server's root folder`);
+    throw new Answer(`${q(path)} cannot be opened: ${(e as Error).message}`);
   }
-  if (real !== rootReal && !real.startsWith(rootReal.endsWith("/") ? rootReal : `${rootReal}/`)) {
-    throw new Answer(`${q(path)} is outside the server's root folder; only files under it can be analyzed`);
+  try {
+    const held = file.statSync();
+    let real: string, info: Deno.FileInfo;
+    try {
+      real = Deno.realPathSync(named);
+      info = Deno.statSync(real);
+    } catch {
+      throw new Answer(`${q(path)} changed while it was opened; try again`);
+    }
+    if (real !== rootReal && !real.startsWith(rootReal.endsWith("/") ? rootReal : `${rootReal}/`)) {
+      throw new Answer(`${q(path)} is outside the server's root folder; only files under it can be analyzed`);
+    }
+    if (info.dev !== held.dev || info.ino !== held.ino || held.ino === null) {
+      throw new Answer(`${q(path)} is not the file that was opened (it was moved or replaced); try again`);
+    }
+    if (!held.isFile) throw new Answer(`${q(path)} is not a file`);
+    return { path: real, file };
+  } catch (e) {
+    file.close();
+    throw e;
   }
-  if (!Deno.statSync(real).isFile) throw new Answer(`${q(path)} is not a file`);
-  return real;
 }

@@ -14,6 +14,7 @@ import type { FileStats } from "../ingest/types.ts";
 import type { Store } from "../store/store.ts";
 import type { RunRecord } from "../store/types.ts";
 import type { SourcesProgress } from "./ingest.ts";
+import { type Input, inputPath } from "../ingest/source.ts";
 import { Pipeline, type RunSettings, settingsRecord } from "./pipeline.ts";
 
 /** Options of {@link applyFiles}. */
@@ -39,7 +40,8 @@ export interface ApplyResult {
 }
 
 /** Analyze `files` into a new run of `store`; throws (after marking the run failed) when it cannot complete. */
-export async function applyFiles(store: Store, files: string[], o: ApplyFilesOptions): Promise<ApplyResult> {
+export async function applyFiles(store: Store, inputs: Input[], o: ApplyFilesOptions): Promise<ApplyResult> {
+  const files = inputs.map(inputPath);
   const runId = store.startRun({ model: o.model, ...settingsRecord(o), files });
   const t0 = performance.now();
   const release = store.holdLease(runId);
@@ -52,7 +54,7 @@ export async function applyFiles(store: Store, files: string[], o: ApplyFilesOpt
       resolvers: o.resolvers,
       writer,
     });
-    const stats = await pipeline.ingest(files, { sha256: true, onSourcesProgress: o.onSourcesProgress });
+    const stats = await pipeline.ingest(inputs, { sha256: true, onSourcesProgress: o.onSourcesProgress });
     await pipeline.end();
     // Each domain is scored as it is written: memory holds one domain's finding at a time, and the notable ones.
     const notable: DomainFinding[] = [];

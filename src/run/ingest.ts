@@ -7,7 +7,7 @@
  */
 
 import { DnsDecoder } from "../ingest/dns.ts";
-import { ingestFile, type IngestOptions } from "../ingest/source.ts";
+import { ingestFile, type IngestOptions, type Input, inputPath } from "../ingest/source.ts";
 import type { FileStats } from "../ingest/types.ts";
 
 /** Where reading several inputs stands. */
@@ -33,10 +33,11 @@ export interface SourcesOptions extends Omit<IngestOptions, "onProgress"> {
  * input's stats. Throws {@link InputError} at the first input that cannot
  * be read at all.
  */
-export async function ingestSources(paths: string[], options: SourcesOptions = {}): Promise<FileStats[]> {
-  const sizes = paths.map((p) => {
+export async function ingestSources(inputs: Input[], options: SourcesOptions = {}): Promise<FileStats[]> {
+  const paths = inputs.map(inputPath);
+  const sizes = inputs.map((p) => {
     try {
-      return p === "-" ? 0 : Deno.statSync(p).size;
+      return p === "-" ? 0 : typeof p === "string" ? Deno.statSync(p).size : p.file.statSync().size;
     } catch {
       return 0;
     }
@@ -48,7 +49,7 @@ export async function ingestSources(paths: string[], options: SourcesOptions = {
   const all: FileStats[] = [];
   for (let i = 0; i < paths.length; i++) {
     all.push(
-      await ingestFile(paths[i], {
+      await ingestFile(inputs[i], {
         ...options,
         dns,
         onProgress: report === undefined

@@ -13,6 +13,7 @@ import { TumblingWindows, type WindowResult } from "../analysis/window.ts";
 import { DnsDecoder } from "../ingest/dns.ts";
 import { FrameDecoder } from "../ingest/frames.ts";
 import type { FileStats, Transaction } from "../ingest/types.ts";
+import type { Input } from "../ingest/source.ts";
 import type { TransactionWriter } from "../store/writer.ts";
 import { ingestSources, type SourcesProgress } from "./ingest.ts";
 
@@ -125,7 +126,7 @@ export class Pipeline {
 
   /** Read files into the pipeline, in order; returns each file's stats. */
   ingest(
-    paths: string[],
+    paths: Input[],
     options: { sha256?: boolean; onSourcesProgress?: (p: SourcesProgress) => void } = {},
   ): Promise<FileStats[]> {
     return ingestSources(paths, {

@@ -33,10 +33,6 @@ export const SYMBOLS = {
   pcap_next_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
   pcap_stats: { parameters: ["pointer", "buffer"], result: "i32" },
   pcap_close: { parameters: ["pointer"], result: "void" },
-  pcap_dump_open: { parameters: ["pointer", "buffer"], result: "pointer" },
-  pcap_dump: { parameters: ["pointer", "pointer", "pointer"], result: "void" },
-  pcap_dump_flush: { parameters: ["pointer"], result: "i32" },
-  pcap_dump_close: { parameters: ["pointer"], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound library. */

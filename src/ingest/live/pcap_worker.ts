@@ -8,6 +8,8 @@
  * @module
  */
 
+import { PcapWriter } from "../pcap_writer.ts";
+import { openOutput } from "../../workspace/output.ts";
 import {
   cString,
   defaultFilter,
@@ -80,7 +82,7 @@ function capture(pcap: Libpcap, s: CaptureSettings, shared: SourceShared): Captu
   const h = pcap.pcap_create(cString(s.device), errbuf);
   if (h === null) throw new CaptureError("other", errbufText(errbuf));
   const statsBuf = new Uint32Array(4);
-  let dumper: Deno.PointerValue = null;
+  let dumper: PcapWriter | null = null;
   try {
     pcap.pcap_set_snaplen(h, s.snaplen);
     pcap.pcap_set_promisc(h, s.promisc ? 1 : 0);
@@ -102,8 +104,16 @@ function capture(pcap: Libpcap, s: CaptureSettings, shared: SourceShared): Captu
     pcap.pcap_freecode(program);
     if (set !== 0) throw new CaptureError("filter", readCString(pcap.pcap_geterr(h)));
     if (s.save !== null) {
-      dumper = pcap.pcap_dump_open(h, cString(s.save));
-      if (dumper === null) throw new CaptureError("file", readCString(pcap.pcap_geterr(h)));
+      // Opened here, proved by the handle to be none of the workspace's files, and written only through it.
+      try {
+        dumper = new PcapWriter(
+          openOutput(s.save, s.protect, { option: "--save", what: "the capture", shown: s.saveShown }),
+          linkType,
+          s.snaplen,
+        );
+      } catch (e) {
+        throw new CaptureError("file", (e as Error).message);
+      }
     }
     post({ kind: "ready", linkType, warning, version: libVersion(pcap), filter });
 
@@ -129,7 +139,13 @@ function capture(pcap: Libpcap, s: CaptureSettings, shared: SourceShared): Captu
         const caplen = v.getUint32(layout.caplen);
         const at = packer.reserve(sec + usec / 1e6, caplen, v.getUint32(layout.len), linkType);
         Deno.UnsafePointerView.copyInto(data, packer.bytes.subarray(at, at + caplen));
-        if (dumper !== null) pcap.pcap_dump(dumper, hdr, data);
+        if (dumper !== null) {
+          try {
+            dumper.add(sec + usec / 1e6, packer.bytes.subarray(at, at + caplen), v.getUint32(layout.len));
+          } catch (e) {
+            throw new CaptureError("file", `--save: cannot write ${s.saveShown}: ${(e as Error).message}`);
+          }
+        }
         if (s.count > 0 && ++seen >= s.count) break;
       } else if (r === -2) break;
       else if (r < 0) throw new CaptureError("other", readCString(pcap.pcap_geterr(h)));
@@ -143,11 +159,21 @@ function capture(pcap: Libpcap, s: CaptureSettings, shared: SourceShared): Captu
       }
     }
     packer.flush();
+    if (dumper !== null) {
+      const d = dumper;
+      dumper = null;
+      try {
+        d.close();
+      } catch (e) {
+        throw new CaptureError("file", `--save: cannot write ${s.saveShown}: ${(e as Error).message}`);
+      }
+    }
     return counters(pcap, h, statsBuf);
   } finally {
-    if (dumper !== null) {
-      pcap.pcap_dump_flush(dumper);
-      pcap.pcap_dump_close(dumper);
+    try {
+      dumper?.close();
+    } catch {
+      // Failing already: the first error is the one said.
     }
     pcap.pcap_close(h);
   }

@@ -59,6 +59,10 @@ export interface CaptureSettings {
   count: number;
   /** A pcap file to save every captured packet to, or null. */
   save: string | null;
+  /** {@link save} as it may be printed (escaped). */
+  saveShown: string;
+  /** Files {@link save} must not be (the workspace's own), compared by device and inode once opened. */
+  protect: string[];
 }
 
 /** Settings of a file read through the live path. */
