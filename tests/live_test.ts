@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { liveSkipReason, NetPair, type Proc } from "./helpers/netns.ts";
-import { runCli } from "./helpers/cli.ts";
+import { cliArgs, runCli } from "./helpers/cli.ts";
 import { fromFileUrl } from "./helpers/paths.ts";
 
 const sample = fromFileUrl(new URL("../fixtures/sample.pcap", import.meta.url));
@@ -319,6 +319,40 @@ live(
       const s = net.stream(net.b, ["-i", net.ifB, "--save", dir, "--duration", "2", "--dir", dir]);
       assert.equal((await s.done).code, 1, s.stderr);
       assert.match(s.stderr, /--save: .* is a folder; give a file name in it/);
+    } finally {
+      await net.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+live(
+  "stream -i with alerts to a full disk (/dev/full): one sentence, exit 1, the run stored",
+  ["tcpreplay"],
+  async () => {
+    const net = NetPair.create("fu");
+    const dir = await Deno.makeTempDir();
+    try {
+      const args = cliArgs(["stream", "-i", net.ifB, "--window", "1", "--dir", dir], { ffi: true });
+      const stream = net.spawn(net.b, "bash", ["-c", 'exec "$0" "$@" > /dev/full', Deno.execPath(), ...args], {
+        NO_COLOR: "1",
+      });
+      assert.ok(await stream.until(() => stream.stderr.includes("Ctrl-C stops"), 20_000), stream.stderr);
+      const replay = await net.run(net.a, "tcpreplay", ["-i", net.ifA, "--pps=2000", sample]);
+      assert.ok(replay.success, new TextDecoder().decode(replay.stderr));
+      // It stops by itself at the first alert it cannot write; after 15 s it is told to.
+      const timer = setTimeout(() => stream.signal("SIGTERM"), 15_000);
+      const ended = await stream.done;
+      clearTimeout(timer);
+      assert.equal(ended.code, 1, stream.stderr);
+      assert.match(
+        stream.stderr,
+        /plumbum: alerts: cannot write to standard output: .*: free space or send them elsewhere; the run stopped there and is stored as run #1\n$/,
+      );
+      assert.doesNotMatch(stream.stderr, /bug|\.ts:\d+/);
+      const runs = JSON.parse((await runCli(["runs", "--json", "--dir", dir])).stdout).runs;
+      assert.equal(runs[0].status, "complete");
+      assert.ok(runs[0].transactions > 0);
     } finally {
       await net.close();
       await Deno.remove(dir, { recursive: true });

@@ -390,3 +390,31 @@ Deno.test("openOutput: a protected file is refused by the inode it is (symlink, 
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: `stream on a full disk (a 600 KB tmpfs): one sentence, exit 1, the run marked failed${
+    root ? "" : " (skipped: needs root on Linux to mount a small tmpfs)"
+  }`,
+  ignore: !root,
+  fn: async () => {
+    const mnt = await Deno.makeTempDir({ prefix: "plumbum-full-" });
+    const mount = new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=600k", "tmpfs", mnt], stderr: "piped" })
+      .outputSync();
+    assert.ok(mount.success, new TextDecoder().decode(mount.stderr));
+    try {
+      const lab = fromFileUrl(new URL("../fixtures/lab/lab-resolver.pcap", import.meta.url));
+      const r = await runCli(["stream", "--read", lab, "--window", "5", "-q", "--dir", `${mnt}/w`]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        /plumbum: the disk holding .*\/w\/ is full \(.*\): free some space there and run it again/,
+      );
+      assert.doesNotMatch(r.stderr, /bug|\.ts:\d+/);
+      const runs = await runCli(["runs", "--json", "--dir", `${mnt}/w`]);
+      assert.equal(JSON.parse(runs.stdout).runs[0].status, "failed");
+    } finally {
+      new Deno.Command("umount", { args: [mnt] }).outputSync();
+      await Deno.remove(mnt, { recursive: true });
+    }
+  },
+});

@@ -260,7 +260,7 @@ Deno.test("StreamRun as a library: a file through the live path, alerts by callb
         storeTransactions: true,
         storeLimit: 100,
         durationSecs: 0,
-        onAlert: (a) => alerts.push(`${a.domain} ${a.severity}`),
+        onAlert: (a) => alerts.push(`${a.finding.domain} ${a.finding.severity}`),
       });
       const result = await run.run();
       assert.equal(result.error, null);
@@ -325,6 +325,37 @@ Deno.test("StreamRun --retain: only the last N windows' transactions stay stored
       assert.deepEqual(scores(kept.run.id), scores(all.run.id));
     } finally {
       store.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("stream alerts write names as export does: escaped controls and bidi, \\xHH for bytes, taken back by explain", async () => {
+  const hostile = fromFileUrl(new URL("../fixtures/hostile-names.pcap", import.meta.url));
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await runCli(["stream", "--read", hostile, "--window", "3600", "--threshold", "0", "-q", "--dir", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    // No raw control character, DEL, C1 or bidi override anywhere on the wire, not even inside JSON strings.
+    assert.doesNotMatch(r.stdout, /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/);
+    assert.doesNotMatch(r.stdout, /\\u00[0-1][0-9a-f]|\\u007f/i);
+    const alerts = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const exported = new Set(
+      (JSON.parse((await runCli(["export", "--dir", dir])).stdout).domains as { domain: string }[]).map((d) =>
+        d.domain
+      ),
+    );
+    const odd = alerts.filter((a) => /\\x|[^\x20-\x7e]/.test(a.domain));
+    assert.ok(odd.length > 0, "the hostile capture alerts on names that need escaping");
+    for (const a of alerts) {
+      assert.ok(exported.has(a.domain), `alert ${JSON.stringify(a.domain)} is not written as export writes it`);
+      if (a.evidence.sample_name !== null) assert.doesNotMatch(a.evidence.sample_name, /[\x00-\x1f\x7f]/);
+    }
+    for (const a of odd.slice(0, 3)) {
+      const e = await runCli(["explain", a.domain, "--json", "--dir", dir]);
+      assert.equal(e.code, 0, `explain ${JSON.stringify(a.domain)}: ${e.stderr}`);
+      assert.equal(JSON.parse(e.stdout).domain, a.domain);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

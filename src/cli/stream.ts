@@ -15,6 +15,7 @@ import {
   openLibpcap,
 } from "../ingest/live/libpcap.ts";
 import { SourceError } from "../ingest/live/source.ts";
+import { alertObject } from "../present/export.ts";
 import { type StreamAlert, StreamRun, type StreamSource, type StreamStatus } from "../run/stream.ts";
 import { checkInput, InputError } from "../ingest/source.ts";
 import { err, out, UsageError } from "./common.ts";
@@ -22,7 +23,7 @@ import { productionReact } from "./dashboard.ts";
 import { envVar } from "../env.ts";
 import { ResultsReader } from "../store/reader.ts";
 import { prepareRun } from "./analyst.ts";
-import { checkOutputFile, openStore, ownFiles } from "./workspace.ts";
+import { checkOutputFile, openStore, ownFiles, storeProblem } from "./workspace.ts";
 
 /** Options of `plumbum stream`. */
 export interface StreamCliOptions {
@@ -283,6 +284,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
   const encoder = new TextEncoder();
   const status = new StatusLine(label);
   let readerGone = false;
+  let alertsLost: Error | null = null;
   let ready: (runId: number) => void = () => {};
   const opened = new Promise<number>((resolve) => ready = resolve);
   const run = new StreamRun(store, {
@@ -301,11 +303,12 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
       if (readerGone || o.tui) return;
       try {
         // Written whole and at once: a reader of the pipe sees each alert as its window closes.
-        out(JSON.stringify(a) + "\n");
+        out(JSON.stringify(alertObject(a)) + "\n");
       } catch (e) {
-        if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
-        // Whoever read the alerts has gone (`| head`): stop as on Ctrl-C, and store the run.
+        // Whoever read the alerts has gone (`| head`), or they cannot be written (a full disk): stop as on
+        // Ctrl-C, store the run, and say so when it was not the reader's choice.
         readerGone = true;
+        if (!(e instanceof Deno.errors.BrokenPipe)) alertsLost = e as Error;
         run.stop();
       }
     },
@@ -366,8 +369,17 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
       );
     }
     if (result.error !== null) {
+      const problem = storeProblem(result.error, ws);
+      if (problem !== null) throw problem;
       const msg = result.error instanceof SourceError ? sourceMessage(result.error, o) : result.error.message;
       throw new UsageError(`${msg}; the closed windows are kept in run #${result.run.id}`);
+    }
+    if (alertsLost !== null) {
+      throw new UsageError(
+        `alerts: ${
+          escapeTerminal((alertsLost as Error).message)
+        }: free space or send them elsewhere; the run stopped there and is stored as run #${result.run.id}`,
+      );
     }
     if (!o.quiet && s.counters !== null && s.counters.dropped > 0) {
       err(
@@ -379,7 +391,8 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof SourceError) throw new UsageError(sourceMessage(e, o));
-    throw e;
+    if (e instanceof UsageError) throw e;
+    throw storeProblem(e, ws) ?? e;
   } finally {
     clearInterval(ticker);
     for (const s of signals) Deno.removeSignalListener(s, onSignal);

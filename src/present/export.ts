@@ -16,6 +16,7 @@ import type { DomainEvidence } from "../analysis/accumulator.ts";
 import type { Severity } from "../analysis/model.ts";
 import { isLiveConfig, type RunRecord, type StoredTransaction } from "../store/types.ts";
 import type { ResultsReader } from "../store/reader.ts";
+import type { StreamAlert } from "../run/stream.ts";
 import { displayText, neutralizeFormula } from "./escape.ts";
 
 /** Round for output (scores to 0.1, other numbers to 6 significant places). */
@@ -82,6 +83,41 @@ export function domainObject(f: DomainFinding): Record<string, unknown> {
       contribution: round(c.contribution),
       share: round(c.share),
     })),
+  };
+}
+
+/**
+ * One line of `stream`'s NDJSON: a domain at or over the threshold as a
+ * window closed, its names written as every other output writes them
+ * ({@link displayText}: the text `show` and `explain` take back).
+ */
+export function alertObject(a: StreamAlert): Record<string, unknown> {
+  const f = a.finding, x = f.features;
+  const client = f.evidence.clients[0];
+  const sample = f.evidence.sample_names[0];
+  return {
+    horizon: a.horizon,
+    domain: displayText(f.domain),
+    score: roundScore(f.score),
+    severity: f.severity,
+    query_count: x.query_count,
+    client_count: x.client_count,
+    subdomain_count: x.subdomain_count,
+    mean_entropy: x.mean_entropy,
+    cv: x.cv,
+    mean_txt_length: x.mean_txt_length,
+    window_secs: a.windowSecs,
+    is_c2: f.is_c2,
+    tool: f.tool ? { name: f.tool.name, evidence: displayText(f.tool.evidence) } : null,
+    window_start: new Date(a.start * 1000).toISOString(),
+    window_end: new Date(a.end * 1000).toISOString(),
+    components: f.components.map((c) => ({ feature: c.feature, norm: c.norm, contribution: c.contribution })),
+    evidence: {
+      // Bytes that could have moved through the domain in the window (up in distinct names, down in distinct answers).
+      capacity_bytes: Math.round(x.upstream_capacity + x.downstream_capacity),
+      busiest_client: client === undefined ? null : { client: displayText(client.client), queries: client.queries },
+      sample_name: sample === undefined ? null : displayText(sample),
+    },
   };
 }
 

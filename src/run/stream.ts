@@ -71,32 +71,16 @@ export interface StreamOptions extends RunSettings {
   onReady?(r: SourceReady & { runId: number }): void;
 }
 
-/** One domain at or over the threshold in one window (one NDJSON line of `stream`). */
+/** A domain at or over the threshold as a window closes: of that window, or of the stream since its start. */
 export interface StreamAlert {
-  /** What was scored: the window (`window_start`..`window_end`), or the stream from its start to `window_end`. */
+  /** What was scored: the window (`start`..`end`), or the stream from its start to `end`. */
   horizon: "window" | "stream";
-  domain: string;
-  score: number;
-  severity: string;
-  query_count: number;
-  client_count: number;
-  subdomain_count: number;
-  mean_entropy: number;
-  cv: number | null;
-  mean_txt_length: number;
-  window_secs: number;
-  is_c2: boolean;
-  /** The tunnel tool named by its wire signature, with what named it, or null. */
-  tool: { name: string; evidence: string } | null;
-  window_start: string;
-  window_end: string;
-  components: { feature: string; norm: number; contribution: number }[];
-  evidence: {
-    /** Bytes that could have moved through the domain in the window (up in distinct names, down in distinct answers). */
-    capacity_bytes: number;
-    busiest_client: { client: string; queries: number } | null;
-    sample_name: string | null;
-  };
+  finding: DomainFinding;
+  /** Capture seconds: where the scored span starts and ends. */
+  start: number;
+  end: number;
+  /** The window's length in seconds (the span's, for the stream view). */
+  windowSecs: number;
 }
 
 /** A closed window, as the status line reports it. */
@@ -131,42 +115,6 @@ export interface StreamResult {
   status: StreamStatus;
   /** Why the source stopped, when it failed (the run is then `failed`). */
   error: Error | null;
-}
-
-/**
- * The alert for one domain: of a closed window (`horizon` "window"), or of
- * the stream from `w.start` to `w.end` ("stream").
- */
-export function alertOf(
-  f: DomainFinding,
-  w: Pick<WindowResult, "start" | "end">,
-  windowSecs: number,
-  horizon: StreamAlert["horizon"] = "window",
-): StreamAlert {
-  const x = f.features;
-  return {
-    horizon,
-    domain: f.domain,
-    score: roundScore(f.score),
-    severity: f.severity,
-    query_count: x.query_count,
-    client_count: x.client_count,
-    subdomain_count: x.subdomain_count,
-    mean_entropy: x.mean_entropy,
-    cv: x.cv,
-    mean_txt_length: x.mean_txt_length,
-    window_secs: windowSecs,
-    is_c2: f.is_c2,
-    tool: f.tool,
-    window_start: new Date(w.start * 1000).toISOString(),
-    window_end: new Date(w.end * 1000).toISOString(),
-    components: f.components.map((c) => ({ feature: c.feature, norm: c.norm, contribution: c.contribution })),
-    evidence: {
-      capacity_bytes: Math.round(x.upstream_capacity + x.downstream_capacity),
-      busiest_client: f.evidence.clients[0] ?? null,
-      sample_name: f.evidence.sample_names[0] ?? null,
-    },
-  };
 }
 
 /** A live run in a workspace's store. */
@@ -298,7 +246,7 @@ export class StreamRun {
             if (roundScore(f.score) < o.threshold) break;
             alerts++;
             alerted.add(f.domain);
-            o.onAlert(alertOf(f, w, o.windowSecs));
+            o.onAlert({ horizon: "window", finding: f, start: w.start, end: w.end, windowSecs: o.windowSecs });
           }
           // The stream view: what no single window showed (each domain scored in turn, the alerts kept).
           // Only the domains that changed since the last window can have crossed the threshold or need storing again.
@@ -310,7 +258,13 @@ export class StreamRun {
           for (const f of byScore(loud)) {
             alerts++;
             alerted.add(f.domain);
-            o.onAlert(alertOf(f, { start: streamStart, end: w.end }, w.end - streamStart, "stream"));
+            o.onAlert({
+              horizon: "stream",
+              finding: f,
+              start: streamStart,
+              end: w.end,
+              windowSecs: w.end - streamStart,
+            });
           }
           this.#windows++;
           this.#alerts += alerts;
