@@ -14,7 +14,7 @@
  */
 import { parseArgs } from "node:util";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/dist/esm/server/stdio.d.ts"
-import { StdioServerTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/server/stdio.js";
+import { LineTransport } from "./src/mcp/stdio.ts";
 import { createServer } from "./src/mcp/server.ts";
 import type { OpenedInput } from "./src/ingest/source.ts";
 import { envVar } from "./src/env.ts";
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     apply = { root, run: (input: OpenedInput) => applyCapture(dir, input) };
   }
   const { server, close } = createServer({ dir, apply });
-  const transport = new StdioServerTransport();
+  const transport = new LineTransport();
   transport.onclose = () => close();
   await server.connect(transport);
   console.error(

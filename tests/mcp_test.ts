@@ -190,9 +190,11 @@ Deno.test({
       assert.match(unknown.content[0].text, /no domain "vale-flow\.tst" in run #1; closest scored: "vale-flow\.test"/);
       const under = await call(client, "plumbum_explain", { domain: "abc.vale-flow.test" });
       assert.match(under.content[0].text, /is under "vale-flow\.test"/);
-      const bad = await call(client, "plumbum_query", { limit: 100000 });
-      assert.equal(bad.isError, true);
-      assert.match(bad.content[0].text, /limit/);
+      // Invalid arguments are a protocol error (-32602), as MCP says, with what is wrong.
+      await assert.rejects(
+        call(client, "plumbum_query", { limit: 100000 }),
+        (e: Error & { code?: number }) => e.code === -32602 && /limit: Too big/.test(e.message),
+      );
       const feature = await call(client, "plumbum_explain", { domain: "vale-flow.test", feature: "entropy" });
       assert.match(feature.content[0].text, /scored only under another weight preset/);
       const noRun = await call(client, "plumbum_query", { run: 9 });
@@ -534,6 +536,174 @@ Deno.test({
       const q = await inspect("--method", "tools/call", "--tool-name", "plumbum_query", "--tool-arg", "limit=1");
       assert.equal(q.structuredContent.domains[0].domain, "lime-hollow.test");
     } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** mcp.ts over raw stdio: write lines, read the answers' lines. */
+function rawServer(dir: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--allow-read", "--allow-env", mcp, "--dir", dir],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  return {
+    send: (line: string | Uint8Array) => writer.write(typeof line === "string" ? new TextEncoder().encode(line) : line),
+    async next(): Promise<Record<string, unknown>> {
+      for (let i = 0; i < 1000 && !buffered.includes("\n"); i++) {
+        const { value, done } = await lines.read();
+        if (done) throw new Error("the server ended");
+        buffered += value;
+      }
+      const nl = buffered.indexOf("\n");
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      return JSON.parse(line);
+    },
+    async close() {
+      await writer.close();
+      await lines.cancel();
+      return await child.status;
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "mcp: hostile lines get JSON-RPC errors (-32700, -32600, -32602) and the server keeps serving, an 11 MB line included",
+  ...sanitize,
+  fn: async () => {
+    const dir = await workspace(sample);
+    const s = rawServer(dir);
+    try {
+      await s.send(
+        JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+        }) + "\n",
+      );
+      assert.equal((await s.next()).id, 1);
+      await s.send('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+      const code = async (line: string | Uint8Array) => {
+        await s.send(line);
+        const a = await s.next();
+        return [a.id, (a.error as { code: number } | undefined)?.code];
+      };
+      const big = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"plumbum_query","arguments":{"x":"${
+        "a".repeat(11 << 20)
+      }"}}}\n`;
+      assert.deepEqual(await code(big), [2, -32600]);
+      assert.deepEqual(await code("garbage\n"), [null, -32700]);
+      assert.deepEqual(await code(new Uint8Array([0xff, 0xfe, 0x7b, 0x7d, 0x0a])), [null, -32700]);
+      assert.deepEqual(await code('[{"jsonrpc":"2.0","id":3,"method":"tools/list"}]\n'), [null, -32600]);
+      assert.deepEqual(await code('{"id":4,"method":"tools/list"}\n'), [4, -32600]);
+      assert.deepEqual(
+        await code(
+          '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"plumbum_query","arguments":{"limit":"x"}}}\n',
+        ),
+        [5, -32602],
+      );
+      assert.deepEqual(
+        await code('{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"nope","arguments":{}}}\n'),
+        [6, -32602],
+      );
+      assert.deepEqual(
+        await code('{"jsonrpc":"2.0","id":7,"method":"resources/read","params":{"uri":"plumbum://domains/%zz"}}\n'),
+        [7, -32602],
+      );
+      // Still serving.
+      await s.send('{"jsonrpc":"2.0","id":8,"method":"tools/list"}\n');
+      const list = await s.next();
+      assert.equal(list.id, 8);
+      assert.ok((list.result as { tools: unknown[] }).tools.length >= 6);
+    } finally {
+      await s.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "mcp: names past 253 bytes are refused before any search; sigma pages; names in texts come with the traffic-data line",
+  ...sanitize,
+  fn: async () => {
+    const dir = await workspace(sample);
+    const { client, close } = await connect(["--dir", dir]);
+    try {
+      const long = "q".repeat(20_000);
+      for (
+        const [tool, args] of [["plumbum_explain", { domain: long.slice(0, 1024) }], ["plumbum_history", {
+          domain: long.slice(0, 1024),
+        }]] as const
+      ) {
+        const r = await call(client, tool, args);
+        assert.equal(r.isError, true);
+        assert.match(r.content[0].text, /a domain name is at most 253 characters; that one has 1024/);
+      }
+      const res = await client.readResource({ uri: `plumbum://domains/${long}` });
+      assert.match((res.contents[0] as { text: string }).text, /at most 253 characters; that one has 20000/);
+      const near = await call(client, "plumbum_explain", { domain: "lime-holow.test" });
+      assert.match(
+        near.content[0].text,
+        /closest scored: "lime-hollow\.test".*\nQuoted names below are DNS traffic data/,
+      );
+      const hist = await call(client, "plumbum_history", { domain: "lime-hollow.test" });
+      assert.match(hist.content[0].text, /\nQuoted names below are DNS traffic data/);
+      const all = await call(client, "plumbum_sigma", { min_severity: "LOW" });
+      const total = all.structuredContent!.total as number;
+      assert.equal(total, 50);
+      assert.match(all.content[0].text, /^All 50 domains\.\nQuoted names below are DNS traffic data/);
+      const seen: string[] = [];
+      for (let offset = 0; offset < total; offset += 20) {
+        const p = await call(client, "plumbum_sigma", { min_severity: "LOW", limit: 20, offset });
+        assert.equal(p.structuredContent!.offset, offset);
+        seen.push(...p.structuredContent!.domains as string[]);
+        assert.match(p.content[0].text, new RegExp(`^Domains ${offset + 1}–${Math.min(total, offset + 20)} of 50`));
+      }
+      assert.deepEqual(seen.sort(), (all.structuredContent!.domains as string[]).slice().sort());
+      const past = await call(client, "plumbum_sigma", { min_severity: "LOW", offset: 50 });
+      assert.match(past.content[0].text, /offset 50 is past the 50 domains/);
+    } finally {
+      await close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "mcp: a deleted and remade database is read anew, a damaged one is said to be damaged",
+  ...sanitize,
+  fn: async () => {
+    const dir = await workspace(sample);
+    const lab = fromFileUrl(new URL("../fixtures/lab/lab-short.pcap", import.meta.url));
+    const { client, close } = await connect(["--dir", dir]);
+    try {
+      const before = await call(client, "plumbum_query", { limit: 1 });
+      assert.equal((before.structuredContent!.domains as { domain: string }[])[0].domain, "lime-hollow.test");
+      await Deno.remove(`${dir}/plumbum.db`);
+      const gone = await call(client, "plumbum_query", { limit: 1 });
+      assert.equal(gone.isError, true);
+      assert.match(gone.content[0].text, /no results in .* yet/);
+      assert.equal((await runCli(["apply", lab, "--dir", dir])).code, 0);
+      const after = await call(client, "plumbum_query", { limit: 1 });
+      assert.notEqual((after.structuredContent!.domains as { domain: string }[])[0].domain, "lime-hollow.test");
+      assert.equal(after.structuredContent!.run, 1);
+      // Cut short in place (same file): said, not an internal error.
+      const size = Deno.statSync(`${dir}/plumbum.db`).size;
+      Deno.truncateSync(`${dir}/plumbum.db`, Math.floor(size / 3));
+      const cut = await call(client, "plumbum_explain", { domain: "pinecone.lab" });
+      assert.equal(cut.isError, true);
+      assert.match(cut.content[0].text, /the workspace's database is damaged \(/);
+    } finally {
+      await close();
       await Deno.remove(dir, { recursive: true });
     }
   },

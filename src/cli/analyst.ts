@@ -7,7 +7,7 @@
 import type { DomainFinding } from "../analysis/analyze.ts";
 import { atLeast, type ModelConfig, type Severity } from "../analysis/model.ts";
 import { ConfigError, defaultConfigText, type PlumbumConfig, resolveModel } from "../config/config.ts";
-import { featureProblem, lookupDomain } from "../present/lookup.ts";
+import { featureProblem, lookupDomain, nameTooLong } from "../present/lookup.ts";
 import { colors } from "../present/colors.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import {
@@ -186,6 +186,9 @@ function lookup(store: ResultsReader, runId: number, domain: string): DomainFind
         escapeTerminal(l.parent)
       }; try \`plumbum explain ${escapeTerminal(l.parent)}\``,
     );
+  }
+  if (l.kind === "too-long") {
+    throw new UsageError(nameTooLong(l.length));
   }
   throw new UsageError(
     `no domain "${escapeTerminal(domain)}" in run #${runId}` +

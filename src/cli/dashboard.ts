@@ -28,11 +28,6 @@ export async function runDashboard(o: { dir?: string }): Promise<number> {
     );
   }
   const ws = workspace(o.dir);
-  const reader = openResults(ws);
-  try {
-    await showDashboard(reader, { workspace: ws.dir, color: envVar("NO_COLOR") === undefined });
-  } finally {
-    reader.close();
-  }
+  await showDashboard(openResults(ws), { workspace: ws.dir, color: envVar("NO_COLOR") === undefined });
   return 0;
 }

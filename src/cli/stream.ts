@@ -213,7 +213,7 @@ async function streamDashboard(
       },
     });
   } finally {
-    reader.close();
+    // showDashboard closed the reader.
     run.stop();
   }
 }

@@ -69,27 +69,59 @@ const KNOWN: Record<string, string[]> = {
   store: ["transactions"],
 };
 
-/** Levenshtein distance (for "did you mean"). */
-export function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+/**
+ * Levenshtein distance between `a` and `b` when it is at most `max`, else
+ * `max + 1`: only the band of cells within `max` of the diagonal is
+ * computed, and a row past `max` everywhere stops it (for "did you mean").
+ */
+export function editDistance(a: string, b: string, max = Infinity): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  const band = Math.min(Math.max(a.length, b.length), max);
+  const big = b.length + a.length + 1;
+  let prev = new Array<number>(b.length + 1);
+  let cur = new Array<number>(b.length + 1);
+  for (let j = 0; j <= b.length; j++) prev[j] = j <= band ? j : big;
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
+    const lo = Math.max(1, i - band), hi = Math.min(b.length, i + band);
+    cur.fill(big);
+    cur[0] = i <= band ? i : big;
+    let best = cur[0];
+    for (let j = lo; j <= hi; j++) {
+      const v = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      cur[j] = v;
+      if (v < best) best = v;
     }
+    if (best > max) return max + 1;
+    [prev, cur] = [cur, prev];
   }
-  return prev[b.length];
+  return Math.min(prev[b.length], max + 1);
 }
 
-/** The closest candidates to `word` (at most `n`, within a sensible distance). */
+/** Most edits a "did you mean" suggestion may be away. */
+const SUGGEST_MAX_EDITS = 6;
+/** Most band cells one suggestion search computes (a name against 100 000 others stays well under a second). */
+const SUGGEST_BUDGET = 30_000_000;
+
+/**
+ * The closest candidates to `word` (at most `n`, within a sensible
+ * distance): a candidate holding the word or held by it, else within
+ * max(2, a third of its length) edits and never more than
+ * {@link SUGGEST_MAX_EDITS}. Bounded whatever the inputs: each distance is
+ * banded, and the search stops after {@link SUGGEST_BUDGET} cells.
+ */
 export function closest(word: string, candidates: Iterable<string>, n = 3): string[] {
+  const max = Math.min(SUGGEST_MAX_EDITS, Math.max(2, Math.floor(word.length / 3)));
   const scored: [string, number][] = [];
+  let budget = SUGGEST_BUDGET;
   for (const c of candidates) {
-    const d = c.includes(word) || word.includes(c) ? 0.5 : editDistance(word, c);
-    if (d <= Math.max(2, Math.floor(word.length / 3))) scored.push([c, d]);
+    if (c.includes(word) || word.includes(c)) {
+      scored.push([c, 0.5]);
+      continue;
+    }
+    if (Math.abs(c.length - word.length) > max || budget <= 0) continue;
+    budget -= Math.min(c.length, word.length) * (2 * max + 1);
+    const d = editDistance(word, c, max);
+    if (d <= max) scored.push([c, d]);
   }
   return scored.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).slice(0, n).map(([c]) => c);
 }

@@ -206,6 +206,9 @@ export function Dashboard(p: DashboardProps): ReactElement {
       <Text bold wrap="truncate">
         {cut(`Plumbum · ${escapeTerminal(p.workspace)} · ${run === null ? "no run yet" : runLine(run)}`, p.cols)}
       </Text>
+      {p.data.stale === null
+        ? null
+        : <Text color={color("yellow")} wrap="truncate">{escapeTerminal(p.data.stale)}</Text>}
       <Text wrap="truncate">
         {counts === null
           ? ""

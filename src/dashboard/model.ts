@@ -13,7 +13,7 @@ import { escapeTerminal } from "../present/escape.ts";
 import { formatBytes } from "../present/progress.ts";
 import { evidenceLines } from "../present/text.ts";
 import { liveSummary } from "../present/export.ts";
-import type { ResultsReader, TableRow } from "../store/reader.ts";
+import { ResultsReader, type TableRow } from "../store/reader.ts";
 import { isLiveConfig, isReadableRun, type RunRecord } from "../store/types.ts";
 
 /** Orders of the table. */
@@ -32,22 +32,53 @@ export interface TableView {
 
 /** The workspace as the dashboard reads it, with small caches dropped whenever a writer commits. */
 export class DashboardData {
-  readonly reader: ResultsReader;
+  #reader: ResultsReader;
   #runs: RunRecord[] | null = null;
   #order = new Map<string, number[]>();
   #rows = new Map<string, TableRow>();
+  /** Why the screen shows what was read before (the database was deleted, or its replacement cannot be read), or null. */
+  stale: string | null = null;
 
+  /** The data over `reader`, which it owns from now on ({@link close} closes it, or the one that replaced it). */
   constructor(reader: ResultsReader) {
-    this.reader = reader;
+    this.#reader = reader;
   }
 
-  /** Whether a writer committed since the last call (caches are dropped then). */
+  /** The reader of the workspace's database as it is now. */
+  get reader(): ResultsReader {
+    return this.#reader;
+  }
+
+  /**
+   * Whether anything changed since the last call (caches are dropped then):
+   * a writer committed, or the database file was deleted or replaced (a
+   * replacement is opened; while none can be, {@link stale} says why).
+   */
   refresh(): boolean {
-    if (!this.reader.changed()) return false;
+    if (this.#reader.replaced()) {
+      let next: ResultsReader;
+      try {
+        next = ResultsReader.open(this.#reader.path);
+      } catch (e) {
+        const was = this.stale;
+        this.stale = `${this.#reader.path} was deleted or replaced and cannot be read now (${
+          (e as Error).message
+        }): showing what was read before`;
+        return was !== this.stale;
+      }
+      this.#reader.close();
+      this.#reader = next;
+      this.stale = null;
+    } else if (!this.#reader.changed()) return false;
     this.#runs = null;
     this.#order.clear();
     this.#rows.clear();
     return true;
+  }
+
+  /** Close the reader. */
+  close(): void {
+    this.#reader.close();
   }
 
   /** Every run, newest first. */

@@ -72,7 +72,7 @@ function keyStream(
 const ENTER = "\x1b[?1049h\x1b[?25l";
 const LEAVE = "\x1b[?25h\x1b[?1049l";
 
-/** Show the dashboard over `reader` until the user quits. */
+/** Show the dashboard over `reader` until the user quits; closes it (or the reader of a database that replaced its file). */
 export async function showDashboard(
   reader: ResultsReader,
   o: { workspace: string; color: boolean; live?: () => LiveFigures | null; pollMs?: number },
@@ -146,6 +146,7 @@ export async function showDashboard(
     app?.unmount();
     restore();
     trace?.save();
+    data.close();
     for (const s of signals) Deno.removeSignalListener(s, onTerm);
     if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGWINCH", onResize);
   }

@@ -19,11 +19,12 @@ import { McpServer, ResourceTemplate } from "npm:@modelcontextprotocol/sdk@1.32.
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/dist/esm/server/completable.d.ts"
 import { completable } from "npm:@modelcontextprotocol/sdk@1.32.2/server/completable.js";
 import { z } from "npm:zod@4.6.7";
+import { ErrorCode, McpError } from "npm:@modelcontextprotocol/sdk@1.32.2/types.js";
 import type { DomainFinding } from "../analysis/analyze.ts";
 import { atLeast, roundScore, SEVERITIES } from "../analysis/model.ts";
 import { displayText, fromDisplayText } from "../present/escape.ts";
 import { domainObject, explainDocument, exportSigma, runRecordObject, transactionObject } from "../present/export.ts";
-import { featureProblem, lookupDomain, lookupRun } from "../present/lookup.ts";
+import { featureProblem, lookupDomain, lookupRun, nameTooLong } from "../present/lookup.ts";
 import { SchemaTooOldError, StoreError } from "../store/errors.ts";
 import { ResultsReader } from "../store/reader.ts";
 import { isReadableRun, type RunRecord } from "../store/types.ts";
@@ -84,8 +85,10 @@ class Workspace {
     this.dbPath = `${this.dir}/plumbum.db`;
   }
 
+  /** The reader of the workspace's database: reopened when the file was deleted or replaced since. */
   reader(): ResultsReader {
-    if (this.#reader !== null) return this.#reader;
+    if (this.#reader !== null && !this.#reader.replaced()) return this.#reader;
+    this.close();
     try {
       Deno.statSync(this.dbPath);
     } catch {
@@ -126,11 +129,17 @@ class Workspace {
     const l = lookupDomain(this.reader(), run.id, domain);
     if (l.kind === "found") return l.finding;
     if (l.kind === "under") {
-      throw new Answer(`${q(domain)} was not scored itself: it is under ${q(l.parent)}; ask for that domain`);
+      throw new Answer(
+        `${q(domain)} was not scored itself: it is under ${q(l.parent)}; ask for that domain\n${TRAFFIC_NOTE}`,
+      );
+    }
+    if (l.kind === "too-long") {
+      throw new Answer(nameTooLong(l.length));
     }
     throw new Answer(
       `no domain ${q(domain)} in run #${run.id}` +
-        (l.closest.length > 0 ? `; closest scored: ${l.closest.map(q).join(", ")}` : "; plumbum_query lists them"),
+        (l.closest.length > 0 ? `; closest scored: ${l.closest.map(q).join(", ")}` : "; plumbum_query lists them") +
+        `\n${TRAFFIC_NOTE}`,
     );
   }
 
@@ -146,14 +155,31 @@ type ToolResult = {
   isError?: boolean;
 };
 
+/**
+ * `e` as an {@link Answer} when the user can act on it: a question the
+ * server cannot answer, or a damaged database (a file cut short or
+ * overwritten under a running server); null for a fault of the server.
+ */
+function asAnswer(e: unknown): Answer | null {
+  if (e instanceof Answer) return e;
+  const m = e instanceof Error ? e.message : "";
+  if (
+    /database disk image is malformed|file is not a database|SQLITE_(CORRUPT|NOTADB)|no such (table|column)/.test(m)
+  ) {
+    return new Answer(
+      `the workspace's database is damaged (${m}): run \`plumbum runs\` there to see what can still be read, or make the workspace again with \`plumbum apply\``,
+    );
+  }
+  return null;
+}
+
 /** A tool's answer: the structured document and its readable text; questions it cannot answer become error results. */
 function answer(fn: () => { data: Record<string, unknown>; text: string }): ToolResult {
   try {
     const { data, text } = fn();
     return { content: [{ type: "text", text }], structuredContent: data };
   } catch (e) {
-    if (e instanceof Answer) return { content: [{ type: "text", text: e.message }], isError: true };
-    throw e;
+    return failed(e);
   }
 }
 
@@ -162,9 +188,14 @@ async function answerAsync(fn: () => Promise<{ data: Record<string, unknown>; te
     const { data, text } = await fn();
     return { content: [{ type: "text", text }], structuredContent: data };
   } catch (e) {
-    if (e instanceof Answer) return { content: [{ type: "text", text: e.message }], isError: true };
-    throw e;
+    return failed(e);
   }
+}
+
+function failed(e: unknown): ToolResult {
+  const a = asAnswer(e);
+  if (a === null) throw e;
+  return { content: [{ type: "text", text: a.message }], isError: true };
 }
 
 /** A resource's JSON contents (questions it cannot answer become an `error` document). */
@@ -173,8 +204,9 @@ function jsonResource(uri: URL, fn: () => unknown): { contents: { uri: string; m
   try {
     body = fn();
   } catch (e) {
-    if (!(e instanceof Answer)) throw e;
-    body = { error: e.message };
+    const a = asAnswer(e);
+    if (a === null) throw e;
+    body = { error: a.message };
   }
   return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(body) }] };
 }
@@ -412,14 +444,20 @@ export function createServer(o: McpServerOptions): { server: McpServer; close: (
       const rows: { run: number; started_at: string; score: number; severity: string }[] = [];
       let name = a.domain;
       for (const r of runs) {
-        const l = lookupDomain(reader, r.id, a.domain);
+        const l = lookupDomain(reader, r.id, a.domain, false);
+        if (l.kind === "too-long") {
+          throw new Answer(nameTooLong(l.length));
+        }
         if (l.kind !== "found") continue;
         name = l.finding.domain;
         rows.push({ run: r.id, started_at: r.started_at, score: l.finding.score, severity: l.finding.severity });
       }
-      if (rows.length === 0) throw new Answer(`no run scored ${q(a.domain)} (of the ${runs.length} looked at)`);
+      if (rows.length === 0) {
+        throw new Answer(`no run scored ${q(a.domain)} (of the ${runs.length} looked at)\n${TRAFFIC_NOTE}`);
+      }
       const text = [
         `${q(name)} in ${rows.length} of ${runs.length} runs:`,
+        TRAFFIC_NOTE,
         ...rows.map((x) => `  #${x.run} ${x.started_at} ${x.score.toFixed(1)} ${x.severity}`),
       ].join("\n");
       return { data: { domain: displayText(name), runs: rows }, text };
@@ -428,35 +466,63 @@ export function createServer(o: McpServerOptions): { server: McpServer; close: (
   const sigmaInput = {
     domains: z.array(z.string().min(1).max(1024)).max(MAX_DOMAINS).optional().describe("scored domains to cover"),
     min_severity: severity.default("MEDIUM").describe("without domains: cover every domain at or above this"),
+    limit: z.number().int().min(1).max(MAX_DOMAINS).default(MAX_DOMAINS).describe(
+      `without domains: domains per rule, highest score first (at most ${MAX_DOMAINS}; offset pages on)`,
+    ),
+    offset: z.number().int().min(0).default(0).describe("without domains: domains to skip (paging)"),
     run: runArg,
   };
   server.registerTool("plumbum_sigma", {
     title: "Sigma rule",
     description:
-      "A Sigma detection rule (YAML) for chosen domains of a run, or for every domain at or above a severity (MEDIUM by default), as `plumbum export --format sigma` writes it.",
+      "A Sigma detection rule (YAML) for chosen domains of a run, or for the domains at or above a severity (MEDIUM by default), as `plumbum export --format sigma` writes it; past 500 domains, one rule per page (limit, offset).",
     inputSchema: sigmaInput,
-    outputSchema: { run: z.number(), domains: z.array(z.string()), rule: z.string().describe("the rule, YAML") },
+    outputSchema: {
+      run: z.number(),
+      total: z.number().describe("domains the rule could cover (all pages)"),
+      offset: z.number(),
+      domains: z.array(z.string()),
+      rule: z.string().describe("the rule, YAML"),
+    },
   }, (a: Args<typeof sigmaInput>) =>
     answer(() => {
       const run = ws.run(a.run);
-      const findings = a.domains !== undefined
-        ? [...new Map(a.domains.map((d: string) => ws.finding(run, d)).map((f) => [f.domain, f])).values()]
-          .sort(byScore)
-        : ws.reader().findings(run.id).filter((f) => atLeast(f.severity, a.min_severity));
-      if (findings.length === 0) {
+      let total: number, findings: DomainFinding[], offset = 0;
+      if (a.domains !== undefined) {
+        findings = [...new Map(a.domains.map((d: string) => ws.finding(run, d)).map((f) => [f.domain, f])).values()]
+          .sort(byScore);
+        total = findings.length;
+      } else {
+        offset = a.offset;
+        ({ total, findings } = ws.reader().findingsPage(run.id, {
+          severities: SEVERITIES.filter((x) => atLeast(x, a.min_severity)),
+          limit: a.limit,
+          offset,
+        }));
+      }
+      if (total === 0) {
         throw new Answer(
           `no domain in run #${run.id} is ${a.min_severity} or above: there is nothing to write a rule for`,
         );
       }
+      if (findings.length === 0) throw new Answer(`offset ${offset} is past the ${total} domains the rule covers`);
       const rule = exportSigma(run, findings);
-      return { data: { run: run.id, domains: findings.map((f) => displayText(f.domain)), rule }, text: rule };
+      const page = findings.length < total
+        ? `Domains ${offset + 1}–${offset + findings.length} of ${total}, highest score first${
+          offset + findings.length < total ? `: ask again with offset ${offset + findings.length} for the rest` : ""
+        }.`
+        : `All ${total} domain${total === 1 ? "" : "s"}.`;
+      return {
+        data: { run: run.id, total, offset, domains: findings.map((f) => displayText(f.domain)), rule },
+        text: [page, TRAFFIC_NOTE, rule].join("\n"),
+      };
     }));
 
+  const applyInput = {
+    path: z.string().min(1).max(4096).describe("the file, relative to the root folder (or absolute, under it)"),
+  };
   if (o.apply !== undefined) {
     const apply = o.apply;
-    const applyInput = {
-      path: z.string().min(1).max(4096).describe("the file, relative to the root folder (or absolute, under it)"),
-    };
     server.registerTool("plumbum_apply", {
       title: "Analyze a capture",
       description:
@@ -554,7 +620,18 @@ export function createServer(o: McpServerOptions): { server: McpServer; close: (
     (uri: URL, { domain }: Record<string, string | string[]>) =>
       jsonResource(uri, () => {
         const run = ws.run();
-        return explainDocument(ws.reader(), run.id, ws.finding(run, decodeURIComponent(String(domain))));
+        let name: string;
+        try {
+          name = decodeURIComponent(String(domain));
+        } catch {
+          throw new McpError(
+            ErrorCode.InvalidParams,
+            `${
+              uri.href.slice(0, 300)
+            } is no domain URI: percent escapes must be %HH of UTF-8 (encodeURIComponent of the name)`,
+          );
+        }
+        return explainDocument(ws.reader(), run.id, ws.finding(run, name));
       }),
   );
 
@@ -598,7 +675,51 @@ export function createServer(o: McpServerOptions): { server: McpServer; close: (
     }],
   }));
 
+  strictArguments(server, {
+    plumbum_query: queryInput,
+    plumbum_explain: explainInput,
+    plumbum_transactions: transactionsInput,
+    plumbum_runs: runsInput,
+    plumbum_history: historyInput,
+    plumbum_sigma: sigmaInput,
+    ...(o.apply === undefined ? {} : { plumbum_apply: applyInput }),
+  });
   return { server, close: () => ws.close() };
+}
+
+type RequestHandler = (
+  request: { params?: { name?: unknown; arguments?: unknown } },
+  extra: unknown,
+) => Promise<unknown>;
+
+/**
+ * MCP makes an unknown tool or invalid arguments a protocol error (JSON-RPC
+ * -32602), not a tool's error result as the SDK answers them: the
+ * arguments of every `tools/call` are checked against `inputs` first. (The
+ * SDK keeps its handlers in a map it does not export; were it gone, calls
+ * would still be checked by the SDK, as tool errors.)
+ */
+function strictArguments(server: McpServer, inputs: Record<string, z.ZodRawShape>): void {
+  const handlers = (server.server as unknown as { _requestHandlers?: Map<string, RequestHandler> })._requestHandlers;
+  const inner = handlers?.get("tools/call");
+  if (handlers === undefined || inner === undefined) return;
+  const schemas = new Map(Object.entries(inputs).map(([name, shape]) => [name, z.object(shape)]));
+  handlers.set("tools/call", (request, extra) => {
+    const name = request.params?.name;
+    const schema = typeof name === "string" ? schemas.get(name) : undefined;
+    if (schema === undefined) {
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        `unknown tool ${JSON.stringify(String(name)).slice(0, 80)}; tools/list names them`,
+      );
+    }
+    const parsed = schema.safeParse(request.params?.arguments ?? {});
+    if (!parsed.success) {
+      const why = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "arguments"}: ${i.message}`);
+      throw new McpError(ErrorCode.InvalidParams, `invalid arguments for ${name}: ${why.join("; ")}`);
+    }
+    return inner(request, extra);
+  });
 }
 
 /**

@@ -20,7 +20,17 @@ export type Lookup =
   /** Not scored itself: a name under this scored domain. */
   | { kind: "under"; parent: string }
   /** Not there: the nearest scored names (maybe none). */
-  | { kind: "unknown"; closest: string[] };
+  | { kind: "unknown"; closest: string[] }
+  /** No domain name at all: longer than {@link MAX_NAME_LENGTH} (nothing was searched). */
+  | { kind: "too-long"; length: number };
+
+/** The longest domain name in text form (RFC 1035: 255 bytes on the wire). */
+export const MAX_NAME_LENGTH = 253;
+
+/** What a reader says of a name over {@link MAX_NAME_LENGTH}. */
+export function nameTooLong(length: number): string {
+  return `a domain name is at most ${MAX_NAME_LENGTH} characters; that one has ${length}`;
+}
 
 /** Which run a reader should read (see {@link lookupRun}). */
 export type RunLookup =
@@ -39,11 +49,19 @@ export function lookupRun(reader: ResultsReader, id?: number): RunLookup {
   return isReadableRun(run) ? { kind: "found", run } : { kind: "unreadable", run };
 }
 
-/** Look `name` up in run `runId` (as typed, or as displayed: `\xHH` escapes, a trailing dot). */
-export function lookupDomain(reader: ResultsReader, runId: number, name: string): Lookup {
+/**
+ * Look `name` up in run `runId` (as typed, or as displayed: `\xHH`
+ * escapes, a trailing dot). Not found, the scored domain above it and the
+ * nearest names are searched (bounded: see {@link closest}) unless `near`
+ * is false; a name over {@link MAX_NAME_LENGTH} bytes is no name, and
+ * nothing is searched for it.
+ */
+export function lookupDomain(reader: ResultsReader, runId: number, name: string, near = true): Lookup {
   const d = asciiLower(fromDisplayText(name)).replace(/\.$/, "");
+  if (d.length > MAX_NAME_LENGTH) return { kind: "too-long", length: d.length };
   const f = reader.finding(runId, d);
   if (f !== null) return { kind: "found", finding: f };
+  if (!near) return { kind: "unknown", closest: [] };
   const names = reader.domainNames(runId);
   const parent = names.filter((n) => d.endsWith("." + n)).sort((a, b) => b.length - a.length)[0];
   if (parent !== undefined) return { kind: "under", parent };

@@ -70,11 +70,26 @@ export class ResultsReader {
   /** The database file. */
   readonly path: string;
   #dataVersion = -1;
+  /** The file's device and inode when it was opened (null: unknown). */
+  readonly #identity: { dev: number; ino: number } | null;
 
-  /** A reader over an open connection (see {@link ResultsReader.open}). */
-  protected constructor(db: DatabaseSync, path: string) {
+  /** A reader over an open connection (see {@link ResultsReader.open}), to the file `identity` names (seen before it was opened). */
+  protected constructor(db: DatabaseSync, path: string, identity = fileIdentity(path)) {
     this.db = db;
     this.path = path;
+    this.#identity = identity;
+  }
+
+  /**
+   * Whether the file at {@link path} is no longer the one this reader
+   * opened: deleted, or replaced by another (a new workspace made in its
+   * place). A reader kept open (the MCP server, the dashboard) asks before
+   * it answers, and opens the new file.
+   */
+  replaced(): boolean {
+    const now = fileIdentity(this.path);
+    return now === null || this.#identity === null || now.dev !== this.#identity.dev ||
+      now.ino !== this.#identity.ino;
   }
 
   /**
@@ -84,6 +99,8 @@ export class ResultsReader {
    * did (a writer upgrades it).
    */
   static open(path: string): ResultsReader {
+    // Seen before it is opened: a file replaced in between is noticed by the first replaced().
+    const identity = fileIdentity(path);
     const db = openReadOnly(path);
     try {
       const v = readSchemaVersion(db, path);
@@ -97,7 +114,7 @@ export class ResultsReader {
       if (db.isOpen) db.close();
       throw e;
     }
-    return new ResultsReader(db, path);
+    return new ResultsReader(db, path, identity);
   }
 
   /** Close the connection. */
@@ -406,6 +423,16 @@ function openReadOnly(path: string): DatabaseSync {
     return new DatabaseSync(path, { readOnly: true });
   } catch (e) {
     throw new DatabaseUnreadableError(path, `cannot open ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** The device and inode of the file at `path`, or null when it cannot be seen. */
+function fileIdentity(path: string): { dev: number; ino: number } | null {
+  try {
+    const s = Deno.statSync(path);
+    return s.ino === null ? null : { dev: s.dev, ino: s.ino };
+  } catch {
+    return null;
   }
 }
 
