@@ -357,3 +357,34 @@ tmuxTest(
     }
   },
 );
+
+Deno.test({
+  name: "dashboard: a database deleted under it is said on screen; the one made in its place is read",
+  ...sanitize,
+  fn: async () => {
+    const dir = await workspace(sample);
+    const data = new DashboardData(ResultsReader.open(`${dir}/plumbum.db`));
+    const ui = render(<Dashboard data={data} workspace={dir} cols={160} rows={30} color={false} pollMs={50} />);
+    try {
+      await pause();
+      assert.match(plain(ui.lastFrame()), /sample\.pcap/);
+      await Deno.remove(`${dir}/plumbum.db`);
+      await pause(300);
+      assert.match(
+        plain(ui.lastFrame()),
+        /^showing what was read before: the database was deleted or replaced and cannot be read now \(.*plumbum\.db/m,
+      );
+      const lab = fromFileUrl(new URL("../fixtures/lab/lab-short.pcap", import.meta.url));
+      assert.equal((await runCli(["apply", lab, "--dir", dir])).code, 0);
+      await pause(300);
+      const frame = plain(ui.lastFrame());
+      assert.doesNotMatch(frame, /deleted or replaced/);
+      assert.match(frame, /lab-short\.pcap/);
+      assert.doesNotMatch(frame, /sample\.pcap/);
+    } finally {
+      ui.unmount();
+      data.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

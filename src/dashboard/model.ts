@@ -61,9 +61,9 @@ export class DashboardData {
         next = ResultsReader.open(this.#reader.path);
       } catch (e) {
         const was = this.stale;
-        this.stale = `${this.#reader.path} was deleted or replaced and cannot be read now (${
+        this.stale = `showing what was read before: the database was deleted or replaced and cannot be read now (${
           (e as Error).message
-        }): showing what was read before`;
+        })`;
         return was !== this.stale;
       }
       this.#reader.close();
