@@ -3,6 +3,7 @@
  * real files, exit codes, JSON contracts, and a run straight from a URL.
  */
 import assert from "node:assert/strict";
+import { checkPermissionTable } from "./helpers/permissions.ts";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/dist/esm/client/index.d.ts"
 import { Client } from "npm:@modelcontextprotocol/sdk@1.32.2/client/index.js";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/dist/esm/client/stdio.d.ts"
@@ -221,7 +222,7 @@ Deno.test("cli.ts and mcp.ts run straight from a URL with an empty DENO_DIR (no 
 
 Deno.test({
   name:
-    "deno task bundle: single files that run anywhere with an empty cache and --cached-only — validate, apply (its worker threads), an edited config, an MCP session",
+    "deno task bundle: single files that run anywhere with an empty cache and --cached-only — validate, apply (its worker threads), an edited config, the permissions table, an MCP session",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -261,6 +262,7 @@ Deno.test({
       const stored = (db.prepare("SELECT count(*) AS c FROM transactions").get() as { c: number }).c;
       db.close();
       assert.equal(stored, 1556, "the writer thread, started from the file itself, stored every transaction");
+      await checkPermissionTable(`${out}/plumbum.js`, ws);
       const client = new Client({ name: "bundle-test", version: "1" });
       await client.connect(
         new StdioClientTransport({

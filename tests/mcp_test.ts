@@ -708,3 +708,20 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "mcp: without --allow-read a question says which flag to add, not that there are no results",
+  ...sanitize,
+  fn: async () => {
+    const dir = await workspace(sample);
+    const { client, close } = await connect(["--dir", dir], { flags: ["--allow-env"] });
+    try {
+      const q = await call(client, "plumbum_query", {});
+      assert.equal(q.isError, true);
+      assert.match(q.content[0].text, /not given read access to .*: start it with Deno's --allow-read/);
+    } finally {
+      await close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

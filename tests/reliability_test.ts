@@ -9,6 +9,7 @@ import { runCli } from "./helpers/cli.ts";
 import { fromFileUrl } from "./helpers/paths.ts";
 import { bigCapture } from "./helpers/build.ts";
 import { checkOutput, openOutput, OutputRefused } from "../src/workspace/output.ts";
+import { checkPermissionTable } from "./helpers/permissions.ts";
 
 const sample = fromFileUrl(new URL("../fixtures/sample.pcap", import.meta.url));
 const cli = fromFileUrl(new URL("../cli.ts", import.meta.url));
@@ -417,4 +418,13 @@ Deno.test({
       await Deno.remove(mnt, { recursive: true });
     }
   },
+});
+
+Deno.test("permissions: each command runs with the README's flags, and one flag less is one sentence naming it, exit 1", async () => {
+  const dir = await ws();
+  try {
+    await checkPermissionTable(cli, `${dir}/.plumbum`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

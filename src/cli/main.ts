@@ -351,6 +351,20 @@ async function sqliteVersion(): Promise<string> {
   }
 }
 
+/**
+ * A permission Deno was not given, as one sentence with the flag to add
+ * (the README's Permissions table says what each command needs); null
+ * when `e` is something else.
+ */
+export function permissionProblem(e: unknown): string | null {
+  if (!(e instanceof Deno.errors.NotCapable)) return null;
+  const m = /Requires (\w+) access(?: to (.*?))?, (?:run again with|specify) the (--allow-[\w-]+) flag/.exec(e.message);
+  if (m === null) return `Deno refused a permission (${e.message}): grant it, as the README's Permissions table says`;
+  return `Deno was not given ${m[1]} access${m[2] === undefined ? "" : ` (to ${escapeTerminal(m[2])})`}: run again with ${
+    m[3]
+  } (the README's Permissions table lists what each command needs)`;
+}
+
 /** Run the CLI with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const result = { code: 0 };
@@ -369,6 +383,11 @@ export async function main(args: string[]): Promise<number> {
     }
     // Whoever read stdout has gone (`| head`): nothing more to say.
     if (e instanceof Deno.errors.BrokenPipe) return Exit.OK;
+    const denied = permissionProblem(e);
+    if (denied !== null) {
+      err(`plumbum: ${denied}`);
+      return Exit.USAGE;
+    }
     err(`plumbum: internal error: ${(e as Error)?.stack ?? e}`);
     err("This is a bug in Plumbum; please report it with the command you ran.");
     return Exit.INTERNAL;

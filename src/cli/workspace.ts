@@ -131,7 +131,9 @@ export function openStore(ws: Workspace): Store {
 export function openResults(ws: Workspace): ResultsReader {
   try {
     Deno.statSync(ws.dbPath);
-  } catch {
+  } catch (e) {
+    // Not seen for want of permission is not "no results": the top level says which flag to add.
+    if (e instanceof Deno.errors.NotCapable) throw e;
     throw new UsageError(
       `no results in ${ws.dir}/ yet: run \`plumbum apply CAPTURE\` first (or point --dir at another workspace)`,
     );

@@ -91,7 +91,12 @@ class Workspace {
     this.close();
     try {
       Deno.statSync(this.dbPath);
-    } catch {
+    } catch (e) {
+      if (e instanceof Deno.errors.NotCapable) {
+        throw new Answer(
+          `the server was not given read access to ${this.dir}/: start it with Deno's --allow-read (deno run --allow-read --allow-env mcp.ts …)`,
+        );
+      }
       throw new Answer(`no results in ${this.dir}/ yet: run \`plumbum apply CAPTURE\` there first`);
     }
     try {
