@@ -360,9 +360,9 @@ export function permissionProblem(e: unknown): string | null {
   if (!(e instanceof Deno.errors.NotCapable)) return null;
   const m = /Requires (\w+) access(?: to (.*?))?, (?:run again with|specify) the (--allow-[\w-]+) flag/.exec(e.message);
   if (m === null) return `Deno refused a permission (${e.message}): grant it, as the README's Permissions table says`;
-  return `Deno was not given ${m[1]} access${m[2] === undefined ? "" : ` (to ${escapeTerminal(m[2])})`}: run again with ${
-    m[3]
-  } (the README's Permissions table lists what each command needs)`;
+  return `Deno was not given ${m[1]} access${
+    m[2] === undefined ? "" : ` (to ${escapeTerminal(m[2])})`
+  }: run again with ${m[3]} (the README's Permissions table lists what each command needs)`;
 }
 
 /** Run the CLI with `args`; returns the exit code. */
