@@ -14,6 +14,7 @@ import { runIds } from "../src/store/schema.ts";
 import { StreamRun } from "../src/run/stream.ts";
 import { TumblingWindows, type WindowResult } from "../src/analysis/window.ts";
 import { tx } from "./helpers/transaction.ts";
+import { ether, ipv4, pcapFile, tempFile, udp, udpExchange } from "./helpers/build.ts";
 
 const sample = fromFileUrl(new URL("../fixtures/sample.pcap", import.meta.url));
 const hasLibpcap = new Deno.Command("sh", { args: ["-c", "ldconfig -p | grep -q libpcap.so"] }).outputSync().success;
@@ -359,5 +360,43 @@ Deno.test("stream alerts write names as export does: escaped controls and bidi, 
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("stream counts malformed DNS as validate does: in the summary, the status line's figures and the run's live record", async () => {
+  const good = udpExchange({ id: 7, name: "www.example.com" });
+  // A query cut short in its question, and one whose header promises records it does not hold.
+  const cut = ether(
+    0x0800,
+    ipv4("10.0.0.2", "10.0.0.1", 17, udp(40001, 53, Uint8Array.from([0, 9, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 9, 0x61]))),
+  );
+  const lying = ether(
+    0x0800,
+    ipv4("10.0.0.3", "10.0.0.1", 17, udp(40002, 53, Uint8Array.from([0, 10, 1, 0, 0, 5, 0, 3, 0, 0, 0, 0]))),
+  );
+  const t = 1_700_000_000;
+  const path = tempFile(
+    pcapFile([{ ts: t, data: good[0] }, { ts: t + 0.01, data: good[1] }, { ts: t + 1, data: cut }, {
+      ts: t + 2,
+      data: lying,
+    }]),
+    ".pcap",
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    const v = JSON.parse((await runCli(["validate", "--json", path])).stdout).files[0];
+    assert.ok(v.malformed >= 2, JSON.stringify(v));
+    const r = await runCli(["stream", "--read", path, "--dir", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`Stored run #1: 4 packets, 1 DNS transactions, ${v.malformed} malformed packets or messages skipped`),
+    );
+    assert.match(r.stderr, new RegExp(`window 0 .* · ${v.malformed} malformed · `));
+    const run = JSON.parse((await runCli(["runs", "--json", "--dir", dir])).stdout).runs[0];
+    assert.equal(run.live.malformed, v.malformed);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(path);
   }
 });

@@ -170,7 +170,9 @@ class StatusLine {
     const drops = c === null ? "" : ` · drops ${c.dropped}${c.ifDropped > 0 ? `+${c.ifDropped}` : ""}`;
     return `${this.label} · ${s.packets.toLocaleString("en-US")} packets (${packets}/s) · ${
       s.transactions.toLocaleString("en-US")
-    } DNS (${dns}/s)${drops} · ${s.domains} domains · ${s.windows} windows · ${s.alerts} alerts`;
+    } DNS (${dns}/s)${drops}${
+      s.malformed > 0 ? ` · ${s.malformed.toLocaleString("en-US")} malformed` : ""
+    } · ${s.domains} domains · ${s.windows} windows · ${s.alerts} alerts`;
   }
 }
 
@@ -361,7 +363,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
       err(
         `${
           result.error === null ? "Stored" : "Failed;"
-        } run #${result.run.id}: ${s.packets} packets, ${s.transactions} DNS transactions, ${s.domains} domains, ${s.windows} windows, ${s.alerts} alerts${
+        } run #${result.run.id}: ${s.packets} packets, ${s.transactions} DNS transactions, ${s.malformed} malformed packets or messages skipped, ${s.domains} domains, ${s.windows} windows, ${s.alerts} alerts${
           c === null ? "" : `; dropped by the kernel ${c.dropped}, by the interface ${c.ifDropped}`
         }${s.unstored > 0 ? `; ${s.unstored} transactions past the per-window store limit not stored` : ""} (${
           secs().toFixed(1)

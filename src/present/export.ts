@@ -53,6 +53,7 @@ export function liveSummary(r: RunRecord): Record<string, unknown> {
     "windows",
     "alerts",
     "unstored",
+    "malformed",
   ];
   return Object.fromEntries(keys.filter((k) => k in st).map((k) => [k, st[k]]));
 }

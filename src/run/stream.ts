@@ -107,6 +107,8 @@ export interface StreamStatus {
   alerts: number;
   /** Transactions past a window's store limit. */
   unstored: number;
+  /** Packets and DNS messages too broken to decode (counted and skipped, as `validate` counts them). */
+  malformed: number;
 }
 
 /** What a finished live run gave. */
@@ -150,6 +152,7 @@ export class StreamRun {
       windows: this.#windows,
       alerts: this.#alerts,
       unstored: this.#pipeline?.unstored ?? 0,
+      malformed: this.#stats.malformed,
     };
   }
 
