@@ -428,3 +428,35 @@ Deno.test("permissions: each command runs with the README's flags, and one flag 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the package is publishable: MIT license in LICENSE and deno.json, no slow types (deno publish --dry-run)", async () => {
+  const root = fromFileUrl(new URL("../", import.meta.url));
+  assert.match(Deno.readTextFileSync(`${root}LICENSE`), /^MIT License/);
+  assert.equal(JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).license, "MIT");
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["publish", "--dry-run", "--allow-dirty"],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(o.code, 0, new TextDecoder().decode(o.stderr).slice(-2000));
+});
+
+Deno.test("deno task eval without ../shared evaluates the lab's recordings and says what it skipped", async () => {
+  const root = fromFileUrl(new URL("../", import.meta.url));
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "eval", "--json"],
+    cwd: root,
+    env: { PLUMBUM_SHARED: "/nonexistent/shared", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(o.stderr);
+  assert.equal(o.code, 0, stderr);
+  assert.match(stderr, /eval: the shared corpus \(\/nonexistent\/shared\/corpus\/labels\.tsv\) is not here: skipped/);
+  assert.match(stderr, /eval: the public tool captures .* is not here: skipped/);
+  const report = JSON.parse(new TextDecoder().decode(o.stdout));
+  assert.ok(report.captures.every((c: { file: string }) => c.file.startsWith("lab-")), JSON.stringify(report.captures));
+  assert.ok(report.alone.tunnels >= 20, `${report.alone.tunnels} lab tunnels`);
+  assert.equal(report.alone.benign_at_medium, 0);
+});

@@ -74,7 +74,11 @@ export class ResultsReader {
   readonly #identity: { dev: number; ino: number } | null;
 
   /** A reader over an open connection (see {@link ResultsReader.open}), to the file `identity` names (seen before it was opened). */
-  protected constructor(db: DatabaseSync, path: string, identity = fileIdentity(path)) {
+  protected constructor(
+    db: DatabaseSync,
+    path: string,
+    identity: { dev: number; ino: number } | null = fileIdentity(path),
+  ) {
     this.db = db;
     this.path = path;
     this.#identity = identity;
