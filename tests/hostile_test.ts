@@ -77,10 +77,11 @@ Deno.test("DNS decoder: the pairing path (one reused message, answers only) deco
       assert.ok(lite !== null);
       const { authorities: _a, additionals: _b, ...fullRest } = full;
       const { authorities: _c, additionals: _d, ...liteRest } = lite;
-      assert.deepEqual(
-        JSON.parse(JSON.stringify({ ...liteRest, questions: [...lite.questions] })),
-        JSON.parse(JSON.stringify(fullRest)),
-      );
+      // A name's `ref` numbers it in the decoder's bounded name table while the table holds it: the full decode's
+      // other names may evict the slot before the second decode asks again (seed 739672963 did), so refs are state,
+      // not content, and are left out.
+      const content = (m: unknown) => JSON.parse(JSON.stringify(m, (k, v) => k === "ref" ? undefined : v));
+      assert.deepEqual(content({ ...liteRest, questions: [...lite.questions] }), content(fullRest));
     }),
     { numRuns: 3000 },
   );
