@@ -70,7 +70,7 @@ export function recognizeTool(
     return {
       name: "iodine",
       evidence: base128 >= 0.2
-        ? `${Math.round(100 * base128)}% of names hold Base128 bytes (0xBC–0xFD), iodine's upstream encoding`
+        ? `${Math.round(100 * base128)}% of names hold Base128 bytes (0xBC-0xFD), iodine's upstream encoding`
         : `${nulls} NULL queries for new names (iodine's default downstream type)`,
     };
   }

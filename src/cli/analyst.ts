@@ -5,7 +5,9 @@
  */
 
 import type { DomainFinding } from "../analysis/analyze.ts";
-import { atLeast, type ModelConfig, type Severity } from "../analysis/model.ts";
+import { atLeast, type ModelConfig, SEVERITIES, type Severity } from "../analysis/model.ts";
+import { reportData, reportHtml } from "../present/report.ts";
+import { VERSION } from "../version.ts";
 import { ConfigError, defaultConfigText, type PlumbumConfig, resolveModel } from "../config/config.ts";
 import { featureProblem, lookupDomain, nameTooLong } from "../present/lookup.ts";
 import { colors } from "../present/colors.ts";
@@ -246,16 +248,7 @@ export function runExport(
   if (!["json", "csv", "sigma"].includes(format)) {
     throw new UsageError(`--format must be json, csv or sigma, not "${escapeTerminal(o.format)}"`);
   }
-  let min: Severity | undefined;
-  if (o.minSeverity !== undefined) {
-    const m = o.minSeverity.toUpperCase();
-    if (!["LOW", "MEDIUM", "HIGH", "CRITICAL"].includes(m)) {
-      throw new UsageError(
-        `--min-severity must be LOW, MEDIUM, HIGH or CRITICAL, not "${escapeTerminal(o.minSeverity)}"`,
-      );
-    }
-    min = m as Severity;
-  }
+  const min = minSeverity(o.minSeverity);
   const ws = workspace(o.dir);
   const store = openResults(ws);
   let text: string;
@@ -278,19 +271,62 @@ export function runExport(
   } finally {
     store.close();
   }
-  if (o.output === undefined || o.output === "-") out(text);
-  else {
-    // Opened, then proved none of the workspace's files, before anything is emptied or written.
-    const file = openOutputFile(o.output, ws, "-o", "the export");
-    try {
-      const bytes = new TextEncoder().encode(text);
-      for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
-    } catch (e) {
-      throw new UsageError(`-o: cannot write ${escapeTerminal(o.output)}: ${(e as Error).message}`);
-    } finally {
-      file.close();
-    }
-    console.error(`Wrote ${escapeTerminal(o.output)}`);
+  writeOutput(o.output, ws, text, "the export");
+  return 0;
+}
+
+/** `--min-severity`: a severity (any case), or undefined when not given. */
+function minSeverity(value: string | undefined): Severity | undefined {
+  if (value === undefined) return undefined;
+  const m = value.toUpperCase();
+  if (!(SEVERITIES as readonly string[]).includes(m)) {
+    throw new UsageError(`--min-severity must be LOW, MEDIUM, HIGH or CRITICAL, not "${escapeTerminal(value)}"`);
+  }
+  return m as Severity;
+}
+
+/**
+ * `text` to standard output (`-o -` or none), or to the file `-o` names:
+ * opened, then proved none of the workspace's files, before anything is
+ * emptied or written. Returns the bytes written.
+ */
+function writeOutput(path: string | undefined, ws: Workspace, text: string, what: string): number {
+  const bytes = new TextEncoder().encode(text);
+  if (path === undefined || path === "-") {
+    out(text);
+    return bytes.length;
+  }
+  const file = openOutputFile(path, ws, "-o", what);
+  try {
+    for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
+  } catch (e) {
+    throw new UsageError(`-o: cannot write ${escapeTerminal(path)}: ${(e as Error).message}`);
+  } finally {
+    file.close();
+  }
+  console.error(`Wrote ${escapeTerminal(path)}`);
+  return bytes.length;
+}
+
+/** `plumbum report`: one self-contained HTML page of a run. */
+export function runReport(o: ReadOptions & { output?: string; minSeverity?: string }): number {
+  if (o.output === undefined) {
+    throw new UsageError("report writes a page: give -o FILE.html (or -o - for standard output)");
+  }
+  const floor = minSeverity(o.minSeverity) ?? "MEDIUM";
+  const ws = workspace(o.dir);
+  const store = openResults(ws);
+  let html: string;
+  try {
+    html = reportHtml(reportData(store, selectRun(store, o.run), floor, VERSION));
+  } finally {
+    store.close();
+  }
+  const size = writeOutput(o.output, ws, html, "the report");
+  if (o.output !== "-") {
+    console.error(
+      `${(size / 1e6).toFixed(2)} MB, self-contained: open it in any browser, offline; it prints one finding a page`,
+    );
   }
   return 0;
 }

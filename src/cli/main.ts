@@ -7,7 +7,7 @@ import { Command, CommanderError, Option } from "npm:commander@15.1.0";
 import { VERSION } from "../version.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { err, Exit, out, parsePorts, UsageError } from "./common.ts";
-import { runApply, runExplain, runExport, runInit, runRuns, runShow } from "./analyst.ts";
+import { runApply, runExplain, runExport, runInit, runReport, runRuns, runShow } from "./analyst.ts";
 import { runEval, runTune } from "./eval.ts";
 import { runPlan } from "./plan.ts";
 import { runValidate } from "./validate.ts";
@@ -159,6 +159,29 @@ export function buildProgram(result: { code: number }): Command {
     .addOption(dirOpt())
     .action(async (o) => {
       result.code = runExport(o);
+    });
+
+  program.command("report")
+    .description("write one self-contained HTML page of a run: summary, every domain, each finding taken apart")
+    .option("-o, --output <file>", "the page to write (- for stdout)")
+    .option(
+      "--min-severity <level>",
+      "write findings out in full from this severity up (LOW, MEDIUM, HIGH, CRITICAL; default MEDIUM)",
+    )
+    .addOption(runOpt())
+    .addOption(dirOpt())
+    .addHelpText(
+      "after",
+      `
+The page holds everything it shows (styles, charts, data): it opens from disk in any
+browser, offline, and a Content-Security-Policy lets no request leave it. Names from
+traffic are escaped. Each finding prints as its own page.
+
+  plumbum report -o report.html
+  plumbum report --run 3 --min-severity HIGH -o incident-42.html`,
+    )
+    .action((o) => {
+      result.code = runReport(o);
     });
 
   program.command("runs")

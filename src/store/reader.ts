@@ -310,6 +310,27 @@ export class ResultsReader {
     return this.db.prepare(sql).all(...runIds(runId), domain, limit, offset) as unknown as StoredTransaction[];
   }
 
+  /**
+   * A run's stored transactions counted per bucket of capture time (a
+   * minute, longer when the run spans more than {@link ACTIVITY_BUCKETS}
+   * minutes): the first bucket's start and every bucket's count; null when
+   * the run stored none.
+   */
+  activity(runId: number): { start: number; bucket_secs: number; counts: number[] } | null {
+    const [lo, hi] = runIds(runId);
+    const span = this.db.prepare("SELECT min(ts) AS a, max(ts) AS b FROM transactions WHERE id >= ? AND id < ?")
+      .get(lo, hi) as { a: number | null; b: number | null };
+    if (span.a === null || span.b === null) return null;
+    const bucket = 60 * Math.max(1, Math.ceil((span.b - span.a) / 60 / ACTIVITY_BUCKETS));
+    const first = Math.floor(span.a / bucket);
+    const counts = new Array<number>(Math.floor(span.b / bucket) - first + 1).fill(0);
+    const rows = this.db.prepare(
+      "SELECT CAST(ts / ? AS INTEGER) AS k, count(*) AS n FROM transactions WHERE id >= ? AND id < ? GROUP BY k",
+    ).all(bucket, lo, hi) as { k: number; n: number }[];
+    for (const r of rows) if (r.k - first >= 0 && r.k - first < counts.length) counts[r.k - first] += r.n;
+    return { start: first * bucket, bucket_secs: bucket, counts };
+  }
+
   /** `PRAGMA integrity_check` result ("ok" when sound). */
   integrityCheck(): string {
     const rows = this.db.prepare("PRAGMA integrity_check").all() as { integrity_check: string }[];
@@ -321,6 +342,9 @@ export class ResultsReader {
     return (this.db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
   }
 }
+
+/** Buckets of {@link ResultsReader.activity} at most (a minute each up to this many minutes). */
+export const ACTIVITY_BUCKETS = 2000;
 
 /** One row of a findings table (see {@link ResultsReader.tableRows}). */
 export interface TableRow {
