@@ -388,3 +388,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "dashboard: p writes the run's HTML report into the workspace and says where",
+  ...sanitize,
+  fn: async () => {
+    const dir = await workspace(sample);
+    const data = new DashboardData(ResultsReader.open(`${dir}/plumbum.db`));
+    const ui = render(<Dashboard data={data} workspace={dir} cols={160} rows={30} color={false} pollMs={50} />);
+    try {
+      await pause();
+      ui.stdin.write("p");
+      await pause(500);
+      assert.match(plain(ui.lastFrame()), /wrote .*\/reports\/run-1\.html \(0\.\d\d MB\): open it in a browser/);
+      const html = await Deno.readTextFile(`${dir}/reports/run-1.html`);
+      assert.match(html, /^<!doctype html>/);
+      assert.match(html, /lime-hollow\.test/);
+      ui.stdin.write("j");
+      await pause();
+      assert.doesNotMatch(plain(ui.lastFrame()), /wrote /, "the note goes with the next key");
+    } finally {
+      ui.unmount();
+      data.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

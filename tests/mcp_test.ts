@@ -393,7 +393,11 @@ Deno.test({
     await Deno.symlink(outside, `${root}/link.pcap`);
     const plain = await connect(["--dir", dir]);
     try {
-      assert.ok(!(await plain.client.listTools()).tools.some((t: { name: string }) => t.name === "plumbum_apply"));
+      const names = (await plain.client.listTools()).tools.map((t: { name: string }) => t.name);
+      assert.ok(
+        !names.includes("plumbum_apply") && !names.includes("plumbum_report"),
+        "a read-only server writes nothing",
+      );
     } finally {
       await plain.close();
     }
@@ -411,6 +415,11 @@ Deno.test({
       }
       const q = await call(client, "plumbum_query", { limit: 1 });
       assert.equal(q.structuredContent!.run, 2);
+      // A server that may write also writes a run's HTML report into the workspace.
+      const rep = await call(client, "plumbum_report", { run: 1 });
+      assert.equal(rep.isError, undefined, rep.content[0].text);
+      assert.equal(rep.structuredContent!.path, `${dir}/reports/run-1.html`);
+      assert.match(await Deno.readTextFile(`${dir}/reports/run-1.html`), /^<!doctype html>[\s\S]*lime-hollow\.test/);
     } finally {
       await close();
       await Deno.remove(dir, { recursive: true });

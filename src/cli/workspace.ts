@@ -14,7 +14,7 @@ import type { RunSettings } from "../run/pipeline.ts";
 import { lookupRun } from "../present/lookup.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { err, UsageError } from "./common.ts";
-import { checkOutput, openOutput, OutputRefused } from "../workspace/output.ts";
+import { checkOutput, openOutput, OutputRefused, workspaceFiles } from "../workspace/output.ts";
 
 /** Paths of a workspace. */
 export interface Workspace {
@@ -65,7 +65,7 @@ export function storeProblem(e: unknown, ws: Workspace): UsageError | null {
 
 /** The files no output may land on: the database, SQLite's side files, the config. */
 export function ownFiles(ws: Workspace): string[] {
-  return [ws.dbPath, `${ws.dbPath}-wal`, `${ws.dbPath}-shm`, `${ws.dbPath}-journal`, ws.configPath];
+  return workspaceFiles(ws.dir);
 }
 
 /** {@link openOutput} for the workspace `ws`, its refusals said as usage errors (exit 1). */

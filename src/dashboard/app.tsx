@@ -14,6 +14,7 @@ import { Box, Text, useApp, useInput } from "npm:ink@8.0.0";
 import type { Severity } from "../analysis/model.ts";
 import type { RunRecord } from "../store/types.ts";
 import { escapeTerminal } from "../present/escape.ts";
+import { saveReport } from "../workspace/report.ts";
 import {
   clock,
   count,
@@ -69,6 +70,7 @@ const HELP = [
   "  f               severity floor: all, MEDIUM+, HIGH+, CRITICAL",
   "  s               sort: score, queries, capacity, name",
   "  r               runs (Enter picks one)",
+  "  p               write the run's HTML report (reports/run-N.html in the workspace)",
   "  ?               this help",
   "  q  Ctrl-C       quit",
   "",
@@ -76,6 +78,19 @@ const HELP = [
 ];
 
 type View = "table" | "detail" | "runs" | "help";
+
+/** Write `run`'s report into the workspace; what to say of it. */
+function writeReport(data: DashboardData, run: RunRecord, workspace: string): string {
+  try {
+    const saved = saveReport(data.reader, run, workspace);
+    return `wrote ${escapeTerminal(saved.path)} (${(saved.bytes / 1e6).toFixed(2)} MB): open it in a browser`;
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotCapable
+      ? "the dashboard was not given write access: run it with --allow-write to write reports"
+      : escapeTerminal((e as Error).message);
+    return `no report written: ${why}`;
+  }
+}
 
 /** The whole screen. */
 export function Dashboard(p: DashboardProps): ReactElement {
@@ -89,6 +104,8 @@ export function Dashboard(p: DashboardProps): ReactElement {
   const [view, setView] = useState<View>("table");
   const [runCursor, setRunCursor] = useState(0);
   const [detailTop, setDetailTop] = useState(0);
+  /** What the last action said (the report written, or why not), shown in the footer until the next key. */
+  const [note, setNote] = useState<string | null>(null);
 
   // New commits: drop caches and draw again (a following view moves to the newest run).
   useEffect(() => {
@@ -116,6 +133,7 @@ export function Dashboard(p: DashboardProps): ReactElement {
   };
 
   useInput((input, key) => {
+    setNote(null);
     if (typing !== null) {
       if (key.return) {
         setTable({ ...table, text: typing });
@@ -178,6 +196,7 @@ export function Dashboard(p: DashboardProps): ReactElement {
       setRunCursor(Math.max(0, runs.findIndex((r) => r.id === run?.id)));
       setView("runs");
     } else if (input === "?") setView("help");
+    else if (input === "p" && run !== null) setNote(writeReport(p.data, run, p.workspace));
     else if (key.escape && table.text !== "") setTable({ ...table, text: "" });
   });
 
@@ -296,7 +315,9 @@ export function Dashboard(p: DashboardProps): ReactElement {
     );
   }
 
-  const footer = typing !== null
+  const footer = note !== null
+    ? note
+    : typing !== null
     ? `/${fit(typing, p.cols - 30)}▏  (Enter keeps the filter, Esc clears it)`
     : view === "detail"
     ? "↑↓ scroll · PgUp PgDn · Esc back · q quit"

@@ -29,6 +29,8 @@ import { SchemaTooOldError, StoreError } from "../store/errors.ts";
 import { ResultsReader } from "../store/reader.ts";
 import { isReadableRun, type RunRecord } from "../store/types.ts";
 import { VERSION } from "../version.ts";
+import { saveReport } from "../workspace/report.ts";
+import { OutputRefused } from "../workspace/output.ts";
 
 /** Options of {@link createServer}. */
 export interface McpServerOptions {
@@ -526,6 +528,10 @@ export function createServer(o: McpServerOptions): { server: McpServer; close: (
   const applyInput = {
     path: z.string().min(1).max(4096).describe("the file, relative to the root folder (or absolute, under it)"),
   };
+  const reportInput = {
+    min_severity: severity.default("MEDIUM").describe("findings written out in full from this severity up"),
+    run: runArg,
+  };
   if (o.apply !== undefined) {
     const apply = o.apply;
     server.registerTool("plumbum_apply", {
@@ -552,6 +558,32 @@ export function createServer(o: McpServerOptions): { server: McpServer; close: (
         const text = [`Run #${run.id} of ${q(a.path)}: ${total} domains.`, TRAFFIC_NOTE, ...top.map(line)].join("\n");
         const counts = ws.reader().severityCounts(run.id);
         return { data: { run: runRecordObject(run), counts, domains: top.map(domainObject) }, text };
+      }));
+  }
+
+  if (o.apply !== undefined) {
+    server.registerTool("plumbum_report", {
+      title: "HTML report",
+      description:
+        "Write the run's report — one self-contained HTML page (summary, every domain, each finding taken apart with charts), as `plumbum report` writes it — into the workspace's reports/ folder, and answer with its path, for a person who will not use a terminal.",
+      inputSchema: reportInput,
+      outputSchema: { run: z.number(), path: z.string(), bytes: z.number() },
+    }, (a: Args<typeof reportInput>) =>
+      answer(() => {
+        const run = ws.run(a.run);
+        let saved;
+        try {
+          saved = saveReport(ws.reader(), run, ws.dir, a.min_severity);
+        } catch (e) {
+          if (e instanceof OutputRefused || e instanceof Deno.errors.NotCapable) {
+            throw new Answer(`cannot write the report: ${(e as Error).message}`);
+          }
+          throw e;
+        }
+        return {
+          data: { run: run.id, path: displayText(saved.path), bytes: saved.bytes },
+          text: `Wrote the report of run #${run.id} to ${q(saved.path)} (${(saved.bytes / 1e6).toFixed(2)} MB); open it in a browser, offline.`,
+        };
       }));
   }
 
@@ -687,7 +719,7 @@ export function createServer(o: McpServerOptions): { server: McpServer; close: (
     plumbum_runs: runsInput,
     plumbum_history: historyInput,
     plumbum_sigma: sigmaInput,
-    ...(o.apply === undefined ? {} : { plumbum_apply: applyInput }),
+    ...(o.apply === undefined ? {} : { plumbum_apply: applyInput, plumbum_report: reportInput }),
   });
   return { server, close: () => ws.close() };
 }

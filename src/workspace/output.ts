@@ -9,6 +9,12 @@
  * @module
  */
 
+/** The files of the workspace in `dir` that no output may land on: the database, SQLite's side files, the config. */
+export function workspaceFiles(dir: string): string[] {
+  const db = `${dir}/plumbum.db`;
+  return [db, `${db}-wal`, `${db}-shm`, `${db}-journal`, `${dir}/config.hcl`];
+}
+
 /** A file a command may not write; the message is one sentence for the user. */
 export class OutputRefused extends Error {
   /** Why `path` cannot be written. */
