@@ -54,9 +54,7 @@ export interface ReportData {
 
 /** Read what the report of run `run` shows, details from `floor` up. */
 export function reportData(reader: ResultsReader, run: RunRecord, floor: Severity, version: string): ReportData {
-  const rows = reader.tableRows(run.id, reader.domainOrder(run.id, {})).sort((a, b) =>
-    b.score - a.score || (a.domain < b.domain ? -1 : 1)
-  );
+  const rows = reader.allTableRows(run.id);
   const wanted = rows.filter((r) => atLeast(r.severity, floor));
   const details = wanted.slice(0, MAX_DETAILS).map((r) => reader.finding(run.id, r.domain)!).filter((f) => f !== null);
   return {

@@ -243,6 +243,15 @@ export class ResultsReader {
   /** Table rows of a run's domains by their row numbers (see {@link ResultsReader.domainOrder}), in no particular order. */
   tableRows(runId: number, ids: number[]): TableRow[] {
     if (ids.length === 0) return [];
+    return this.#tableRows(`AND s.rowid IN (${ids.map(() => "?").join(", ")})`, runId, ...ids);
+  }
+
+  /** Every table row of a run, highest score first (then by name). */
+  allTableRows(runId: number): TableRow[] {
+    return this.#tableRows("ORDER BY s.score DESC, s.domain", runId);
+  }
+
+  #tableRows(tail: string, ...params: number[]): TableRow[] {
     return this.db.prepare(
       `SELECT s.rowid AS id, s.domain, s.score, s.severity, s.is_c2,
          json_extract(s.features, '$.query_count') AS queries,
@@ -251,8 +260,8 @@ export class ResultsReader {
          json_extract(s.features, '$.upstream_capacity') + json_extract(s.features, '$.downstream_capacity') AS capacity,
          json_extract(e.evidence, '$.first_seen') AS first_seen, json_extract(e.evidence, '$.last_seen') AS last_seen
        FROM domain_scores s LEFT JOIN evidence e ON e.run_id = s.run_id AND e.domain = s.domain
-       WHERE s.run_id = ? AND s.rowid IN (${ids.map(() => "?").join(", ")})`,
-    ).all(runId, ...ids).map((r) => ({ ...(r as unknown as TableRow), is_c2: (r as { is_c2: number }).is_c2 === 1 }));
+       WHERE s.run_id = ? ${tail}`,
+    ).all(...params).map((r) => ({ ...(r as unknown as TableRow), is_c2: (r as { is_c2: number }).is_c2 === 1 }));
   }
 
   /** A run's domains by severity. */
