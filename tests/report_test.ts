@@ -142,6 +142,10 @@ Deno.test({
       const y = await browser.evaluate<number>(`document.getElementById("d0").getBoundingClientRect().top + scrollY`);
       await Deno.writeFile(`${shots}/finding.png`, await browser.screenshot({ x: 0, y, width: 1200, height: 1100 }));
       for (const f of ["summary.png", "finding.png"]) assert.ok(Deno.statSync(`${shots}/${f}`).size > 20_000, f);
+      // Printed on A4: the summary and run, then each finding on a page of its own, then the table.
+      const printed = await browser.pdf();
+      await Deno.writeFile(`${shots}/report.pdf`, printed.bytes);
+      assert.ok(printed.pages >= 4, `${printed.pages} pages`);
 
       // The hostile capture: every name is text; nothing of the traffic's ran.
       const bad = `${dirs[1]}/report.html`;

@@ -198,6 +198,20 @@ export class Browser {
     return Uint8Array.from(atob(r.data), (c) => c.charCodeAt(0));
   }
 
+  /** The page printed to PDF on A4 (as a person would print it), and its number of pages. */
+  async pdf(): Promise<{ bytes: Uint8Array; pages: number }> {
+    const r = await this.#send(
+      "Page.printToPDF",
+      { paperWidth: 8.27, paperHeight: 11.69, printBackground: false },
+      true,
+    ) as {
+      data: string;
+    };
+    const bytes = Uint8Array.from(atob(r.data), (c) => c.charCodeAt(0));
+    const text = new TextDecoder("latin1").decode(bytes);
+    return { bytes, pages: (text.match(/\/Type\s*\/Page(?![s\w])/g) ?? []).length };
+  }
+
   /** Close the browser (asked, then killed after 5 s) and remove its profile. */
   async close(): Promise<void> {
     try {
