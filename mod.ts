@@ -31,7 +31,7 @@
  */
 export * from "./src/ingest/types.ts";
 export { ingestFile, ingestFiles, InputError, sniffFormat } from "./src/ingest/source.ts";
-export type { IngestOptions, InputFormat } from "./src/ingest/source.ts";
+export type { IngestOptions, Input, InputFormat, OpenedInput } from "./src/ingest/source.ts";
 export { DnsDecoder, rcodeName, typeName } from "./src/ingest/dns.ts";
 export type { Name, ReusableMessage } from "./src/ingest/dns.ts";
 export type { NameTable } from "./src/ingest/dns/names.ts";
@@ -42,7 +42,7 @@ export { FrameDecoder } from "./src/ingest/frames.ts";
 export type { FrameDecoderOptions, FrameSink } from "./src/ingest/frames.ts";
 export { parentDomain } from "./src/analysis/domain.ts";
 export { Analyzer } from "./src/analysis/analyze.ts";
-export type { AnalyzerOptions, DomainFinding, DomainSummary } from "./src/analysis/analyze.ts";
+export type { AnalyzerOptions, DomainFinding, DomainSummary, SiteOptions } from "./src/analysis/analyze.ts";
 export type { DomainEvidence, DomainFeatures, Lookalike, ToolMatch } from "./src/analysis/types.ts";
 export { FEATURES, presetModel, PRESETS, severityOf } from "./src/analysis/model.ts";
 export type { Component, FeatureDef, ModelConfig, Normalization, Severity, Thresholds } from "./src/analysis/model.ts";
@@ -51,7 +51,7 @@ export type { WindowOptions, WindowResult } from "./src/analysis/window.ts";
 export { ConfigError, loadConfig, parseConfig, resolveModel } from "./src/config/config.ts";
 export type { ConfigOverrides, PlumbumConfig } from "./src/config/config.ts";
 export { Pipeline } from "./src/run/pipeline.ts";
-export type { PipelineOptions } from "./src/run/pipeline.ts";
+export type { PipelineOptions, RunSettings } from "./src/run/pipeline.ts";
 export type { SourcesProgress } from "./src/run/ingest.ts";
 export { applyFiles } from "./src/run/apply.ts";
 export type { ApplyFilesOptions, ApplyResult } from "./src/run/apply.ts";

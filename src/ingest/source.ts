@@ -120,7 +120,9 @@ export function checkInput(path: string): void {
  * The reader closes it.
  */
 export interface OpenedInput {
+  /** The path the run records (the real path the caller proved). */
   path: string;
+  /** The open file, read from its start; the reader closes it. */
   file: Deno.FsFile;
 }
 

@@ -582,7 +582,9 @@ export function createServer(o: McpServerOptions): { server: McpServer; close: (
         }
         return {
           data: { run: run.id, path: displayText(saved.path), bytes: saved.bytes },
-          text: `Wrote the report of run #${run.id} to ${q(saved.path)} (${(saved.bytes / 1e6).toFixed(2)} MB); open it in a browser, offline.`,
+          text: `Wrote the report of run #${run.id} to ${q(saved.path)} (${
+            (saved.bytes / 1e6).toFixed(2)
+          } MB); open it in a browser, offline.`,
         };
       }));
   }
