@@ -63,6 +63,16 @@ interface Recording {
   tools: { label: string; type?: string; bytes?: number; up?: number; idle?: boolean; direct?: boolean }[];
 }
 
+/** The real tools' modes that pass a resolver, each moving 12 KB down (and 2 KB up). */
+const THROUGH_RESOLVER: Recording["tools"] = [
+  { label: "tunnel:iodine-null", type: "NULL", bytes: 12288 },
+  { label: "tunnel:iodine-txt", type: "TXT", bytes: 12288 },
+  { label: "tunnel:iodine-cname", type: "CNAME", bytes: 12288 },
+  { label: "tunnel:iodine-mx", type: "MX", bytes: 12288 },
+  { label: "tunnel:dns2tcp-txt", type: "TXT", bytes: 12288 },
+  { label: "tunnel:dns2tcp-key", type: "KEY", bytes: 12288 },
+];
+
 const RECORDINGS: Record<string, Recording> = {
   "lab-tools": {
     about:
@@ -71,13 +81,9 @@ const RECORDINGS: Record<string, Recording> = {
     scale: 1,
     scenarios: ["browse"],
     tools: [
-      { label: "tunnel:iodine-null", type: "NULL", bytes: 12288 },
-      { label: "tunnel:iodine-txt", type: "TXT", bytes: 12288 },
-      { label: "tunnel:iodine-cname", type: "CNAME", bytes: 12288 },
+      ...THROUGH_RESOLVER.slice(0, 3),
       { label: "tunnel:iodine-a", type: "A", bytes: 12288, direct: true },
-      { label: "tunnel:iodine-mx", type: "MX", bytes: 12288 },
-      { label: "tunnel:dns2tcp-txt", type: "TXT", bytes: 12288 },
-      { label: "tunnel:dns2tcp-key", type: "KEY", bytes: 12288 },
+      ...THROUGH_RESOLVER.slice(3),
     ],
   },
   "lab-resolver": {
@@ -87,14 +93,7 @@ const RECORDINGS: Record<string, Recording> = {
     scale: 1,
     at: "resolver",
     scenarios: ["browse"],
-    tools: [
-      { label: "tunnel:iodine-null", type: "NULL", bytes: 12288 },
-      { label: "tunnel:iodine-txt", type: "TXT", bytes: 12288 },
-      { label: "tunnel:iodine-cname", type: "CNAME", bytes: 12288 },
-      { label: "tunnel:iodine-mx", type: "MX", bytes: 12288 },
-      { label: "tunnel:dns2tcp-txt", type: "TXT", bytes: 12288 },
-      { label: "tunnel:dns2tcp-key", type: "KEY", bytes: 12288 },
-    ],
+    tools: THROUGH_RESOLVER,
   },
   "lab-short": {
     about:

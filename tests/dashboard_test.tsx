@@ -361,12 +361,8 @@ tmuxTest(
 Deno.test({
   name: "dashboard: a database deleted under it is said on screen; the one made in its place is read",
   ...sanitize,
-  fn: async () => {
-    const dir = await workspace(sample);
-    const data = new DashboardData(ResultsReader.open(`${dir}/plumbum.db`));
-    const ui = render(<Dashboard data={data} workspace={dir} cols={160} rows={30} color={false} pollMs={50} />);
-    try {
-      await pause();
+  fn: () =>
+    withScreen(async (ui, dir) => {
       assert.match(plain(ui.lastFrame()), /sample\.pcap/);
       await Deno.remove(`${dir}/plumbum.db`);
       await pause(300);
@@ -381,23 +377,14 @@ Deno.test({
       assert.doesNotMatch(frame, /deleted or replaced/);
       assert.match(frame, /lab-short\.pcap/);
       assert.doesNotMatch(frame, /sample\.pcap/);
-    } finally {
-      ui.unmount();
-      data.close();
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "dashboard: p writes the run's HTML report into the workspace and says where",
   ...sanitize,
-  fn: async () => {
-    const dir = await workspace(sample);
-    const data = new DashboardData(ResultsReader.open(`${dir}/plumbum.db`));
-    const ui = render(<Dashboard data={data} workspace={dir} cols={160} rows={30} color={false} pollMs={50} />);
-    try {
-      await pause();
+  fn: () =>
+    withScreen(async (ui, dir) => {
       ui.stdin.write("p");
       await pause(500);
       assert.match(plain(ui.lastFrame()), /wrote .*\/reports\/run-1\.html \(0\.\d\d MB\): open it in a browser/);
@@ -407,10 +394,20 @@ Deno.test({
       ui.stdin.write("j");
       await pause();
       assert.doesNotMatch(plain(ui.lastFrame()), /wrote /, "the note goes with the next key");
-    } finally {
-      ui.unmount();
-      data.close();
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
+
+/** The dashboard (160×30) over a fresh workspace of the sample, drawn once, handed to `fn`; all removed after. */
+async function withScreen(fn: (ui: ReturnType<typeof render>, dir: string) => Promise<void>): Promise<void> {
+  const dir = await workspace(sample);
+  const data = new DashboardData(ResultsReader.open(`${dir}/plumbum.db`));
+  const ui = render(<Dashboard data={data} workspace={dir} cols={160} rows={30} color={false} pollMs={50} />);
+  try {
+    await pause();
+    await fn(ui, dir);
+  } finally {
+    ui.unmount();
+    data.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}

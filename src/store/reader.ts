@@ -15,6 +15,7 @@ import { INDEXED_PER_DOMAIN, READ_TRANSACTIONS, runIds, SCHEMA_VERSION } from ".
 import type { RunRecord, StoredFinding, StoredTransaction } from "./types.ts";
 import type { Severity } from "../analysis/model.ts";
 import { runLockHeld } from "./run_lock.ts";
+import { fileIdentity } from "../files.ts";
 
 /**
  * Whether a run left `running` by process `pid` was interrupted: its process
@@ -460,16 +461,6 @@ function openReadOnly(path: string): DatabaseSync {
     return new DatabaseSync(path, { readOnly: true });
   } catch (e) {
     throw new DatabaseUnreadableError(path, `cannot open ${path}: ${(e as Error).message}`);
-  }
-}
-
-/** The device and inode of the file at `path`, or null when it cannot be seen. */
-function fileIdentity(path: string): { dev: number; ino: number } | null {
-  try {
-    const s = Deno.statSync(path);
-    return s.ino === null ? null : { dev: s.dev, ino: s.ino };
-  } catch {
-    return null;
   }
 }
 

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { fileIdentity } from "../files.ts";
+
 /** The files of the workspace in `dir` that no output may land on: the database, SQLite's side files, the config. */
 export function workspaceFiles(dir: string): string[] {
   const db = `${dir}/plumbum.db`;
@@ -21,16 +23,6 @@ export class OutputRefused extends Error {
   constructor(message: string) {
     super(message);
     this.name = "OutputRefused";
-  }
-}
-
-/** The device and inode of `path`, or null when it does not exist or cannot be seen. */
-function identity(path: string): { dev: number; ino: number } | null {
-  try {
-    const s = Deno.statSync(path);
-    return s.ino === null ? null : { dev: s.dev, ino: s.ino };
-  } catch {
-    return null;
   }
 }
 
@@ -49,7 +41,7 @@ function refuse(
   );
 }
 
-const identities = (protect: readonly string[]) => protect.map((p) => ({ path: p, id: identity(p) }));
+const identities = (protect: readonly string[]) => protect.map((p) => ({ path: p, id: fileIdentity(p) }));
 
 /**
  * Refuse `path` now when it names one of `protect` (through any symlink or
@@ -61,7 +53,7 @@ export function checkOutput(
   protect: readonly string[],
   o: { option: string; what: string; shown: string },
 ): void {
-  refuse(identity(path), identities(protect), o);
+  refuse(fileIdentity(path), identities(protect), o);
   let folder = false;
   try {
     folder = Deno.statSync(path).isDirectory;
@@ -88,7 +80,7 @@ export function openOutput(
   const ids = identities(protect);
   // Refused by name first, so that a protected file is not even opened (closing any handle on a database
   // drops the POSIX locks SQLite holds on it in this process); then proved on the handle.
-  refuse(identity(path), ids, o);
+  refuse(fileIdentity(path), ids, o);
   let f: Deno.FsFile;
   try {
     f = Deno.openSync(path, { write: true, create: true });
