@@ -3,6 +3,10 @@ import assert from "node:assert/strict";
 import { runCli } from "./helpers/cli.ts";
 import { fromFileUrl } from "./helpers/paths.ts";
 import { sharedDir } from "./helpers/shared.ts";
+import { tx } from "./helpers/transaction.ts";
+import { Analyzer } from "../src/analysis/analyze.ts";
+import { presetModel } from "../src/analysis/model.ts";
+import { prng } from "../src/eval/tune.ts";
 
 const SAMPLE = fromFileUrl(new URL("../fixtures/sample.pcap", import.meta.url));
 const PUBLIC = sharedDir("corpus/public");
@@ -53,4 +57,37 @@ Deno.test("tool: every public tool capture is named (dns2tcp, dnscat2, DNSExfilt
       await Deno.remove(dir, { recursive: true });
     }
   }
+});
+
+/** Base32 (RFC 4648, lower case, no padding), as dnstt writes names. */
+function base32(bytes: Uint8Array): string {
+  const A = "abcdefghijklmnopqrstuvwxyz234567";
+  let out = "", bits = 0, acc = 0;
+  for (const b of bytes) {
+    acc = (acc << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += A[(acc >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return bits > 0 ? out + A[(acc << (5 - bits)) & 31] : out;
+}
+
+Deno.test("tool: dnstt is named by its session's client ID at the head of every base32 name; random base32 is not", () => {
+  const rand = prng(7);
+  const bytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(rand() * 256));
+  const labels = (s: string) => s.match(/.{1,63}/g)!.join(".");
+  const session = (id: Uint8Array) => (k: number) =>
+    tx({ query: `${labels(base32(Uint8Array.from([...id, ...bytes(40 + (k % 30))])))}.t.example.com`, ts: 1000 + k });
+  const a = new Analyzer({ model: presetModel("tunnel") });
+  const ask = session(bytes(8));
+  for (let k = 0; k < 60; k++) a.add(ask(k));
+  const f = a.findings()[0];
+  assert.equal(f.tool?.name, "dnstt");
+  assert.match(f.tool!.evidence, /^\d+ base32 names begin with one 8-byte client ID \("[a-z2-7]{12}…"\): dnstt's/);
+  // Base32 names of the same length without a shared head (hash lookups, random labels) are no session.
+  const b = new Analyzer({ model: presetModel("tunnel") });
+  for (let k = 0; k < 60; k++) b.add(tx({ query: `${labels(base32(bytes(40)))}.hash.example.net`, ts: 1000 + k }));
+  assert.notEqual(b.findings()[0].tool?.name, "dnstt");
 });

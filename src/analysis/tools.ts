@@ -4,7 +4,8 @@
  * DNSExfiltrator's `init.` header, sods' `id-N.up`/`.down` labels,
  * dnscat2's `dnscat.` prefix), or a shape only it produces (iodine's Base128
  * labels — raw bytes 0xBC–0xFD — or NULL queries for new names; dnscat2's
- * all-hex names asked as TXT, CNAME and MX). A tool is named only with the
+ * all-hex names asked as TXT, CNAME and MX; dnstt's base32 names that all
+ * begin with one session's 8-byte client ID). A tool is named only with the
  * evidence that named it; a recognized tool does not change the score.
  *
  * @module
@@ -30,6 +31,32 @@ function hasBase128(s: string): boolean {
 }
 
 const HEX_NAME = /^[0-9a-f.]{18,}$/;
+
+/** Base32 text (RFC 4648, lower case, no padding) long enough to hold dnstt's 8-byte client ID and data. */
+const BASE32_DATA = /^[a-z2-7]{24,}$/;
+/** Base32 characters of the first 60 bits: the client ID (64 bits) all but its last 4. */
+const CLIENT_ID_CHARS = 12;
+
+/**
+ * dnstt's framing: every query is base32 of the session's 8-byte client ID
+ * followed by data, so the distinct names of a session, different
+ * everywhere else, share their first 12 base32 characters. Null unless at
+ * least 10 names are such base32 and 80 % of them share one such prefix.
+ */
+function dnsttSession(parts: string[]): { names: number; prefix: string } | null {
+  const data = parts.map((p) => p.replaceAll(".", "")).filter((p) => BASE32_DATA.test(p));
+  if (data.length < 10 || data.length < 0.8 * parts.length) return null;
+  const counts = new Map<string, number>();
+  for (const d of new Set(data)) {
+    const k = d.slice(0, CLIENT_ID_CHARS);
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  const distinct = new Set(data).size;
+  let best = "", n = 0;
+  for (const [k, c] of counts) if (c > n) [best, n] = [k, c];
+  // One prefix over distinct names: a name asked again does not count twice.
+  return n >= 10 && n >= 0.8 * distinct ? { names: n, prefix: best } : null;
+}
 
 /**
  * The tool behind a domain's traffic, or null. `names` are up to 64 of its
@@ -72,6 +99,14 @@ export function recognizeTool(
       evidence: base128 >= 0.2
         ? `${Math.round(100 * base128)}% of names hold Base128 bytes (0xBC-0xFD), iodine's upstream encoding`
         : `${nulls} NULL queries for new names (iodine's default downstream type)`,
+    };
+  }
+  const dnstt = dnsttSession(parts);
+  if (dnstt !== null) {
+    return {
+      name: "dnstt",
+      evidence:
+        `${dnstt.names} base32 names begin with one 8-byte client ID ("${dnstt.prefix}…"): dnstt's session framing`,
     };
   }
   const types = ["TXT", "CNAME", "MX"].filter((t) => (e.query_types[t] ?? 0) > 0);
