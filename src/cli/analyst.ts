@@ -7,11 +7,13 @@
 import type { DomainFinding } from "../analysis/analyze.ts";
 import { atLeast, type ModelConfig, SEVERITIES, type Severity } from "../analysis/model.ts";
 import { reportData, reportHtml } from "../present/report.ts";
+import { carve } from "../evidence/carve.ts";
+import { carveDocument, payloadLine } from "../present/carve.ts";
 import { VERSION } from "../version.ts";
 import { ConfigError, defaultConfigText, type PlumbumConfig, resolveModel } from "../config/config.ts";
 import { featureProblem, lookupDomain, nameTooLong } from "../present/lookup.ts";
 import { colors } from "../present/colors.ts";
-import { escapeTerminal } from "../present/escape.ts";
+import { displayText, escapeTerminal } from "../present/escape.ts";
 import {
   domainObject,
   evidenceObject,
@@ -367,4 +369,82 @@ export function runRuns(o: { dir?: string; json?: boolean }): number {
   } finally {
     store.close();
   }
+}
+
+/** A name as a file name: letters, digits, dot, dash and underscore kept, anything else `_`. */
+function fileSafe(s: string): string {
+  return displayText(s).replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "_").slice(0, 200) || "_";
+}
+
+/** `plumbum carve`: a finding's packets and the data its names and answers carried. */
+export async function runCarve(
+  domain: string,
+  o: ReadOptions & { output?: string; client?: string; json?: boolean; pcap?: boolean },
+): Promise<number> {
+  const ws = workspace(o.dir);
+  const store = openResults(ws);
+  let run, finding;
+  try {
+    run = selectRun(store, o.run);
+    finding = lookup(store, run.id, domain);
+  } finally {
+    store.close();
+  }
+  const dir = o.output ?? `carve-${fileSafe(finding.domain)}`;
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`-o: cannot make the folder ${escapeTerminal(dir)}: ${(e as Error).message}`);
+  }
+  const name = fileSafe(finding.domain);
+  const pcapPath = `${dir}/${name}.pcap`;
+  const c = await carve(run, finding.domain, {
+    pcap: o.pcap === false ? null : () => openOutputFile(pcapPath, ws, "-o", "the capture"),
+    client: o.client,
+  });
+  const files: Record<string, string> = {};
+  for (const cl of c.clients) {
+    for (const s of cl.streams) {
+      if (s.bytes.length === 0) continue;
+      const path = `${dir}/${s.direction}-${fileSafe(cl.client)}.bin`;
+      const f = openOutputFile(path, ws, "-o", "the carved data");
+      try {
+        for (let at = 0; at < s.bytes.length;) at += f.writeSync(s.bytes.subarray(at));
+      } finally {
+        f.close();
+      }
+      files[`${cl.client} ${s.direction}`] = path;
+    }
+  }
+  const pcapWritten = o.pcap !== false && c.frames > 0;
+  const doc = carveDocument(c, files, pcapWritten ? pcapPath : null);
+  const json = JSON.stringify(doc, null, 2) + "\n";
+  writeOutput(`${dir}/carve.json`, ws, json, "the carving");
+  if (o.json) out(json);
+  else {
+    const lines = [
+      `${escapeTerminal(c.domain)} in run #${c.run}: ${c.frames} packets${
+        pcapWritten ? ` → ${escapeTerminal(pcapPath)}` : ""
+      }; data under ${escapeTerminal(c.zone)}`,
+    ];
+    for (const s of c.sources.filter((x) => x.status !== "read")) {
+      lines.push(`  source ${escapeTerminal(s.path)}: ${s.status}${s.detail ? ` (${escapeTerminal(s.detail)})` : ""}`);
+    }
+    for (const cl of c.clients) {
+      lines.push(`  ${escapeTerminal(cl.client)} (${cl.queries} queries)`);
+      for (const s of cl.streams) {
+        lines.push(`    ${escapeTerminal(payloadLine(s))}`);
+        if (s.note !== null && s.framing !== "none") lines.push(`         ${escapeTerminal(s.note)}`);
+      }
+    }
+    out(lines.join("\n") + "\n");
+  }
+  if (c.sources.every((s) => s.status !== "read")) {
+    throw new UsageError(
+      `none of run #${c.run}'s sources could be read again (${
+        c.sources.map((s) => `${escapeTerminal(s.path)}: ${s.status}`).join("; ")
+      }): carving reads the files the run read`,
+    );
+  }
+  return 0;
 }

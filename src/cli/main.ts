@@ -7,7 +7,7 @@ import { Command, CommanderError, Option } from "npm:commander@15.1.0";
 import { VERSION } from "../version.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { err, Exit, out, parsePorts, UsageError } from "./common.ts";
-import { runApply, runExplain, runExport, runInit, runReport, runRuns, runShow } from "./analyst.ts";
+import { runApply, runCarve, runExplain, runExport, runInit, runReport, runRuns, runShow } from "./analyst.ts";
 import { runEval, runTune } from "./eval.ts";
 import { runPlan } from "./plan.ts";
 import { runValidate } from "./validate.ts";
@@ -159,6 +159,35 @@ export function buildProgram(result: { code: number }): Command {
     .addOption(dirOpt())
     .action(async (o) => {
       result.code = runExport(o);
+    });
+
+  program.command("carve")
+    .description("a finding's packets and the data its names and answers carried, decoded")
+    .argument("<domain>", "a scored domain (as Plumbum shows it)")
+    .option("-o, --output <dir>", "the folder to write (default: carve-DOMAIN)")
+    .option("--client <address>", "only this client")
+    .option("--no-pcap", "do not write the domain's packets")
+    .option("--json", "print carve.json")
+    .addOption(runOpt())
+    .addOption(dirOpt())
+    .addHelpText(
+      "after",
+      `
+Reads the run's sources again (a source gone or changed since the run is said)
+and writes into the folder:
+  DOMAIN.pcap                 every packet of the domain
+  upstream-CLIENT.bin         what the client's query names carried, decoded
+  downstream-CLIENT.bin       what the answers carried
+  carve.json                  how it was decoded, sizes, SHA-256, what it looks like
+Encodings: hex, base32, base64, base64url; framings: DNSExfiltrator (init. header,
+numbered chunks), dnscat2 (packets by sequence number); otherwise the names' data
+in query order, said so. Carving never changes a score.
+
+  plumbum carve evil.example -o /tmp/evil
+  plumbum carve evil.example --client 10.0.0.5 --json`,
+    )
+    .action(async (domain: string, o) => {
+      result.code = await runCarve(domain, o);
     });
 
   program.command("report")

@@ -1,0 +1,306 @@
+/**
+ * Carving: a finding's traffic read again from its run's sources — every
+ * packet of the domain into a capture of its own, and per client the data
+ * its query names carried up and its answers carried down, decoded. It
+ * never changes a score. A source that is gone or changed since the run is
+ * said, never guessed at.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { asciiLower } from "../ingest/dns.ts";
+import { DnsDecoder } from "../ingest/dns.ts";
+import type { FrameSink } from "../ingest/frames.ts";
+import { PacketDecoder } from "../ingest/packet.ts";
+import { PcapWriter } from "../ingest/pcap_writer.ts";
+import { ingestFile, InputError } from "../ingest/source.ts";
+import type { DnsMessage, RData } from "../ingest/types.ts";
+import type { RunRecord } from "../store/types.ts";
+import { bestEncoding, concat, type Decoded, decodeUpstream, latin1, looksLike } from "./payload.ts";
+
+/** What happened to one of the run's sources. */
+export interface CarvedSource {
+  path: string;
+  /** `read`, or why not: `missing`, `changed` (size or SHA-256 differ from the run's), `unreadable`. */
+  status: "read" | "missing" | "changed" | "unreadable";
+  detail: string | null;
+  /** Frames of the domain taken from it. */
+  frames: number;
+}
+
+/** One direction of one client's traffic, decoded. */
+export interface CarvedStream {
+  direction: "upstream" | "downstream";
+  encoding: string;
+  framing: string;
+  bytes: Uint8Array;
+  decoded_share: number;
+  items: number;
+  note: string | null;
+  sha256: string;
+  looks_like: string;
+}
+
+/** One client of the domain and what it sent and received. */
+export interface CarvedClient {
+  client: string;
+  queries: number;
+  streams: CarvedStream[];
+}
+
+/** A domain carved from a run. */
+export interface Carving {
+  domain: string;
+  run: number;
+  sources: CarvedSource[];
+  /** The zone the data labels sit under (the domain, or a fixed sub-zone of it such as `t.example.com`). */
+  zone: string;
+  clients: CarvedClient[];
+  /** Frames written to the capture. */
+  frames: number;
+}
+
+interface Asked {
+  client: string;
+  name: string;
+}
+
+interface Answered {
+  client: string;
+  name: string;
+  answers: RData[];
+}
+
+/** Whether `key` (a lower-cased name) is `domain` or under it. */
+const under = (key: string, domain: string) => key === domain || key.endsWith("." + domain);
+
+/**
+ * Frames of one source: each decoded for DNS, and when a message's question
+ * is under the domain, its queries and answers remembered and the frame
+ * handed to `keep` (which says whether it took it: a capture holds one
+ * link type).
+ */
+class CarveSink implements FrameSink {
+  readonly #packets: PacketDecoder;
+  #match = false;
+  frames = 0;
+  otherLink = 0;
+
+  constructor(
+    readonly domain: string,
+    readonly asked: Asked[],
+    readonly answered: Answered[],
+    readonly keep: (linkType: number, ts: number, bytes: Uint8Array, wireLen: number) => boolean,
+    dns: DnsDecoder,
+    dnsPorts: number[],
+  ) {
+    this.#packets = new PacketDecoder((m, meta) => this.#message(m, meta), () => {}, { dns, dnsPorts });
+  }
+
+  #message(m: DnsMessage, meta: { src: string; dst: string }): void {
+    const q = m.questions[0];
+    if (q === undefined || !under(asciiLower(q.name).replace(/\.$/, ""), this.domain)) return;
+    this.#match = true;
+    if (!m.qr) this.asked.push({ client: meta.src, name: q.name });
+    else this.answered.push({ client: meta.dst, name: q.name, answers: m.answers.map((r) => r.data) });
+  }
+
+  frame(linkType: number, data: Uint8Array, ts: number, truncated: boolean, start: number, end: number): void {
+    this.#match = false;
+    this.#packets.frame(linkType, data, ts, truncated, start, end);
+    if (!this.#match) return;
+    // The wire length is not known past a cut frame: one byte more says it was cut.
+    if (this.keep(linkType, ts, data.subarray(start, end), end - start + (truncated ? 1 : 0))) this.frames++;
+    else this.otherLink++;
+  }
+
+  problem(): void {}
+  linkType(): void {}
+  end(): void {}
+}
+
+/** The labels of `name` left of `zone`. */
+function labelsUnder(name: string, zone: string): string[] {
+  const n = name.replace(/\.$/, "");
+  const rest = asciiLower(n) === zone ? "" : n.slice(0, n.length - zone.length - 1);
+  return rest === "" ? [] : rest.split(".");
+}
+
+/** The longest run of labels every name ends with, at least `domain`: the zone the data sits under. */
+export function commonZone(names: string[], domain: string): string {
+  let zone = domain.split(".");
+  const lists = names.map((n) => asciiLower(n).replace(/\.$/, "").split("."));
+  for (;;) {
+    const next = lists[0]?.[lists[0].length - zone.length - 1];
+    // A zone label is no data: the names must have labels left under it.
+    if (
+      next === undefined || !lists.every((l) => l.length > zone.length + 1 && l[l.length - zone.length - 1] === next)
+    ) break;
+    zone = [next, ...zone];
+  }
+  return zone.join(".");
+}
+
+/** What one answer carried, as bytes (null when nothing: an empty or unknown record). */
+function answerBytes(a: RData, zone: string): Uint8Array | null {
+  switch (a.kind) {
+    case "address": {
+      if (a.address.includes(":")) return null;
+      return Uint8Array.from(a.address.split(".").map(Number));
+    }
+    case "raw":
+      return a.bytes;
+    case "txt": {
+      const text = a.strings.join("");
+      const enc = bestEncoding([text]);
+      return (enc === null ? null : enc.decode(text)) ?? latin1(text);
+    }
+    case "name":
+    case "mx": {
+      const labels = labelsUnder(a.name, zone).join("");
+      const enc = bestEncoding([labels]);
+      return enc === null ? null : enc.decode(labels);
+    }
+    default:
+      return null;
+  }
+}
+
+function downstream(rows: Answered[], zone: string): Decoded {
+  const seen = new Set<string>();
+  const parts: Uint8Array[] = [];
+  let items = 0, decoded = 0;
+  const kinds = new Set<string>();
+  for (const r of rows) {
+    for (const a of r.answers) {
+      const key = `${r.name}\u0000${JSON.stringify(a)}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      items++;
+      const b = answerBytes(a, zone);
+      if (b === null) continue;
+      decoded++;
+      kinds.add(a.kind);
+      parts.push(b);
+    }
+  }
+  return {
+    encoding: kinds.size === 0 ? "none" : [...kinds].join("+"),
+    framing: "none",
+    bytes: concat(parts),
+    decodedShare: items === 0 ? 0 : decoded / items,
+    items,
+    note: items === 0 ? "no answers" : "distinct answers' data in order (TXT decoded when it is hex or base32/64)",
+  };
+}
+
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+function stream(direction: CarvedStream["direction"], d: Decoded): CarvedStream {
+  return {
+    direction,
+    encoding: d.encoding,
+    framing: d.framing,
+    bytes: d.bytes,
+    decoded_share: Math.round(d.decodedShare * 1000) / 1000,
+    items: d.items,
+    note: d.note,
+    sha256: sha256(d.bytes),
+    looks_like: looksLike(d.bytes),
+  };
+}
+
+/** Whether a source is still the file the run read (its size and SHA-256). */
+async function checkSource(path: string, size: number | null, digest: string | null): Promise<CarvedSource | null> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { path, status: "missing", detail: "no longer there", frames: 0 };
+    return { path, status: "unreadable", detail: (e as Error).message, frames: 0 };
+  }
+  if (size !== null && info.size !== size) {
+    return { path, status: "changed", detail: `${info.size} bytes now, ${size} when the run read it`, frames: 0 };
+  }
+  if (digest !== null) {
+    const h = createHash("sha256");
+    const f = await Deno.open(path);
+    try {
+      for await (const chunk of f.readable) h.update(chunk);
+    } catch (e) {
+      return { path, status: "unreadable", detail: (e as Error).message, frames: 0 };
+    }
+    const now = h.digest("hex");
+    if (now !== digest) {
+      return { path, status: "changed", detail: `SHA-256 ${now}, not the run's ${digest}`, frames: 0 };
+    }
+  }
+  return null;
+}
+
+/**
+ * Carve `domain` of `run`: its frames into `pcapFile` (opened by the caller,
+ * null: none written), and per client (only `client` when given) the
+ * decoded upstream and downstream.
+ */
+export async function carve(
+  run: RunRecord,
+  domain: string,
+  o: { pcap: (() => Deno.FsFile) | null; client?: string; dnsPorts?: number[] },
+): Promise<Carving> {
+  const asked: Asked[] = [], answered: Answered[] = [];
+  const sources: CarvedSource[] = [];
+  let out: { writer: PcapWriter; linkType: number } | null = null;
+  const keep = (linkType: number, ts: number, bytes: Uint8Array, wireLen: number): boolean => {
+    if (o.pcap === null) return true;
+    out ??= { writer: new PcapWriter(o.pcap(), linkType, 262144), linkType };
+    if (out.linkType !== linkType) return false;
+    out.writer.add(ts, bytes, wireLen);
+    return true;
+  };
+  const dns = new DnsDecoder();
+  const dnsPorts = o.dnsPorts ?? (run.config.dns_ports as number[] | undefined) ?? [53];
+  let frames = 0;
+  try {
+    for (const s of run.sources) {
+      const problem = await checkSource(s.path, s.size, s.sha256);
+      if (problem !== null) {
+        sources.push(problem);
+        continue;
+      }
+      const sink = new CarveSink(domain, asked, answered, keep, dns, dnsPorts);
+      try {
+        await ingestFile(s.path, { frames: sink, dnsPorts, dns });
+        sources.push({
+          path: s.path,
+          status: "read",
+          detail: sink.otherLink > 0 ? `${sink.otherLink} frames of another link type not written` : null,
+          frames: sink.frames,
+        });
+        frames += sink.frames;
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        sources.push({ path: s.path, status: "unreadable", detail: e.message, frames: 0 });
+      }
+    }
+  } finally {
+    (out as { writer: PcapWriter } | null)?.writer.close();
+  }
+  const zone = commonZone(asked.map((a) => a.name), domain);
+  const clients = [...new Set(asked.map((a) => a.client).concat(answered.map((a) => a.client)))]
+    .filter((c) => o.client === undefined || c === o.client)
+    .map((client) => {
+      const names = [...new Set(asked.filter((a) => a.client === client).map((a) => a.name))];
+      return {
+        client,
+        queries: asked.filter((a) => a.client === client).length,
+        streams: [
+          stream("upstream", decodeUpstream(names.map((n) => labelsUnder(n, zone)))),
+          stream("downstream", downstream(answered.filter((a) => a.client === client), zone)),
+        ],
+      };
+    })
+    .sort((a, b) => b.queries - a.queries);
+  return { domain, run: run.id, sources, zone, clients, frames };
+}
