@@ -114,6 +114,15 @@ Deno.test("carve: a gzip'd file sent over base32 names comes out byte for byte, 
     assert.equal(doc.pcap.packets, exfilPackets);
     const v = JSON.parse((await runCli(["validate", "--json", `${dir}/out/exfil-lab.com.pcap`])).stdout).files[0];
     assert.equal(v.packets, exfilPackets);
+    // The carving is kept with the run: explain and export show it.
+    const ex = await runCli(["explain", "exfil-lab.com", "--dir", dir]);
+    assert.match(
+      ex.stdout,
+      /payload +up [\d.]+ KB, base32, 100 % decoded, gzip "passwords\.xlsx"; down .*\(from 10\.0\.0\.7\)/,
+    );
+    const exported = JSON.parse((await runCli(["export", "--dir", dir])).stdout).domains
+      .find((d: { domain: string }) => d.domain === "exfil-lab.com");
+    assert.equal(exported.payload.streams[0].looks_like, 'gzip "passwords.xlsx"');
     // A source changed since the run is said, not carved.
     Deno.writeFileSync(capture, new Uint8Array(100), { append: true });
     const changed = await runCli(["carve", "exfil-lab.com", "-o", `${dir}/out2`, "--dir", dir]);

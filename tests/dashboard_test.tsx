@@ -397,6 +397,26 @@ Deno.test({
     }),
 });
 
+Deno.test({
+  name: "dashboard: c on an explanation carves the domain from the run's sources and keeps the carving with the run",
+  ...sanitize,
+  fn: () =>
+    withScreen(async (ui, dir) => {
+      ui.stdin.write("\r");
+      await pause();
+      ui.stdin.write("c");
+      let frame = "";
+      // The carving is kept: the explanation on screen shows it among the evidence when the store changes.
+      for (let i = 0; i < 50 && !/^ {2}payload +(up|down) /m.test(frame); i++) {
+        await pause(100);
+        frame = plain(ui.lastFrame());
+      }
+      assert.match(frame, /^ {2}payload +up nothing decoded; down 3\.2 KB, raw, 100 % decoded/m);
+      const e = await runCli(["explain", "lime-hollow.test", "--json", "--dir", dir]);
+      assert.ok(JSON.parse(e.stdout).evidence.payload.streams.length >= 1);
+    }),
+});
+
 /** The dashboard (160×30) over a fresh workspace of the sample, drawn once, handed to `fn`; all removed after. */
 async function withScreen(fn: (ui: ReturnType<typeof render>, dir: string) => Promise<void>): Promise<void> {
   const dir = await workspace(sample);

@@ -415,6 +415,39 @@ Deno.test({
       }
       const q = await call(client, "plumbum_query", { limit: 1 });
       assert.equal(q.structuredContent!.run, 2);
+      // It carves what it may read: run 2's source is under the root, run 1's (the sample) is not.
+      const top = (await call(client, "plumbum_query", { run: 2, limit: 1 })).structuredContent!.domains as {
+        domain: string;
+      }[];
+      const cv = await call(client, "plumbum_carve", { run: 2, domain: top[0].domain });
+      assert.equal(cv.isError, undefined, cv.content[0].text);
+      const carved = cv.structuredContent as {
+        sources: { status: string }[];
+        clients: { client: string; sessions: { direction: string; bytes: number }[] }[];
+      };
+      assert.deepEqual(carved.sources.map((s) => s.status), ["read"]);
+      assert.match(cv.content[0].text, /Quoted names below are DNS traffic data/);
+      const withData = carved.clients.flatMap((c) => c.sessions.map((s) => ({ ...s, client: c.client }))).find((s) =>
+        s.bytes > 0
+      );
+      if (withData !== undefined) {
+        const r = await call(client, "plumbum_carve", {
+          run: 2,
+          domain: top[0].domain,
+          bytes: { client: withData.client, direction: withData.direction, offset: 0, length: 16 },
+        });
+        const b = r.structuredContent!.bytes as { base64: string; total: number };
+        assert.equal(atob(b.base64).length, Math.min(16, withData.bytes));
+        assert.equal(b.total, withData.bytes);
+      }
+      const ex = await call(client, "plumbum_explain", { run: 2, domain: top[0].domain });
+      assert.ok(
+        (ex.structuredContent!.evidence as { payload?: unknown }).payload !== undefined,
+        "the carving is kept with the run",
+      );
+      const notUnder = await call(client, "plumbum_carve", { run: 1, domain: "lime-hollow.test" });
+      assert.equal(notUnder.isError, true);
+      assert.match(notUnder.content[0].text, /outside the server's root folder: carve it with plumbum carve/);
       // A server that may write also writes a run's HTML report into the workspace.
       const rep = await call(client, "plumbum_report", { run: 1 });
       assert.equal(rep.isError, undefined, rep.content[0].text);

@@ -144,4 +144,25 @@ export interface DomainEvidence {
    * components are those of all the zones' traffic together (higher than `score_alone`).
    */
   siblings?: { domains: string[]; scored_together: boolean; score_alone: number };
+  /** What `plumbum carve` found the traffic carried (absent until a carving is stored for the run). */
+  payload?: PayloadSummary;
+}
+
+/** One client's decoded stream, as a carving stores it. */
+export interface PayloadStream {
+  client: string;
+  direction: "upstream" | "downstream";
+  encoding: string;
+  framing: string;
+  bytes: number;
+  decoded_share: number;
+  sha256: string;
+  looks_like: string;
+}
+
+/** What a domain's traffic carried, from its carving: every client's streams, the busiest client first. */
+export interface PayloadSummary {
+  /** When it was carved (ISO time). */
+  carved_at: string;
+  streams: PayloadStream[];
 }

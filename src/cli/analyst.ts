@@ -7,8 +7,8 @@
 import type { DomainFinding } from "../analysis/analyze.ts";
 import { atLeast, type ModelConfig, SEVERITIES, type Severity } from "../analysis/model.ts";
 import { reportData, reportHtml } from "../present/report.ts";
-import { carve } from "../evidence/carve.ts";
-import { carveDocument, payloadLine } from "../present/carve.ts";
+import { carve, payloadSummary } from "../evidence/carve.ts";
+import { carveDocument, streamLine } from "../present/carve.ts";
 import { VERSION } from "../version.ts";
 import { ConfigError, defaultConfigText, type PlumbumConfig, resolveModel } from "../config/config.ts";
 import { featureProblem, lookupDomain, nameTooLong } from "../present/lookup.ts";
@@ -266,7 +266,7 @@ export function runExport(
       );
     }
     text = format === "json"
-      ? JSON.stringify(exportDocument(run, findings)) + "\n"
+      ? JSON.stringify(exportDocument(run, findings, store.carvings(run.id))) + "\n"
       : format === "csv"
       ? exportCsv(findings)
       : exportSigma(run, findings);
@@ -420,6 +420,17 @@ export async function runCarve(
   const doc = carveDocument(c, files, pcapWritten ? pcapPath : null);
   const json = JSON.stringify(doc, null, 2) + "\n";
   writeOutput(`${dir}/carve.json`, ws, json, "the carving");
+  // Kept with the run: explain, export, the MCP server, the dashboard and the report show it.
+  if (c.sources.some((s) => s.status === "read")) {
+    const store = openStore(ws);
+    try {
+      store.saveCarving(c.run, c.domain, payloadSummary(c));
+    } catch (e) {
+      throw storeProblem(e, ws) ?? e;
+    } finally {
+      store.close();
+    }
+  }
   if (o.json) out(json);
   else {
     const lines = [
@@ -433,7 +444,7 @@ export async function runCarve(
     for (const cl of c.clients) {
       lines.push(`  ${escapeTerminal(cl.client)} (${cl.queries} queries)`);
       for (const s of cl.streams) {
-        lines.push(`    ${escapeTerminal(payloadLine(s))}`);
+        lines.push(`    ${escapeTerminal(streamLine({ ...s, bytes: s.bytes.length }))}`);
         if (s.note !== null && s.framing !== "none") lines.push(`         ${escapeTerminal(s.note)}`);
       }
     }

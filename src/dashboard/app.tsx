@@ -15,6 +15,9 @@ import type { Severity } from "../analysis/model.ts";
 import type { RunRecord } from "../store/types.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { saveReport } from "../workspace/report.ts";
+import { carve, payloadSummary } from "../evidence/carve.ts";
+import { payloadEvidence } from "../present/carve.ts";
+import { Store } from "../store/store.ts";
 import {
   clock,
   count,
@@ -71,6 +74,7 @@ const HELP = [
   "  s               sort: score, queries, capacity, name",
   "  r               runs (Enter picks one)",
   "  p               write the run's HTML report (reports/run-N.html in the workspace)",
+  "  c               (explanation) carve: what the domain's traffic carried, read from the sources",
   "  ?               this help",
   "  q  Ctrl-C       quit",
   "",
@@ -78,6 +82,31 @@ const HELP = [
 ];
 
 type View = "table" | "detail" | "runs" | "help";
+
+/** Carve `domain` of `run` (kept with the run when the dashboard may write); what to say of it. */
+async function carveNote(data: DashboardData, run: RunRecord, domain: string): Promise<string> {
+  try {
+    const c = await carve(run, domain, { pcap: null });
+    const read = c.sources.filter((s) => s.status === "read").length;
+    if (read === 0) {
+      return `not carved: ${c.sources.map((s) => `${escapeTerminal(s.path)} ${s.status}`).join(", ")}`;
+    }
+    let kept = "kept with the run";
+    try {
+      const store = Store.open(data.reader.path);
+      try {
+        store.saveCarving(c.run, c.domain, payloadSummary(c));
+      } finally {
+        store.close();
+      }
+    } catch (e) {
+      kept = e instanceof Deno.errors.NotCapable ? "not kept (the dashboard has no write access)" : "not kept";
+    }
+    return `payload ${escapeTerminal(payloadEvidence(payloadSummary(c)))}; ${kept}`;
+  } catch (e) {
+    return `not carved: ${escapeTerminal((e as Error).message)}`;
+  }
+}
 
 /** Write `run`'s report into the workspace; what to say of it. */
 function writeReport(data: DashboardData, run: RunRecord, workspace: string): string {
@@ -174,6 +203,10 @@ export function Dashboard(p: DashboardProps): ReactElement {
       else if (key.upArrow || input === "k") setDetailTop(Math.max(0, detailTop - 1));
       else if (key.pageDown || input === " ") setDetailTop(detailTop + bodyRows);
       else if (key.pageUp) setDetailTop(Math.max(0, detailTop - bodyRows));
+      else if (input === "c" && run !== null && selected !== undefined) {
+        setNote("carving: reading the run's sources again …");
+        carveNote(p.data, run, selected).then(setNote);
+      }
       return;
     }
     if (key.upArrow || input === "k") move(cur - 1);
@@ -320,7 +353,7 @@ export function Dashboard(p: DashboardProps): ReactElement {
     : typing !== null
     ? `/${fit(typing, p.cols - 30)}▏  (Enter keeps the filter, Esc clears it)`
     : view === "detail"
-    ? "↑↓ scroll · PgUp PgDn · Esc back · q quit"
+    ? "↑↓ scroll · PgUp PgDn · c carve (what its traffic carried) · Esc back · q quit"
     : `↑↓ move · Enter explain · / filter · f severity · s sort · r runs · ? help · q quit   ${
       order.length === 0 ? 0 : cur + 1
     }/${order.length}${run !== null && run.status === "running" ? ` · updated ${clock(Date.now() / 1000)}` : ""}`;

@@ -17,6 +17,7 @@ import { PcapWriter } from "../ingest/pcap_writer.ts";
 import { ingestFile, InputError } from "../ingest/source.ts";
 import type { DnsMessage, RData } from "../ingest/types.ts";
 import type { RunRecord } from "../store/types.ts";
+import type { PayloadSummary } from "../analysis/types.ts";
 import { bestEncoding, concat, type Decoded, decodeUpstream, latin1, looksLike } from "./payload.ts";
 
 /** What happened to one of the run's sources. */
@@ -237,6 +238,25 @@ async function checkSource(path: string, size: number | null, digest: string | n
     }
   }
   return null;
+}
+
+/** What a carving found, as the store keeps it and every output shows it (streams with data, busiest client first). */
+export function payloadSummary(c: Carving, at: Date = new Date()): PayloadSummary {
+  return {
+    carved_at: at.toISOString(),
+    streams: c.clients.flatMap((cl) =>
+      cl.streams.map((s) => ({
+        client: cl.client,
+        direction: s.direction,
+        encoding: s.encoding,
+        framing: s.framing,
+        bytes: s.bytes.length,
+        decoded_share: s.decoded_share,
+        sha256: s.sha256,
+        looks_like: s.looks_like,
+      }))
+    ),
+  };
 }
 
 /**

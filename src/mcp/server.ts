@@ -30,6 +30,9 @@ import { ResultsReader } from "../store/reader.ts";
 import { isReadableRun, type RunRecord } from "../store/types.ts";
 import { VERSION } from "../version.ts";
 import { saveReport } from "../workspace/report.ts";
+import { carve, type Carving, payloadSummary } from "../evidence/carve.ts";
+import { carveDocument, streamLine } from "../present/carve.ts";
+import { Store } from "../store/store.ts";
 import { OutputRefused } from "../workspace/output.ts";
 
 /** Options of {@link createServer}. */
@@ -51,6 +54,9 @@ export interface McpServerOptions {
     run: (input: OpenedInput) => Promise<number>;
   };
 }
+
+/** Most decoded bytes one `plumbum_carve` answer carries (as base64). */
+export const MAX_CARVE_BYTES = 65536;
 
 /** Most domains one answer carries. */
 export const MAX_DOMAINS = 500;
@@ -532,6 +538,17 @@ export function createServer(o: McpServerOptions): { server: McpServer; close: (
     min_severity: severity.default("MEDIUM").describe("findings written out in full from this severity up"),
     run: runArg,
   };
+  const carveInput = {
+    domain: z.string().min(1).max(1024).describe("a scored domain (as Plumbum shows it)"),
+    client: z.string().max(64).optional().describe("only this client"),
+    bytes: z.object({
+      client: z.string().max(64),
+      direction: z.enum(["upstream", "downstream"]),
+      offset: z.number().int().min(0).default(0),
+      length: z.number().int().min(1).max(MAX_CARVE_BYTES).default(4096),
+    }).optional().describe(`a range of one decoded stream to return as base64 (at most ${MAX_CARVE_BYTES} bytes)`),
+    run: runArg,
+  };
   if (o.apply !== undefined) {
     const apply = o.apply;
     server.registerTool("plumbum_apply", {
@@ -562,6 +579,71 @@ export function createServer(o: McpServerOptions): { server: McpServer; close: (
   }
 
   if (o.apply !== undefined) {
+    const root = o.apply.root;
+    server.registerTool("plumbum_carve", {
+      title: "What left through a tunnel",
+      description:
+        "Read a domain's traffic again from its run's sources (under the server's root folder) and decode what its query names carried up and its answers carried down, per client: encoding, framing, size, SHA-256 and what the bytes look like (file type, text, entropy); optionally a range of the decoded bytes as base64. As `plumbum carve` does; the summary is kept with the run.",
+      inputSchema: carveInput,
+      outputSchema: {
+        domain: z.string(),
+        run: z.number(),
+        sources: z.array(z.looseObject({ path: z.string(), status: z.string() })),
+        clients: z.array(z.looseObject({ client: z.string() })),
+        bytes: z.looseObject({ base64: z.string(), offset: z.number(), total: z.number() }).optional(),
+      },
+    }, (a: Args<typeof carveInput>) =>
+      answerAsync(async () => {
+        const run = ws.run(a.run);
+        const f = ws.finding(run, a.domain);
+        const rootReal = Deno.realPathSync(root);
+        for (const s of run.sources) {
+          let real = "";
+          try {
+            real = Deno.realPathSync(s.path);
+          } catch {
+            // Said by the carving (missing).
+            continue;
+          }
+          if (real !== rootReal && !real.startsWith(rootReal.endsWith("/") ? rootReal : `${rootReal}/`)) {
+            throw new Answer(
+              `run #${run.id} read ${q(s.path)}, outside the server's root folder: carve it with plumbum carve`,
+            );
+          }
+        }
+        const c = await carve(run, f.domain, { pcap: null, client: a.client });
+        if (c.sources.some((s) => s.status === "read")) saveCarvingIn(ws.dbPath, c);
+        const doc = carveDocument(c, {}, null);
+        let bytes;
+        if (a.bytes !== undefined) {
+          const want = a.bytes;
+          const st = c.clients.find((x) => x.client === want.client)?.streams.find((x) =>
+            x.direction === want.direction
+          );
+          if (st === undefined) {
+            throw new Answer(`no ${want.direction} stream of client ${q(want.client)} in the carving`);
+          }
+          const slice = st.bytes.subarray(want.offset, want.offset + want.length);
+          let text = "";
+          for (let i = 0; i < slice.length; i += 8192) text += String.fromCharCode(...slice.subarray(i, i + 8192));
+          bytes = { base64: btoa(text), offset: want.offset, total: st.bytes.length };
+        }
+        const lines = c.clients.flatMap((cl) =>
+          cl.streams.map((s) => `  ${q(cl.client)} ${streamLine({ ...s, bytes: s.bytes.length })}`)
+        );
+        const said = c.sources.filter((s) => s.status !== "read").map((s) => `  source ${q(s.path)}: ${s.status}`);
+        return {
+          data: { ...doc, ...(bytes === undefined ? {} : { bytes }) },
+          text: [
+            `${q(f.domain)} in run #${run.id}: ${c.frames} packets, data under ${q(c.zone)}.`,
+            TRAFFIC_NOTE,
+            ...said,
+            ...lines,
+          ]
+            .join("\n"),
+        };
+      }));
+
     server.registerTool("plumbum_report", {
       title: "HTML report",
       description:
@@ -721,7 +803,9 @@ export function createServer(o: McpServerOptions): { server: McpServer; close: (
     plumbum_runs: runsInput,
     plumbum_history: historyInput,
     plumbum_sigma: sigmaInput,
-    ...(o.apply === undefined ? {} : { plumbum_apply: applyInput, plumbum_report: reportInput }),
+    ...(o.apply === undefined
+      ? {}
+      : { plumbum_apply: applyInput, plumbum_report: reportInput, plumbum_carve: carveInput }),
   });
   return { server, close: () => ws.close() };
 }
@@ -801,5 +885,15 @@ function openUnderRoot(root: string, path: string): OpenedInput {
   } catch (e) {
     file.close();
     throw e;
+  }
+}
+
+/** Keep a carving with its run (the server writes only when started with --allow-apply). */
+function saveCarvingIn(dbPath: string, c: Carving): void {
+  const store = Store.open(dbPath);
+  try {
+    store.saveCarving(c.run, c.domain, payloadSummary(c));
+  } finally {
+    store.close();
   }
 }

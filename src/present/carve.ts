@@ -8,7 +8,8 @@
  * @module
  */
 
-import type { CarvedStream, Carving } from "../evidence/carve.ts";
+import type { Carving } from "../evidence/carve.ts";
+import type { PayloadStream, PayloadSummary } from "../analysis/types.ts";
 import { displayText } from "./escape.ts";
 import { formatBytes } from "./progress.ts";
 
@@ -46,13 +47,21 @@ export function carveDocument(c: Carving, files: Record<string, string>, pcap: s
   };
 }
 
-/** One stream in a line: `up ≈ 40 KB, base32, 99 % decoded, gzip "passwords.xlsx"`. */
-export function payloadLine(s: CarvedStream): string {
-  const dir = s.direction === "upstream" ? "up  " : "down";
-  if (s.bytes.length === 0) {
-    return `${dir} nothing decoded (${s.items} ${s.direction === "upstream" ? "names" : "answers"})`;
-  }
-  return `${dir} ${formatBytes(s.bytes.length)}, ${s.encoding}${s.framing === "none" ? "" : ` (${s.framing})`}, ${
+/** One stream in a line: `up 40 KB, base32, 99 % decoded, gzip "passwords.xlsx"`. */
+export function streamLine(s: Omit<PayloadStream, "client" | "sha256">): string {
+  const dir = s.direction === "upstream" ? "up" : "down";
+  if (s.bytes === 0) return `${dir} nothing decoded`;
+  return `${dir} ${formatBytes(s.bytes)}, ${s.encoding}${s.framing === "none" ? "" : ` (${s.framing})`}, ${
     Math.round(100 * s.decoded_share)
   } % decoded, ${displayText(s.looks_like)}`;
+}
+
+/** A carving in one evidence line: the busiest client's streams (and how many clients more). */
+export function payloadEvidence(p: PayloadSummary): string {
+  const first = p.streams[0]?.client;
+  const own = p.streams.filter((s) => s.client === first);
+  const others = new Set(p.streams.map((s) => s.client)).size - 1;
+  return `${own.map(streamLine).join("; ")}${first === undefined ? "nothing carved" : ` (from ${displayText(first)})`}${
+    others > 0 ? `, and ${others} client${others === 1 ? "" : "s"} more` : ""
+  }: carved ${p.carved_at.slice(0, 19).replace("T", " ")} UTC (plumbum carve)`;
 }

@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import type { DomainFinding } from "../analysis/analyze.ts";
 import { atLeast, roundScore } from "../analysis/model.ts";
 import type { DomainEvidence } from "../analysis/accumulator.ts";
+import type { PayloadSummary } from "../analysis/types.ts";
 import type { Severity } from "../analysis/model.ts";
 import { isLiveConfig, type RunRecord, type StoredTransaction } from "../store/types.ts";
 import type { ResultsReader } from "../store/reader.ts";
@@ -133,6 +134,7 @@ export function evidenceObject(e: DomainEvidence): Record<string, unknown> {
       ? null
       : { subzone: displayText(e.busiest_subzone.subzone), queries: e.busiest_subzone.queries },
     subzones: e.subzones.map((s) => ({ subzone: displayText(s.subzone), queries: s.queries })),
+    ...(e.payload === undefined ? {} : { payload: payloadObject(e.payload) }),
   };
 }
 
@@ -160,8 +162,26 @@ export function explainDocument(
 }
 
 /** The export JSON document. */
-export function exportDocument(run: RunRecord, findings: DomainFinding[]): Record<string, unknown> {
-  return { run: runObject(run), domains: findings.map(domainObject) };
+export function exportDocument(
+  run: RunRecord,
+  findings: DomainFinding[],
+  payloads: Map<string, PayloadSummary> = new Map(),
+): Record<string, unknown> {
+  return {
+    run: runObject(run),
+    domains: findings.map((f) => {
+      const p = payloads.get(f.domain);
+      return p === undefined ? domainObject(f) : { ...domainObject(f), payload: payloadObject(p) };
+    }),
+  };
+}
+
+/** A carving's summary with its texts made displayable. */
+export function payloadObject(p: PayloadSummary): PayloadSummary {
+  return {
+    ...p,
+    streams: p.streams.map((s) => ({ ...s, client: displayText(s.client), looks_like: displayText(s.looks_like) })),
+  };
 }
 
 /** CSV: one row per domain, raw features and contributions as columns. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { payloadEvidence } from "./carve.ts";
 import type { DomainFinding } from "../analysis/analyze.ts";
 import type { DomainEvidence, DomainFeatures } from "../analysis/accumulator.ts";
 import { FEATURES, roundScore, type Severity } from "../analysis/model.ts";
@@ -157,6 +158,7 @@ export function siblingsLine(e: DomainEvidence): string | null {
 export function evidenceLines(e: DomainEvidence, f?: DomainFeatures, domain?: string): string[] {
   const lines: string[] = ["Evidence:"];
   if (e.tool) lines.push(`  tool             ${escapeTerminal(e.tool.name)}: ${escapeTerminal(e.tool.evidence)}`);
+  if (e.payload) lines.push(`  payload          ${escapeTerminal(payloadEvidence(e.payload))}`);
   const bare = domain === undefined ? null : bareServerLine(domain);
   if (bare !== null) lines.push(`  sent to server   ${bare}`);
   if (f !== undefined && f.upstream_capacity !== undefined) lines.push(`  capacity         ${capacityLine(f)}`);

@@ -14,6 +14,7 @@ import { DatabaseUnreadableError, SchemaTooNewError, SchemaTooOldError } from ".
 import { INDEXED_PER_DOMAIN, READ_TRANSACTIONS, runIds, SCHEMA_VERSION } from "./schema.ts";
 import type { RunRecord, StoredFinding, StoredTransaction } from "./types.ts";
 import type { Severity } from "../analysis/model.ts";
+import type { PayloadSummary } from "../analysis/types.ts";
 import { runLockHeld } from "./run_lock.ts";
 import { fileIdentity } from "../files.ts";
 
@@ -292,11 +293,24 @@ export class ResultsReader {
   /** One domain's finding (with evidence), or null. */
   finding(runId: number, domain: string): StoredFinding | null {
     const row = this.db.prepare(
-      `SELECT s.domain, s.score, s.severity, s.is_c2, s.features, s.components, s.tool, e.evidence
+      `SELECT s.domain, s.score, s.severity, s.is_c2, s.features, s.components, s.tool, e.evidence, c.payload
        FROM domain_scores s LEFT JOIN evidence e ON e.run_id = s.run_id AND e.domain = s.domain
+         LEFT JOIN carvings c ON c.run_id = s.run_id AND c.domain = s.domain
        WHERE s.run_id = ? AND s.domain = ?`,
-    ).get(runId, domain);
-    return row === undefined ? null : toFinding(row as Record<string, unknown>);
+    ).get(runId, domain) as Record<string, unknown> | undefined;
+    if (row === undefined) return null;
+    const f = toFinding(row);
+    if (typeof row.payload === "string" && f.evidence !== undefined) f.evidence.payload = JSON.parse(row.payload);
+    return f;
+  }
+
+  /** What carvings found, by domain, for a run's carved domains. */
+  carvings(runId: number): Map<string, PayloadSummary> {
+    const rows = this.db.prepare("SELECT domain, payload FROM carvings WHERE run_id = ?").all(runId) as {
+      domain: string;
+      payload: string;
+    }[];
+    return new Map(rows.map((r) => [r.domain, JSON.parse(r.payload)]));
   }
 
   /** All scored domain names of a run. */

@@ -195,6 +195,10 @@ export const MIGRATIONS: readonly string[] = [
   // MCP server's pages) read it without parsing each domain's evidence document (on 136 000 domains, reading every
   // finding took ~1.4 s with json_extract over the evidence, ~0.76 s without). Runs stored before have NULL.
   `ALTER TABLE domain_scores ADD COLUMN tool TEXT;`,
+  // 10: what `plumbum carve` found a domain's traffic carried (JSON: each client's decoded streams, their encoding,
+  // framing, size, SHA-256 and what they look like), shown by explain, export, the MCP server and the dashboard.
+  `CREATE TABLE carvings (run_id INTEGER NOT NULL, domain TEXT NOT NULL, payload TEXT NOT NULL,
+     PRIMARY KEY (run_id, domain));`,
 ];
 
 /**

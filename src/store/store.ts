@@ -14,6 +14,7 @@
  * @module
  */
 
+import type { PayloadSummary } from "../analysis/types.ts";
 import { DatabaseSync } from "node:sqlite";
 import { DatabaseUnreadableError, SchemaTooNewError, StoreError } from "./errors.ts";
 import { interruptedReason, LEASE_RENEW_SECS, ResultsReader, runIsDead } from "./reader.ts";
@@ -288,6 +289,15 @@ export class Store extends ResultsReader {
     for (const table of ["transactions", "names"]) {
       this.db.prepare(`DELETE FROM ${table} WHERE id >= ? AND id < ?`).run(...runIds(runId));
     }
+  }
+
+  /** Keep what a carving of `domain` in run `runId` found (replacing an earlier one). */
+  saveCarving(runId: number, domain: string, payload: PayloadSummary): void {
+    this.db.prepare("INSERT OR REPLACE INTO carvings (run_id, domain, payload) VALUES (?, ?, ?)").run(
+      runId,
+      domain,
+      JSON.stringify(payload),
+    );
   }
 
   /**
