@@ -187,3 +187,23 @@ Deno.test({
     }
   },
 });
+
+Deno.test("carve a real iodine session (the lab's, NULL and TXT): the TCP bytes that crossed the tunnel, both ways", async () => {
+  const lab = new URL("../fixtures/lab/lab-short.pcap", import.meta.url).pathname;
+  const dir = await Deno.makeTempDir({ prefix: "plumbum-carve-" });
+  try {
+    assert.equal((await runCli(["apply", lab, "--dir", dir])).code, 0);
+    // The lab's client sent 64 bytes of "A" up; its server answered 192 bytes of (i * 7919 + (i >> 8)) & 255.
+    const down = Uint8Array.from({ length: 192 }, (_, i) => (i * 7919 + (i >> 8)) & 255);
+    for (const domain of ["pinecone.lab", "hazelnut.lab"]) {
+      const r = await runCli(["carve", domain, "--no-pcap", "-o", `${dir}/${domain}`, "--dir", dir]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /up 64 B, iodine base128 \(iodine\), 100 % decoded, text/);
+      assert.match(r.stdout, /\d+ IP packets in the tunnel/);
+      assert.deepEqual(await Deno.readFile(`${dir}/${domain}/upstream-10.77.0.1.bin`), new Uint8Array(64).fill(0x41));
+      assert.deepEqual(await Deno.readFile(`${dir}/${domain}/downstream-10.77.0.1.bin`), down, domain);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

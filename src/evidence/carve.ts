@@ -18,6 +18,7 @@ import { ingestFile, InputError } from "../ingest/source.ts";
 import type { DnsMessage, RData } from "../ingest/types.ts";
 import type { RunRecord } from "../store/types.ts";
 import type { PayloadSummary } from "../analysis/types.ts";
+import { iodineDownstream } from "./iodine.ts";
 import { bestEncoding, concat, type Decoded, decodeUpstream, latin1, looksLike } from "./payload.ts";
 
 /** What happened to one of the run's sources. */
@@ -168,6 +169,24 @@ function answerBytes(a: RData, zone: string): Uint8Array | null {
   }
 }
 
+/** The downstream of a client: in iodine's framing when its upstream was iodine's, else the answers' data in order. */
+function downstreamOf(up: Decoded, rows: Answered[], zone: string): Decoded {
+  if (up.framing !== "iodine") return downstream(rows, zone);
+  const answers: ({ raw: Uint8Array } | { text: string } | { names: string[] })[] = [];
+  for (const r of rows) {
+    // Host names (CNAME, MX, SRV) carry data each, a response's MX in order of preference.
+    const names = r.answers.filter((a) => a.kind === "name" || a.kind === "mx")
+      .sort((a, b) => (a.kind === "mx" ? a.preference : 0) - (b.kind === "mx" ? b.preference : 0))
+      .map((a) => (a as { name: string }).name);
+    if (names.length > 0) answers.push({ names });
+    for (const a of r.answers) {
+      if (a.kind === "raw") answers.push({ raw: a.bytes });
+      else if (a.kind === "txt") answers.push({ text: a.strings.join("") });
+    }
+  }
+  return iodineDownstream(answers);
+}
+
 function downstream(rows: Answered[], zone: string): Decoded {
   const seen = new Set<string>();
   const parts: Uint8Array[] = [];
@@ -311,13 +330,17 @@ export async function carve(
   const clients = [...new Set(asked.map((a) => a.client).concat(answered.map((a) => a.client)))]
     .filter((c) => o.client === undefined || c === o.client)
     .map((client) => {
-      const names = [...new Set(asked.filter((a) => a.client === client).map((a) => a.name))];
+      // iodine's names repeat (its CMC counter cycles): every query in order, its retransmissions dropped by framing.
+      const names = asked.filter((a) => a.client === client).map((a) => a.name);
+      const distinct = [...new Set(names)];
+      let up = decodeUpstream(distinct.map((n) => labelsUnder(n, zone)));
+      if (up.framing === "iodine") up = decodeUpstream(names.map((n) => labelsUnder(n, zone)));
       return {
         client,
-        queries: asked.filter((a) => a.client === client).length,
+        queries: names.length,
         streams: [
-          stream("upstream", decodeUpstream(names.map((n) => labelsUnder(n, zone)))),
-          stream("downstream", downstream(answered.filter((a) => a.client === client), zone)),
+          stream("upstream", up),
+          stream("downstream", downstreamOf(up, answered.filter((a) => a.client === client), zone)),
         ],
       };
     })

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { iodineUpstream } from "./iodine.ts";
+
 /** Bytes from text in one encoding, or null when the text is not in it. */
 type Decoder = (s: string) => Uint8Array | null;
 
@@ -15,7 +17,7 @@ const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /** Decoding by a table of `bits`-bit symbols (base32, base64 and its URL form), padding ignored. */
-function radix(alphabet: string, bits: number, fold: boolean): Decoder {
+export function radix(alphabet: string, bits: number, fold: boolean): Decoder {
   const map = new Int16Array(256).fill(-1);
   for (let i = 0; i < alphabet.length; i++) {
     map[alphabet.charCodeAt(i)] = i;
@@ -100,12 +102,15 @@ export interface Decoded {
  * The data a client's distinct query names carried, in first-seen order.
  * `labels` are each name's labels under the channel's zone, joined without
  * dots. Known framings first (DNSExfiltrator's `init.` header and numbered
- * chunks; dnscat2's packets, ordered by sequence number), else the best
- * encoding over every name in order.
+ * chunks; iodine's fragments of compressed IP packets; dnscat2's packets,
+ * ordered by sequence number), else the best encoding over every name in
+ * order.
  */
 export function decodeUpstream(parts: string[][]): Decoded {
   const exfil = dnsExfiltrator(parts);
   if (exfil !== null) return exfil;
+  const iodine = iodineUpstream(parts.map((p) => p.join("")));
+  if (iodine !== null) return iodine;
   const joined = parts.map((p) => (p[0] === "dnscat" ? p.slice(1) : p).join(""));
   const dnscat = dnscat2(joined.map((t) => hex(t)), parts.some((p) => p[0] === "dnscat"));
   if (dnscat !== null) return dnscat;
