@@ -43,7 +43,14 @@ export type { FrameDecoderOptions, FrameSink } from "./src/ingest/frames.ts";
 export { parentDomain } from "./src/analysis/domain.ts";
 export { Analyzer } from "./src/analysis/analyze.ts";
 export type { AnalyzerOptions, DomainFinding, DomainSummary, SiteOptions } from "./src/analysis/analyze.ts";
-export type { DomainEvidence, DomainFeatures, Lookalike, ToolMatch } from "./src/analysis/types.ts";
+export type {
+  DomainEvidence,
+  DomainFeatures,
+  Lookalike,
+  PayloadStream,
+  PayloadSummary,
+  ToolMatch,
+} from "./src/analysis/types.ts";
 export { FEATURES, presetModel, PRESETS, severityOf } from "./src/analysis/model.ts";
 export type { Component, FeatureDef, ModelConfig, Normalization, Severity, Thresholds } from "./src/analysis/model.ts";
 export { TumblingWindows } from "./src/analysis/window.ts";

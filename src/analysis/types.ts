@@ -150,13 +150,21 @@ export interface DomainEvidence {
 
 /** One client's decoded stream, as a carving stores it. */
 export interface PayloadStream {
+  /** The client whose traffic it is. */
   client: string;
+  /** Up in the query names, or down in the answers. */
   direction: "upstream" | "downstream";
+  /** The encoding found (`hex`, `base32`, `iodine base128`, …). */
   encoding: string;
+  /** The tool framing recognized, or `none`. */
   framing: string;
+  /** Bytes decoded. */
   bytes: number;
+  /** Share of the names or answers that decoded (0..1). */
   decoded_share: number;
+  /** SHA-256 of the decoded bytes (hex). */
   sha256: string;
+  /** What the bytes look like (file type with its stored name, text, entropy). */
   looks_like: string;
 }
 
@@ -164,5 +172,6 @@ export interface PayloadStream {
 export interface PayloadSummary {
   /** When it was carved (ISO time). */
   carved_at: string;
+  /** Each client's upstream and downstream, the busiest client first. */
   streams: PayloadStream[];
 }
