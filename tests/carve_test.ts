@@ -207,3 +207,26 @@ Deno.test("carve a real iodine session (the lab's, NULL and TXT): the TCP bytes 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("one query can be evidence: a name whose data begins with a file's header is said, whatever the score", async () => {
+  const { Analyzer } = await import("../src/analysis/analyze.ts");
+  const { presetModel } = await import("../src/analysis/model.ts");
+  const { tx } = await import("./helpers/transaction.ts");
+  const { evidenceLines } = await import("../src/present/text.ts");
+  const a = new Analyzer({ model: presetModel("tunnel") });
+  // A gzip header (1f 8b 08, flags, mtime …) in hex, then the rest would follow in other names.
+  a.add(tx({ query: "1f8b0808e1a4b7650003706173.x.leak-lab.com", ts: 1000 }));
+  // A zip's first bytes in base64 (case kept), and ordinary names.
+  a.add(tx({ query: "UEsDBBQAAAAIAGZ2.y.other-lab.com", ts: 1001 }));
+  a.add(tx({ query: "www.example.com", ts: 1002 }));
+  const fs = a.findings();
+  const leak = fs.find((f) => f.domain === "leak-lab.com")!;
+  assert.deepEqual(leak.evidence.file_header, { name: "1f8b0808e1a4b7650003706173.x.leak-lab.com", type: "gzip" });
+  assert.equal(leak.severity, "LOW", "the score is the channel's; the header is evidence beside it");
+  assert.match(
+    evidenceLines(leak.evidence, leak.features, leak.domain).join("\n"),
+    /file header +a query name carries the start of a gzip file \(one name is enough to show data leaving/,
+  );
+  assert.equal(fs.find((f) => f.domain === "other-lab.com")!.evidence.file_header?.type, "zip");
+  assert.equal(fs.find((f) => f.domain === "example.com")!.evidence.file_header, undefined);
+});

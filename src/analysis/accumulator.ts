@@ -24,6 +24,7 @@ import { recognizeLookalikes } from "./lookalike.ts";
 import { recognizeTool } from "./tools.ts";
 import { addressChannelStrength, dataAnswerRatio } from "./model.ts";
 import type { DomainEvidence, DomainFeatures } from "./types.ts";
+import { headerInName } from "../evidence/payload.ts";
 
 export type { DomainEvidence, DomainFeatures } from "./types.ts";
 
@@ -222,6 +223,8 @@ export class DomainAccumulator {
   answered = 0;
   /** A resolver's upstream copies of this domain's questions (seen, attributed to the asking client, not analyzed again). */
   #upstreamCopies = 0;
+  /** The first name whose data labels begin with a file's header (gzip, zip, PE, …), with its type. */
+  #fileHeader: { name: string; type: string } | null = null;
   readonly #names = new DistinctCounter();
   readonly #clients = new BoundedCounts(4096);
   readonly #entropy = new RunningStats();
@@ -305,6 +308,10 @@ export class DomainAccumulator {
       parts.counted = true;
     }
     this.#labelLen.add(part.length);
+    if (isNew && this.#fileHeader === null && part.length >= 8) {
+      const type = headerInName(part, tx.query.slice(0, part.length));
+      if (type !== null) this.#fileHeader = { name: tx.query, type };
+    }
     if (isNew) {
       // Entropy and capacity are measured on distinct names (a repeated name carries nothing new).
       this.#entropy.add(shannonEntropy(part));
@@ -472,6 +479,7 @@ export class DomainAccumulator {
       lookalikes: [],
       txt_samples: [...this.#txtSamples],
       upstream_copies: this.#upstreamCopies,
+      ...(this.#fileHeader === null ? {} : { file_header: this.#fileHeader }),
     };
   }
 }

@@ -144,6 +144,11 @@ export interface DomainEvidence {
    * components are those of all the zones' traffic together (higher than `score_alone`).
    */
   siblings?: { domains: string[]; scored_together: boolean; score_alone: number };
+  /**
+   * The first query name whose data begins with a file's header (gzip, zip, PE, ELF, …: decoded as hex, base32 or
+   * base64): one query is evidence of data leaving, whatever the score. Absent when none did.
+   */
+  file_header?: { name: string; type: string };
   /** What `plumbum carve` found the traffic carried (absent until a carving is stored for the run). */
   payload?: PayloadSummary;
 }

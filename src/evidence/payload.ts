@@ -221,6 +221,38 @@ const MAGIC: readonly { name: string; test: (b: Uint8Array) => boolean }[] = [
   { name: "SQLite", test: (b) => String.fromCharCode(...b.subarray(0, 16)) === "SQLite format 3\0" },
 ];
 
+/**
+ * The file type whose header `b` begins with, when the header is long
+ * enough not to happen by chance (3 fixed bytes or more: gzip's 1F 8B 08,
+ * zip's PK 03 04, a PE's "MZ" with its usual 90 00, …); null otherwise.
+ */
+export function fileHeader(b: Uint8Array): string | null {
+  if (b.length < 4) return null;
+  if (b[0] === 0x1f && b[1] === 0x8b && b[2] === 8) return "gzip";
+  if (b[0] === 0x4d && b[1] === 0x5a && b[2] === 0x90 && b[3] === 0) return "PE (Windows executable)";
+  const m = MAGIC.find((x) => x.name !== "gzip" && x.name !== "PE (Windows executable)" && x.test(b));
+  return m?.name ?? null;
+}
+
+/**
+ * The file type a name's data labels begin with (see {@link fileHeader}),
+ * tried as hex and base32 on `lower` (the name as grouped) and as base64
+ * and base64url on `original` (as sent: case matters there); only the first
+ * 24 characters are decoded. Null for most names.
+ */
+export function headerInName(lower: string, original: string): string | null {
+  if (lower.length < 8) return null;
+  const head = lower.replaceAll(".", "").slice(0, 24), headCased = original.replaceAll(".", "").slice(0, 24);
+  for (const e of ENCODINGS) {
+    const text = e.name.startsWith("base64") ? headCased : head;
+    const cut = text.slice(0, e.name === "hex" ? 24 : e.name === "base32" ? 16 : 24);
+    const b = e.decode(cut);
+    const t = b === null ? null : fileHeader(b);
+    if (t !== null) return t;
+  }
+  return null;
+}
+
 /** A gzip member's stored file name (FNAME), or null. */
 function gzipName(b: Uint8Array): string | null {
   if (b.length < 10 || (b[3] & 0x08) === 0) return null;

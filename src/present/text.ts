@@ -159,6 +159,13 @@ export function evidenceLines(e: DomainEvidence, f?: DomainFeatures, domain?: st
   const lines: string[] = ["Evidence:"];
   if (e.tool) lines.push(`  tool             ${escapeTerminal(e.tool.name)}: ${escapeTerminal(e.tool.evidence)}`);
   if (e.payload) lines.push(`  payload          ${escapeTerminal(payloadEvidence(e.payload))}`);
+  if (e.file_header) {
+    lines.push(
+      `  file header      a query name carries the start of a ${e.file_header.type} file (one name is enough to show data leaving; plumbum carve decodes the rest): ${
+        escapeTerminal(e.file_header.name)
+      }`,
+    );
+  }
   const bare = domain === undefined ? null : bareServerLine(domain);
   if (bare !== null) lines.push(`  sent to server   ${bare}`);
   if (f !== undefined && f.upstream_capacity !== undefined) lines.push(`  capacity         ${capacityLine(f)}`);
