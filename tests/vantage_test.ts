@@ -15,7 +15,7 @@ import { bareServerLine, evidenceLines, vantageLine } from "../src/present/text.
 import { runCli } from "./helpers/cli.ts";
 import { sharedDir } from "./helpers/shared.ts";
 import { pcapFile, tempFile, udpExchange } from "./helpers/build.ts";
-import { canonicalAddress } from "../src/ingest/dns/addresses.ts";
+import { addressBytes, canonicalAddress } from "../src/ingest/dns/addresses.ts";
 
 const model = presetModel("tunnel");
 
@@ -276,6 +276,9 @@ Deno.test("canonicalAddress writes an address as the decoders do", () => {
   assert.equal(canonicalAddress("2001:DB8:0:0::53"), "2001:db8::53");
   assert.equal(canonicalAddress("::FFFF:192.0.2.1"), "::ffff:192.0.2.1");
   assert.equal(canonicalAddress("fe80::1:0:0:0"), "fe80::1:0:0:0");
+  // The bytes behind them (carving reads A and AAAA answers as data so).
+  assert.deepEqual(addressBytes("10.0.0.53"), Uint8Array.from([10, 0, 0, 53]));
+  assert.deepEqual(addressBytes("2001:db8::1"), Uint8Array.from([0x20, 1, 0x0d, 0xb8, ...new Array(11).fill(0), 1]));
   for (const bad of ["256.0.0.1", "1.2.3", "1::2::3", "1:2:3:4:5:6:7:8:9", "g::1", "", "10.0.0.1/24"]) {
     assert.equal(canonicalAddress(bad), null, bad);
   }

@@ -10,6 +10,7 @@
 
 import { createHash } from "node:crypto";
 import { asciiLower } from "../ingest/dns.ts";
+import { addressBytes } from "../ingest/dns/addresses.ts";
 import { DnsDecoder } from "../ingest/dns.ts";
 import type { FrameSink } from "../ingest/frames.ts";
 import { PacketDecoder } from "../ingest/packet.ts";
@@ -147,10 +148,8 @@ export function commonZone(names: string[], domain: string): string {
 /** What one answer carried, as bytes (null when nothing: an empty or unknown record). */
 function answerBytes(a: RData, zone: string): Uint8Array | null {
   switch (a.kind) {
-    case "address": {
-      if (a.address.includes(":")) return null;
-      return Uint8Array.from(a.address.split(".").map(Number));
-    }
+    case "address":
+      return addressBytes(a.address);
     case "raw":
       return a.bytes;
     case "txt": {

@@ -135,7 +135,9 @@ export function evidenceObject(e: DomainEvidence): Record<string, unknown> {
       : { subzone: displayText(e.busiest_subzone.subzone), queries: e.busiest_subzone.queries },
     subzones: e.subzones.map((s) => ({ subzone: displayText(s.subzone), queries: s.queries })),
     ...(e.payload === undefined ? {} : { payload: payloadObject(e.payload) }),
-    ...(e.file_header === undefined ? {} : { file_header: { ...e.file_header, name: displayText(e.file_header.name) } }),
+    ...(e.file_header === undefined
+      ? {}
+      : { file_header: { ...e.file_header, name: displayText(e.file_header.name) } }),
   };
 }
 

@@ -48,20 +48,18 @@ export function ipv6(b: Uint8Array, o: number): string {
   return parts.join(":");
 }
 
-/**
- * An address typed by a user (config, command line) as the decoders write
- * it: IPv4 dotted without leading zeros, IPv6 as RFC 5952 does (`2001:DB8:0::1`
- * → `2001:db8::1`); null when it is not an address.
- */
-export function canonicalAddress(text: string): string | null {
+/** An IPv4 or IPv6 address in text (dotted, or RFC 4291 with `::` and a dotted tail) as its 4 or 16 bytes; null when it is none. */
+export function addressBytes(text: string): Uint8Array | null {
   const v4 = (s: string): number[] | null => {
     const parts = s.split(".");
     if (parts.length !== 4 || parts.some((p) => !/^[0-9]{1,3}$/.test(p) || Number(p) > 255)) return null;
     return parts.map(Number);
   };
-  if (!text.includes(":")) return v4(text)?.join(".") ?? null;
+  if (!text.includes(":")) {
+    const q = v4(text);
+    return q === null ? null : Uint8Array.from(q);
+  }
   let s = text.toLowerCase();
-  const bytes = new Uint8Array(16);
   // A dotted IPv4 tail (::ffff:192.0.2.1) becomes the last two groups.
   const tail = s.lastIndexOf(":");
   if (s.includes(".", tail)) {
@@ -76,13 +74,24 @@ export function canonicalAddress(text: string): string | null {
   const n = head.length + rest.length;
   if (halves.length === 2 ? n > 7 : n !== 8) return null;
   const all = [...head, ...new Array<string>(8 - n).fill("0"), ...rest];
+  const bytes = new Uint8Array(16);
   for (let i = 0; i < 8; i++) {
     if (!/^[0-9a-f]{1,4}$/.test(all[i])) return null;
     const g = parseInt(all[i], 16);
     bytes[2 * i] = g >> 8;
     bytes[2 * i + 1] = g & 0xff;
   }
-  return ipv6(bytes, 0);
+  return bytes;
+}
+
+/**
+ * An address typed by a user (config, command line) as the decoders write
+ * it: IPv4 dotted without leading zeros, IPv6 as RFC 5952 does (`2001:DB8:0::1`
+ * → `2001:db8::1`); null when it is not an address.
+ */
+export function canonicalAddress(text: string): string | null {
+  const b = addressBytes(text);
+  return b === null ? null : b.length === 4 ? b.join(".") : ipv6(b, 0);
 }
 
 const V4_BITS = 14;
