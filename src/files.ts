@@ -14,3 +14,14 @@ export function fileIdentity(path: string): { dev: number; ino: number } | null 
     return null;
   }
 }
+
+/** `path` with its folder's real path (the file itself may not exist yet); `path` as given when the folder cannot be seen. */
+export function realPathIn(path: string): string {
+  const slash = path.lastIndexOf("/");
+  const folder = slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  try {
+    return `${Deno.realPathSync(folder).replace(/\/$/, "")}/${path.slice(slash + 1)}`;
+  } catch {
+    return path;
+  }
+}

@@ -411,7 +411,7 @@ Deno.test({
         await pause(100);
         frame = plain(ui.lastFrame());
       }
-      assert.match(frame, /^ {2}payload +up nothing decoded; down 3\.2 KB, raw, 100 % decoded/m);
+      assert.match(frame, /^ {2}payload +up [\d.]+ KB, iodine base128 \(iodine\), 100 % decoded/m);
       const e = await runCli(["explain", "lime-hollow.test", "--json", "--dir", dir]);
       assert.ok(JSON.parse(e.stdout).evidence.payload.streams.length >= 1);
     }),

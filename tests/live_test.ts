@@ -183,6 +183,22 @@ live("stream -i: tcpreplay of a capture gives apply's tunnels, and --save keeps 
     assert.equal(live.transactions, apply.transactions, "every transaction captured");
     assert.equal(live.live.dropped, 0);
     assert.deepEqual(await high(["apply", saved]), applied);
+    // The live run is carved from its saved capture.
+    const c = await runCli([
+      "carve",
+      "lime-hollow.test",
+      "--run",
+      String(live.id),
+      "--json",
+      "-o",
+      `${dir}/carved`,
+      "--dir",
+      dir,
+    ]);
+    assert.equal(c.code, 0, c.stderr);
+    const carved = JSON.parse(c.stdout);
+    assert.equal(carved.sources[0].status, "read");
+    assert.ok(carved.pcap.packets > 100, JSON.stringify(carved.pcap));
   } finally {
     await net.close();
     await Deno.remove(dir, { recursive: true });

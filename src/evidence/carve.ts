@@ -301,7 +301,21 @@ export async function carve(
   const dnsPorts = o.dnsPorts ?? (run.config.dns_ports as number[] | undefined) ?? [53];
   let frames = 0;
   try {
-    for (const s of run.sources) {
+    for (const recorded of run.sources) {
+      // A live capture is read again from where `stream --save` put its packets.
+      const saved = typeof run.config.save === "string" && recorded.path.startsWith("interface:")
+        ? run.config.save
+        : null;
+      if (recorded.path.startsWith("interface:") && saved === null) {
+        sources.push({
+          path: recorded.path,
+          status: "missing",
+          detail: "a live capture keeps no packets unless stream --save wrote them",
+          frames: 0,
+        });
+        continue;
+      }
+      const s = saved === null ? recorded : { ...recorded, path: saved, size: null, sha256: null };
       const problem = await checkSource(s.path, s.size, s.sha256);
       if (problem !== null) {
         sources.push(problem);

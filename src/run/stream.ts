@@ -24,6 +24,7 @@ import { FrameSource, type SourceReady } from "../ingest/live/source.ts";
 import type { Store } from "../store/store.ts";
 import type { RunRecord, SourceRecord } from "../store/types.ts";
 import { Pipeline, type RunSettings, settingsRecord } from "./pipeline.ts";
+import { realPathIn } from "../files.ts";
 
 /**
  * Seconds a query waits for its answer on the live path. Transactions
@@ -207,7 +208,12 @@ export class StreamRun {
       window_secs: o.windowSecs,
       threshold: o.threshold,
       ...(src.kind === "capture"
-        ? { interface: src.settings.device, filter: src.settings.filter }
+        ? {
+          interface: src.settings.device,
+          filter: src.settings.filter,
+          // Where the packets were saved (a real path: carving reads them there).
+          ...(src.settings.save === null ? {} : { save: realPathIn(src.settings.save) }),
+        }
         : { files: [src.settings.path] }),
     });
     const t0 = performance.now();
