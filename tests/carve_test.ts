@@ -188,7 +188,7 @@ Deno.test({
   },
 });
 
-Deno.test("carve a real iodine session (the lab's, NULL and TXT): the TCP bytes that crossed the tunnel, both ways", async () => {
+Deno.test("carve real iodine (NULL, TXT) and dns2tcp (TXT) sessions of the lab: the TCP bytes that crossed, both ways", async () => {
   const lab = new URL("../fixtures/lab/lab-short.pcap", import.meta.url).pathname;
   const dir = await Deno.makeTempDir({ prefix: "plumbum-carve-" });
   try {
@@ -203,6 +203,13 @@ Deno.test("carve a real iodine session (the lab's, NULL and TXT): the TCP bytes 
       assert.deepEqual(await Deno.readFile(`${dir}/${domain}/upstream-10.77.0.1.bin`), new Uint8Array(64).fill(0x41));
       assert.deepEqual(await Deno.readFile(`${dir}/${domain}/downstream-10.77.0.1.bin`), down, domain);
     }
+    // dns2tcp over TXT, the same bytes both ways.
+    const r = await runCli(["carve", "kestrel.lab", "--no-pcap", "-o", `${dir}/kestrel`, "--dir", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /up 64 B, base64 \(dns2tcp\)/);
+    assert.match(r.stdout, /1 upstream DATA packets in 1 session/);
+    assert.deepEqual(await Deno.readFile(`${dir}/kestrel/upstream-10.77.0.1.bin`), new Uint8Array(64).fill(0x41));
+    assert.deepEqual(await Deno.readFile(`${dir}/kestrel/downstream-10.77.0.1.bin`), down);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -20,6 +20,7 @@ import type { DnsMessage, RData } from "../ingest/types.ts";
 import type { RunRecord } from "../store/types.ts";
 import type { PayloadSummary } from "../analysis/types.ts";
 import { iodineDownstream } from "./iodine.ts";
+import { dns2tcpDownstream } from "./dns2tcp.ts";
 import { bestEncoding, concat, type Decoded, decodeUpstream, latin1, looksLike } from "./payload.ts";
 
 /** What happened to one of the run's sources. */
@@ -168,8 +169,11 @@ function answerBytes(a: RData, zone: string): Uint8Array | null {
   }
 }
 
-/** The downstream of a client: in iodine's framing when its upstream was iodine's, else the answers' data in order. */
+/** The downstream of a client: in its tool's framing when its upstream had one (iodine, dns2tcp), else the answers' data in order. */
 function downstreamOf(up: Decoded, rows: Answered[], zone: string): Decoded {
+  if (up.framing === "dns2tcp") {
+    return dns2tcpDownstream(rows.map((r) => r.answers.flatMap((a) => a.kind === "txt" ? [a.strings.join("")] : [])));
+  }
   if (up.framing !== "iodine") return downstream(rows, zone);
   const answers: ({ raw: Uint8Array } | { text: string } | { names: string[] })[] = [];
   for (const r of rows) {

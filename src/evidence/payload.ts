@@ -8,6 +8,7 @@
  */
 
 import { iodineUpstream } from "./iodine.ts";
+import { dns2tcpUpstream } from "./dns2tcp.ts";
 
 /** Bytes from text in one encoding, or null when the text is not in it. */
 type Decoder = (s: string) => Uint8Array | null;
@@ -102,15 +103,17 @@ export interface Decoded {
  * The data a client's distinct query names carried, in first-seen order.
  * `labels` are each name's labels under the channel's zone, joined without
  * dots. Known framings first (DNSExfiltrator's `init.` header and numbered
- * chunks; iodine's fragments of compressed IP packets; dnscat2's packets,
- * ordered by sequence number), else the best encoding over every name in
- * order.
+ * chunks; iodine's fragments of compressed IP packets; dns2tcp's packets
+ * by session and sequence; dnscat2's packets, ordered by sequence number),
+ * else the best encoding over every name in order.
  */
 export function decodeUpstream(parts: string[][]): Decoded {
   const exfil = dnsExfiltrator(parts);
   if (exfil !== null) return exfil;
   const iodine = iodineUpstream(parts.map((p) => p.join("")));
   if (iodine !== null) return iodine;
+  const dns2tcp = dns2tcpUpstream(parts);
+  if (dns2tcp !== null) return dns2tcp;
   const joined = parts.map((p) => (p[0] === "dnscat" ? p.slice(1) : p).join(""));
   const dnscat = dnscat2(joined.map((t) => hex(t)), parts.some((p) => p[0] === "dnscat"));
   if (dnscat !== null) return dnscat;
