@@ -156,6 +156,16 @@ Deno.test("carve: DNSExfiltrator's header and numbered chunks, dnscat2's packets
   const dc = decodeUpstream([msg(1, "whoami\n"), msg(2, "cat /etc/passwd\n"), msg(2, "cat /etc/passwd\n")]);
   assert.equal(dc.framing, "dnscat2");
   assert.equal(new TextDecoder().decode(dc.bytes), "whoami\ncat /etc/passwd\n");
+  // Two sessions (ids beef and cafe) are told apart.
+  const other = (
+    seq: number,
+    text: string,
+  ) => ["dnscat", hex([0x13, seq, 1, 0xca, 0xfe, 0, seq, 0, 0, ...new TextEncoder().encode(text)])];
+  const two = decodeUpstream([msg(1, "id\n"), other(1, "ls\n"), msg(2, "pwd\n")]);
+  assert.deepEqual(
+    two.sessions!.map((s) => [s.id, new TextDecoder().decode(s.bytes)]),
+    [["beef", "id\npwd\n"], ["cafe", "ls\n"]],
+  );
   assert.match(looksLike(dc.bytes), /^text/);
   assert.match(looksLike(crypto.getRandomValues(new Uint8Array(4096))), /^high entropy .*encrypted or compressed/);
   assert.equal(looksLike(Uint8Array.from([0x4d, 0x5a, 0x90, 0, 3])), "PE (Windows executable)");
@@ -172,7 +182,7 @@ Deno.test({
     for (
       const [file, domain, line] of [
         ["dnsextrator.pcap", "hsc.fr", /file "dnstap\.conf\.txt", 13 chunks announced, 13 seen/],
-        ["dnscat2.pcap", "biillpi.com", /up +\d+ B, hex \(dnscat2\), 100 % decoded/],
+        ["dnscat2.pcap", "biillpi.com", /up \(session [0-9a-f]{4}\) \d+ B, hex \(dnscat2\), 100 % decoded/],
       ] as const
     ) {
       const dir = await Deno.makeTempDir({ prefix: "plumbum-carve-" });
@@ -206,7 +216,7 @@ Deno.test("carve real iodine (NULL, TXT) and dns2tcp (TXT) sessions of the lab: 
     // dns2tcp over TXT, the same bytes both ways.
     const r = await runCli(["carve", "kestrel.lab", "--no-pcap", "-o", `${dir}/kestrel`, "--dir", dir]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /up 64 B, base64 \(dns2tcp\)/);
+    assert.match(r.stdout, /up \(session [0-9a-f]{4}\) 64 B, base64 \(dns2tcp\)/);
     assert.match(r.stdout, /1 upstream DATA packets in 1 session/);
     assert.deepEqual(await Deno.readFile(`${dir}/kestrel/upstream-10.77.0.1.bin`), new Uint8Array(64).fill(0x41));
     assert.deepEqual(await Deno.readFile(`${dir}/kestrel/downstream-10.77.0.1.bin`), down);

@@ -159,6 +159,8 @@ export interface PayloadStream {
   client: string;
   /** Up in the query names, or down in the answers. */
   direction: "upstream" | "downstream";
+  /** The tool's session id (hex), when its framing tells sessions apart. */
+  session?: string;
   /** The encoding found (`hex`, `base32`, `iodine base128`, …). */
   encoding: string;
   /** The tool framing recognized, or `none`. */

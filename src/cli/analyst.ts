@@ -8,7 +8,7 @@ import type { DomainFinding } from "../analysis/analyze.ts";
 import { atLeast, type ModelConfig, SEVERITIES, type Severity } from "../analysis/model.ts";
 import { reportData, reportHtml } from "../present/report.ts";
 import { carve, payloadSummary } from "../evidence/carve.ts";
-import { carveDocument, streamLine } from "../present/carve.ts";
+import { carveDocument, streamKey, streamLine } from "../present/carve.ts";
 import { VERSION } from "../version.ts";
 import { ConfigError, defaultConfigText, type PlumbumConfig, resolveModel } from "../config/config.ts";
 import { featureProblem, lookupDomain, nameTooLong } from "../present/lookup.ts";
@@ -406,14 +406,16 @@ export async function runCarve(
   for (const cl of c.clients) {
     for (const s of cl.streams) {
       if (s.bytes.length === 0) continue;
-      const path = `${dir}/${s.direction}-${fileSafe(cl.client)}.bin`;
+      // A file per session when the client's direction has several, else one per direction.
+      const several = cl.streams.filter((x) => x.direction === s.direction).length > 1;
+      const path = `${dir}/${s.direction}-${fileSafe(cl.client)}${several ? `-s${s.session}` : ""}.bin`;
       const f = openOutputFile(path, ws, "-o", "the carved data");
       try {
         for (let at = 0; at < s.bytes.length;) at += f.writeSync(s.bytes.subarray(at));
       } finally {
         f.close();
       }
-      files[`${cl.client} ${s.direction}`] = path;
+      files[streamKey(cl.client, s)] = path;
     }
   }
   const pcapWritten = o.pcap !== false && c.frames > 0;

@@ -33,9 +33,11 @@ export interface CarvedSource {
   frames: number;
 }
 
-/** One direction of one client's traffic, decoded. */
+/** One direction of one client's traffic (of one session, when the tool's framing tells them apart), decoded. */
 export interface CarvedStream {
   direction: "upstream" | "downstream";
+  /** The tool's session id (hex), or null when there is one stream for the direction. */
+  session: string | null;
   encoding: string;
   framing: string;
   bytes: Uint8Array;
@@ -220,18 +222,23 @@ function downstream(rows: Answered[], zone: string): Decoded {
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-function stream(direction: CarvedStream["direction"], d: Decoded): CarvedStream {
-  return {
+/** A direction's streams: one per session when the framing told more than one apart, else one. */
+function streams(direction: CarvedStream["direction"], d: Decoded): CarvedStream[] {
+  const one = (session: string | null, bytes: Uint8Array): CarvedStream => ({
     direction,
+    session,
     encoding: d.encoding,
     framing: d.framing,
-    bytes: d.bytes,
+    bytes,
     decoded_share: Math.round(d.decodedShare * 1000) / 1000,
     items: d.items,
     note: d.note,
-    sha256: sha256(d.bytes),
-    looks_like: looksLike(d.bytes),
-  };
+    sha256: sha256(bytes),
+    looks_like: looksLike(bytes),
+  });
+  return d.sessions !== undefined && d.sessions.length > 1
+    ? d.sessions.map((s) => one(s.id, s.bytes))
+    : [one(d.sessions?.[0]?.id ?? null, d.bytes)];
 }
 
 /** Whether a source is still the file the run read (its size and SHA-256). */
@@ -270,6 +277,7 @@ export function payloadSummary(c: Carving, at: Date = new Date()): PayloadSummar
       cl.streams.map((s) => ({
         client: cl.client,
         direction: s.direction,
+        ...(s.session === null ? {} : { session: s.session }),
         encoding: s.encoding,
         framing: s.framing,
         bytes: s.bytes.length,
@@ -356,8 +364,8 @@ export async function carve(
         client,
         queries: names.length,
         streams: [
-          stream("upstream", up),
-          stream("downstream", downstreamOf(up, answered.filter((a) => a.client === client), zone)),
+          ...streams("upstream", up),
+          ...streams("downstream", downstreamOf(up, answered.filter((a) => a.client === client), zone)),
         ],
       };
     })

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { concat, type Decoded, radix } from "./payload.ts";
+import { BySession, concat, type Decoded, radix } from "./payload.ts";
 
 const B64 = radix("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 6, false);
 const DATA = 0x08;
@@ -21,6 +21,7 @@ function stream(packets: Uint8Array[], items: number, direction: string): Decode
   const seen = new Set<string>();
   const data: Uint8Array[] = [];
   const sessions = new Set<number>();
+  const bySession = new BySession();
   let framed = 0;
   for (const p of packets) {
     if (p.length < 7) continue;
@@ -32,6 +33,7 @@ function stream(packets: Uint8Array[], items: number, direction: string): Decode
     if (seen.has(key)) continue;
     seen.add(key);
     data.push(p.subarray(7));
+    bySession.add(session.toString(16).padStart(4, "0"), p.subarray(7));
   }
   return {
     encoding: "base64",
@@ -40,6 +42,7 @@ function stream(packets: Uint8Array[], items: number, direction: string): Decode
     decodedShare: items === 0 ? 0 : framed / items,
     items,
     note: `${seen.size} ${direction} DATA packets in ${sessions.size} session${sessions.size === 1 ? "" : "s"}`,
+    sessions: bySession.sessions,
   };
 }
 

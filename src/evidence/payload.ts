@@ -97,6 +97,23 @@ export interface Decoded {
   items: number;
   /** What the framing told (a file name, an expected count), or null. */
   note: string | null;
+  /** Each session's bytes when the framing tells sessions apart (dns2tcp's, dnscat2's session ids), in first-seen order. */
+  sessions?: { id: string; bytes: Uint8Array }[];
+}
+
+/** Bytes kept by session: `add` in order, `sessions` out, each session's pieces joined. */
+export class BySession {
+  readonly #parts = new Map<string, Uint8Array[]>();
+
+  add(id: string, bytes: Uint8Array): void {
+    const list = this.#parts.get(id);
+    if (list === undefined) this.#parts.set(id, [bytes]);
+    else list.push(bytes);
+  }
+
+  get sessions(): { id: string; bytes: Uint8Array }[] {
+    return [...this.#parts].map(([id, parts]) => ({ id, bytes: concat(parts) }));
+  }
 }
 
 /**
@@ -187,14 +204,17 @@ function dnscat2(packets: (Uint8Array | null)[], tagged: boolean): Decoded | nul
   if (valid.length === 0 || (!tagged && valid.length < 0.8 * packets.length)) return null;
   const seen = new Set<string>();
   const data: Uint8Array[] = [];
+  const bySession = new BySession();
   let msgs = 0;
   for (const p of valid) {
     if (p[2] !== 1 || p.length < 9) continue;
     msgs++;
-    const key = `${(p[3] << 8) | p[4]}:${(p[5] << 8) | p[6]}`;
+    const session = ((p[3] << 8) | p[4]).toString(16).padStart(4, "0");
+    const key = `${session}:${(p[5] << 8) | p[6]}`;
     if (seen.has(key)) continue;
     seen.add(key);
     data.push(p.subarray(9));
+    bySession.add(session, p.subarray(9));
   }
   if (msgs === 0 && !tagged) return null;
   return {
@@ -204,6 +224,7 @@ function dnscat2(packets: (Uint8Array | null)[], tagged: boolean): Decoded | nul
     decodedShare: valid.length / (packets.length || 1),
     items: packets.length,
     note: `${msgs} MSG packets, ${seen.size} distinct sequence numbers; dnscat2 encrypts sessions by default`,
+    sessions: bySession.sessions,
   };
 }
 

@@ -13,7 +13,12 @@ import type { PayloadStream, PayloadSummary } from "../analysis/types.ts";
 import { displayText } from "./escape.ts";
 import { formatBytes } from "./progress.ts";
 
-/** The `carve.json` document; `files` maps "CLIENT DIRECTION" to the file written, `pcap` the capture (or null). */
+/** The key of a stream in the map of files written: client, direction and session. */
+export function streamKey(client: string, s: { direction: string; session: string | null }): string {
+  return `${client} ${s.direction} ${s.session ?? ""}`;
+}
+
+/** The `carve.json` document; `files` maps each stream's {@link streamKey} to the file written, `pcap` the capture (or null). */
 export function carveDocument(c: Carving, files: Record<string, string>, pcap: string | null): Record<string, unknown> {
   return {
     domain: displayText(c.domain),
@@ -31,6 +36,7 @@ export function carveDocument(c: Carving, files: Record<string, string>, pcap: s
       queries: cl.queries,
       sessions: cl.streams.map((s) => ({
         direction: s.direction,
+        session: s.session,
         encoding: s.encoding,
         framing: s.framing,
         bytes: s.bytes.length,
@@ -39,17 +45,17 @@ export function carveDocument(c: Carving, files: Record<string, string>, pcap: s
         sha256: s.sha256,
         looks_like: s.looks_like,
         note: s.note,
-        file: files[`${cl.client} ${s.direction}`] === undefined
-          ? null
-          : displayText(files[`${cl.client} ${s.direction}`]),
+        file: files[streamKey(cl.client, s)] === undefined ? null : displayText(files[streamKey(cl.client, s)]),
       })),
     })),
   };
 }
 
 /** One stream in a line: `up 40 KB, base32, 99 % decoded, gzip "passwords.xlsx"`. */
-export function streamLine(s: Omit<PayloadStream, "client" | "sha256">): string {
-  const dir = s.direction === "upstream" ? "up" : "down";
+export function streamLine(
+  s: Omit<PayloadStream, "client" | "sha256" | "session"> & { session?: string | null },
+): string {
+  const dir = `${s.direction === "upstream" ? "up" : "down"}${s.session ? ` (session ${s.session})` : ""}`;
   if (s.bytes === 0) return `${dir} nothing decoded`;
   return `${dir} ${formatBytes(s.bytes)}, ${s.encoding}${s.framing === "none" ? "" : ` (${s.framing})`}, ${
     Math.round(100 * s.decoded_share)
