@@ -198,7 +198,7 @@ Deno.test({
   },
 });
 
-Deno.test("carve real iodine (NULL, TXT) and dns2tcp (TXT) sessions of the lab: the TCP bytes that crossed, both ways", async () => {
+Deno.test("carve real iodine (NULL, TXT) and dns2tcp (TXT, KEY) sessions of the lab: the TCP bytes that crossed, both ways", async () => {
   const lab = new URL("../fixtures/lab/lab-short.pcap", import.meta.url).pathname;
   const dir = await Deno.makeTempDir({ prefix: "plumbum-carve-" });
   try {
@@ -213,13 +213,15 @@ Deno.test("carve real iodine (NULL, TXT) and dns2tcp (TXT) sessions of the lab: 
       assert.deepEqual(await Deno.readFile(`${dir}/${domain}/upstream-10.77.0.1.bin`), new Uint8Array(64).fill(0x41));
       assert.deepEqual(await Deno.readFile(`${dir}/${domain}/downstream-10.77.0.1.bin`), down, domain);
     }
-    // dns2tcp over TXT, the same bytes both ways.
-    const r = await runCli(["carve", "kestrel.lab", "--no-pcap", "-o", `${dir}/kestrel`, "--dir", dir]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /up \(session [0-9a-f]{4}\) 64 B, base64 \(dns2tcp\)/);
-    assert.match(r.stdout, /1 upstream DATA packets in 1 session/);
-    assert.deepEqual(await Deno.readFile(`${dir}/kestrel/upstream-10.77.0.1.bin`), new Uint8Array(64).fill(0x41));
-    assert.deepEqual(await Deno.readFile(`${dir}/kestrel/downstream-10.77.0.1.bin`), down);
+    // dns2tcp over TXT and over KEY, the same bytes both ways.
+    for (const domain of ["kestrel.lab", "falcon.lab"]) {
+      const r = await runCli(["carve", domain, "--no-pcap", "-o", `${dir}/${domain}`, "--dir", dir]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /up \(session [0-9a-f]{4}\) 64 B, base64 \(dns2tcp\)/);
+      assert.match(r.stdout, /1 upstream DATA packets in 1 session/);
+      assert.deepEqual(await Deno.readFile(`${dir}/${domain}/upstream-10.77.0.1.bin`), new Uint8Array(64).fill(0x41));
+      assert.deepEqual(await Deno.readFile(`${dir}/${domain}/downstream-10.77.0.1.bin`), down, domain);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -174,7 +174,13 @@ function answerBytes(a: RData, zone: string): Uint8Array | null {
 /** The downstream of a client: in its tool's framing when its upstream had one (iodine, dns2tcp), else the answers' data in order. */
 function downstreamOf(up: Decoded, rows: Answered[], zone: string): Decoded {
   if (up.framing === "dns2tcp") {
-    return dns2tcpDownstream(rows.map((r) => r.answers.flatMap((a) => a.kind === "txt" ? [a.strings.join("")] : [])));
+    return dns2tcpDownstream(
+      rows.map((r) =>
+        r.answers.flatMap((a) =>
+          a.kind === "txt" ? [a.strings.join("")] : a.kind === "raw" ? [String.fromCharCode(...a.bytes)] : []
+        )
+      ),
+    );
   }
   if (up.framing !== "iodine") return downstream(rows, zone);
   const answers: ({ raw: Uint8Array } | { text: string } | { names: string[] })[] = [];
@@ -310,6 +316,7 @@ export async function carve(
     return true;
   };
   const dns = new DnsDecoder();
+  dns.rdata.rawKeys = true;
   const dnsPorts = o.dnsPorts ?? (run.config.dns_ports as number[] | undefined) ?? [53];
   let frames = 0;
   try {

@@ -39,6 +39,8 @@ function freshRData(msg: Uint8Array, type: number, off: number, end: number): RD
  * RDATA is decoded afresh each time.
  */
 export class RDataDecoder {
+  /** KEY and DNSKEY answers as their raw bytes (for carving), not as key metadata. */
+  rawKeys = false;
   readonly #names: NameTable;
   readonly #addresses: AddressTable;
   /** Per slot, side by side: hash, and type << 16 | RDATA length. */
@@ -189,6 +191,8 @@ export class RDataDecoder {
       }
       case 25:
       case 48: {
+        // Carving reads what a tunnel put there (dns2tcp's KEY answers hold its reply text, not a key).
+        if (this.rawKeys) return { kind: "raw", bytes: msg.slice(off, end) };
         if (rdlen < 4) return { kind: "malformed", reason: "KEY RDATA too short" };
         return {
           kind: "key",
