@@ -81,8 +81,8 @@ Deno.test("carve: a gzip'd file sent over base32 names comes out byte for byte, 
   const capture = tempFile(pcapFile(packets), ".pcap");
   const dir = await Deno.makeTempDir({ prefix: "plumbum-carve-" });
   try {
-    assert.equal((await runCli(["apply", capture, "--dir", dir])).code, 0);
-    const r = await runCli(["carve", "exfil-lab.com", "-o", `${dir}/out`, "--dir", dir]);
+    assert.equal((await runCli(["apply", capture, "--dir", `${dir}/ws`])).code, 0);
+    const r = await runCli(["carve", "exfil-lab.com", "-o", `${dir}/out`, "--dir", `${dir}/ws`]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /exfil-lab\.com in run #1: \d+ packets .*; data under x\.exfil-lab\.com/);
     assert.match(r.stdout, /up +\d[\d.]* KB, base32, 100 % decoded, gzip "passwords\.xlsx"/);
@@ -115,17 +115,28 @@ Deno.test("carve: a gzip'd file sent over base32 names comes out byte for byte, 
     const v = JSON.parse((await runCli(["validate", "--json", `${dir}/out/exfil-lab.com.pcap`])).stdout).files[0];
     assert.equal(v.packets, exfilPackets);
     // The carving is kept with the run: explain and export show it.
-    const ex = await runCli(["explain", "exfil-lab.com", "--dir", dir]);
+    const ex = await runCli(["explain", "exfil-lab.com", "--dir", `${dir}/ws`]);
     assert.match(
       ex.stdout,
       /payload +up [\d.]+ KB, base32, 100 % decoded, gzip "passwords\.xlsx"; down .*\(from 10\.0\.0\.7\)/,
     );
-    const exported = JSON.parse((await runCli(["export", "--dir", dir])).stdout).domains
+    const exported = JSON.parse((await runCli(["export", "--dir", `${dir}/ws`])).stdout).domains
       .find((d: { domain: string }) => d.domain === "exfil-lab.com");
     assert.equal(exported.payload.streams[0].looks_like, 'gzip "passwords.xlsx"');
+    // The folder: never inside the workspace, an existing one only when empty or with --force.
+    const inside = await runCli(["carve", "exfil-lab.com", "-o", `${dir}/ws/x`, "--dir", `${dir}/ws`]);
+    assert.equal(inside.code, 1);
+    assert.match(inside.stderr, /-o: .*\/ws\/x is inside the workspace .*: carve into a folder of its own/);
+    const again = await runCli(["carve", "exfil-lab.com", "-o", `${dir}/out`, "--dir", `${dir}/ws`]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /-o: .*\/out exists and is not empty: pick a new folder, or add --force/);
+    assert.equal(
+      (await runCli(["carve", "exfil-lab.com", "-o", `${dir}/out`, "--force", "--dir", `${dir}/ws`])).code,
+      0,
+    );
     // A source changed since the run is said, not carved.
     Deno.writeFileSync(capture, new Uint8Array(100), { append: true });
-    const changed = await runCli(["carve", "exfil-lab.com", "-o", `${dir}/out2`, "--dir", dir]);
+    const changed = await runCli(["carve", "exfil-lab.com", "-o", `${dir}/out2`, "--dir", `${dir}/ws`]);
     assert.equal(changed.code, 1);
     assert.match(changed.stdout + changed.stderr, /changed \(\d+ bytes now, \d+ when the run read it\)/);
     assert.match(changed.stderr, /none of run #1's sources could be read again/);
@@ -187,8 +198,8 @@ Deno.test({
     ) {
       const dir = await Deno.makeTempDir({ prefix: "plumbum-carve-" });
       try {
-        assert.equal((await runCli(["apply", `${PUBLIC}/${file}`, "--dir", dir])).code, 0);
-        const r = await runCli(["carve", domain, "-o", `${dir}/out`, "--dir", dir]);
+        assert.equal((await runCli(["apply", `${PUBLIC}/${file}`, "--dir", `${dir}/ws`])).code, 0);
+        const r = await runCli(["carve", domain, "-o", `${dir}/out`, "--dir", `${dir}/ws`]);
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, line, file);
       } finally {
@@ -202,11 +213,11 @@ Deno.test("carve real iodine (NULL, TXT) and dns2tcp (TXT, KEY) sessions of the 
   const lab = new URL("../fixtures/lab/lab-short.pcap", import.meta.url).pathname;
   const dir = await Deno.makeTempDir({ prefix: "plumbum-carve-" });
   try {
-    assert.equal((await runCli(["apply", lab, "--dir", dir])).code, 0);
+    assert.equal((await runCli(["apply", lab, "--dir", `${dir}/ws`])).code, 0);
     // The lab's client sent 64 bytes of "A" up; its server answered 192 bytes of (i * 7919 + (i >> 8)) & 255.
     const down = Uint8Array.from({ length: 192 }, (_, i) => (i * 7919 + (i >> 8)) & 255);
     for (const domain of ["pinecone.lab", "hazelnut.lab"]) {
-      const r = await runCli(["carve", domain, "--no-pcap", "-o", `${dir}/${domain}`, "--dir", dir]);
+      const r = await runCli(["carve", domain, "--no-pcap", "-o", `${dir}/${domain}`, "--dir", `${dir}/ws`]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /up 64 B, iodine base128 \(iodine\), 100 % decoded, text/);
       assert.match(r.stdout, /\d+ IP packets in the tunnel/);
@@ -215,7 +226,7 @@ Deno.test("carve real iodine (NULL, TXT) and dns2tcp (TXT, KEY) sessions of the 
     }
     // dns2tcp over TXT and over KEY, the same bytes both ways.
     for (const domain of ["kestrel.lab", "falcon.lab"]) {
-      const r = await runCli(["carve", domain, "--no-pcap", "-o", `${dir}/${domain}`, "--dir", dir]);
+      const r = await runCli(["carve", domain, "--no-pcap", "-o", `${dir}/${domain}`, "--dir", `${dir}/ws`]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /up \(session [0-9a-f]{4}\) 64 B, base64 \(dns2tcp\)/);
       assert.match(r.stdout, /1 upstream DATA packets in 1 session/);
@@ -248,4 +259,55 @@ Deno.test("one query can be evidence: a name whose data begins with a file's hea
   );
   assert.equal(fs.find((f) => f.domain === "other-lab.com")!.evidence.file_header?.type, "zip");
   assert.equal(fs.find((f) => f.domain === "example.com")!.evidence.file_header, undefined);
+});
+
+const CORPUS = sharedDir("corpus");
+
+Deno.test({
+  name: `carve the shared corpus's iodine and dns2tcp sessions to the sizes they moved${
+    CORPUS === null ? " (skipped: ../shared/corpus is absent)" : ""
+  }`,
+  ignore: CORPUS === null,
+  fn: async () => {
+    // iodine-s102: three sessions (TXT/base32, NULL, TXT/base64), each 200 KB up and 50 KB down;
+    // dns2tcp-s103: TXT and KEY sessions, each 100 KB up (corpus README).
+    for (
+      const [file, domains, up, down] of [
+        ["iodine-s102.pcap", ["birchhost.test", "fernix.test", "crestnow.example"], 204_800, 51_200],
+        ["dns2tcp-s103.pcap", ["havenjade.test", "fjordlimez.test"], 102_400, null],
+      ] as const
+    ) {
+      const dir = await Deno.makeTempDir({ prefix: "plumbum-carve-" });
+      try {
+        assert.equal((await runCli(["apply", `${CORPUS}/${file}`, "--dir", `${dir}/ws`])).code, 0);
+        for (const domain of domains) {
+          const r = await runCli([
+            "carve",
+            domain,
+            "--no-pcap",
+            "--json",
+            "-o",
+            `${dir}/${domain}`,
+            "--dir",
+            `${dir}/ws`,
+          ]);
+          assert.equal(r.code, 0, r.stderr);
+          const sessions = JSON.parse(r.stdout).clients.flatMap((
+            c: { sessions: { direction: string; bytes: number }[] },
+          ) => c.sessions);
+          const biggest = (d: string) =>
+            Math.max(
+              0,
+              ...sessions.filter((s: { direction: string }) => s.direction === d).map((s: { bytes: number }) =>
+                s.bytes
+              ),
+            );
+          assert.equal(biggest("upstream"), up, `${domain} up`);
+          if (down !== null) assert.equal(biggest("downstream"), down, `${domain} down`);
+        }
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    }
+  },
 });

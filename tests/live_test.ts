@@ -191,7 +191,7 @@ live("stream -i: tcpreplay of a capture gives apply's tunnels, and --save keeps 
       String(live.id),
       "--json",
       "-o",
-      `${dir}/carved`,
+      `${dir}-carved`,
       "--dir",
       dir,
     ]);
@@ -199,6 +199,7 @@ live("stream -i: tcpreplay of a capture gives apply's tunnels, and --save keeps 
     const carved = JSON.parse(c.stdout);
     assert.equal(carved.sources[0].status, "read");
     assert.ok(carved.pcap.packets > 100, JSON.stringify(carved.pcap));
+    await Deno.remove(`${dir}-carved`, { recursive: true });
   } finally {
     await net.close();
     await Deno.remove(dir, { recursive: true });

@@ -371,6 +371,44 @@ export function runRuns(o: { dir?: string; json?: boolean }): number {
   }
 }
 
+/**
+ * Make the carving's folder: never inside the workspace (by real path), and
+ * an existing one only when empty, or with `force`.
+ */
+function carveFolder(dir: string, ws: Workspace, force: boolean): void {
+  const shown = escapeTerminal(dir);
+  let entries: string[] | null = null;
+  try {
+    entries = [...Deno.readDirSync(dir)].map((e) => e.name);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      throw new UsageError(`-o: ${shown} cannot be used as the carving's folder: ${(e as Error).message}`);
+    }
+  }
+  if (entries !== null && entries.length > 0 && !force) {
+    throw new UsageError(`-o: ${shown} exists and is not empty: pick a new folder, or add --force to write into it`);
+  }
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`-o: cannot make the folder ${shown}: ${(e as Error).message}`);
+  }
+  const real = Deno.realPathSync(dir),
+    wsReal = (() => {
+      try {
+        return Deno.realPathSync(ws.dir);
+      } catch {
+        return null;
+      }
+    })();
+  if (wsReal !== null && (real === wsReal || real.startsWith(`${wsReal}/`))) {
+    if (entries === null) Deno.removeSync(dir);
+    throw new UsageError(
+      `-o: ${shown} is inside the workspace ${escapeTerminal(ws.dir)}/: carve into a folder of its own`,
+    );
+  }
+}
+
 /** A name as a file name: letters, digits, dot, dash and underscore kept, anything else `_`. */
 function fileSafe(s: string): string {
   return displayText(s).replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "_").slice(0, 200) || "_";
@@ -379,7 +417,7 @@ function fileSafe(s: string): string {
 /** `plumbum carve`: a finding's packets and the data its names and answers carried. */
 export async function runCarve(
   domain: string,
-  o: ReadOptions & { output?: string; client?: string; json?: boolean; pcap?: boolean },
+  o: ReadOptions & { output?: string; client?: string; json?: boolean; pcap?: boolean; force?: boolean },
 ): Promise<number> {
   const ws = workspace(o.dir);
   const store = openResults(ws);
@@ -391,11 +429,7 @@ export async function runCarve(
     store.close();
   }
   const dir = o.output ?? `carve-${fileSafe(finding.domain)}`;
-  try {
-    Deno.mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new UsageError(`-o: cannot make the folder ${escapeTerminal(dir)}: ${(e as Error).message}`);
-  }
+  carveFolder(dir, ws, o.force === true);
   const name = fileSafe(finding.domain);
   const pcapPath = `${dir}/${name}.pcap`;
   const c = await carve(run, finding.domain, {

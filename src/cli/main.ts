@@ -167,6 +167,7 @@ export function buildProgram(result: { code: number }): Command {
     .option("-o, --output <dir>", "the folder to write (default: carve-DOMAIN)")
     .option("--client <address>", "only this client")
     .option("--no-pcap", "do not write the domain's packets")
+    .option("--force", "write into an existing folder that is not empty")
     .option("--json", "print carve.json")
     .addOption(runOpt())
     .addOption(dirOpt())

@@ -23,6 +23,9 @@ import { iodineDownstream } from "./iodine.ts";
 import { dns2tcpDownstream } from "./dns2tcp.ts";
 import { bestEncoding, concat, type Decoded, decodeUpstream, latin1, looksLike } from "./payload.ts";
 
+/** Queries and answers of a domain kept for decoding at most (a few hundred MB of names and answers). */
+export const MAX_MESSAGES = 1_000_000;
+
 /** What happened to one of the run's sources. */
 export interface CarvedSource {
   path: string;
@@ -92,6 +95,8 @@ class CarveSink implements FrameSink {
   #match = false;
   frames = 0;
   otherLink = 0;
+  /** Messages past {@link MAX_MESSAGES}, not decoded. */
+  dropped = 0;
 
   constructor(
     readonly domain: string,
@@ -108,6 +113,11 @@ class CarveSink implements FrameSink {
     const q = m.questions[0];
     if (q === undefined || !under(asciiLower(q.name).replace(/\.$/, ""), this.domain)) return;
     this.#match = true;
+    // Bounded: past the cap the frames still go to the capture, the messages are counted, not kept.
+    if (this.asked.length + this.answered.length >= MAX_MESSAGES) {
+      this.dropped++;
+      return;
+    }
     if (!m.qr) this.asked.push({ client: meta.src, name: q.name });
     else this.answered.push({ client: meta.dst, name: q.name, answers: m.answers.map((r) => r.data) });
   }
@@ -346,7 +356,10 @@ export async function carve(
         sources.push({
           path: s.path,
           status: "read",
-          detail: sink.otherLink > 0 ? `${sink.otherLink} frames of another link type not written` : null,
+          detail: [
+            sink.otherLink > 0 ? `${sink.otherLink} frames of another link type not written` : "",
+            sink.dropped > 0 ? `${sink.dropped} messages past ${MAX_MESSAGES} not decoded` : "",
+          ].filter((x) => x !== "").join("; ") || null,
           frames: sink.frames,
         });
         frames += sink.frames;
