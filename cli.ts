@@ -13,8 +13,9 @@
  */
 import { main } from "./src/cli/main.ts";
 import { serveWorkerRole } from "./src/thread.ts";
+import { WORKER_MODULES } from "./src/workers.ts";
 
 // A single-file build is also its own worker threads (see spawnWorker): such a thread runs its module, not the CLI.
-if (import.meta.main && !(await serveWorkerRole())) {
+if (import.meta.main && !(await serveWorkerRole(WORKER_MODULES))) {
   Deno.exit(await main(Deno.args));
 }

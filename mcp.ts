@@ -20,6 +20,7 @@ import type { OpenedInput } from "./src/ingest/source.ts";
 import { envVar } from "./src/env.ts";
 import { VERSION } from "./src/version.ts";
 import { serveWorkerRole } from "./src/thread.ts";
+import { WORKER_MODULES } from "./src/workers.ts";
 
 const HELP = `plumbum-mcp ${VERSION}: Plumbum's findings for AI assistants (Model Context Protocol over stdio)
 
@@ -102,4 +103,4 @@ async function main(): Promise<void> {
 }
 
 // A single-file build is also its own worker threads (see spawnWorker): such a thread runs its module.
-if (import.meta.main && !(await serveWorkerRole())) await main();
+if (import.meta.main && !(await serveWorkerRole(WORKER_MODULES))) await main();

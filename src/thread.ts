@@ -18,53 +18,47 @@ export function workerScope<In>(): WorkerScope<In> {
 }
 
 /**
- * Worker modules by role: where each is, beside this file, and how a
- * single-file build loads it (literal specifiers, so the build carries
- * every one).
+ * A worker module: its role (the thread's name, which a single-file build
+ * runs it by; see `src/workers.ts`) and where it is, beside the module
+ * that starts it (`new URL("./x_worker.ts", import.meta.url)`).
  */
-const WORKERS = {
-  "plumbum:writer": { path: "./store/writer_worker.ts", load: () => import("./store/writer_worker.ts") },
-  "plumbum:hash": { path: "./ingest/hash_worker.ts", load: () => import("./ingest/hash_worker.ts") },
-  "plumbum:hcl": { path: "./config/hcl_worker.ts", load: () => import("./config/hcl_worker.ts") },
-  "plumbum:pcap": { path: "./ingest/live/pcap_worker.ts", load: () => import("./ingest/live/pcap_worker.ts") },
-  "plumbum:file": { path: "./ingest/live/file_worker.ts", load: () => import("./ingest/live/file_worker.ts") },
-} as const;
-
-/** A worker module's role (its thread's name). */
-export type WorkerRole = keyof typeof WORKERS;
+export interface WorkerModule {
+  role: string;
+  url: URL;
+}
 
 /**
- * Start the worker module of `role`. From source that is the module
- * itself; in a single-file build (`deno task bundle`), where the module is
- * no file of its own, it is the build, which sees its role and runs that
- * module (see {@link serveWorkerRole}).
+ * Start the worker module `w`. From source that is the module itself; in a
+ * single-file build (`deno task bundle`), where the module is no file of its
+ * own, it is the build, which sees its role and runs that module (see
+ * {@link serveWorkerRole}).
  */
-export function spawnWorker(role: WorkerRole): Worker {
+export function spawnWorker(w: WorkerModule): Worker {
   const bundled = !import.meta.url.endsWith(".ts");
-  const url = new URL(bundled ? import.meta.url : WORKERS[role].path, import.meta.url);
-  return new Worker(url, { type: "module", name: role });
+  return new Worker(bundled ? new URL(import.meta.url) : w.url, { type: "module", name: w.role });
 }
 
 /**
  * In a worker started by {@link spawnWorker} from a single-file build: run
- * the module of its role and say so (true); anywhere else, false.
+ * the module of its role, from `modules` (the build's manifest of literal
+ * imports), and say so (true); anywhere else, false.
  */
-export async function serveWorkerRole(): Promise<boolean> {
+export async function serveWorkerRole(modules: Record<string, () => Promise<unknown>>): Promise<boolean> {
   const g = globalThis as { name?: string; WorkerGlobalScope?: unknown };
-  if (g.WorkerGlobalScope === undefined || typeof g.name !== "string" || !Object.hasOwn(WORKERS, g.name)) {
+  if (g.WorkerGlobalScope === undefined || typeof g.name !== "string" || !Object.hasOwn(modules, g.name)) {
     return false;
   }
-  await WORKERS[g.name as WorkerRole].load();
+  await modules[g.name]();
   return true;
 }
 
 /**
- * Start the worker module of `role`, send it `message`, and settle with its
+ * Start the worker module `w`, send it `message`, and settle with its
  * one reply; the worker is stopped once it replies or fails (`reply` then
  * rejects with its error message). `cancel` stops it early.
  */
-export function askThread<R>(role: WorkerRole, message: unknown): { reply: Promise<R>; cancel: () => void } {
-  const worker = spawnWorker(role);
+export function askThread<R>(w: WorkerModule, message: unknown): { reply: Promise<R>; cancel: () => void } {
+  const worker = spawnWorker(w);
   const reply = new Promise<R>((resolve, reject) => {
     worker.onmessage = (e: MessageEvent<R>) => {
       worker.terminate();

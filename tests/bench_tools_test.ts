@@ -156,3 +156,19 @@ Deno.test("deno task bench runs end to end on a small capture: every row, the ma
     Deno.removeSync(out, { recursive: true });
   }
 });
+
+Deno.test("no import circle among Plumbum's modules (tools/cycles.ts, also in deno task check)", async () => {
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-run",
+      "--allow-env",
+      new URL("../tools/cycles.ts", import.meta.url).pathname,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+  assert.match(new TextDecoder().decode(o.stdout), /^no import circle among \d+ modules/);
+});

@@ -145,7 +145,7 @@ const PARSE_TIMEOUT_MS = 30_000;
  */
 export async function parseHcl(text: string, file: string): Promise<ConfigDocument> {
   const { reply, cancel } = askThread<{ doc?: ConfigDocument; error?: string }>(
-    "plumbum:hcl",
+    { role: "plumbum:hcl", url: new URL("./hcl_worker.ts", import.meta.url) },
     { file, text },
   );
   let r: { doc?: ConfigDocument; error?: string };

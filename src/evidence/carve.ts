@@ -21,7 +21,8 @@ import type { RunRecord } from "../store/types.ts";
 import type { PayloadSummary } from "../analysis/types.ts";
 import { iodineDownstream } from "./iodine.ts";
 import { dns2tcpDownstream } from "./dns2tcp.ts";
-import { bestEncoding, concat, type Decoded, decodeUpstream, latin1, looksLike } from "./payload.ts";
+import { bestEncoding, decodeUpstream, looksLike } from "./payload.ts";
+import { concat, type Decoded, latin1 } from "./codec.ts";
 
 /** Queries and answers of a domain kept for decoding at most (a few hundred MB of names and answers). */
 export const MAX_MESSAGES = 1_000_000;

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { BySession, concat, type Decoded, radix } from "./payload.ts";
+import { BySession, concat, type Decoded, radix } from "./codec.ts";
 
 const B64 = radix("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 6, false);
 const DATA = 0x08;

@@ -13,7 +13,7 @@
  */
 
 import { inflateSync } from "node:zlib";
-import { concat, type Decoded, latin1, radix } from "./payload.ts";
+import { concat, type Decoded, latin1, radix } from "./codec.ts";
 
 const ALPHA = "abcdefghijklmnopqrstuvwxyz";
 const B32 = radix(`${ALPHA}012345`, 5, true);

@@ -8,39 +8,13 @@
  */
 
 import { iodineUpstream } from "./iodine.ts";
-import { dns2tcpUpstream } from "./dns2tcp.ts";
+import { BySession, concat, type Decoded, type Decoder, latin1, radix } from "./codec.ts";
 
-/** Bytes from text in one encoding, or null when the text is not in it. */
-type Decoder = (s: string) => Uint8Array | null;
+import { dns2tcpUpstream } from "./dns2tcp.ts";
 
 const B32 = "abcdefghijklmnopqrstuvwxyz234567";
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/** Decoding by a table of `bits`-bit symbols (base32, base64 and its URL form), padding ignored. */
-export function radix(alphabet: string, bits: number, fold: boolean): Decoder {
-  const map = new Int16Array(256).fill(-1);
-  for (let i = 0; i < alphabet.length; i++) {
-    map[alphabet.charCodeAt(i)] = i;
-    if (fold) map[alphabet.toUpperCase().charCodeAt(i)] = i;
-  }
-  return (s) => {
-    const t = s.replace(/=+$/, "");
-    const out = new Uint8Array(Math.floor((t.length * bits) / 8));
-    let acc = 0, n = 0, o = 0;
-    for (let i = 0; i < t.length; i++) {
-      const v = map[t.charCodeAt(i) & 0xff];
-      if (v < 0 || t.charCodeAt(i) > 0xff) return null;
-      acc = ((acc << bits) | v) & 0xffff;
-      n += bits;
-      if (n >= 8) {
-        n -= 8;
-        out[o++] = (acc >> n) & 0xff;
-      }
-    }
-    return out;
-  };
-}
 
 function hex(s: string): Uint8Array | null {
   if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) return null;
@@ -57,11 +31,6 @@ export const ENCODINGS: readonly { name: string; decode: Decoder }[] = [
   { name: "base64", decode: radix(B64, 6, false) },
 ];
 
-/** A byte string (each char one byte, as the decoder gives names and TXT strings) as bytes. */
-export function latin1(s: string): Uint8Array {
-  return Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
-}
-
 /** The encoding that decodes the most of `texts` (ties: the first listed), and how many it decodes. */
 export function bestEncoding(texts: string[]): { name: string; decode: Decoder; decoded: number } | null {
   let best: { name: string; decode: Decoder; decoded: number } | null = null;
@@ -70,50 +39,6 @@ export function bestEncoding(texts: string[]): { name: string; decode: Decoder; 
     if (decoded > 0 && (best === null || decoded > best.decoded)) best = { ...e, decoded };
   }
   return best;
-}
-
-/** Bytes joined in order. */
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-/** One direction of a channel decoded. */
-export interface Decoded {
-  /** The encoding found (`hex`, `base32`, …, `raw` for answer bytes). */
-  encoding: string;
-  /** The framing recognized (`dnscat2`, `DNSExfiltrator`, or `none`: the data in query order). */
-  framing: string;
-  /** The bytes, in order, duplicates and retransmissions removed. */
-  bytes: Uint8Array;
-  /** Share of the items (names, answers) that decoded. */
-  decodedShare: number;
-  /** Items looked at. */
-  items: number;
-  /** What the framing told (a file name, an expected count), or null. */
-  note: string | null;
-  /** Each session's bytes when the framing tells sessions apart (dns2tcp's, dnscat2's session ids), in first-seen order. */
-  sessions?: { id: string; bytes: Uint8Array }[];
-}
-
-/** Bytes kept by session: `add` in order, `sessions` out, each session's pieces joined. */
-export class BySession {
-  readonly #parts = new Map<string, Uint8Array[]>();
-
-  add(id: string, bytes: Uint8Array): void {
-    const list = this.#parts.get(id);
-    if (list === undefined) this.#parts.set(id, [bytes]);
-    else list.push(bytes);
-  }
-
-  get sessions(): { id: string; bytes: Uint8Array }[] {
-    return [...this.#parts].map(([id, parts]) => ({ id, bytes: concat(parts) }));
-  }
 }
 
 /**

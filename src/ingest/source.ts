@@ -186,7 +186,7 @@ export interface ThreadedHash {
 export function hashFileInThread(path: string, paced = false): ThreadedHash {
   const pace = paced ? new Int32Array(new SharedArrayBuffer(8)) : undefined;
   const { reply, cancel } = askThread<{ sha256?: string; error?: string; waits?: number }>(
-    "plumbum:hash",
+    { role: "plumbum:hash", url: new URL("./hash_worker.ts", import.meta.url) },
     { path, pace },
   );
   const digest = reply.then(

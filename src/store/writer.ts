@@ -63,7 +63,7 @@ export class TransactionWriter {
   constructor(path: string, runId: number) {
     this.#runId = runId;
     this.#batch = newBatch(runId, false, 0);
-    this.#worker = spawnWorker("plumbum:writer");
+    this.#worker = spawnWorker({ role: "plumbum:writer", url: new URL("./writer_worker.ts", import.meta.url) });
     this.#worker.onmessage = (e: MessageEvent<WriterReply>) => {
       const m = e.data;
       if (m.kind === "ack") {

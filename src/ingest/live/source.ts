@@ -17,7 +17,7 @@ import {
   type SourceMessage,
   type SourceStart,
 } from "./protocol.ts";
-import { spawnWorker, type WorkerRole } from "../../thread.ts";
+import { spawnWorker, type WorkerModule } from "../../thread.ts";
 
 /** A source could not start, or stopped on an error. */
 export class SourceError extends Error {
@@ -62,9 +62,9 @@ export class FrameSource {
   readonly #worker: Worker;
   #chain: Promise<void> = Promise.resolve();
 
-  private constructor(role: WorkerRole, start: SourceStart, h: SourceHandlers) {
+  private constructor(worker: WorkerModule, start: SourceStart, h: SourceHandlers) {
     this.#ring = new RingReader(start);
-    this.#worker = spawnWorker(role);
+    this.#worker = spawnWorker(worker);
     let readyOk!: (r: SourceReady) => void, readyFail!: (e: Error) => void;
     let doneOk!: (c: CaptureCounters | null) => void, doneFail!: (e: Error) => void;
     this.ready = new Promise((res, rej) => [readyOk, readyFail] = [res, rej]);
@@ -121,13 +121,21 @@ export class FrameSource {
   /** Capture live through libpcap (the thread needs FFI permission). */
   static capture(settings: CaptureSettings, handlers: SourceHandlers): FrameSource {
     const start: SourceStart = { kind: "capture", settings, ...newShared() };
-    return new FrameSource("plumbum:pcap", start, handlers);
+    return new FrameSource(
+      { role: "plumbum:pcap", url: new URL("./pcap_worker.ts", import.meta.url) },
+      start,
+      handlers,
+    );
   }
 
   /** Read a capture file through the live path. */
   static file(settings: FileSettings, handlers: SourceHandlers): FrameSource {
     const start: SourceStart = { kind: "file", settings, ...newShared() };
-    return new FrameSource("plumbum:file", start, handlers);
+    return new FrameSource(
+      { role: "plumbum:file", url: new URL("./file_worker.ts", import.meta.url) },
+      start,
+      handlers,
+    );
   }
 
   /** Ask the thread to stop; {@link FrameSource.done} resolves once what it read is handled. */
