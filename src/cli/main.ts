@@ -157,7 +157,7 @@ export function buildProgram(result: { code: number }): Command {
     )
     .addOption(runOpt())
     .addOption(dirOpt())
-    .action(async (o) => {
+    .action((o) => {
       result.code = runExport(o);
     });
 

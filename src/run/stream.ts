@@ -15,7 +15,6 @@
 
 import { byScore, type DomainFinding } from "../analysis/analyze.ts";
 import { type ModelConfig, roundScore } from "../analysis/model.ts";
-import type { WindowResult } from "../analysis/window.ts";
 import { emptyStats } from "../ingest/frames.ts";
 import type { FileStats } from "../ingest/types.ts";
 import type { CaptureCounters, CaptureSettings, FileSettings } from "../ingest/live/protocol.ts";
