@@ -25,3 +25,14 @@ export function realPathIn(path: string): string {
     return path;
   }
 }
+
+/** Whether the real path `path` is `folder` (a real path too) or inside it. */
+export function isWithin(path: string, folder: string): boolean {
+  return path === folder || path.startsWith(folder.endsWith("/") ? folder : `${folder}/`);
+}
+
+/** Write all of `b` (a write may take only part of it). */
+export function writeAll(w: { writeSync(b: Uint8Array): number }, b: Uint8Array): void {
+  let off = 0;
+  while (off < b.length) off += w.writeSync(b.subarray(off));
+}

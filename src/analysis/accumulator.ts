@@ -24,7 +24,7 @@ import { recognizeLookalikes } from "./lookalike.ts";
 import { recognizeTool } from "./tools.ts";
 import { addressChannelStrength, dataAnswerRatio } from "./model.ts";
 import type { DomainEvidence, DomainFeatures } from "./types.ts";
-import { headerInName } from "../evidence/payload.ts";
+import { headerInName } from "./file_header.ts";
 
 export type { DomainEvidence, DomainFeatures } from "./types.ts";
 

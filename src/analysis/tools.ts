@@ -46,16 +46,16 @@ const CLIENT_ID_CHARS = 12;
 function dnsttSession(parts: string[]): { names: number; prefix: string } | null {
   const data = parts.map((p) => p.replaceAll(".", "")).filter((p) => BASE32_DATA.test(p));
   if (data.length < 10 || data.length < 0.8 * parts.length) return null;
+  const distinct = new Set(data);
   const counts = new Map<string, number>();
-  for (const d of new Set(data)) {
+  for (const d of distinct) {
     const k = d.slice(0, CLIENT_ID_CHARS);
     counts.set(k, (counts.get(k) ?? 0) + 1);
   }
-  const distinct = new Set(data).size;
   let best = "", n = 0;
   for (const [k, c] of counts) if (c > n) [best, n] = [k, c];
   // One prefix over distinct names: a name asked again does not count twice.
-  return n >= 10 && n >= 0.8 * distinct ? { names: n, prefix: best } : null;
+  return n >= 10 && n >= 0.8 * distinct.size ? { names: n, prefix: best } : null;
 }
 
 /**

@@ -4,10 +4,13 @@
  * @module
  */
 
+import { isWithin, writeAll } from "../files.ts";
 import type { DomainFinding } from "../analysis/analyze.ts";
 import { atLeast, type ModelConfig, SEVERITIES, type Severity } from "../analysis/model.ts";
 import { reportData, reportHtml } from "../present/report.ts";
-import { carve, payloadSummary } from "../evidence/carve.ts";
+import { carve } from "../evidence/carve.ts";
+import { keepCarving } from "../workspace/carving.ts";
+import { StoreError } from "../store/errors.ts";
 import { carveDocument, streamKey, streamLine } from "../present/carve.ts";
 import { VERSION } from "../version.ts";
 import { ConfigError, defaultConfigText, type PlumbumConfig, resolveModel } from "../config/config.ts";
@@ -300,7 +303,7 @@ function writeOutput(path: string | undefined, ws: Workspace, text: string, what
   }
   const file = openOutputFile(path, ws, "-o", what);
   try {
-    for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
+    writeAll(file, bytes);
   } catch (e) {
     throw new UsageError(`-o: cannot write ${escapeTerminal(path)}: ${(e as Error).message}`);
   } finally {
@@ -401,7 +404,7 @@ function carveFolder(dir: string, ws: Workspace, force: boolean): void {
         return null;
       }
     })();
-  if (wsReal !== null && (real === wsReal || real.startsWith(`${wsReal}/`))) {
+  if (wsReal !== null && isWithin(real, wsReal)) {
     if (entries === null) Deno.removeSync(dir);
     throw new UsageError(
       `-o: ${shown} is inside the workspace ${escapeTerminal(ws.dir)}/: carve into a folder of its own`,
@@ -445,7 +448,7 @@ export async function runCarve(
       const path = `${dir}/${s.direction}-${fileSafe(cl.client)}${several ? `-s${s.session}` : ""}.bin`;
       const f = openOutputFile(path, ws, "-o", "the carved data");
       try {
-        for (let at = 0; at < s.bytes.length;) at += f.writeSync(s.bytes.subarray(at));
+        writeAll(f, s.bytes);
       } finally {
         f.close();
       }
@@ -458,13 +461,11 @@ export async function runCarve(
   writeOutput(`${dir}/carve.json`, ws, json, "the carving");
   // Kept with the run: explain, export, the MCP server, the dashboard and the report show it.
   if (c.sources.some((s) => s.status === "read")) {
-    const store = openStore(ws);
     try {
-      store.saveCarving(c.run, c.domain, payloadSummary(c));
+      keepCarving(ws.dbPath, c);
     } catch (e) {
+      if (e instanceof StoreError) throw new UsageError(escapeTerminal(e.message));
       throw storeProblem(e, ws) ?? e;
-    } finally {
-      store.close();
     }
   }
   if (o.json) out(json);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { writeAll } from "../files.ts";
 import { InputError } from "../ingest/source.ts";
 import { ingestSources, type SourcesOptions, type SourcesProgress } from "../run/ingest.ts";
 import type { FileStats } from "../ingest/types.ts";
@@ -40,11 +41,6 @@ export function out(text: string): void {
 /** Write a line to stderr. */
 export function err(text: string): void {
   writeAll(Deno.stderr, enc.encode(text + "\n"));
-}
-
-function writeAll(w: { writeSync(b: Uint8Array): number }, b: Uint8Array): void {
-  let off = 0;
-  while (off < b.length) off += w.writeSync(b.subarray(off));
 }
 
 /** Parse a comma-separated list of ports. */

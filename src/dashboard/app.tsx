@@ -17,7 +17,7 @@ import { escapeTerminal } from "../present/escape.ts";
 import { saveReport } from "../workspace/report.ts";
 import { carve, payloadSummary } from "../evidence/carve.ts";
 import { payloadEvidence } from "../present/carve.ts";
-import { Store } from "../store/store.ts";
+import { keepCarving } from "../workspace/carving.ts";
 import {
   clock,
   count,
@@ -93,12 +93,7 @@ async function carveNote(data: DashboardData, run: RunRecord, domain: string): P
     }
     let kept = "kept with the run";
     try {
-      const store = Store.open(data.reader.path);
-      try {
-        store.saveCarving(c.run, c.domain, payloadSummary(c));
-      } finally {
-        store.close();
-      }
+      keepCarving(data.reader.path, c);
     } catch (e) {
       kept = e instanceof Deno.errors.NotCapable ? "not kept (the dashboard has no write access)" : "not kept";
     }

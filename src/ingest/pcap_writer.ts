@@ -6,6 +6,8 @@
  * @module
  */
 
+import { writeAll } from "../files.ts";
+
 /** Bytes buffered before a write. */
 const BUFFER_BYTES = 1 << 18;
 
@@ -62,7 +64,7 @@ export class PcapWriter {
   }
 
   #write(bytes: Uint8Array): void {
-    for (let at = 0; at < bytes.length;) at += this.#file.writeSync(bytes.subarray(at));
+    writeAll(this.#file, bytes);
   }
 
   /** Write what is buffered (an error of the file, such as a full disk, is thrown). */

@@ -14,6 +14,7 @@
  */
 
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/dist/esm/server/mcp.d.ts"
+import { isWithin } from "../files.ts";
 import type { OpenedInput } from "../ingest/source.ts";
 import { McpServer, ResourceTemplate } from "npm:@modelcontextprotocol/sdk@1.32.2/server/mcp.js";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/dist/esm/server/completable.d.ts"
@@ -30,9 +31,9 @@ import { ResultsReader } from "../store/reader.ts";
 import { isReadableRun, type RunRecord } from "../store/types.ts";
 import { VERSION } from "../version.ts";
 import { saveReport } from "../workspace/report.ts";
-import { carve, type Carving, payloadSummary } from "../evidence/carve.ts";
+import { carve } from "../evidence/carve.ts";
+import { keepCarving } from "../workspace/carving.ts";
 import { carveDocument, streamLine } from "../present/carve.ts";
-import { Store } from "../store/store.ts";
 import { OutputRefused } from "../workspace/output.ts";
 
 /** Options of {@link createServer}. */
@@ -605,14 +606,14 @@ export function createServer(o: McpServerOptions): { server: McpServer; close: (
             // Said by the carving (missing).
             continue;
           }
-          if (real !== rootReal && !real.startsWith(rootReal.endsWith("/") ? rootReal : `${rootReal}/`)) {
+          if (!isWithin(real, rootReal)) {
             throw new Answer(
               `run #${run.id} read ${q(s.path)}, outside the server's root folder: carve it with plumbum carve`,
             );
           }
         }
         const c = await carve(run, f.domain, { pcap: null, client: a.client });
-        if (c.sources.some((s) => s.status === "read")) saveCarvingIn(ws.dbPath, c);
+        if (c.sources.some((s) => s.status === "read")) keepCarving(ws.dbPath, c);
         const doc = carveDocument(c, {}, null);
         let bytes;
         if (a.bytes !== undefined) {
@@ -874,7 +875,7 @@ function openUnderRoot(root: string, path: string): OpenedInput {
     } catch {
       throw new Answer(`${q(path)} changed while it was opened; try again`);
     }
-    if (real !== rootReal && !real.startsWith(rootReal.endsWith("/") ? rootReal : `${rootReal}/`)) {
+    if (!isWithin(real, rootReal)) {
       throw new Answer(`${q(path)} is outside the server's root folder; only files under it can be analyzed`);
     }
     if (info.dev !== held.dev || info.ino !== held.ino || held.ino === null) {
@@ -885,15 +886,5 @@ function openUnderRoot(root: string, path: string): OpenedInput {
   } catch (e) {
     file.close();
     throw e;
-  }
-}
-
-/** Keep a carving with its run (the server writes only when started with --allow-apply). */
-function saveCarvingIn(dbPath: string, c: Carving): void {
-  const store = Store.open(dbPath);
-  try {
-    store.saveCarving(c.run, c.domain, payloadSummary(c));
-  } finally {
-    store.close();
   }
 }

@@ -27,7 +27,7 @@ import { atLeast, roundScore, SEVERITIES, type Severity } from "../analysis/mode
 import type { ResultsReader, TableRow } from "../store/reader.ts";
 import type { RunRecord } from "../store/types.ts";
 import { displayText } from "./escape.ts";
-import { evidenceLines } from "./text.ts";
+import { evidenceLines, fmtTime } from "./text.ts";
 
 /** Findings written out in full at most (the rest are rows of the table). */
 export const MAX_DETAILS = 100;
@@ -90,11 +90,6 @@ const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("bas
 /** A traffic or user string as the page shows it. */
 const show = (s: string) => escapeHtml(displayText(s));
 
-function when(ts: number | null | undefined): string {
-  if (typeof ts !== "number" || !Number.isFinite(ts)) return "-";
-  return new Date(ts * 1000).toISOString().replace(".000Z", "Z");
-}
-
 const num = (n: number) => n.toLocaleString("en-US");
 
 /** A component's share of the score as an SVG bar (SVG attributes, not style: the CSP allows no inline style). */
@@ -123,7 +118,9 @@ function runSection(d: ReportData): string {
   return `<section id="run"><h2>Run #${r.id}</h2>
 <dl>
 <dt>Sources</dt><dd><ul>${sources || "<li>-</li>"}</ul></dd>
-<dt>Time span</dt><dd>${when(Number.isFinite(first) ? first : null)} – ${when(Number.isFinite(last) ? last : null)}</dd>
+<dt>Time span</dt><dd>${fmtTime(Number.isFinite(first) ? first : null)} – ${
+    fmtTime(Number.isFinite(last) ? last : null)
+  }</dd>
 <dt>Traffic</dt><dd>${num(sum("packets"))} packets, ${num(r.transactions)} DNS transactions, ${
     num(sum("malformed"))
   } malformed skipped, ${num(d.rows.length)} domains</dd>

@@ -55,8 +55,8 @@ export function isoTime(ts: number | null): string {
   return isNaN(d.getTime()) ? String(ts) : d.toISOString();
 }
 
-/** {@link isoTime} without zero milliseconds, for evidence lines. */
-function fmtTime(ts: number): string {
+/** {@link isoTime} without zero milliseconds, for evidence lines and the report. */
+export function fmtTime(ts: number | null): string {
   return isoTime(ts).replace(".000Z", "Z");
 }
 

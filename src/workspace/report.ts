@@ -12,6 +12,7 @@ import type { ResultsReader } from "../store/reader.ts";
 import type { RunRecord } from "../store/types.ts";
 import { VERSION } from "../version.ts";
 import { openOutput, workspaceFiles } from "./output.ts";
+import { writeAll } from "../files.ts";
 
 /** Write the report of `run` (findings from `floor` up) to `dir/reports/run-N.html`; returns its path and size. */
 export function saveReport(
@@ -25,7 +26,7 @@ export function saveReport(
   const path = `${dir}/reports/run-${run.id}.html`;
   const file = openOutput(path, workspaceFiles(dir), { option: "report", what: "the report", shown: path });
   try {
-    for (let at = 0; at < bytes.length;) at += file.writeSync(bytes.subarray(at));
+    writeAll(file, bytes);
   } finally {
     file.close();
   }
