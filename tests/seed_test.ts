@@ -4,6 +4,7 @@ import { Analyzer } from "../src/analysis/analyze.ts";
 import { presetModel } from "../src/analysis/model.ts";
 import { replaySeed, SEED_MAX_CHARS, seedWith } from "../src/analysis/seed.ts";
 import { BoundedCounts } from "../src/analysis/sketch.ts";
+import { SqliteSeedSpill } from "../src/store/seed_spill.ts";
 import type { RData, Transaction } from "../src/ingest/types.ts";
 import { tx } from "./helpers/transaction.ts";
 
@@ -134,4 +135,82 @@ Deno.test("bounded counts: numbers and other keys share one bound, whichever kin
   for (const k of [28, 1, 1, -1, 65399, 5]) c.add(k);
   assert.deepEqual(c.top(5), [["1", 2], ["-1", 1], ["28", 1]]);
   assert.equal(c.other, 2);
+});
+
+/** Many domains asked a few times, one busy domain among them all along, and one of every RDATA kind. */
+function interleaved(): Transaction[] {
+  const out: Transaction[] = [];
+  let ts = 1_700_000_000;
+  for (let i = 0; i < 600; i++) {
+    out.push(tx({
+      query: `${(i * 7919).toString(36)}x${i}.busy.example`,
+      ts: ts += 0.25,
+      answers: [{ name: "", type: 16, class: 1, ttl: 0, rdlength: 9, data: { kind: "txt", strings: [`ack${i}`] } }],
+    }));
+    // Each small domain is asked again a while later (after a spill), some often enough to outgrow a seed.
+    if (i % 3 === 0) out.push(tx({ query: `n${i}.few${i % 90}.example`, ts: ts += 0.1, client: `10.0.0.${i % 250}` }));
+    if (i === 300) out.push(everyKind(ts += 1));
+  }
+  out.push(everyKind(ts += 1));
+  return out;
+}
+
+Deno.test("spill: seeds kept on disk give the same findings, counts and partial scorings as seeds in memory", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const spill = new SqliteSeedSpill(`${dir}/spill`);
+    // The spill's file is gone from the folder as soon as it is open.
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+    const memory = new Analyzer({ model: presetModel("tunnel") });
+    const spilled = new Analyzer({ model: presetModel("tunnel"), spill, spillAt: 7 });
+    memory.trackChanges();
+    spilled.trackChanges();
+    const txs = interleaved();
+    let puts = 0, takes = 0;
+    const put = spill.put.bind(spill), take = spill.take.bind(spill);
+    spill.put = (seeds) => (puts++, put(seeds));
+    spill.take = (d) => {
+      const s = take(d);
+      if (s !== "") takes++;
+      return s;
+    };
+    for (const [i, t] of txs.entries()) {
+      assert.equal(spilled.add(t), memory.add(t));
+      if (i === 500) {
+        // A live run's window: the changed domains score the same, with their spilled seeds.
+        const changed = memory.takeChanged();
+        assert.deepEqual(spilled.takeChanged(), changed);
+        const want = new Map([...memory.scored(undefined, changed)].map((f) => [f.domain, f]));
+        const got = new Map([...spilled.scored(undefined, changed)].map((f) => [f.domain, f]));
+        assert.deepEqual(got, want);
+      }
+    }
+    assert.ok(puts > 10, `${puts} spills`);
+    // Domains spilled and then grown into an accumulator took their seeds back (busy.example, the often asked).
+    assert.ok(takes >= 2, `${takes} seeds taken back`);
+    assert.equal(spilled.domainCount, memory.domainCount);
+    assert.deepEqual(spilled.findings(), memory.findings());
+    assert.deepEqual(spilled.findings(presetModel("regularized")), memory.findings(presetModel("regularized")));
+    spill.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("spill: a seed of any characters comes back exactly, joined in the order put", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    using spill = new SqliteSeedSpill(`${dir}/spill`);
+    const wide = "\u0000\u00ff\u0100\ud800 lone surrogate \uffff";
+    spill.put([["b.example", "one"], ["a.example", wide]]);
+    spill.put([["a.example", "\u0080two"]]);
+    assert.equal(spill.get("a.example"), wide + "\u0080two");
+    assert.equal(spill.get("c.example"), "");
+    assert.deepEqual([...spill.entries()], [["a.example", wide + "\u0080two"], ["b.example", "one"]]);
+    assert.equal(spill.take("a.example"), wide + "\u0080two");
+    assert.equal(spill.get("a.example"), "");
+    assert.deepEqual([...spill.entries()], [["b.example", "one"]]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { INDEXED_PER_DOMAIN, MIGRATIONS, READ_TRANSACTIONS, SCHEMA_VERSION } from "../src/store/schema.ts";
 import { Store } from "../src/store/store.ts";
+import { TransactionInserter } from "../src/store/inserter.ts";
+import { newBatch } from "../src/store/batch.ts";
 import type { Transaction } from "../src/ingest/types.ts";
 import { runCli } from "./helpers/cli.ts";
 import { bigCapture } from "./helpers/build.ts";
@@ -538,4 +540,50 @@ Deno.test("apply failing mid-way (a second input that is no capture, after a lar
   assert.equal(next.code, 0, next.stderr);
   assert.match(next.stdout, /run #2/);
   Deno.removeSync(cwd, { recursive: true });
+});
+
+Deno.test("writer thread: domains let go and met again keep their first INDEXED_PER_DOMAIN rows indexed, no more", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/plumbum.db`;
+    const store = Store.open(path);
+    const runId = store.startRun({});
+    // Two domains kept: every batch starts over, and each domain is met again batch after batch.
+    const inserter = new TransactionInserter(path, 2);
+    const domains = ["a.test", "b.test", "c.test", "d.test"];
+    const perBatch = [90, 1, 60, 0];
+    let textBase = 0;
+    for (let k = 0; k < 4; k++) {
+      const b = newBatch(runId, k === 0, textBase);
+      if (k === 0) b.texts.push("10.0.0.1", "10.0.0.53", ...domains, ...domains.map((d) => `q.${d}`));
+      textBase += b.texts.length;
+      domains.forEach((_, d) => {
+        for (let i = 0; i < perBatch[d] + (k === 3 && d === 3 ? 5 : 0); i++) {
+          const r = b.rows++;
+          b.ts[r] = k * 1000 + r;
+          b.qtype[r] = 1;
+          b.client[r] = 0;
+          b.server[r] = 1;
+          b.domain[r] = 2 + d;
+          b.query[r] = 6 + d;
+        }
+      });
+      inserter.insert(b);
+    }
+    inserter.close();
+    const db = new DatabaseSync(path);
+    const rows = db.prepare(
+      "SELECT d.name AS domain, count(*) AS n, sum(code & 1) AS indexed FROM transactions t JOIN domains d ON d.id = t.domain_id GROUP BY d.name ORDER BY d.name",
+    ).all().map((r) => [r.domain, r.n, r.indexed]);
+    db.close();
+    store.close();
+    assert.deepEqual(rows, [
+      ["a.test", 360, INDEXED_PER_DOMAIN],
+      ["b.test", 4, 4],
+      ["c.test", 240, INDEXED_PER_DOMAIN],
+      ["d.test", 5, 5],
+    ]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

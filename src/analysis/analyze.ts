@@ -26,7 +26,7 @@ import {
 import { isUnder, parentDomain } from "./domain.ts";
 import { type Asked, bareServerGroup, bareServerOf, hasDelegatedTld, notAsked, ResolverVantage } from "./vantage.ts";
 import { mayLink, mergeFeatures, siblingGroups } from "./siblings.ts";
-import { ownString, replaySeed, SEED_MAX_CHARS, seedWith } from "./seed.ts";
+import { ownString, replaySeed, SEED_MAX_CHARS, type SeedSpill, seedWith } from "./seed.ts";
 import type { ToolMatch } from "./types.ts";
 import {
   type Component,
@@ -71,7 +71,20 @@ export interface SiteOptions {
 export interface AnalyzerOptions extends SiteOptions {
   /** The scoring model: weights, normalization, thresholds. */
   model: ModelConfig;
+  /** Where seeds go when {@link AnalyzerOptions.spillAt} domains hold one (absent: they stay in memory). */
+  spill?: SeedSpill;
+  /** Domains holding a seed in memory before they go to the spill (default {@link SPILL_AT}). */
+  spillAt?: number;
 }
+
+/**
+ * Domains holding a seed in memory at most, when there is a spill: ~200 bytes each (Map entry, name, seed), so
+ * ~20 MB, and a million domains asked once take that, not 200 MB.
+ */
+export const SPILL_AT = 100_000;
+
+/** Bits of the filter of spilled domains (1 MB): a domain whose bit is clear was never spilled. */
+const SPILLED_BITS = 1 << 23;
 
 /** Where a query name goes: its domain, and its parts under it. */
 interface Route {
@@ -112,6 +125,14 @@ export class Analyzer {
   skipped = 0;
   /** Transactions added so far. */
   transactions = 0;
+  readonly #spill: SeedSpill | null;
+  readonly #spillAt: number;
+  /** Domains whose slot is a seed. */
+  #seeds = 0;
+  /** Domains seen, each once (in memory, in the spill or both). */
+  #known = 0;
+  /** Per hash of a domain name, whether it may have seeds in the spill (null until the first spill). */
+  #spilled: Uint8Array | null = null;
 
   /** An analyzer with no domains yet. */
   constructor(options: AnalyzerOptions) {
@@ -119,11 +140,13 @@ export class Analyzer {
     // Longest suffix first, so a nested C2 zone wins over its parent.
     this.#c2 = [...(options.c2Domains ?? [])].sort((a, b) => b.length - a.length);
     this.#vantage = new ResolverVantage(options.resolvers);
+    this.#spill = options.spill ?? null;
+    this.#spillAt = options.spillAt ?? SPILL_AT;
   }
 
   /** Number of parent domains seen. */
   get domainCount(): number {
-    return this.#domains.size;
+    return this.#known;
   }
 
   /**
@@ -164,19 +187,50 @@ export class Analyzer {
       const slot = this.#domains.get(domain);
       if (typeof slot === "object") acc = slot;
       else {
-        const seed = seedWith(slot ?? "", copy ? null : tx);
+        // A domain back from the spill takes its seed back: memory holds a domain's whole seed or none of it.
+        const before = slot ?? this.#fromSpill(domain, true);
+        if (before === "") this.#known++;
+        const seed = seedWith(before, copy ? null : tx);
         if (seed.length <= SEED_MAX_CHARS) {
-          this.#domains.set(slot === undefined ? ownString(domain) : domain, seed);
+          if (slot === undefined) {
+            this.#domains.set(ownString(domain), seed);
+            if (++this.#seeds >= this.#spillAt && this.#spill !== null) this.#spillSeeds(this.#spill);
+          } else this.#domains.set(domain, seed);
           return domain;
         }
         // The domain earned an accumulator: what it saw so far, then this transaction.
-        acc = this.#grow(domain, slot ?? "");
+        if (slot !== undefined) this.#seeds--;
+        acc = this.#grow(domain, before);
       }
       if (r.domain !== null) r.acc = acc;
     }
     if (copy) acc.addUpstreamCopy();
     else acc.add(tx, parts);
     return domain;
+  }
+
+  /** The seed `domain` has in the spill ("" when none), taken out of it with `take`. */
+  #fromSpill(domain: string, take: boolean): string {
+    const bits = this.#spilled;
+    if (bits === null) return "";
+    const h = nameHash(domain) & (SPILLED_BITS - 1);
+    if ((bits[h >>> 3] & (1 << (h & 7))) === 0) return "";
+    return take ? this.#spill!.take(domain) : this.#spill!.get(domain);
+  }
+
+  /** Every seed in memory to the spill: memory keeps the domains with accumulators, and the seeds to come. */
+  #spillSeeds(spill: SeedSpill): void {
+    const bits = this.#spilled ??= new Uint8Array(SPILLED_BITS >>> 3);
+    const seeds: [string, string][] = [];
+    for (const [domain, slot] of this.#domains) {
+      if (typeof slot !== "string") continue;
+      seeds.push([domain, slot]);
+      this.#domains.delete(domain);
+      const h = nameHash(domain) & (SPILLED_BITS - 1);
+      bits[h >>> 3] |= 1 << (h & 7);
+    }
+    spill.put(seeds);
+    this.#seeds = 0;
   }
 
   /** A new accumulator for `domain` with its seed replayed into it (in its place from now on). */
@@ -226,12 +280,16 @@ export class Analyzer {
 
   *#eachSummary(only?: Iterable<string>): Generator<DomainSummary> {
     if (only === undefined) {
+      // A domain is in memory or in the spill, never both.
+      if (this.#spilled !== null) {
+        for (const [domain, seed] of this.#spill!.entries()) yield this.#summary(domain, seed);
+      }
       for (const [domain, slot] of this.#domains) yield this.#summary(domain, slot);
       return;
     }
     for (const domain of only) {
-      const slot = this.#domains.get(domain);
-      if (slot !== undefined) yield this.#summary(domain, slot);
+      const slot = this.#domains.get(domain) ?? this.#fromSpill(domain, false);
+      if (slot !== "") yield this.#summary(domain, slot);
     }
   }
 
@@ -278,6 +336,13 @@ export class Analyzer {
   findings(model: ModelConfig = this.#model): DomainFinding[] {
     return byScore([...this.scored(model)]);
   }
+}
+
+/** FNV-1a of a name's characters (for the filter of spilled domains). */
+function nameHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 function* featuresOf(summaries: Iterable<DomainSummary>): Generator<DomainFeatures> {

@@ -319,3 +319,23 @@ export function replaySeed(seed: string, sink: SeedSink): void {
     else sink.addUpstreamCopy();
   }
 }
+
+/**
+ * Where seeds go when many domains hold one: a table on disk, so that the
+ * memory an analyzer holds does not grow with the number of domains asked a
+ * few times each (a day at a resolver: millions). A domain's seeds come back
+ * joined in the order they were put. The analyzer takes a domain's seed back
+ * when the domain is asked again, so a domain's seed is in memory or in the
+ * spill, and replayed it is the domain's transactions in order: the findings
+ * are the same.
+ */
+export interface SeedSpill {
+  /** Keep these domains' seeds (each domain at most once in a call). */
+  put(seeds: Iterable<readonly [domain: string, seed: string]>): void;
+  /** The seeds kept for `domain`, joined in the order put ("" when none). */
+  get(domain: string): string;
+  /** As {@link get}, and forget them. */
+  take(domain: string): string;
+  /** Every domain kept, each once with its seeds joined, in the order of their names. */
+  entries(): Iterable<[domain: string, seed: string]>;
+}

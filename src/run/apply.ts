@@ -12,6 +12,7 @@ import { byScore, type DomainFinding } from "../analysis/analyze.ts";
 import { atLeast, type ModelConfig } from "../analysis/model.ts";
 import type { FileStats } from "../ingest/types.ts";
 import type { Store } from "../store/store.ts";
+import type { SqliteSeedSpill } from "../store/seed_spill.ts";
 import type { RunRecord } from "../store/types.ts";
 import type { SourcesProgress } from "./ingest.ts";
 import { type Input, inputPath } from "../ingest/source.ts";
@@ -46,13 +47,16 @@ export async function applyFiles(store: Store, inputs: Input[], o: ApplyFilesOpt
   const t0 = performance.now();
   const release = store.holdLease(runId);
   const writer = o.storeTransactions ? store.transactionWriter(runId) : null;
+  let spill: SqliteSeedSpill | null = null;
   try {
+    spill = store.seedSpill(runId);
     const pipeline = new Pipeline({
       model: o.model,
       c2Domains: o.c2Domains,
       dnsPorts: o.dnsPorts,
       resolvers: o.resolvers,
       writer,
+      spill,
     });
     const stats = await pipeline.ingest(inputs, { sha256: true, onSourcesProgress: o.onSourcesProgress });
     await pipeline.end();
@@ -90,6 +94,7 @@ export async function applyFiles(store: Store, inputs: Input[], o: ApplyFilesOpt
     }
     throw e;
   } finally {
+    spill?.close();
     release();
   }
 }

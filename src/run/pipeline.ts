@@ -9,6 +9,7 @@
 
 import { Analyzer, type DomainFinding } from "../analysis/analyze.ts";
 import type { ModelConfig } from "../analysis/model.ts";
+import type { SeedSpill } from "../analysis/seed.ts";
 import { TumblingWindows, type WindowResult } from "../analysis/window.ts";
 import { DnsDecoder } from "../ingest/dns.ts";
 import { FrameDecoder } from "../ingest/frames.ts";
@@ -38,6 +39,8 @@ export interface PipelineOptions extends Partial<RunSettings> {
   model: ModelConfig;
   /** Stores every transaction with its domain (null or absent: nothing stored). */
   writer?: TransactionWriter | null;
+  /** Where the whole-stream analyzer puts the seeds of domains asked a few times (absent: memory). */
+  spill?: SeedSpill;
   /** Tumbling windows beside the whole-stream view. */
   windows?: {
     secs: number;
@@ -69,7 +72,7 @@ export class Pipeline {
   constructor(options: PipelineOptions) {
     this.#o = options;
     const site = { c2Domains: options.c2Domains, resolvers: options.resolvers };
-    this.analyzer = new Analyzer({ model: options.model, ...site });
+    this.analyzer = new Analyzer({ model: options.model, ...site, spill: options.spill });
     this.#writer = options.writer ?? null;
     const w = options.windows;
     this.#storeLimit = this.#storeBudget = w?.storeLimit ?? Infinity;

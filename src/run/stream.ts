@@ -21,6 +21,7 @@ import type { CaptureCounters, CaptureSettings, FileSettings } from "../ingest/l
 import { forEachFrame } from "../ingest/live/protocol.ts";
 import { FrameSource, type SourceReady } from "../ingest/live/source.ts";
 import type { Store } from "../store/store.ts";
+import type { SqliteSeedSpill } from "../store/seed_spill.ts";
 import type { RunRecord, SourceRecord } from "../store/types.ts";
 import { Pipeline, type RunSettings, settingsRecord } from "./pipeline.ts";
 import { realPathIn } from "../files.ts";
@@ -217,14 +218,21 @@ export class StreamRun {
     });
     const t0 = performance.now();
     const release = store.holdLease(runId);
+    let spill: SqliteSeedSpill | null = null;
     try {
-      return await this.#run(runId, t0);
+      spill = store.seedSpill(runId);
+      return await this.#run(runId, t0, spill);
+    } catch (e) {
+      // The spill could not be made (its folder is full): the run never began.
+      if (spill === null) store.failRun(runId, (e as Error).message);
+      throw e;
     } finally {
+      spill?.close();
       release();
     }
   }
 
-  async #run(runId: number, t0: number): Promise<StreamResult> {
+  async #run(runId: number, t0: number, spill: SqliteSeedSpill): Promise<StreamResult> {
     const o = this.#o;
     const store = this.#store;
     const src = o.source;
@@ -244,6 +252,7 @@ export class StreamRun {
       dnsPorts: o.dnsPorts,
       resolvers: o.resolvers,
       writer,
+      spill,
       windows: {
         secs: o.windowSecs,
         storeLimit: o.storeLimit,

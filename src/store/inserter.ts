@@ -14,6 +14,11 @@ import { INDEXED_PER_DOMAIN, packCode, RUN_SPAN } from "./schema.ts";
 const ROWS_PER_INSERT = 64;
 /** Host numbers the writer thread keeps by address before it starts over (bounds its memory). */
 const HOSTS_KEPT = 1 << 16;
+/**
+ * Domains the writer thread keeps (id, and rows stored in this run) before it starts over at the next batch: a
+ * million domains asked once held 100 MB here. A domain met again after that has its indexed rows counted.
+ */
+export const DOMAINS_KEPT = 1 << 16;
 
 /** The id of `value` in a shared lookup table (domains, hosts): `add` inserts it unless present, `get` reads its id. */
 function tableId(add: StatementSync, get: StatementSync, value: string): number {
@@ -78,8 +83,14 @@ class RowInserter {
 export class TransactionInserter {
   readonly #db: DatabaseSync;
   readonly #rows: RowInserter;
-  /** Per domain: its id and the rows stored so far in this run. */
+  /** Per domain: its id and the rows stored so far in this run (up to {@link DOMAINS_KEPT} domains). */
   readonly #domains = new Map<string, { id: number; rows: number }>();
+  readonly #domainsKept: number;
+  /** The run whose rows this inserter writes, once a batch said (the range of its row ids). */
+  #runId = -1;
+  /** Whether domains were let go (one met again may have rows stored). */
+  #forgot = false;
+  readonly #indexedRows: StatementSync;
   /** Rows of the run stored so far (the next id is runId * 2^32 + this). */
   #seq = 0;
   readonly #addDomain: StatementSync;
@@ -97,7 +108,9 @@ export class TransactionInserter {
   readonly #names: RowInserter;
   written = 0;
 
-  constructor(path: string) {
+  /** `domainsKept`: as {@link DOMAINS_KEPT} (smaller in tests). */
+  constructor(path: string, domainsKept = DOMAINS_KEPT) {
+    this.#domainsKept = domainsKept;
     this.#db = new DatabaseSync(path);
     this.#db.exec("PRAGMA busy_timeout = 5000");
     this.#db.exec("PRAGMA synchronous = NORMAL");
@@ -118,6 +131,10 @@ export class TransactionInserter {
     this.#domainId = this.#db.prepare("SELECT id FROM domains WHERE name = ?");
     this.#addHost = this.#db.prepare("INSERT OR IGNORE INTO hosts (address) VALUES (?)");
     this.#hostIdOf = this.#db.prepare("SELECT id FROM hosts WHERE address = ?");
+    // Through the partial index of the indexed rows (its WHERE as written in the schema).
+    this.#indexedRows = this.#db.prepare(
+      `SELECT count(*) AS n FROM (SELECT 1 FROM transactions WHERE domain_id = ? AND id >= ? AND id < ? AND code & 1 = 1 LIMIT ${INDEXED_PER_DOMAIN})`,
+    );
   }
 
   /** The number of the host whose address is text number `text` of the batch table. */
@@ -140,7 +157,11 @@ export class TransactionInserter {
   #domain(domain: string): { id: number; rows: number } {
     let d = this.#domains.get(domain);
     if (d === undefined) {
-      d = { id: tableId(this.#addDomain, this.#domainId, domain), rows: 0 };
+      const id = tableId(this.#addDomain, this.#domainId, domain);
+      // Only the indexed rows matter (the first INDEXED_PER_DOMAIN of the run): they are all stored by now.
+      const lo = this.#runId * RUN_SPAN;
+      const rows = this.#forgot ? (this.#indexedRows.get(id, lo, lo + RUN_SPAN) as { n: number }).n : 0;
+      d = { id, rows };
       this.#domains.set(domain, d);
     }
     return d;
@@ -151,6 +172,12 @@ export class TransactionInserter {
     const t = this.#texts;
     if (b.reset) t.length = this.#textHosts.length = this.#textNames.length = 0;
     if (t.length !== b.textBase) throw new Error(`text table out of step (${t.length}, batch starts at ${b.textBase})`);
+    this.#runId = b.runId;
+    // Between batches, when every row before is in the table.
+    if (this.#domains.size >= this.#domainsKept) {
+      this.#domains.clear();
+      this.#forgot = true;
+    }
     for (const x of b.texts) {
       t.push(x);
       this.#textHosts.push(-1);

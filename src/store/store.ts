@@ -22,6 +22,7 @@ import { RunLock, runLockPath } from "./run_lock.ts";
 import { MIGRATIONS, runIds, SCHEMA_VERSION } from "./schema.ts";
 import { isLiveConfig, type RunResults } from "./types.ts";
 import { TransactionWriter } from "./writer.ts";
+import { SqliteSeedSpill } from "./seed_spill.ts";
 
 /** The Plumbum database, opened to write runs (and read them back). */
 export class Store extends ResultsReader {
@@ -182,6 +183,15 @@ export class Store extends ResultsReader {
    */
   transactionWriter(runId: number): TransactionWriter {
     return new TransactionWriter(this.path, runId);
+  }
+
+  /**
+   * Where run `runId`'s analyzer puts the seeds of domains asked a few times
+   * (see seed_spill.ts): a file beside the database, gone from the directory
+   * once open. Close it when the run's findings are stored.
+   */
+  seedSpill(runId: number): SqliteSeedSpill {
+    return new SqliteSeedSpill(`${this.path}-spill-${runId}-${Deno.pid}`);
   }
 
   /**
