@@ -381,7 +381,7 @@ Deno.test("format is chosen by content, not by name; unreadable inputs name the 
   const junk = tempFile(new TextEncoder().encode("hello world\n"), ".pcap");
   await assert.rejects(
     () => ingestFile(junk),
-    (e: Error) => e.message.includes(junk) && /not a PCAP, pcapng or Zeek/.test(e.message),
+    (e: Error) => e.message.includes(junk) && /not a PCAP, pcapng, dnstap or Zeek/.test(e.message),
   );
   Deno.removeSync(junk);
   await assert.rejects(() => ingestFile("/nonexistent/x.pcap"), /no such file/);

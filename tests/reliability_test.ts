@@ -130,7 +130,7 @@ Deno.test({
       );
       const zeros = await peak(["validate", `${dir}/zeros.gz`]);
       assert.equal(zeros.code, 1);
-      assert.match(zeros.stderr, /not a PCAP, pcapng or Zeek dns\.log file/);
+      assert.match(zeros.stderr, /not a PCAP, pcapng, dnstap or Zeek dns\.log file/);
       assert.ok(zeros.mb < 300, `zeros: ${zeros.mb.toFixed(0)} MB`);
       const line = await peak(["validate", `${dir}/line.log.gz`]);
       assert.equal(line.code, 0, line.stderr);

@@ -525,7 +525,7 @@ Deno.test("apply failing mid-way (a second input that is no capture, after a lar
   Deno.writeTextFileSync(`${cwd}/bad.pcap.gz`, "these bytes are no capture at all\n".repeat(200));
   const bad = await runCli(["apply", big, "bad.pcap.gz"], undefined, { cwd });
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /bad\.pcap\.gz: not a PCAP, pcapng or Zeek dns\.log file/);
+  assert.match(bad.stderr, /bad\.pcap\.gz: not a PCAP, pcapng, dnstap or Zeek dns\.log file/);
   const runs = JSON.parse((await runCli(["runs", "--json"], undefined, { cwd })).stdout).runs as {
     status: string;
     error: string;

@@ -183,7 +183,20 @@ Deno.test("stream: errors a user meets first are one sentence, exit 1", async ()
   try {
     const none = await runCli(["stream", "--dir", dir]);
     assert.equal(none.code, 1);
-    assert.match(none.stderr, /-i INTERFACE to capture .* or --read FILE/);
+    assert.match(none.stderr, /-i INTERFACE to capture .*, --read FILE .*, or --dnstap unix:/);
+    // --dnstap: an address it can listen on, never a file that is there already, never with --save or a dnstap --read.
+    const bad = await runCli(["stream", "--dnstap", "udp:1.2.3.4:5", "--dir", dir]);
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /^plumbum: --dnstap: "udp:1\.2\.3\.4:5" is neither unix:\/path nor tcp:HOST:PORT\n$/);
+    const port = await runCli(["stream", "--dnstap", "tcp:127.0.0.1:99999", "--dir", dir]);
+    assert.match(port.stderr, /--dnstap: tcp: needs HOST:PORT/);
+    const save = await runCli(["stream", "--dnstap", `unix:${dir}/s.sock`, "--save", `${dir}/x.pcap`, "--dir", dir]);
+    assert.match(save.stderr, /--save goes with -i/);
+    await Deno.writeTextFile(`${dir}/notes.txt`, "keep me");
+    const taken = await runCli(["stream", "--dnstap", `unix:${dir}/notes.txt`, "--dir", dir], undefined, { net: true });
+    assert.equal(taken.code, 1, taken.stderr);
+    assert.match(taken.stderr, /notes\.txt exists and is not a socket: name a new path for --dnstap/);
+    assert.equal(await Deno.readTextFile(`${dir}/notes.txt`), "keep me");
     const both = await runCli(["stream", "-i", "lo", "--read", sample, "--dir", dir]);
     assert.equal(both.code, 1);
     const speed = await runCli(["stream", "--read", sample, "--speed", "fast", "--dir", dir]);

@@ -78,7 +78,7 @@ export function buildProgram(result: { code: number }): Command {
 
   program.command("validate")
     .description("parse each file and report what it holds: packets, DNS messages, transactions, malformed parts")
-    .argument("<files...>", "captures or Zeek dns.log files (- for standard input)")
+    .argument("<files...>", "captures, dnstap or Zeek dns.log files (- for standard input)")
     .option("--json", "print one JSON document")
     .addOption(dnsPorts)
     .action(async (files: string[], o: { json?: boolean; dnsPorts: number[] }) => {
@@ -89,7 +89,7 @@ export function buildProgram(result: { code: number }): Command {
     .description(
       "dry run: what apply would analyze (files, time span, domains, distinct names, clients, record types, expected time)",
     )
-    .argument("<files...>", "captures or Zeek dns.log files (- for standard input)")
+    .argument("<files...>", "captures, dnstap or Zeek dns.log files (- for standard input)")
     .option("--json", "print one JSON document")
     .addOption(c2Opt())
     .addOption(dnsPorts)
@@ -107,7 +107,7 @@ export function buildProgram(result: { code: number }): Command {
 
   program.command("apply")
     .description("ingest, score every parent domain, store the run, print the findings")
-    .argument("<files...>", "captures or Zeek dns.log files (- for standard input)")
+    .argument("<files...>", "captures, dnstap or Zeek dns.log files (- for standard input)")
     .addOption(c2Opt())
     .option(
       "--weights <preset>",
@@ -310,6 +310,10 @@ It needs a terminal; for scripts use show, explain and export.`,
     .option("--list-interfaces", "list the interfaces libpcap can open, and exit")
     .option("--read <file>", "replay a capture (pcap, pcapng, gzip) through the live path instead; needs no privileges")
     .option("--speed <speed>", "with --read: max, realtime, or a multiple of real time", "max")
+    .option(
+      "--dnstap <address>",
+      "listen for resolvers' dnstap instead (unix:/path.sock or tcp:HOST:PORT): the real client behind the resolver",
+    )
     .addOption(
       new Option("--window <secs>", "window length in seconds").default(60).argParser(numOpt("--window", 0.001)),
     )
@@ -367,7 +371,14 @@ Examples:
   sudo plumbum stream -i eth0 --window 60 --threshold 40
   plumbum stream --list-interfaces
   sudo plumbum stream -i any | jq 'select(.severity == "CRITICAL")'
-  plumbum stream --read capture.pcap --speed 10 --window 30`,
+  plumbum stream --read capture.pcap --speed 10 --window 30
+  plumbum stream --dnstap unix:/run/plumbum/dnstap.sock --window 60
+
+With --dnstap, point the resolver at the socket (BIND: dnstap { client; };
+dnstap-output unix "/run/plumbum/dnstap.sock"; Unbound: dnstap-enable: yes,
+dnstap-socket-path, dnstap-log-client-query-messages and
+dnstap-log-client-response-messages: yes). The resolver's own upstream
+messages are counted and left out: the clients are the ones asking it.`,
     )
     .action(async (o) => {
       result.code = await runStream(o);

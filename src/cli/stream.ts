@@ -22,6 +22,7 @@ import { err, out, UsageError } from "./common.ts";
 import { productionReact } from "./dashboard.ts";
 import { envVar } from "../env.ts";
 import { ResultsReader } from "../store/reader.ts";
+import { parseDnstapListen } from "../ingest/live/dnstap_source.ts";
 import { prepareRun } from "./analyst.ts";
 import { checkOutputFile, openStore, ownFiles, storeProblem } from "./workspace.ts";
 
@@ -30,6 +31,7 @@ export interface StreamCliOptions {
   interface?: string;
   listInterfaces?: boolean;
   read?: string;
+  dnstap?: string;
   speed: string;
   window: number;
   threshold: number;
@@ -118,6 +120,7 @@ function knownInterfaces(): string[] {
 
 /** A source error as the sentence that says what to do. */
 function sourceMessage(e: SourceError, o: StreamCliOptions): string {
+  if (o.dnstap !== undefined) return escapeTerminal(e.message);
   const dev = escapeTerminal(o.interface ?? "");
   switch (e.kind) {
     case "no-device": {
@@ -158,7 +161,7 @@ class StatusLine {
   #transactions = 0;
   #at = performance.now();
 
-  constructor(readonly label: string) {}
+  constructor(readonly label: string, readonly unit = "packets") {}
 
   text(s: StreamStatus): string {
     const now = performance.now();
@@ -168,7 +171,7 @@ class StatusLine {
     [this.#packets, this.#transactions, this.#at] = [s.packets, s.transactions, now];
     const c = s.counters;
     const drops = c === null ? "" : ` · drops ${c.dropped}${c.ifDropped > 0 ? `+${c.ifDropped}` : ""}`;
-    return `${this.label} · ${s.packets.toLocaleString("en-US")} packets (${packets}/s) · ${
+    return `${this.label} · ${s.packets.toLocaleString("en-US")} ${this.unit} (${packets}/s) · ${
       s.transactions.toLocaleString("en-US")
     } DNS (${dns}/s)${drops}${
       s.malformed > 0 ? ` · ${s.malformed.toLocaleString("en-US")} malformed` : ""
@@ -223,14 +226,16 @@ async function streamDashboard(
 /** `plumbum stream`. */
 export async function runStream(o: StreamCliOptions): Promise<number> {
   if (o.listInterfaces) return runList(o);
-  if ((o.interface === undefined) === (o.read === undefined)) {
+  if ([o.interface, o.read, o.dnstap].filter((x) => x !== undefined).length !== 1) {
     throw new UsageError(
-      "say where packets come from: -i INTERFACE to capture (plumbum stream --list-interfaces), or --read FILE to replay a capture",
+      "say where DNS comes from, once: -i INTERFACE to capture (plumbum stream --list-interfaces), --read FILE to replay a capture, or --dnstap unix:/path.sock (or tcp:HOST:PORT) for a resolver's dnstap",
     );
   }
-  if (o.read !== undefined && o.save !== undefined) {
-    throw new UsageError("--save goes with -i (a --read file is saved already)");
+  if (o.interface === undefined && o.save !== undefined) {
+    throw new UsageError("--save goes with -i (a --read file is saved already; dnstap is the resolver's own log)");
   }
+  const dnstapAt = o.dnstap === undefined ? null : parseDnstapListen(o.dnstap);
+  if (typeof dnstapAt === "string") throw new UsageError(`--dnstap: ${escapeTerminal(dnstapAt)}`);
   if (o.read === undefined && o.speed !== "max") throw new UsageError("--speed goes with --read");
   const speed = parseSpeed(o.speed);
   if (!(o.threshold >= 0 && o.threshold <= 100)) throw new UsageError("--threshold: a score from 0 to 100");
@@ -246,6 +251,8 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
       throw e;
     }
     source = { kind: "file", settings: { path: o.read, speed, count: o.count } };
+  } else if (o.dnstap !== undefined) {
+    source = { kind: "dnstap", settings: { listen: o.dnstap } };
   } else {
     const { lib, path } = libpcap();
     lib.close();
@@ -279,12 +286,15 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
   const tty = Deno.stderr.isTerminal() && !quiet;
   const label = o.read !== undefined
     ? `replaying ${escapeTerminal(o.read)}`
+    : o.dnstap !== undefined
+    ? `listening for dnstap on ${escapeTerminal(o.dnstap)}`
     : `capturing on ${escapeTerminal(o.interface!)}`;
+  const unit = o.dnstap !== undefined ? "dnstap messages" : "packets";
   const store = openStore(ws);
   const started = performance.now();
   const secs = () => (performance.now() - started) / 1000;
   const encoder = new TextEncoder();
-  const status = new StatusLine(label);
+  const status = new StatusLine(label, unit);
   let readerGone = false;
   let alertsLost: Error | null = null;
   let ready: (runId: number) => void = () => {};
@@ -363,7 +373,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
       err(
         `${
           result.error === null ? "Stored" : "Failed;"
-        } run #${result.run.id}: ${s.packets} packets, ${s.transactions} DNS transactions, ${s.malformed} malformed packets or messages skipped, ${s.domains} domains, ${s.windows} windows, ${s.alerts} alerts${
+        } run #${result.run.id}: ${s.packets} ${unit}, ${s.transactions} DNS transactions, ${s.malformed} malformed packets or messages skipped, ${s.domains} domains, ${s.windows} windows, ${s.alerts} alerts${
           c === null ? "" : `; dropped by the kernel ${c.dropped}, by the interface ${c.ifDropped}`
         }${s.unstored > 0 ? `; ${s.unstored} transactions past the per-window store limit not stored` : ""} (${
           secs().toFixed(1)

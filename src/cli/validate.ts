@@ -31,6 +31,7 @@ export function validateDocument(stats: FileStats[]): { files: Record<string, un
       skipped: s.skipped,
       first_malformed: s.first_malformed,
       malformed_reasons: s.malformed_reasons,
+      ...(s.dnstap === undefined ? {} : { dnstap: s.dnstap }),
     })),
   };
 }
@@ -66,6 +67,11 @@ export async function runValidate(files: string[], opts: { json?: boolean; dnsPo
     if (s.format === "pcap" || s.format === "pcapng") {
       lines.push(`  link types     ${s.link_types.map((t) => `${linkTypeName(t)} (${t})`).join(", ") || "-"}`);
       lines.push(`  packets        ${s.packets} (${s.skipped} without DNS)`);
+    }
+    if (s.dnstap !== undefined) {
+      const types = Object.entries(s.dnstap).map(([t, n]) => `${n} ${t}`).join(", ");
+      lines.push(`  dnstap         ${s.packets} messages: ${types || "-"}`);
+      if (s.skipped > 0) lines.push(`                 ${s.skipped} of the resolver's own or others, left out`);
     }
     lines.push(`  DNS messages   ${s.dns_messages} (${s.queries} queries, ${s.responses} responses)`);
     lines.push(`  transactions   ${s.transactions} (${s.txt} TXT)`);

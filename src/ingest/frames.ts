@@ -8,7 +8,7 @@
  */
 
 import type { DnsDecoder } from "./dns.ts";
-import { PacketDecoder } from "./packet.ts";
+import { type MessageMeta, PacketDecoder } from "./packet.ts";
 import { TransactionAssembler } from "./transactions.ts";
 import type { FileStats, Transaction } from "./types.ts";
 
@@ -133,6 +133,17 @@ export class FrameDecoder implements FrameSink {
     this.stats.packets++;
     this.#offset = offset;
     if (!this.#packets.frame(linkType, data, ts, truncated, start, end)) this.stats.skipped++;
+  }
+
+  /**
+   * One DNS message that came without a packet around it (dnstap):
+   * `data[start..end)`, from and to where `meta` says; `offset` is where
+   * it ends in its file. Counted as a frame.
+   */
+  message(data: Uint8Array, start: number, end: number, meta: MessageMeta, offset = 0): void {
+    this.stats.packets++;
+    this.#offset = offset;
+    this.#packets.message(data, start, end, meta);
   }
 
   /** A problem of the container (not of a frame) at byte `offset`. */

@@ -471,6 +471,13 @@ export class PacketDecoder {
     );
   }
 
+  /** One DNS message `d[start..end)` that came without a packet around it (dnstap), from and to where `meta` says. */
+  message(d: Uint8Array, start: number, end: number, meta: MessageMeta): void {
+    this.#ts = meta.ts;
+    this.#truncated = false;
+    this.#dns(d, start, end, meta);
+  }
+
   #dns(d: Uint8Array, start: number, end: number, meta: MessageMeta): void {
     const m = this.#decoder.decode(d, start, end, this.#allSections, this.#reuse);
     if (m === null) {

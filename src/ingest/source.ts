@@ -19,12 +19,13 @@ import { ByteStream, readFnFromStream } from "./bytes.ts";
 import { PACE_FREE, PACE_READ, PACE_UNIT } from "./hash_pace.ts";
 import { isPcapng, pcapMagic, readPcap, readPcapng } from "./capture.ts";
 import type { DnsDecoder } from "./dns.ts";
+import { feedDnstap, isFrameStream, newMeta, readFrameStream } from "./dnstap.ts";
 import { countMalformed, countTransaction, emptyStats, FrameDecoder, type FrameSink } from "./frames.ts";
 import type { FileStats, Transaction } from "./types.ts";
 import { readZeekJson, readZeekTsv } from "./zeek.ts";
 
 /** Input formats Plumbum reads. */
-export type InputFormat = "pcap" | "pcapng" | "zeek-tsv" | "zeek-json";
+export type InputFormat = "pcap" | "pcapng" | "dnstap" | "zeek-tsv" | "zeek-json";
 
 /** An input that cannot be read at all (missing, unreadable, unknown format). */
 export class InputError extends Error {
@@ -72,6 +73,7 @@ function ignore(_tx: Transaction): void {}
 export function sniffFormat(head: Uint8Array): InputFormat | null {
   if (pcapMagic(head) !== null) return "pcap";
   if (isPcapng(head)) return "pcapng";
+  if (isFrameStream(head)) return "dnstap";
   let i = 0;
   while (i < head.length && (head[i] === 0x20 || head[i] === 0x09 || head[i] === 0x0a || head[i] === 0x0d)) i++;
   // A UTF-8 byte-order mark may precede JSON.
@@ -286,7 +288,7 @@ export async function ingestFile(input: Input, options: IngestOptions = {}): Pro
     const format = sniffFormat(await s.peek(4096));
     if (format === null) {
       if (head.length === 0) throw new InputError(path, "file is empty");
-      throw new InputError(path, "not a PCAP, pcapng or Zeek dns.log file (checked its first bytes)");
+      throw new InputError(path, "not a PCAP, pcapng, dnstap or Zeek dns.log file (checked its first bytes)");
     }
     stats.format = format;
     let progressAt = 0;
@@ -315,6 +317,26 @@ export async function ingestFile(input: Input, options: IngestOptions = {}): Pro
           stats.skipped++;
         },
       });
+    } else if (format === "dnstap") {
+      if (options.frames !== undefined) {
+        throw new InputError(path, "is dnstap, not a capture: --read replays packets (analyze dnstap with apply)");
+      }
+      const frames = new FrameDecoder(stats, onTransaction ?? ignore, {
+        dnsPorts: options.dnsPorts,
+        pairingTimeoutSecs: options.pairingTimeoutSecs,
+        dns: options.dns,
+      });
+      const meta = newMeta();
+      await readFrameStream(s, {
+        data(bytes, offset) {
+          feedDnstap(bytes, offset, frames, meta);
+          if ((stats.packets & 0xfff) === 0) progress();
+        },
+        problem(reason, offset) {
+          frames.problem(reason, offset);
+        },
+      });
+      frames.end();
     } else {
       const frames = options.frames ?? new FrameDecoder(stats, onTransaction ?? ignore, {
         dnsPorts: options.dnsPorts,

@@ -235,4 +235,6 @@ export interface FileStats {
   malformed_reasons: Record<string, number>;
   /** SHA-256 of the file's bytes, when asked for. */
   sha256?: string;
+  /** dnstap input: messages read by dnstap type (only CLIENT_* and AUTH_* are a client's own: see dnstap.ts). */
+  dnstap?: Record<string, number>;
 }

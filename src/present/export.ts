@@ -45,6 +45,8 @@ export function liveSummary(r: RunRecord): Record<string, unknown> {
     "interface",
     "filter",
     "speed",
+    "listen",
+    "connections",
     "packets",
     "captured",
     "dropped",

@@ -20,6 +20,8 @@ import type { FileStats } from "../ingest/types.ts";
 import type { CaptureCounters, CaptureSettings, FileSettings } from "../ingest/live/protocol.ts";
 import { forEachFrame } from "../ingest/live/protocol.ts";
 import { FrameSource, type SourceReady } from "../ingest/live/source.ts";
+import { type DnstapSettings, DnstapSource } from "../ingest/live/dnstap_source.ts";
+import { feedDnstap, newMeta } from "../ingest/dnstap.ts";
 import type { Store } from "../store/store.ts";
 import type { SqliteSeedSpill } from "../store/seed_spill.ts";
 import type { RunRecord, SourceRecord } from "../store/types.ts";
@@ -43,10 +45,11 @@ export const LIVE_GRACE_SECS = LIVE_PAIRING_SECS + 1;
 /** How often the live clock moves (ms). */
 const TICK_MS = 250;
 
-/** Where the frames come from. */
+/** Where the frames (or a resolver's dnstap messages) come from. */
 export type StreamSource =
   | { kind: "capture"; settings: CaptureSettings }
-  | { kind: "file"; settings: FileSettings };
+  | { kind: "file"; settings: FileSettings }
+  | { kind: "dnstap"; settings: DnstapSettings };
 
 /** Options of {@link StreamRun}. */
 export interface StreamOptions extends RunSettings {
@@ -125,7 +128,7 @@ export class StreamRun {
   readonly #store: Store;
   readonly #o: StreamOptions;
   readonly #stats: FileStats;
-  #source: FrameSource | null = null;
+  #source: FrameSource | DnstapSource | null = null;
   #counters: CaptureCounters | null = null;
   #windows = 0;
   #alerts = 0;
@@ -139,8 +142,14 @@ export class StreamRun {
     this.#store = store;
     this.#o = options;
     const s = options.source;
-    this.#stats = emptyStats(s.kind === "capture" ? `interface:${s.settings.device}` : s.settings.path);
-    this.#stats.format = s.kind === "capture" ? "live" : "replay";
+    this.#stats = emptyStats(
+      s.kind === "capture"
+        ? `interface:${s.settings.device}`
+        : s.kind === "dnstap"
+        ? `dnstap:${s.settings.listen}`
+        : s.settings.path,
+    );
+    this.#stats.format = s.kind === "capture" ? "live" : s.kind === "dnstap" ? "dnstap" : "replay";
   }
 
   /** Counters so far. */
@@ -168,6 +177,11 @@ export class StreamRun {
     this.#source?.kill();
   }
 
+  /** Connections a dnstap source accepted so far. */
+  #dnstapConnections(): number {
+    return this.#source instanceof DnstapSource ? this.#source.counts.connections : 0;
+  }
+
   #sourceRecord(): SourceRecord {
     const s = this.#o.source;
     const st = this.status();
@@ -186,6 +200,8 @@ export class StreamRun {
             dropped: st.counters?.dropped ?? null,
             if_dropped: st.counters?.ifDropped ?? null,
           }
+          : s.kind === "dnstap"
+          ? { listen: s.settings.listen, connections: this.#dnstapConnections() }
           : { speed: s.settings.speed }),
         window_secs: this.#o.windowSecs,
         threshold: this.#o.threshold,
@@ -214,6 +230,8 @@ export class StreamRun {
           // Where the packets were saved (a real path: carving reads them there).
           ...(src.settings.save === null ? {} : { save: realPathIn(src.settings.save) }),
         }
+        : src.kind === "dnstap"
+        ? { dnstap: src.settings.listen }
         : { files: [src.settings.path] }),
     });
     const t0 = performance.now();
@@ -334,9 +352,16 @@ export class StreamRun {
       problem: (reason: string, offset: number) => frames.problem(reason, offset),
       counters: (c: CaptureCounters) => this.#counters = c,
     };
+    const meta = newMeta();
     const source = this.#source = src.kind === "capture"
       ? FrameSource.capture(src.settings, handlers)
-      : FrameSource.file(src.settings, handlers);
+      : src.kind === "file"
+      ? FrameSource.file(src.settings, handlers)
+      : DnstapSource.listen(src.settings, {
+        data: (bytes) => feedDnstap(bytes, 0, frames, meta),
+        problem: (reason) => frames.problem(reason, 0),
+        pause: writer === null ? undefined : () => writer.ready(),
+      });
     if (this.#stopRequested) source.stop();
     let tick: ReturnType<typeof setInterval> | undefined;
     let timeout: ReturnType<typeof setTimeout> | undefined;
@@ -346,7 +371,7 @@ export class StreamRun {
       this.#filter = ready.filter;
       o.onReady?.({ ...ready, runId });
       // A live clock moves on a quiet link; a file's clock is its own.
-      if (src.kind === "capture") {
+      if (src.kind !== "file") {
         tick = setInterval(() => advance(Date.now() / 1000), TICK_MS);
       }
       if (o.durationSecs > 0) timeout = setTimeout(() => this.stop(), o.durationSecs * 1000);

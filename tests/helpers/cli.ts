@@ -11,7 +11,7 @@ export interface CliResult {
 }
 
 /** The arguments of `deno` that run `plumbum ARGS` as the README says (with FFI for `stream -i` when asked). */
-export function cliArgs(args: string[], o: { ffi?: boolean } = {}): string[] {
+export function cliArgs(args: string[], o: { ffi?: boolean; net?: boolean } = {}): string[] {
   return [
     "run",
     "--quiet",
@@ -21,6 +21,7 @@ export function cliArgs(args: string[], o: { ffi?: boolean } = {}): string[] {
     "--allow-env",
     "--allow-sys",
     ...(o.ffi ? ["--allow-ffi"] : []),
+    ...(o.net ? ["--allow-net"] : []),
     cli,
     ...args,
   ];
@@ -30,10 +31,10 @@ export function cliArgs(args: string[], o: { ffi?: boolean } = {}): string[] {
 export async function runCli(
   args: string[],
   stdin?: Uint8Array,
-  opts: { cwd?: string; env?: Record<string, string>; ffi?: boolean } = {},
+  opts: { cwd?: string; env?: Record<string, string>; ffi?: boolean; net?: boolean } = {},
 ): Promise<CliResult> {
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: cliArgs(args, { ffi: opts.ffi }),
+    args: cliArgs(args, { ffi: opts.ffi, net: opts.net }),
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

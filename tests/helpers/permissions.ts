@@ -42,6 +42,15 @@ export async function checkPermissionTable(script: string, dir: string): Promise
   } finally {
     Deno.removeSync(fresh, { recursive: true });
   }
+  // Listening for dnstap takes net access, a Unix socket too: without it, one sentence naming the flag.
+  const sockets = Deno.makeTempDirSync();
+  try {
+    const r = await withFlags(script, writer, ["stream", "--dnstap", `unix:${sockets}/s.sock`, "--dir", dir]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^plumbum: Deno was not given net access .*: run again with --allow-net/m);
+  } finally {
+    Deno.removeSync(sockets, { recursive: true });
+  }
   // The dashboard reads its environment (the terminal): without --allow-env it names that flag.
   const dash = await withFlags(script, read, ["dashboard", "--dir", dir]);
   assert.equal(dash.code, 1, dash.stderr);

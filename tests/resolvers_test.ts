@@ -1,0 +1,226 @@
+/**
+ * Real resolvers writing dnstap: Unbound sends it to `plumbum stream
+ * --dnstap` over the Frame Streams handshake, BIND 9 to `fstrm_capture`
+ * (a second writer) whose file `apply` reads. A real tunnel (iodine) goes
+ * through each resolver from another namespace; Plumbum must find it with
+ * the real client's address, never the resolver's, and the same traffic
+ * captured as a pcap on the client's link gives the same finding.
+ */
+import assert from "node:assert/strict";
+import { liveSkipReason, NetPair, type Proc } from "./helpers/netns.ts";
+import { cliArgs, runCli } from "./helpers/cli.ts";
+
+const HIGH = new Set(["HIGH", "CRITICAL"]);
+const TUNNEL_ZONE = "t.dt.test";
+const UNBOUND = "10.77.0.3";
+const BIND = "10.77.0.4";
+
+function resolverTest(name: string, tools: string[], fn: () => Promise<void>): void {
+  const skip = liveSkipReason(["iodine", "iodined", ...tools]);
+  Deno.test({ name, ignore: skip !== null, sanitizeOps: false, sanitizeResources: false, fn });
+  if (skip !== null) console.error(`skipping "${name}": ${skip}`);
+}
+
+/** Two namespaces: the client at 10.77.0.1; iodined (10.77.0.2), Unbound and BIND on the other side. */
+async function network(tag: string): Promise<NetPair> {
+  const net = NetPair.create(tag);
+  for (const a of [UNBOUND, BIND]) {
+    const r = await net.run(net.b, "ip", ["addr", "add", `${a}/24`, "dev", net.ifB]);
+    assert.ok(r.success, new TextDecoder().decode(r.stderr));
+  }
+  return net;
+}
+
+/** iodined, the tunnel's server, authoritative for the tunnel zone at 10.77.0.2. */
+function tunnelServer(net: NetPair): Proc {
+  return net.spawn(net.b, "iodined", ["-f", "-c", "-P", "plumbum-test", "-l", net.ipB, "10.56.0.1", TUNNEL_ZONE]);
+}
+
+/** The iodine client through `resolver`, connected, and 64 KB sent down the tunnel. */
+async function tunnelThrough(net: NetPair, resolver: string): Promise<void> {
+  const client = net.spawn(net.a, "iodine", ["-f", "-r", "-P", "plumbum-test", resolver, TUNNEL_ZONE]);
+  assert.ok(
+    await client.until(() => client.stderr.includes("Connection setup complete"), 60_000),
+    `iodine did not connect through ${resolver}:\n${client.stderr}`,
+  );
+  const deno = (ns: string, code: string) => net.spawn(ns, Deno.execPath(), ["eval", "--quiet", code]);
+  deno(
+    net.b,
+    `const l = Deno.listen({ hostname: "10.56.0.1", port: 7000 }); const c = await l.accept(); const b = new Uint8Array(65536).map((_, i) => (i * 7919) & 255); for (let o = 0; o < b.length;) o += await c.write(b.subarray(o)); c.close(); l.close();`,
+  );
+  const fetch = deno(
+    net.a,
+    `let c; for (let i = 0; i < 40 && c === undefined; i++) { try { c = await Deno.connect({ hostname: "10.56.0.1", port: 7000 }); } catch { await new Promise((r) => setTimeout(r, 500)); } } let n = 0; const b = new Uint8Array(65536); for (let r; (r = await c.read(b)) !== null;) n += r; console.log(n);`,
+  );
+  assert.ok(
+    await fetch.until(() => fetch.stdout.trim() === "65536", 90_000),
+    `tunnel: ${fetch.stdout} ${fetch.stderr}`,
+  );
+  client.signal("SIGTERM");
+}
+
+/** The finding for the tunnel's domain in workspace `dir`, as explain --json gives it. */
+async function tunnelFinding(dir: string): Promise<{ severity: string; evidence: { clients?: unknown } }> {
+  const r = await runCli(["explain", "dt.test", "--json", "--dir", dir]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+/** Clients named in a finding's evidence. */
+function clientsOf(f: { evidence: unknown }): string[] {
+  return [...new Set(JSON.stringify(f.evidence).match(/10\.77\.0\.\d+/g) ?? [])];
+}
+
+resolverTest(
+  "Unbound's dnstap to stream --dnstap: iodine through it found live with the real client; the client's link as a pcap agrees",
+  ["unbound"],
+  async () => {
+    const net = await network("ub");
+    const dir = await Deno.makeTempDir();
+    try {
+      tunnelServer(net);
+      const stream = net.spawn(
+        net.b,
+        Deno.execPath(),
+        cliArgs(["stream", "--dnstap", `unix:${dir}/dnstap.sock`, "--window", "5", "--dir", `${dir}/tap`], {
+          net: true,
+        }),
+        { NO_COLOR: "1" },
+      );
+      assert.ok(await stream.until(() => stream.stderr.includes("Ctrl-C stops"), 20_000), stream.stderr);
+      // The client's link, captured by libpcap at the same time.
+      const link = net.stream(net.a, [
+        "-i",
+        net.ifA,
+        "--save",
+        `${dir}/client.pcap`,
+        "--window",
+        "5",
+        "--dir",
+        `${dir}/link`,
+      ]);
+      assert.ok(await link.until(() => link.stderr.includes("Ctrl-C stops"), 20_000), link.stderr);
+      Deno.writeTextFileSync(
+        `${dir}/unbound.conf`,
+        `server:
+  interface: ${UNBOUND}
+  access-control: 10.77.0.0/24 allow
+  do-ip6: no
+  username: ""
+  chroot: ""
+  directory: "${dir}"
+  pidfile: "${dir}/unbound.pid"
+  use-syslog: no
+  logfile: ""
+  do-not-query-localhost: no
+  qname-minimisation: no
+  module-config: "iterator"
+  local-zone: "test." nodefault
+stub-zone:
+  name: "${TUNNEL_ZONE}"
+  stub-addr: ${net.ipB}
+dnstap:
+  dnstap-enable: yes
+  dnstap-socket-path: "${dir}/dnstap.sock"
+  dnstap-send-identity: yes
+  dnstap-log-client-query-messages: yes
+  dnstap-log-client-response-messages: yes
+  dnstap-log-resolver-query-messages: yes
+  dnstap-log-resolver-response-messages: yes
+`,
+      );
+      const unbound = net.spawn(net.b, "unbound", ["-d", "-c", `${dir}/unbound.conf`]);
+      assert.ok(await unbound.until(() => unbound.stderr.includes("start of service"), 20_000), unbound.stderr);
+      await tunnelThrough(net, UNBOUND);
+      // Let the last window close, then stop both streams (Unbound sends STOP when it stops).
+      await new Promise((r) => setTimeout(r, 13_000));
+      unbound.signal("SIGTERM");
+      await unbound.done;
+      for (const p of [stream, link]) p.signal("SIGINT");
+      for (const p of [stream, link]) assert.equal((await p.done).code, 0, p.stderr);
+      const alerts = stream.stdout.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
+      assert.ok(alerts.some((a) => a.domain === "dt.test" && HIGH.has(a.severity)), stream.stdout || stream.stderr);
+      const runs = JSON.parse((await runCli(["runs", "--json", "--dir", `${dir}/tap`])).stdout).runs;
+      assert.equal(runs[0].status, "complete");
+      assert.ok(runs[0].live.connections >= 1, JSON.stringify(runs[0].live));
+      const fromTap = await tunnelFinding(`${dir}/tap`);
+      assert.ok(HIGH.has(fromTap.severity), JSON.stringify(fromTap).slice(0, 300));
+      // The client behind the resolver, never the resolver itself (its upstream queries are not a client's).
+      assert.deepEqual(clientsOf(fromTap), ["10.77.0.1"]);
+      // The same traffic seen on the client's link, as a pcap.
+      const applied = await runCli(["apply", "--dir", `${dir}/pcap`, `${dir}/client.pcap`]);
+      assert.equal(applied.code, 0, applied.stderr);
+      const fromPcap = await tunnelFinding(`${dir}/pcap`);
+      assert.equal(fromPcap.severity, fromTap.severity);
+      assert.deepEqual(clientsOf(fromPcap), ["10.77.0.1"]);
+    } finally {
+      await net.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+resolverTest(
+  "BIND 9's dnstap through fstrm_capture to a file: apply finds iodine through BIND with the real client",
+  ["named", "fstrm_capture"],
+  async () => {
+    const net = await network("bd");
+    const dir = await Deno.makeTempDir();
+    try {
+      tunnelServer(net);
+      const capture = net.spawn(net.b, "fstrm_capture", [
+        "-t",
+        "protobuf:dnstap.Dnstap",
+        "-u",
+        `${dir}/bind.sock`,
+        "-w",
+        `${dir}/bind.dnstap`,
+      ]);
+      for (let i = 0; i < 100; i++) {
+        try {
+          if (Deno.lstatSync(`${dir}/bind.sock`).isSocket) break;
+        } catch { /* not yet */ }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      Deno.writeTextFileSync(
+        `${dir}/named.conf`,
+        `options {
+  directory "${dir}";
+  pid-file "${dir}/named.pid";
+  listen-on { ${BIND}; };
+  listen-on-v6 { none; };
+  recursion yes;
+  allow-query { any; };
+  allow-recursion { any; };
+  dnssec-validation no;
+  dnstap { client; resolver; };
+  dnstap-output unix "${dir}/bind.sock";
+};
+zone "${TUNNEL_ZONE}" { type forward; forward only; forwarders { ${net.ipB}; }; };
+`,
+      );
+      const named = net.spawn(net.b, "named", ["-g", "-c", `${dir}/named.conf`]);
+      assert.ok(await named.until(() => named.stderr.includes("running"), 20_000), named.stderr);
+      await tunnelThrough(net, BIND);
+      // BIND flushes its dnstap and closes the stream as it stops; fstrm_capture then closes the file.
+      named.signal("SIGTERM");
+      await named.done;
+      await new Promise((r) => setTimeout(r, 1000));
+      capture.signal("SIGTERM");
+      await capture.done;
+      const v = await runCli(["validate", "--json", `${dir}/bind.dnstap`]);
+      assert.equal(v.code, 0, v.stderr);
+      const file = JSON.parse(v.stdout).files[0];
+      assert.equal(file.format, "dnstap");
+      assert.ok(file.dnstap.CLIENT_QUERY > 50 && file.dnstap.RESOLVER_QUERY > 50, JSON.stringify(file.dnstap));
+      const applied = await runCli(["apply", "--dir", `${dir}/ws`, `${dir}/bind.dnstap`]);
+      assert.equal(applied.code, 0, applied.stderr);
+      const f = await tunnelFinding(`${dir}/ws`);
+      assert.ok(HIGH.has(f.severity), JSON.stringify(f).slice(0, 300));
+      assert.deepEqual(clientsOf(f), ["10.77.0.1"]);
+    } finally {
+      await net.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
