@@ -200,7 +200,7 @@ zone "${TUNNEL_ZONE}" { type forward; forward only; forwarders { ${net.ipB}; }; 
 `,
       );
       const named = net.spawn(net.b, "named", ["-g", "-c", `${dir}/named.conf`]);
-      assert.ok(await named.until(() => named.stderr.includes("running"), 20_000), named.stderr);
+      assert.ok(await named.until(() => / running$/m.test(named.stderr), 20_000), named.stderr);
       await tunnelThrough(net, BIND);
       // BIND flushes its dnstap and closes the stream as it stops; fstrm_capture then closes the file.
       named.signal("SIGTERM");
@@ -218,6 +218,65 @@ zone "${TUNNEL_ZONE}" { type forward; forward only; forwarders { ${net.ipB}; }; 
       const f = await tunnelFinding(`${dir}/ws`);
       assert.ok(HIGH.has(f.severity), JSON.stringify(f).slice(0, 300));
       assert.deepEqual(clientsOf(f), ["10.77.0.1"]);
+    } finally {
+      await net.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+resolverTest(
+  "export --format rpz loaded by BIND 9: the tunnels' names are refused, other names resolve",
+  ["named", "dig"],
+  async () => {
+    const net = await network("rz");
+    const dir = await Deno.makeTempDir();
+    try {
+      const sample = new URL("../fixtures/sample.pcap", import.meta.url).pathname;
+      assert.equal((await runCli(["apply", "--dir", `${dir}/ws`, sample])).code, 0);
+      const exported = await runCli(["export", "--format", "rpz", "-o", `${dir}/plumbum.rpz`, "--dir", `${dir}/ws`]);
+      assert.equal(exported.code, 0, exported.stderr);
+      // The tunnels' zones and an ordinary one, all served by this BIND; the policy zone on top.
+      const zone = (name: string) => {
+        Deno.writeTextFileSync(
+          `${dir}/${name}.zone`,
+          `$TTL 60\n@ IN SOA ns.${name}. root.${name}. 1 3600 600 86400 60\n@ IN NS ns.${name}.\nns IN A ${BIND}\n@ IN A 10.9.9.9\n* IN A 10.9.9.9\n`,
+        );
+        return `zone "${name}" { type primary; file "${dir}/${name}.zone"; };`;
+      };
+      Deno.writeTextFileSync(
+        `${dir}/named.conf`,
+        `options {
+  directory "${dir}";
+  pid-file "${dir}/named.pid";
+  listen-on { ${BIND}; };
+  listen-on-v6 { none; };
+  recursion yes;
+  allow-query { any; };
+  dnssec-validation no;
+  response-policy { zone "plumbum.rpz"; };
+};
+zone "plumbum.rpz" { type primary; file "${dir}/plumbum.rpz"; allow-query { none; }; };
+${zone("lime-hollow.test")}
+${zone("vale-flow.test")}
+${zone("example.test")}
+`,
+      );
+      const named = net.spawn(net.b, "named", ["-g", "-c", `${dir}/named.conf`]);
+      assert.ok(await named.until(() => / running$/m.test(named.stderr), 20_000), named.stderr);
+      assert.match(named.stderr, /zone plumbum\.rpz\/IN: loaded serial \d+/);
+      const ask = async (name: string) => {
+        const r = await net.run(net.a, "dig", ["+time=2", "+tries=1", `@${BIND}`, name, "A"]);
+        return new TextDecoder().decode(r.stdout);
+      };
+      for (const name of ["lime-hollow.test", "a1b2c3.t.lime-hollow.test", "x.vale-flow.test"]) {
+        assert.match(await ask(name), /status: NXDOMAIN/, name);
+      }
+      for (const name of ["www.example.test", "example.test"]) {
+        const answer = await ask(name);
+        assert.match(answer, /status: NOERROR/, name);
+        assert.match(answer, /10\.9\.9\.9/, name);
+      }
     } finally {
       await net.close();
       await Deno.remove(dir, { recursive: true });

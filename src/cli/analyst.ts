@@ -26,12 +26,13 @@ import {
   exportSigma,
   runRecordObject,
 } from "../present/export.ts";
+import { exportEcs, exportRpz } from "../present/siem.ts";
 import { explainText, featureText, findingLine, showText, summaryLine } from "../present/text.ts";
 import type { ResultsReader } from "../store/reader.ts";
 import type { RunSettings } from "../run/pipeline.ts";
 import { applyFiles } from "../run/apply.ts";
 import { checkInput, InputError } from "../ingest/source.ts";
-import { out, UsageError, withSourcesProgress } from "./common.ts";
+import { err, out, UsageError, withSourcesProgress } from "./common.ts";
 import {
   openOutputFile,
   openResults,
@@ -250,8 +251,8 @@ export function runExport(
   o: ReadOptions & { format: string; output?: string; minSeverity?: string },
 ): number {
   const format = o.format.toLowerCase();
-  if (!["json", "csv", "sigma"].includes(format)) {
-    throw new UsageError(`--format must be json, csv or sigma, not "${escapeTerminal(o.format)}"`);
+  if (!["json", "csv", "sigma", "ecs", "rpz"].includes(format)) {
+    throw new UsageError(`--format must be json, csv, sigma, ecs or rpz, not "${escapeTerminal(o.format)}"`);
   }
   const min = minSeverity(o.minSeverity);
   const ws = workspace(o.dir);
@@ -259,9 +260,10 @@ export function runExport(
   let text: string;
   try {
     const run = selectRun(store, o.run);
-    let findings = store.findings(run.id);
-    // Sigma rules are for flagged domains: MEDIUM and above unless told otherwise.
-    const floor = min ?? (format === "sigma" ? "MEDIUM" : "LOW");
+    // ECS documents carry the clients, names and times of the evidence.
+    let findings = store.findings(run.id, { withEvidence: format === "ecs" });
+    // Sigma rules are for flagged domains: MEDIUM and above unless told otherwise; a blocking zone HIGH and above.
+    const floor = min ?? (format === "sigma" ? "MEDIUM" : format === "rpz" ? "HIGH" : "LOW");
     findings = findings.filter((f) => atLeast(f.severity, floor));
     if (format === "sigma" && findings.length === 0) {
       throw new UsageError(
@@ -272,7 +274,14 @@ export function runExport(
       ? JSON.stringify(exportDocument(run, findings, store.carvings(run.id))) + "\n"
       : format === "csv"
       ? exportCsv(findings)
+      : format === "ecs"
+      ? exportEcs(run, findings)
+      : format === "rpz"
+      ? exportRpz(run, findings)
       : exportSigma(run, findings);
+    if (format === "rpz" && findings.length === 0) {
+      err(`note: no domain in run #${run.id} is ${floor} or above: the zone blocks nothing`);
+    }
   } finally {
     store.close();
   }

@@ -148,12 +148,17 @@ export function buildProgram(result: { code: number }): Command {
     });
 
   program.command("export")
-    .description("write the findings as JSON, CSV or a Sigma rule")
-    .addOption(new Option("--format <format>", "json, csv or sigma").default("json"))
+    .description("write the findings as JSON, CSV, a Sigma rule, ECS documents for a SIEM, or a Response Policy Zone")
+    .addOption(
+      new Option(
+        "--format <format>",
+        "json, csv, sigma, ecs (NDJSON, Elastic Common Schema) or rpz (a zone that answers the domains NXDOMAIN)",
+      ).default("json"),
+    )
     .option("-o, --output <file>", "write to FILE (- for stdout, the default)")
     .option(
       "--min-severity <level>",
-      "only domains at this severity or above (LOW, MEDIUM, HIGH, CRITICAL; Sigma defaults to MEDIUM)",
+      "only domains at this severity or above (LOW, MEDIUM, HIGH, CRITICAL; Sigma defaults to MEDIUM, rpz to HIGH)",
     )
     .addOption(runOpt())
     .addOption(dirOpt())
@@ -345,6 +350,7 @@ It needs a terminal; for scripts use show, explain and export.`,
       new Option("--retain <windows>", "keep stored transactions of the last N windows only (0: all)").default(0)
         .argParser(intOpt("--retain", 0)),
     )
+    .option("--format <format>", "alert lines: plumbum (the fields below) or ecs (Elastic Common Schema)", "plumbum")
     .option("-q, --quiet", "no status on stderr (alerts only)")
     .option("--tui", "show the dashboard over the live run instead of NDJSON (q stops the stream)")
     .option("--json", "with --list-interfaces: print JSON")

@@ -16,6 +16,7 @@ import {
 } from "../ingest/live/libpcap.ts";
 import { SourceError } from "../ingest/live/source.ts";
 import { alertObject } from "../present/export.ts";
+import { ecsDocument } from "../present/siem.ts";
 import { type StreamAlert, StreamRun, type StreamSource, type StreamStatus } from "../run/stream.ts";
 import { checkInput, InputError } from "../ingest/source.ts";
 import { err, out, UsageError } from "./common.ts";
@@ -32,6 +33,7 @@ export interface StreamCliOptions {
   listInterfaces?: boolean;
   read?: string;
   dnstap?: string;
+  format: string;
   speed: string;
   window: number;
   threshold: number;
@@ -234,6 +236,11 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
   if (o.interface === undefined && o.save !== undefined) {
     throw new UsageError("--save goes with -i (a --read file is saved already; dnstap is the resolver's own log)");
   }
+  const format = o.format.toLowerCase();
+  if (format !== "plumbum" && format !== "ecs") {
+    throw new UsageError(`--format must be plumbum or ecs, not "${escapeTerminal(o.format)}"`);
+  }
+  const ecs = format === "ecs";
   const dnstapAt = o.dnstap === undefined ? null : parseDnstapListen(o.dnstap);
   if (typeof dnstapAt === "string") throw new UsageError(`--dnstap: ${escapeTerminal(dnstapAt)}`);
   if (o.read === undefined && o.speed !== "max") throw new UsageError("--speed goes with --read");
@@ -298,6 +305,8 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
   let readerGone = false;
   let alertsLost: Error | null = null;
   let ready: (runId: number) => void = () => {};
+  /** The run's number, once the source is open (ECS alerts name it). */
+  let runId = 0;
   const opened = new Promise<number>((resolve) => ready = resolve);
   const run = new StreamRun(store, {
     model,
@@ -315,7 +324,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
       if (readerGone || o.tui) return;
       try {
         // Written whole and at once: a reader of the pipe sees each alert as its window closes.
-        out(JSON.stringify(alertObject(a)) + "\n");
+        out(JSON.stringify(ecs ? ecsDocument(a.finding, { runId, alert: a }) : alertObject(a)) + "\n");
       } catch (e) {
         // Whoever read the alerts has gone (`| head`), or they cannot be written (a full disk): stop as on
         // Ctrl-C, store the run, and say so when it was not the reader's choice.
@@ -333,6 +342,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
       );
     },
     onReady(r) {
+      runId = r.runId;
       ready(r.runId);
       if (quiet) return;
       if (r.warning !== null) err(`plumbum: warning from libpcap: ${escapeTerminal(r.warning)}`);

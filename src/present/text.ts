@@ -382,3 +382,17 @@ export function showText(c: Colors, f: DomainFinding): string {
   if (f.evidence !== undefined) lines.push(...evidenceLines(f.evidence, f.features, f.domain));
   return lines.join("\n") + "\n";
 }
+
+/**
+ * Why a domain scored as it did, in one plain line (no escapes: each sink
+ * escapes it as it must): severity and score, the tool when named, the
+ * three largest parts of the score with their shares, queries and clients.
+ */
+export function explanationSummary(f: DomainFinding): string {
+  const parts = [...f.components].sort((a, b) => b.contribution - a.contribution).filter((c) => c.contribution > 0)
+    .slice(0, 3).map((c) => `${c.feature} ${(100 * c.share).toFixed(0)}%`);
+  const n = f.features.query_count, k = f.features.client_count;
+  return `${f.severity} ${roundScore(f.score).toFixed(1)}${f.tool ? `, ${f.tool.name} by its wire signature` : ""}; ${
+    parts.length > 0 ? parts.join(", ") : "no feature stands out"
+  }; ${n} ${n === 1 ? "query" : "queries"} from ${k} ${k === 1 ? "client" : "clients"}`;
+}
