@@ -60,7 +60,9 @@ async function tunnelThrough(net: NetPair, resolver: string): Promise<void> {
 }
 
 /** The finding for the tunnel's domain in workspace `dir`, as explain --json gives it. */
-async function tunnelFinding(dir: string): Promise<{ severity: string; evidence: { clients?: unknown } }> {
+async function tunnelFinding(
+  dir: string,
+): Promise<{ severity: string; tool?: { name: string } | null; evidence: { clients?: unknown } }> {
   const r = await runCli(["explain", "dt.test", "--json", "--dir", dir]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
@@ -111,7 +113,9 @@ resolverTest(
   directory: "${dir}"
   pidfile: "${dir}/unbound.pid"
   use-syslog: no
-  logfile: ""
+  logfile: "${dir}/unbound.log"
+  log-queries: yes
+  log-replies: yes
   do-not-query-localhost: no
   qname-minimisation: no
   module-config: "iterator"
@@ -130,7 +134,10 @@ dnstap:
 `,
       );
       const unbound = net.spawn(net.b, "unbound", ["-d", "-c", `${dir}/unbound.conf`]);
-      assert.ok(await unbound.until(() => unbound.stderr.includes("start of service"), 20_000), unbound.stderr);
+      const started = async () =>
+        (await Deno.readTextFile(`${dir}/unbound.log`).catch(() => "")).includes("start of service");
+      for (let i = 0; i < 200 && !(await started()); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(await started(), unbound.stderr);
       await tunnelThrough(net, UNBOUND);
       // Let the last window close, then stop both streams (Unbound sends STOP when it stops).
       await new Promise((r) => setTimeout(r, 13_000));
@@ -153,6 +160,18 @@ dnstap:
       const fromPcap = await tunnelFinding(`${dir}/pcap`);
       assert.equal(fromPcap.severity, fromTap.severity);
       assert.deepEqual(clientsOf(fromPcap), ["10.77.0.1"]);
+      // Unbound's own query and reply lines of the same traffic: each exchange once, the tunnel found.
+      const logged = await runCli(["validate", "--json", `${dir}/unbound.log`]);
+      const log = JSON.parse(logged.stdout).files[0];
+      assert.equal(log.format, "unbound-log");
+      assert.equal(log.malformed, 0, JSON.stringify(log.malformed_reasons));
+      assert.ok(log.responses > 0 && log.transactions === log.queries, JSON.stringify(log));
+      assert.equal((await runCli(["apply", "--dir", `${dir}/log`, `${dir}/unbound.log`])).code, 0);
+      const fromLog = await tunnelFinding(`${dir}/log`);
+      // Whole seconds and no answers in Unbound's lines: less to go on than dnstap (MEDIUM where dnstap is HIGH).
+      assert.ok(["MEDIUM", ...HIGH].includes(fromLog.severity), JSON.stringify(fromLog).slice(0, 300));
+      assert.equal(fromLog.tool?.name, "iodine");
+      assert.deepEqual(clientsOf(fromLog), ["10.77.0.1"]);
     } finally {
       await net.close();
       await Deno.remove(dir, { recursive: true });
@@ -193,14 +212,20 @@ resolverTest(
   allow-query { any; };
   allow-recursion { any; };
   dnssec-validation no;
+  querylog yes;
   dnstap { client; resolver; };
   dnstap-output unix "${dir}/bind.sock";
+};
+logging {
+  channel q { file "${dir}/query.log"; print-time yes; print-category yes; print-severity yes; };
+  category queries { q; };
+  category default { default_stderr; };
 };
 zone "${TUNNEL_ZONE}" { type forward; forward only; forwarders { ${net.ipB}; }; };
 `,
       );
-      const named = net.spawn(net.b, "named", ["-g", "-c", `${dir}/named.conf`]);
-      assert.ok(await named.until(() => / running$/m.test(named.stderr), 20_000), named.stderr);
+      const named = net.spawn(net.b, "named", ["-f", "-c", `${dir}/named.conf`]);
+      assert.ok(await named.until(() => /(^| )running$/m.test(named.stderr), 20_000), named.stderr);
       await tunnelThrough(net, BIND);
       // BIND flushes its dnstap and closes the stream as it stops; fstrm_capture then closes the file.
       named.signal("SIGTERM");
@@ -218,6 +243,15 @@ zone "${TUNNEL_ZONE}" { type forward; forward only; forwarders { ${net.ipB}; }; 
       const f = await tunnelFinding(`${dir}/ws`);
       assert.ok(HIGH.has(f.severity), JSON.stringify(f).slice(0, 300));
       assert.deepEqual(clientsOf(f), ["10.77.0.1"]);
+      // BIND's query log of the same traffic.
+      const logged = JSON.parse((await runCli(["validate", "--json", `${dir}/query.log`])).stdout).files[0];
+      assert.equal(logged.format, "bind-querylog");
+      assert.equal(logged.malformed, 0, JSON.stringify(logged.malformed_reasons));
+      assert.ok(logged.transactions > 50, JSON.stringify(logged));
+      assert.equal((await runCli(["apply", "--dir", `${dir}/log`, `${dir}/query.log`])).code, 0);
+      const fromLog = await tunnelFinding(`${dir}/log`);
+      assert.ok(HIGH.has(fromLog.severity), JSON.stringify(fromLog).slice(0, 300));
+      assert.deepEqual(clientsOf(fromLog), ["10.77.0.1"]);
     } finally {
       await net.close();
       await Deno.remove(dir, { recursive: true });
@@ -263,7 +297,7 @@ ${zone("example.test")}
 `,
       );
       const named = net.spawn(net.b, "named", ["-g", "-c", `${dir}/named.conf`]);
-      assert.ok(await named.until(() => / running$/m.test(named.stderr), 20_000), named.stderr);
+      assert.ok(await named.until(() => /(^| )running$/m.test(named.stderr), 20_000), named.stderr);
       assert.match(named.stderr, /zone plumbum\.rpz\/IN: loaded serial \d+/);
       const ask = async (name: string) => {
         const r = await net.run(net.a, "dig", ["+time=2", "+tries=1", `@${BIND}`, name, "A"]);

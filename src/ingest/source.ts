@@ -23,9 +23,10 @@ import { feedDnstap, isFrameStream, newMeta, readFrameStream } from "./dnstap.ts
 import { countMalformed, countTransaction, emptyStats, FrameDecoder, type FrameSink } from "./frames.ts";
 import type { FileStats, Transaction } from "./types.ts";
 import { readZeekJson, readZeekTsv } from "./zeek.ts";
+import { isBindQueryLog, isUnboundLog, readBindQueryLog, readUnboundLog } from "./resolver_log.ts";
 
 /** Input formats Plumbum reads. */
-export type InputFormat = "pcap" | "pcapng" | "dnstap" | "zeek-tsv" | "zeek-json";
+export type InputFormat = "pcap" | "pcapng" | "dnstap" | "zeek-tsv" | "zeek-json" | "bind-querylog" | "unbound-log";
 
 /** An input that cannot be read at all (missing, unreadable, unknown format). */
 export class InputError extends Error {
@@ -83,6 +84,8 @@ export function sniffFormat(head: Uint8Array): InputFormat | null {
   const text = new TextDecoder().decode(head.subarray(i, i + 4096));
   if (text.startsWith("#separator") || text.startsWith("#fields")) return "zeek-tsv";
   if (text.startsWith("#") && /\n#(separator |fields\t)/.test(text)) return "zeek-tsv";
+  if (isBindQueryLog(text)) return "bind-querylog";
+  if (isUnboundLog(text)) return "unbound-log";
   return null;
 }
 
@@ -288,7 +291,10 @@ export async function ingestFile(input: Input, options: IngestOptions = {}): Pro
     const format = sniffFormat(await s.peek(4096));
     if (format === null) {
       if (head.length === 0) throw new InputError(path, "file is empty");
-      throw new InputError(path, "not a PCAP, pcapng, dnstap or Zeek dns.log file (checked its first bytes)");
+      throw new InputError(
+        path,
+        "not a PCAP, pcapng, dnstap or Zeek dns.log file, nor a BIND or Unbound query log (checked its first bytes)",
+      );
     }
     stats.format = format;
     let progressAt = 0;
@@ -299,8 +305,18 @@ export async function ingestFile(input: Input, options: IngestOptions = {}): Pro
       }
     };
     const onTransaction = options.onTransaction;
-    if (format === "zeek-tsv" || format === "zeek-json") {
-      const read = format === "zeek-tsv" ? readZeekTsv : readZeekJson;
+    if (format === "zeek-tsv" || format === "zeek-json" || format === "bind-querylog" || format === "unbound-log") {
+      if (options.frames !== undefined) {
+        const what = format.startsWith("zeek") ? "a Zeek log" : "a resolver's query log";
+        throw new InputError(path, `is ${what}, not a capture: --read replays packets (analyze logs with apply)`);
+      }
+      const read = format === "zeek-tsv"
+        ? readZeekTsv
+        : format === "zeek-json"
+        ? readZeekJson
+        : format === "bind-querylog"
+        ? readBindQueryLog
+        : readUnboundLog;
       await read(s, {
         transaction(tx) {
           stats.dns_messages++;

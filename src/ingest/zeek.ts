@@ -23,8 +23,8 @@ export interface ZeekSink {
   skipped(): void;
 }
 
-/** Read lines from the stream as byte strings, calling `each` for every line. */
-async function forEachLine(
+/** Read lines from the stream as byte strings (one byte a character), calling `each` for every line. */
+export async function forEachLine(
   s: ByteStream,
   each: (line: string, lineNo: number) => void,
   tooLong: (lineNo: number) => void,

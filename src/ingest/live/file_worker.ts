@@ -43,7 +43,7 @@ async function read(s: FileSettings, shared: SourceShared): Promise<void> {
     }
   };
   try {
-    const stats = await ingestFile(s.path, {
+    await ingestFile(s.path, {
       frames: {
         frame(linkType, data, ts, _truncated, start, end) {
           if (readyLink < 0) {
@@ -67,9 +67,6 @@ async function read(s: FileSettings, shared: SourceShared): Promise<void> {
         end() {},
       },
     });
-    if (stats.format.startsWith("zeek")) {
-      throw new InputError(s.path, "is a Zeek log, not a capture: --read replays packets (analyze logs with apply)");
-    }
   } catch (e) {
     if (!(e instanceof Stopped)) throw e;
   }
