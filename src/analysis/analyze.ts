@@ -28,6 +28,7 @@ import { type Asked, bareServerGroup, bareServerOf, hasDelegatedTld, notAsked, R
 import { mayLink, mergeFeatures, siblingGroups } from "./siblings.ts";
 import { ownString, replaySeed, SEED_MAX_CHARS, type SeedSpill, seedWith } from "./seed.ts";
 import type { ToolMatch } from "./types.ts";
+import type { Suppression } from "./allow.ts";
 import {
   type Component,
   type CorpusRanges,
@@ -57,6 +58,8 @@ export interface DomainFinding {
   evidence: DomainEvidence;
   /** The tunnel tool named by its wire signature (see tools.ts), or null; also in the evidence. */
   tool: ToolMatch | null;
+  /** The allow-list entry that suppressed it (see allow.ts), or null (absent: not checked). */
+  suppressed?: Suppression | null;
 }
 
 /** What the analyzer is told of the site: named C2 suffixes and resolvers. */

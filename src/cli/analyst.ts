@@ -27,6 +27,7 @@ import {
   runRecordObject,
 } from "../present/export.ts";
 import { exportEcs, exportRpz } from "../present/siem.ts";
+import { type AllowEntry, expired } from "../analysis/allow.ts";
 import { explainText, featureText, findingLine, showText, summaryLine } from "../present/text.ts";
 import type { ResultsReader } from "../store/reader.ts";
 import type { RunSettings } from "../run/pipeline.ts";
@@ -80,10 +81,10 @@ export interface ApplyOptions {
   weights?: string;
   json?: boolean;
   all?: boolean;
+  includeSuppressed?: boolean;
   dnsPorts?: number[];
 }
 
-/** Ingest, analyze, persist and print findings. */
 /**
  * What a command that makes a run needs: the workspace (initialized with
  * defaults when it is new), its config, the model and the run settings.
@@ -114,7 +115,8 @@ export async function prepareRun(
 }
 
 export async function runApply(files: string[], o: ApplyOptions): Promise<number> {
-  const { ws, cfg, model, c2Domains: c2, dnsPorts, resolvers } = await prepareRun(o);
+  const { ws, cfg, model, c2Domains: c2, dnsPorts, resolvers, allow } = await prepareRun(o);
+  noteExpired(allow ?? []);
   // Refuse missing inputs before a run is recorded.
   for (const f of files) {
     try {
@@ -134,6 +136,7 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
           c2Domains: c2,
           dnsPorts,
           resolvers,
+          allow,
           storeTransactions: cfg.storeTransactions,
           onSourcesProgress,
         })
@@ -143,7 +146,10 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
     }
     const { run, stats, domains } = result;
     // The run holds its MEDIUM and above; every domain is read back from the store when asked for.
-    const findings = o.json || o.all ? store.findings(run.id) : result.findings;
+    const all = o.json || o.all ? store.findings(run.id) : result.findings;
+    const findings = o.includeSuppressed ? all : all.filter((f) => !f.suppressed);
+    const allowed = all.length - findings.length;
+    noteSuppressed(allowed);
     for (const s of stats) {
       if (s.malformed > 0) {
         console.error(
@@ -158,8 +164,10 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
       return 0;
     }
     out(
-      findingsReport(findings, { all: o.all, total: domains }) +
-        `\nArtifacts written to ${escapeTerminal(ws.dbPath)} (run #${run.id})\n\n${summaryLine(findings, domains)}\n`,
+      findingsReport(findings, { all: o.all, total: domains - allowed }) +
+        `\nArtifacts written to ${escapeTerminal(ws.dbPath)} (run #${run.id})\n\n${summaryLine(findings, domains)}${
+          allowed > 0 ? `, ${allowed} allowed by config.hcl (not listed)` : ""
+        }\n`,
     );
     return 0;
   } finally {
@@ -248,7 +256,7 @@ export function runExplain(domain: string, o: ReadOptions & { feature?: string }
 
 /** `plumbum export`. */
 export function runExport(
-  o: ReadOptions & { format: string; output?: string; minSeverity?: string },
+  o: ReadOptions & { format: string; output?: string; minSeverity?: string; includeSuppressed?: boolean },
 ): number {
   const format = o.format.toLowerCase();
   if (!["json", "csv", "sigma", "ecs", "rpz"].includes(format)) {
@@ -261,7 +269,9 @@ export function runExport(
   try {
     const run = selectRun(store, o.run);
     // ECS documents carry the clients, names and times of the evidence.
-    let findings = store.findings(run.id, { withEvidence: format === "ecs" });
+    const scored = store.findings(run.id, { withEvidence: format === "ecs" });
+    let findings = o.includeSuppressed ? scored : scored.filter((f) => !f.suppressed);
+    noteSuppressed(scored.length - findings.length);
     // Sigma rules are for flagged domains: MEDIUM and above unless told otherwise; a blocking zone HIGH and above.
     const floor = min ?? (format === "sigma" ? "MEDIUM" : format === "rpz" ? "HIGH" : "LOW");
     findings = findings.filter((f) => atLeast(f.severity, floor));
@@ -287,6 +297,22 @@ export function runExport(
   }
   writeOutput(o.output, ws, text, "the export");
   return 0;
+}
+
+/** Say on stderr how many allowed domains a listing left out. */
+function noteSuppressed(n: number): void {
+  if (n > 0) {
+    err(`note: ${n} domain${n === 1 ? "" : "s"} allowed by config.hcl left out (--include-suppressed lists them)`);
+  }
+}
+
+/** Say on stderr which allow-list entries have expired (they no longer apply). */
+export function noteExpired(allow: readonly AllowEntry[], now = new Date()): void {
+  for (const e of allow) {
+    if (expired(e, now)) {
+      err(`note: allow "${escapeTerminal(e.name)}" expired on ${e.expires}: it no longer applies (renew or remove it)`);
+    }
+  }
 }
 
 /** `--min-severity`: a severity (any case), or undefined when not given. */

@@ -115,6 +115,7 @@ export function buildProgram(result: { code: number }): Command {
     )
     .option("--json", "print the export JSON document instead of the table")
     .option("--all", "list LOW domains too")
+    .option("--include-suppressed", "list the domains config.hcl's allow-list suppressed too")
     .addOption(applyPorts())
     .addOption(dirOpt())
     .action(async (files: string[], o) => {
@@ -160,6 +161,7 @@ export function buildProgram(result: { code: number }): Command {
       "--min-severity <level>",
       "only domains at this severity or above (LOW, MEDIUM, HIGH, CRITICAL; Sigma defaults to MEDIUM, rpz to HIGH)",
     )
+    .option("--include-suppressed", "include the domains config.hcl's allow-list suppressed (marked so)")
     .addOption(runOpt())
     .addOption(dirOpt())
     .action((o) => {

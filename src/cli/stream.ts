@@ -24,7 +24,7 @@ import { productionReact } from "./dashboard.ts";
 import { envVar } from "../env.ts";
 import { ResultsReader } from "../store/reader.ts";
 import { parseDnstapListen } from "../ingest/live/dnstap_source.ts";
-import { prepareRun } from "./analyst.ts";
+import { noteExpired, prepareRun } from "./analyst.ts";
 import { checkOutputFile, openStore, ownFiles, storeProblem } from "./workspace.ts";
 
 /** Options of `plumbum stream`. */
@@ -246,7 +246,8 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
   if (o.read === undefined && o.speed !== "max") throw new UsageError("--speed goes with --read");
   const speed = parseSpeed(o.speed);
   if (!(o.threshold >= 0 && o.threshold <= 100)) throw new UsageError("--threshold: a score from 0 to 100");
-  const { ws, cfg, model, c2Domains, dnsPorts, resolvers } = await prepareRun(o);
+  const { ws, cfg, model, c2Domains, dnsPorts, resolvers, allow } = await prepareRun(o);
+  noteExpired(allow ?? []);
   // Said before a run is recorded; the capture thread proves it again on the file it opens.
   if (o.save !== undefined) checkOutputFile(o.save, ws, "--save", "the capture");
   let source: StreamSource;
@@ -313,6 +314,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
     c2Domains,
     dnsPorts,
     resolvers,
+    allow,
     source,
     windowSecs: o.window,
     threshold: o.threshold,
@@ -384,10 +386,10 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
         `${
           result.error === null ? "Stored" : "Failed;"
         } run #${result.run.id}: ${s.packets} ${unit}, ${s.transactions} DNS transactions, ${s.malformed} malformed packets or messages skipped, ${s.domains} domains, ${s.windows} windows, ${s.alerts} alerts${
-          c === null ? "" : `; dropped by the kernel ${c.dropped}, by the interface ${c.ifDropped}`
-        }${s.unstored > 0 ? `; ${s.unstored} transactions past the per-window store limit not stored` : ""} (${
-          secs().toFixed(1)
-        } s). Read it with plumbum show --run ${result.run.id}.`,
+          s.suppressed > 0 ? ` (${s.suppressed} held back by the allow-list)` : ""
+        }${c === null ? "" : `; dropped by the kernel ${c.dropped}, by the interface ${c.ifDropped}`}${
+          s.unstored > 0 ? `; ${s.unstored} transactions past the per-window store limit not stored` : ""
+        } (${secs().toFixed(1)} s). Read it with plumbum show --run ${result.run.id}.`,
       );
     }
     if (result.error !== null) {

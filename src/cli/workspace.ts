@@ -103,6 +103,7 @@ export function runSettings(cfg: PlumbumConfig, o: { c2Domains?: string[]; dnsPo
     c2Domains: [...new Set([...(o.c2Domains ?? []), ...cfg.c2Domains])],
     dnsPorts: o.dnsPorts ?? cfg.dnsPorts,
     resolvers: cfg.resolvers,
+    allow: cfg.allow,
   };
 }
 

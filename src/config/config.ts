@@ -7,6 +7,7 @@
 
 import { askThread } from "../thread.ts";
 import { canonicalAddress } from "../ingest/dns/addresses.ts";
+import type { AllowEntry } from "../analysis/allow.ts";
 import {
   DEFAULT_PRESET,
   DEFAULT_THRESHOLDS,
@@ -36,6 +37,8 @@ export interface PlumbumConfig {
   resolvers: string[];
   /** Whether every transaction is stored with its run. */
   storeTransactions: boolean;
+  /** The allow-list: `allow "NAME" { reason = …; clients = […]; expires = "YYYY-MM-DD" }` blocks. */
+  allow: AllowEntry[];
 }
 
 /** A configuration problem the user must fix. */
@@ -58,6 +61,7 @@ export function defaultConfig(): PlumbumConfig {
     dnsPorts: [53],
     resolvers: [],
     storeTransactions: true,
+    allow: [],
   };
 }
 
@@ -180,6 +184,10 @@ export async function parseConfig(text: string, file: string): Promise<PlumbumCo
   const doc = text === defaultConfigText() ? defaultDocument() : await parseHcl(text, file);
   const cfg = defaultConfig();
   for (const [block, value] of Object.entries(doc)) {
+    if (block === "allow") {
+      cfg.allow = allowEntries(value, file);
+      continue;
+    }
     const keys = KNOWN[block];
     if (keys === undefined) {
       throw new ConfigError(
@@ -276,6 +284,62 @@ export async function parseConfig(text: string, file: string): Promise<PlumbumCo
     );
   }
   return cfg;
+}
+
+const ALLOW_KEYS = ["reason", "clients", "expires"];
+
+/** The `allow "NAME" { … }` blocks, checked (hcl2json gives `{ NAME: [ { … } ] }`). */
+function allowEntries(value: unknown, file: string): AllowEntry[] {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new ConfigError(`${file}: allow blocks are named: allow "cdn.example.com" { reason = "…" }`);
+  }
+  const out: AllowEntry[] = [];
+  for (const [label, blocks] of Object.entries(value as Record<string, unknown>)) {
+    const name = label.toLowerCase().replace(/\.$/, "");
+    const where = `${file}: allow "${label}"`;
+    if (name === "" || name.length > 253 || /\s/.test(name) || name.startsWith(".") || name.includes("..")) {
+      throw new ConfigError(`${where}: name a domain or a suffix, e.g. allow "cdn.example.com"`);
+    }
+    if (!Array.isArray(blocks) || blocks.length !== 1 || typeof blocks[0] !== "object" || blocks[0] === null) {
+      throw new ConfigError(`${where} appears more than once: one block a name`);
+    }
+    const b = blocks[0] as Record<string, unknown>;
+    for (const key of Object.keys(b)) {
+      if (!ALLOW_KEYS.includes(key)) {
+        throw new ConfigError(`${where}: unknown key "${key}"; ${didYouMean(key, ALLOW_KEYS)}`);
+      }
+    }
+    if (typeof b.reason !== "string" || b.reason.trim() === "") {
+      throw new ConfigError(`${where} needs a reason (reason = "…"): an entry nobody can explain is a hole`);
+    }
+    let clients: string[] | null = null;
+    if (b.clients !== undefined) {
+      const bad = Array.isArray(b.clients)
+        ? b.clients.find((x) => typeof x !== "string" || canonicalAddress(x) === null)
+        : b.clients;
+      if (!Array.isArray(b.clients) || bad !== undefined || b.clients.length === 0) {
+        throw new ConfigError(
+          `${where}: clients must be a list of IPv4 or IPv6 addresses, e.g. ["10.0.0.5"]${
+            bad === undefined ? "" : `; ${JSON.stringify(bad)} is not one`
+          }`,
+        );
+      }
+      clients = [...new Set((b.clients as string[]).map((x) => canonicalAddress(x)!))];
+    }
+    let expires: string | null = null;
+    if (b.expires !== undefined) {
+      const e = b.expires;
+      if (
+        typeof e !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(e) ||
+        new Date(`${e}T00:00:00Z`).toISOString().slice(0, 10) !== e
+      ) {
+        throw new ConfigError(`${where}: expires must be a day, "YYYY-MM-DD" (from that day on it no longer applies)`);
+      }
+      expires = e;
+    }
+    out.push({ name, reason: b.reason.trim(), clients, expires });
+  }
+  return out;
 }
 
 /** The largest config.hcl read (a config is a few kilobytes; the parser's memory grows with the text). */
@@ -409,6 +473,15 @@ export function defaultConfigText(): string {
     "  # Keep every transaction in plumbum.db (false keeps only scores and evidence).",
     `  transactions = ${value(doc.store[0].transactions)}`,
     "}",
+    "",
+    "# Domains this site accepts, each with its reason: still scored and stored, marked suppressed, left out",
+    "# of show, export and alerts unless --include-suppressed. A name allows that domain and every domain",
+    "# under it; clients (optional) limits it to those clients; from the day it expires it no longer applies.",
+    '# allow "cdn.example.com" {',
+    '#   reason  = "signed URLs of our CDN, reviewed 2026-12-01"',
+    '#   clients = ["10.0.0.5"]',
+    '#   expires = "2027-06-01"',
+    "# }",
     "",
   );
   return lines.join("\n");

@@ -55,6 +55,7 @@ export function liveSummary(r: RunRecord): Record<string, unknown> {
     "threshold",
     "windows",
     "alerts",
+    "suppressed_alerts",
     "unstored",
     "malformed",
   ];
@@ -78,6 +79,15 @@ export function domainObject(f: DomainFinding): Record<string, unknown> {
     severity: f.severity,
     is_c2: f.is_c2,
     tool: f.tool ? { name: f.tool.name, evidence: displayText(f.tool.evidence) } : null,
+    ...(f.suppressed
+      ? {
+        suppressed: {
+          entry: displayText(f.suppressed.entry),
+          reason: displayText(f.suppressed.reason),
+          expires: f.suppressed.expires,
+        },
+      }
+      : {}),
     features: Object.fromEntries(Object.entries(f.features).map(([k, v]) => [k, typeof v === "number" ? round(v) : v])),
     components: f.components.map((c) => ({
       feature: c.feature,

@@ -7,6 +7,7 @@
 
 import { payloadEvidence } from "./carve.ts";
 import type { DomainFinding } from "../analysis/analyze.ts";
+import type { Suppression } from "../analysis/allow.ts";
 import type { DomainEvidence, DomainFeatures } from "../analysis/accumulator.ts";
 import { FEATURES, roundScore, type Severity } from "../analysis/model.ts";
 import { bareServerOf } from "../analysis/vantage.ts";
@@ -224,9 +225,17 @@ function header(c: Colors, f: DomainFinding, width: number, section: string): st
   return [
     `${"Domain:".padEnd(width)}${escapeTerminal(f.domain)}${f.is_c2 ? " (named C2 suffix)" : ""}`,
     `${"Score:".padEnd(width)}${roundScore(f.score).toFixed(1)} (${paintSeverity(c, f.severity)})`,
+    ...(f.suppressed ? [`${"Allowed:".padEnd(width)}${suppressionText(f.suppressed)}`] : []),
     "",
     section,
   ];
+}
+
+/** A suppressed finding's reason, for a terminal. */
+export function suppressionText(s: Suppression): string {
+  return `suppressed by allow "${escapeTerminal(s.entry)}": ${escapeTerminal(s.reason)}${
+    s.expires === null ? "" : ` (until ${s.expires})`
+  }`;
 }
 
 /** `plumbum explain` text. */

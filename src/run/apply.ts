@@ -16,7 +16,7 @@ import type { SqliteSeedSpill } from "../store/seed_spill.ts";
 import type { RunRecord } from "../store/types.ts";
 import type { SourcesProgress } from "./ingest.ts";
 import { type Input, inputPath } from "../ingest/source.ts";
-import { Pipeline, type RunSettings, settingsRecord } from "./pipeline.ts";
+import { markSuppressed, Pipeline, type RunSettings, settingsRecord } from "./pipeline.ts";
 
 /** Options of {@link applyFiles}. */
 export interface ApplyFilesOptions extends RunSettings {
@@ -78,7 +78,7 @@ export async function applyFiles(store: Store, inputs: Input[], o: ApplyFilesOpt
         format: s.format + (s.compression ? "+gzip" : ""),
         stats: s as unknown as Record<string, unknown>,
       })),
-      findings: findings(pipeline.analyzer.scored()),
+      findings: findings(markSuppressed(pipeline.analyzer.scored(), o.allow)),
       transactions: pipeline.analyzer.transactions,
       // Reading, decoding, accumulating and storing every transaction (scoring is timed as the findings are written).
       timings: { ingest_secs: (performance.now() - t0) / 1000 },

@@ -10,6 +10,7 @@
 import { Analyzer, type DomainFinding } from "../analysis/analyze.ts";
 import type { ModelConfig } from "../analysis/model.ts";
 import type { SeedSpill } from "../analysis/seed.ts";
+import { type AllowEntry, suppressionOf } from "../analysis/allow.ts";
 import { TumblingWindows, type WindowResult } from "../analysis/window.ts";
 import { DnsDecoder } from "../ingest/dns.ts";
 import { FrameDecoder } from "../ingest/frames.ts";
@@ -26,11 +27,29 @@ export interface RunSettings {
   dnsPorts: number[];
   /** Addresses of the site's recursive resolvers. */
   resolvers: string[];
+  /** The site's allow-list (allowed domains are scored, stored and marked suppressed); absent: none. */
+  allow?: AllowEntry[];
 }
 
 /** A run's settings as its stored record keeps them (`runs --json` `config`). */
 export function settingsRecord(s: RunSettings): Record<string, unknown> {
-  return { c2_domains: s.c2Domains, dns_ports: s.dnsPorts, resolvers: s.resolvers };
+  return {
+    c2_domains: s.c2Domains,
+    dns_ports: s.dnsPorts,
+    resolvers: s.resolvers,
+    ...(s.allow !== undefined && s.allow.length > 0 ? { allow: s.allow } : {}),
+  };
+}
+
+/** `findings` each marked with its suppression under `allow` (the time of marking: now). */
+export function* markSuppressed(findings: Iterable<DomainFinding>, allow: readonly AllowEntry[] = []): Generator<
+  DomainFinding
+> {
+  const now = new Date();
+  for (const f of findings) {
+    f.suppressed = allow.length === 0 ? null : suppressionOf(f, allow, now);
+    yield f;
+  }
 }
 
 /** Options of {@link Pipeline}. */

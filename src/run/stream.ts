@@ -25,7 +25,7 @@ import { feedDnstap, newMeta } from "../ingest/dnstap.ts";
 import type { Store } from "../store/store.ts";
 import type { SqliteSeedSpill } from "../store/seed_spill.ts";
 import type { RunRecord, SourceRecord } from "../store/types.ts";
-import { Pipeline, type RunSettings, settingsRecord } from "./pipeline.ts";
+import { markSuppressed, Pipeline, type RunSettings, settingsRecord } from "./pipeline.ts";
 import { realPathIn } from "../files.ts";
 
 /**
@@ -109,6 +109,8 @@ export interface StreamStatus {
   domains: number;
   windows: number;
   alerts: number;
+  /** Alerts the allow-list held back (the domains are scored and stored, marked suppressed). */
+  suppressed: number;
   /** Transactions past a window's store limit. */
   unstored: number;
   /** Packets and DNS messages too broken to decode (counted and skipped, as `validate` counts them). */
@@ -132,6 +134,8 @@ export class StreamRun {
   #counters: CaptureCounters | null = null;
   #windows = 0;
   #alerts = 0;
+  /** Alerts the allow-list held back. */
+  #suppressed = 0;
   #pipeline: Pipeline | null = null;
   #stopRequested = false;
   /** The capture filter in force (libpcap's thread says it once open). */
@@ -161,6 +165,7 @@ export class StreamRun {
       domains: this.#pipeline?.analyzer.domainCount ?? 0,
       windows: this.#windows,
       alerts: this.#alerts,
+      suppressed: this.#suppressed,
       unstored: this.#pipeline?.unstored ?? 0,
       malformed: this.#stats.malformed,
     };
@@ -207,6 +212,7 @@ export class StreamRun {
         threshold: this.#o.threshold,
         windows: st.windows,
         alerts: st.alerts,
+        suppressed_alerts: st.suppressed,
         unstored: st.unstored,
       },
     };
@@ -277,8 +283,13 @@ export class StreamRun {
         onClose: (w) => {
           let alerts = 0;
           streamStart ??= w.start;
-          for (const f of w.findings) {
+          for (const f of markSuppressed(w.findings, o.allow)) {
             if (roundScore(f.score) < o.threshold) break;
+            // Allowed: scored and stored, no alert (counted in the run's record).
+            if (f.suppressed) {
+              this.#suppressed++;
+              continue;
+            }
             alerts++;
             alerted.add(f.domain);
             o.onAlert({ horizon: "window", finding: f, start: w.start, end: w.end, windowSecs: o.windowSecs });
@@ -287,8 +298,12 @@ export class StreamRun {
           // Only the domains that changed since the last window can have crossed the threshold or need storing again.
           const changed = pipeline.analyzer.takeChanged();
           const loud: DomainFinding[] = [];
-          for (const f of pipeline.analyzer.scored(undefined, changed)) {
-            if (roundScore(f.score) >= o.threshold && !alerted.has(f.domain)) loud.push(f);
+          for (const f of markSuppressed(pipeline.analyzer.scored(undefined, changed), o.allow)) {
+            if (roundScore(f.score) < o.threshold || alerted.has(f.domain)) continue;
+            if (f.suppressed) {
+              this.#suppressed++;
+              alerted.add(f.domain);
+            } else loud.push(f);
           }
           for (const f of byScore(loud)) {
             alerts++;
@@ -323,7 +338,7 @@ export class StreamRun {
             if (drop > 0) store.dropTransactions(runId, drop);
             store.checkpointRun(runId, {
               sources: [this.#sourceRecord()],
-              findings: pipeline.analyzer.scored(undefined, changed),
+              findings: markSuppressed(pipeline.analyzer.scored(undefined, changed), o.allow),
               transactions: pipeline.analyzer.transactions,
               timings: { capture_secs: (performance.now() - t0) / 1000 },
             }, { changedOnly: true });
@@ -396,7 +411,7 @@ export class StreamRun {
       error ??= checkpointError;
       const results = {
         sources: [this.#sourceRecord()],
-        findings: pipeline.analyzer.scored(),
+        findings: markSuppressed(pipeline.analyzer.scored(), o.allow),
         transactions: pipeline.analyzer.transactions,
         timings: { capture_secs: (performance.now() - t0) / 1000 },
       };

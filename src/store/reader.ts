@@ -200,7 +200,7 @@ export class ResultsReader {
   /** Findings of a run, highest score first. */
   findings(runId: number, options: { withEvidence?: boolean } = {}): StoredFinding[] {
     const rows = this.db.prepare(
-      `SELECT s.domain, s.score, s.severity, s.is_c2, s.features, s.components, s.tool, ${
+      `SELECT s.domain, s.score, s.severity, s.is_c2, s.features, s.components, s.tool, s.suppressed, ${
         options.withEvidence ? "e.evidence" : "NULL AS evidence"
       }
        FROM domain_scores s LEFT JOIN evidence e ON e.run_id = s.run_id AND e.domain = s.domain
@@ -220,7 +220,7 @@ export class ResultsReader {
       n: number;
     }).n;
     const rows = this.db.prepare(
-      `SELECT domain, score, severity, is_c2, features, components, tool, NULL AS evidence FROM domain_scores
+      `SELECT domain, score, severity, is_c2, features, components, tool, suppressed, NULL AS evidence FROM domain_scores
        WHERE ${where} ORDER BY ${ORDERS[q.sort ?? "score"]} LIMIT ? OFFSET ?`,
     ).all(...params, q.limit, q.offset) as Record<string, unknown>[];
     return { total, findings: rows.map(toFinding) };
@@ -293,7 +293,7 @@ export class ResultsReader {
   /** One domain's finding (with evidence), or null. */
   finding(runId: number, domain: string): StoredFinding | null {
     const row = this.db.prepare(
-      `SELECT s.domain, s.score, s.severity, s.is_c2, s.features, s.components, s.tool, e.evidence, c.payload
+      `SELECT s.domain, s.score, s.severity, s.is_c2, s.features, s.components, s.tool, s.suppressed, e.evidence, c.payload
        FROM domain_scores s LEFT JOIN evidence e ON e.run_id = s.run_id AND e.domain = s.domain
          LEFT JOIN carvings c ON c.run_id = s.run_id AND c.domain = s.domain
        WHERE s.run_id = ? AND s.domain = ?`,
@@ -453,6 +453,7 @@ function toFinding(r: Record<string, unknown>): StoredFinding {
     components: JSON.parse(r.components as string),
     evidence: evidence as StoredFinding["evidence"],
     tool: typeof r.tool === "string" ? JSON.parse(r.tool) : null,
+    suppressed: typeof r.suppressed === "string" ? JSON.parse(r.suppressed) : null,
   };
 }
 /** Open `path` read-only, saying what is wrong when it cannot be. */

@@ -199,6 +199,9 @@ export const MIGRATIONS: readonly string[] = [
   // framing, size, SHA-256 and what they look like), shown by explain, export, the MCP server and the dashboard.
   `CREATE TABLE carvings (run_id INTEGER NOT NULL, domain TEXT NOT NULL, payload TEXT NOT NULL,
      PRIMARY KEY (run_id, domain));`,
+  // 11: a finding the site's allow-list suppressed (JSON {entry, reason, expires}, or NULL): still scored and stored,
+  // left out of listings by default and counted there.
+  `ALTER TABLE domain_scores ADD COLUMN suppressed TEXT;`,
 ];
 
 /**

@@ -228,7 +228,7 @@ export class Store extends ResultsReader {
       );
       for (const s of o.sources) src.run(runId, s.path, s.size, s.sha256, s.format, JSON.stringify(s.stats));
       const sc = this.db.prepare(
-        "INSERT OR REPLACE INTO domain_scores (run_id, domain, score, severity, is_c2, features, components, tool) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO domain_scores (run_id, domain, score, severity, is_c2, features, components, tool, suppressed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       );
       const ev = this.db.prepare("INSERT OR REPLACE INTO evidence (run_id, domain, evidence) VALUES (?, ?, ?)");
       // Findings may be scored as they are written (an iterator): the time taken pulling them is the analysis's.
@@ -250,6 +250,7 @@ export class Store extends ResultsReader {
           JSON.stringify(f.features),
           JSON.stringify(f.components),
           f.tool ? JSON.stringify(f.tool) : null,
+          f.suppressed ? JSON.stringify(f.suppressed) : null,
         );
         ev.run(runId, f.domain, JSON.stringify(f.evidence));
       }
