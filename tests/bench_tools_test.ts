@@ -172,3 +172,23 @@ Deno.test("no import circle among Plumbum's modules (tools/cycles.ts, also in de
   assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
   assert.match(new TextDecoder().decode(o.stdout), /^no import circle among \d+ modules/);
 });
+
+Deno.test("deno task bench:dnstap: the same exchanges as a pcap and as dnstap decode to the same transactions", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const o = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../bench/dnstap.ts", import.meta.url).pathname, "3000"],
+      env: { PLUMBUM_BENCH_DIR: dir, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(o.stdout);
+    assert.ok(o.success, new TextDecoder().decode(o.stderr));
+    const rows = out.split("\n").filter((l) => l.startsWith("| plumbum"));
+    assert.equal(rows.length, 2, out);
+    // Every exchange once from either input (the resolver's own queries left out).
+    for (const r of rows) assert.equal(r.split("|")[6].trim(), "3000", r);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -15,7 +15,13 @@
  * @module
  */
 
-import type { DomainFinding } from "./analyze.ts";
+import type { DomainEvidence, Suppression } from "./types.ts";
+
+/** What the allow-list looks at in a finding. */
+interface Allowable {
+  domain: string;
+  evidence?: DomainEvidence;
+}
 
 /** One `allow "NAME" { … }` block of config.hcl. */
 export interface AllowEntry {
@@ -29,14 +35,6 @@ export interface AllowEntry {
   expires: string | null;
 }
 
-/** What a suppressed finding carries: the entry that allowed it. */
-export interface Suppression {
-  /** The entry's name (the domain or suffix allowed). */
-  entry: string;
-  reason: string;
-  expires: string | null;
-}
-
 /** Whether `entry` has expired at `now`. */
 export function expired(entry: AllowEntry, now: Date): boolean {
   return entry.expires !== null && now.toISOString().slice(0, 10) >= entry.expires;
@@ -47,7 +45,7 @@ export function expired(entry: AllowEntry, now: Date): boolean {
  * entry naming the domain or a suffix of it, unexpired, whose clients (if
  * it names any) include every client of the finding.
  */
-export function suppressionOf(f: DomainFinding, entries: readonly AllowEntry[], now: Date): Suppression | null {
+export function suppressionOf(f: Allowable, entries: readonly AllowEntry[], now: Date): Suppression | null {
   let best: AllowEntry | null = null;
   for (const e of entries) {
     if (f.domain !== e.name && !f.domain.endsWith(`.${e.name}`)) continue;
@@ -59,7 +57,7 @@ export function suppressionOf(f: DomainFinding, entries: readonly AllowEntry[], 
 }
 
 /** Whether every client of `f` is among `allowed` (one the evidence does not name counts against it). */
-function clientsWithin(f: DomainFinding, allowed: readonly string[]): boolean {
+function clientsWithin(f: Allowable, allowed: readonly string[]): boolean {
   const ev = f.evidence;
   if (ev === undefined || ev.clients_other > 0) return false;
   return ev.clients.every((c) => allowed.includes(c.client));

@@ -27,8 +27,7 @@ import { isUnder, parentDomain } from "./domain.ts";
 import { type Asked, bareServerGroup, bareServerOf, hasDelegatedTld, notAsked, ResolverVantage } from "./vantage.ts";
 import { mayLink, mergeFeatures, siblingGroups } from "./siblings.ts";
 import { ownString, replaySeed, SEED_MAX_CHARS, type SeedSpill, seedWith } from "./seed.ts";
-import type { ToolMatch } from "./types.ts";
-import type { Suppression } from "./allow.ts";
+import type { Suppression, ToolMatch } from "./types.ts";
 import {
   type Component,
   type CorpusRanges,

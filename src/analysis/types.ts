@@ -182,3 +182,13 @@ export interface PayloadSummary {
   /** Each client's upstream and downstream, the busiest client first. */
   streams: PayloadStream[];
 }
+
+/** What a finding the allow-list suppressed carries: the entry that allowed it (see allow.ts). */
+export interface Suppression {
+  /** The entry's name (the domain or suffix allowed). */
+  entry: string;
+  /** Why the site allows it. */
+  reason: string;
+  /** The first day it no longer applies (YYYY-MM-DD), or null. */
+  expires: string | null;
+}

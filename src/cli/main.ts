@@ -318,6 +318,10 @@ It needs a terminal; for scripts use show, explain and export.`,
     .option("--read <file>", "replay a capture (pcap, pcapng, gzip) through the live path instead; needs no privileges")
     .option("--speed <speed>", "with --read: max, realtime, or a multiple of real time", "max")
     .option(
+      "--follow <log>",
+      "follow a growing Zeek dns.log or BIND/Unbound query log instead, through rotation (windows on its own times)",
+    )
+    .option(
       "--dnstap <address>",
       "listen for resolvers' dnstap instead (unix:/path.sock or tcp:HOST:PORT): the real client behind the resolver",
     )
@@ -381,6 +385,7 @@ Examples:
   sudo plumbum stream -i any | jq 'select(.severity == "CRITICAL")'
   plumbum stream --read capture.pcap --speed 10 --window 30
   plumbum stream --dnstap unix:/run/plumbum/dnstap.sock --window 60
+  plumbum stream --follow /opt/zeek/logs/current/dns.log
 
 With --dnstap, point the resolver at the socket (BIND: dnstap { client; };
 dnstap-output unix "/run/plumbum/dnstap.sock"; Unbound: dnstap-enable: yes,

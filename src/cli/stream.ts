@@ -33,6 +33,7 @@ export interface StreamCliOptions {
   listInterfaces?: boolean;
   read?: string;
   dnstap?: string;
+  follow?: string;
   format: string;
   speed: string;
   window: number;
@@ -122,7 +123,7 @@ function knownInterfaces(): string[] {
 
 /** A source error as the sentence that says what to do. */
 function sourceMessage(e: SourceError, o: StreamCliOptions): string {
-  if (o.dnstap !== undefined) return escapeTerminal(e.message);
+  if (o.dnstap !== undefined || o.follow !== undefined) return escapeTerminal(e.message);
   const dev = escapeTerminal(o.interface ?? "");
   switch (e.kind) {
     case "no-device": {
@@ -228,9 +229,9 @@ async function streamDashboard(
 /** `plumbum stream`. */
 export async function runStream(o: StreamCliOptions): Promise<number> {
   if (o.listInterfaces) return runList(o);
-  if ([o.interface, o.read, o.dnstap].filter((x) => x !== undefined).length !== 1) {
+  if ([o.interface, o.read, o.dnstap, o.follow].filter((x) => x !== undefined).length !== 1) {
     throw new UsageError(
-      "say where DNS comes from, once: -i INTERFACE to capture (plumbum stream --list-interfaces), --read FILE to replay a capture, or --dnstap unix:/path.sock (or tcp:HOST:PORT) for a resolver's dnstap",
+      "say where DNS comes from, once: -i INTERFACE to capture (plumbum stream --list-interfaces), --read FILE to replay a capture, --dnstap unix:/path.sock (or tcp:HOST:PORT) for a resolver's dnstap, or --follow LOG for a growing Zeek or resolver log",
     );
   }
   if (o.interface === undefined && o.save !== undefined) {
@@ -261,6 +262,8 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
     source = { kind: "file", settings: { path: o.read, speed, count: o.count } };
   } else if (o.dnstap !== undefined) {
     source = { kind: "dnstap", settings: { listen: o.dnstap } };
+  } else if (o.follow !== undefined) {
+    source = { kind: "follow", settings: { path: o.follow } };
   } else {
     const { lib, path } = libpcap();
     lib.close();
@@ -296,8 +299,10 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
     ? `replaying ${escapeTerminal(o.read)}`
     : o.dnstap !== undefined
     ? `listening for dnstap on ${escapeTerminal(o.dnstap)}`
+    : o.follow !== undefined
+    ? `following ${escapeTerminal(o.follow)}`
     : `capturing on ${escapeTerminal(o.interface!)}`;
-  const unit = o.dnstap !== undefined ? "dnstap messages" : "packets";
+  const unit = o.dnstap !== undefined ? "dnstap messages" : o.follow !== undefined ? "lines" : "packets";
   const store = openStore(ws);
   const started = performance.now();
   const secs = () => (performance.now() - started) / 1000;

@@ -57,6 +57,14 @@ export function countMalformed(stats: FileStats, reason: string, site: Malformed
   if (stats.first_malformed === null) stats.first_malformed = { ...site, reason };
 }
 
+/** Count one log line's transaction (a record that is a transaction already: Zeek, a resolver's log). */
+export function countRecord(stats: FileStats, tx: Transaction): void {
+  stats.dns_messages++;
+  stats.queries++;
+  if (tx.hasResponse) stats.responses++;
+  countTransaction(stats, tx);
+}
+
 /** Options of {@link FrameDecoder}. */
 export interface FrameDecoderOptions {
   /** Plain DNS ports (default [53]). */

@@ -22,6 +22,7 @@
 
 import type { ByteStream } from "./bytes.ts";
 import { asciiLower } from "./dns.ts";
+import { rcodeNumber, typeNumber } from "./dns/codes.ts";
 import type { Transaction } from "./types.ts";
 import { forEachLine, type ZeekSink } from "./zeek.ts";
 
@@ -31,31 +32,6 @@ export const PAIR_SECS = 30;
 const PENDING_MAX = 100_000;
 
 const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
-const RCODES = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET"];
-const RCODE_MORE: Record<string, number> = { NOTAUTH: 9, NOTZONE: 10, BADVERS: 16 };
-const TYPES: Record<string, number> = {
-  A: 1,
-  NS: 2,
-  CNAME: 5,
-  SOA: 6,
-  NULL: 10,
-  PTR: 12,
-  HINFO: 13,
-  MX: 15,
-  TXT: 16,
-  AAAA: 28,
-  SRV: 33,
-  NAPTR: 35,
-  DS: 43,
-  RRSIG: 46,
-  DNSKEY: 48,
-  SVCB: 64,
-  HTTPS: 65,
-  SPF: 99,
-  ANY: 255,
-  KEY: 25,
-  CAA: 257,
-};
 
 const BIND_QUERY =
   /client (?:@0x[0-9a-f]+ )?([0-9a-fA-F.:]+)#(\d+)(?: \([^)]*\))?: (?:view [^:]*: )?query: (\S+) (\S+) (\S+) ([-+][A-Z()0-9]*) \(([^)]*)\)/;
@@ -70,23 +46,6 @@ export function isBindQueryLog(text: string): boolean {
 /** Whether `text` is Unbound's log with query or reply lines. */
 export function isUnboundLog(text: string): boolean {
   return text.split("\n").slice(0, 50).some((l) => /^(\[\d+\]|\w{3} +\d+ \d\d:\d\d:\d\d) unbound\[\d+:\d+\] /.test(l));
-}
-
-/** A record type named as the logs name it (`A`, `TYPE65534`), or null. */
-function typeNumber(t: string): number | null {
-  const n = TYPES[t.toUpperCase()];
-  if (n !== undefined) return n;
-  const m = /^TYPE(\d{1,5})$/i.exec(t);
-  return m !== null && Number(m[1]) <= 0xffff ? Number(m[1]) : null;
-}
-
-function rcodeNumber(r: string): number | null {
-  const i = RCODES.indexOf(r.toUpperCase());
-  if (i >= 0) return i;
-  const more = RCODE_MORE[r.toUpperCase()];
-  if (more !== undefined) return more;
-  const m = /^RCODE(\d{1,4})$/i.exec(r);
-  return m === null ? null : Number(m[1]);
 }
 
 /**

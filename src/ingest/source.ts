@@ -20,7 +20,7 @@ import { PACE_FREE, PACE_READ, PACE_UNIT } from "./hash_pace.ts";
 import { isPcapng, pcapMagic, readPcap, readPcapng } from "./capture.ts";
 import type { DnsDecoder } from "./dns.ts";
 import { feedDnstap, isFrameStream, newMeta, readFrameStream } from "./dnstap.ts";
-import { countMalformed, countTransaction, emptyStats, FrameDecoder, type FrameSink } from "./frames.ts";
+import { countMalformed, countRecord, emptyStats, FrameDecoder, type FrameSink } from "./frames.ts";
 import type { FileStats, Transaction } from "./types.ts";
 import { readZeekJson, readZeekTsv } from "./zeek.ts";
 import { isBindQueryLog, isUnboundLog, readBindQueryLog, readUnboundLog } from "./resolver_log.ts";
@@ -319,10 +319,7 @@ export async function ingestFile(input: Input, options: IngestOptions = {}): Pro
         : readUnboundLog;
       await read(s, {
         transaction(tx) {
-          stats.dns_messages++;
-          stats.queries++;
-          if (tx.hasResponse) stats.responses++;
-          countTransaction(stats, tx);
+          countRecord(stats, tx);
           onTransaction?.(tx);
           progress();
         },

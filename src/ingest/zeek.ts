@@ -33,8 +33,9 @@ export async function forEachLine(
   while (true) {
     let nl = s.buf.indexOf(10, s.start);
     if (nl < 0 || nl >= s.end) {
-      // Need more bytes: grow until a newline appears or the line is too long.
-      let want = s.available + (1 << 16);
+      // Need more bytes: read on until a newline appears or the line is too long. One byte more is asked for at a
+      // time (a file's read fills what room there is; a followed log hands over each line as it is written).
+      let want = s.available + 1;
       while (true) {
         if (want > MAX_LINE + 1) {
           lineNo++;
@@ -59,7 +60,7 @@ export async function forEachLine(
           nl = -1;
           break;
         }
-        want += 1 << 16;
+        want = s.available + 1;
       }
       if (nl === -2) continue;
       if (nl === -1) {

@@ -7,7 +7,7 @@
 
 import { payloadEvidence } from "./carve.ts";
 import type { DomainFinding } from "../analysis/analyze.ts";
-import type { Suppression } from "../analysis/allow.ts";
+import type { Suppression } from "../analysis/types.ts";
 import type { DomainEvidence, DomainFeatures } from "../analysis/accumulator.ts";
 import { FEATURES, roundScore, type Severity } from "../analysis/model.ts";
 import { bareServerOf } from "../analysis/vantage.ts";

@@ -15,12 +15,13 @@
 
 import { byScore, type DomainFinding } from "../analysis/analyze.ts";
 import { type ModelConfig, roundScore } from "../analysis/model.ts";
-import { emptyStats } from "../ingest/frames.ts";
+import { countMalformed, countRecord, emptyStats } from "../ingest/frames.ts";
 import type { FileStats } from "../ingest/types.ts";
 import type { CaptureCounters, CaptureSettings, FileSettings } from "../ingest/live/protocol.ts";
 import { forEachFrame } from "../ingest/live/protocol.ts";
 import { FrameSource, type SourceReady } from "../ingest/live/source.ts";
 import { type DnstapSettings, DnstapSource } from "../ingest/live/dnstap_source.ts";
+import { FollowSource } from "../ingest/live/follow.ts";
 import { feedDnstap, newMeta } from "../ingest/dnstap.ts";
 import type { Store } from "../store/store.ts";
 import type { SqliteSeedSpill } from "../store/seed_spill.ts";
@@ -42,6 +43,8 @@ export const LIVE_PAIRING_SECS = 5;
  * window, as late.
  */
 export const LIVE_GRACE_SECS = LIVE_PAIRING_SECS + 1;
+/** Checkpoints queued at most before reading waits for them. */
+const MAX_CHECKPOINTS_QUEUED = 2;
 /** How often the live clock moves (ms). */
 const TICK_MS = 250;
 
@@ -49,7 +52,8 @@ const TICK_MS = 250;
 export type StreamSource =
   | { kind: "capture"; settings: CaptureSettings }
   | { kind: "file"; settings: FileSettings }
-  | { kind: "dnstap"; settings: DnstapSettings };
+  | { kind: "dnstap"; settings: DnstapSettings }
+  | { kind: "follow"; settings: { path: string } };
 
 /** Options of {@link StreamRun}. */
 export interface StreamOptions extends RunSettings {
@@ -130,7 +134,7 @@ export class StreamRun {
   readonly #store: Store;
   readonly #o: StreamOptions;
   readonly #stats: FileStats;
-  #source: FrameSource | DnstapSource | null = null;
+  #source: FrameSource | DnstapSource | FollowSource | null = null;
   #counters: CaptureCounters | null = null;
   #windows = 0;
   #alerts = 0;
@@ -153,7 +157,13 @@ export class StreamRun {
         ? `dnstap:${s.settings.listen}`
         : s.settings.path,
     );
-    this.#stats.format = s.kind === "capture" ? "live" : s.kind === "dnstap" ? "dnstap" : "replay";
+    this.#stats.format = s.kind === "capture"
+      ? "live"
+      : s.kind === "dnstap"
+      ? "dnstap"
+      : s.kind === "follow"
+      ? "follow"
+      : "replay";
   }
 
   /** Counters so far. */
@@ -182,6 +192,14 @@ export class StreamRun {
     this.#source?.kill();
   }
 
+  /** What a followed log's source counted: files read (rotations), truncations. */
+  #followCounts(): { files: number; truncations: number } {
+    const s = this.#source;
+    return s instanceof FollowSource
+      ? { files: s.counts.files, truncations: s.counts.truncations }
+      : { files: 0, truncations: 0 };
+  }
+
   /** Connections a dnstap source accepted so far. */
   #dnstapConnections(): number {
     return this.#source instanceof DnstapSource ? this.#source.counts.connections : 0;
@@ -207,6 +225,8 @@ export class StreamRun {
           }
           : s.kind === "dnstap"
           ? { listen: s.settings.listen, connections: this.#dnstapConnections() }
+          : s.kind === "follow"
+          ? { follow: s.settings.path, ...this.#followCounts() }
           : { speed: s.settings.speed }),
         window_secs: this.#o.windowSecs,
         threshold: this.#o.threshold,
@@ -238,6 +258,8 @@ export class StreamRun {
         }
         : src.kind === "dnstap"
         ? { dnstap: src.settings.listen }
+        : src.kind === "follow"
+        ? { follow: src.settings.path }
         : { files: [src.settings.path] }),
     });
     const t0 = performance.now();
@@ -266,6 +288,8 @@ export class StreamRun {
     const storedAt: number[] = [];
     const retain = o.retainWindows ?? 0;
     let checkpoints: Promise<void> = Promise.resolve();
+    /** Checkpoints queued and not yet written (each holds its window's changed domains). */
+    let queued = 0;
     let checkpointError: Error | null = null;
     /** Domains that alerted, in a window or in the stream view (each alerts from the stream view once at most). */
     const alerted = new Set<string>();
@@ -333,6 +357,7 @@ export class StreamRun {
           const drop = retain > 0 && storedAt.length > retain ? storedAt.shift()! : 0;
           // The whole stream so far, committed with the rows before it: the changed domains scored again as they
           // are written (the stream view of every domain is never held at once), the others as stored.
+          queued++;
           checkpoints = checkpoints.then(async () => {
             await writer?.sync();
             if (drop > 0) store.dropTransactions(runId, drop);
@@ -345,7 +370,7 @@ export class StreamRun {
           }).catch((e) => {
             checkpointError ??= e as Error;
             this.stop();
-          });
+          }).finally(() => queued--);
         },
       },
     });
@@ -354,6 +379,13 @@ export class StreamRun {
     const frames = pipeline.frames(this.#stats, { pairingTimeoutSecs: LIVE_PAIRING_SECS });
     const advance = (now: number) => pipeline.advance(now, now - LIVE_GRACE_SECS);
     let linkType = -1;
+    // Reading waits while the store is behind: the writer thread's batches, and more than a checkpoint queued
+    // (a replay at full speed closed windows faster than they were stored, and each held its domains: 1 000 000
+    // one-query domains took stream --read to 537 MB).
+    const behind = async () => {
+      if (queued > MAX_CHECKPOINTS_QUEUED) await checkpoints;
+      await writer?.ready();
+    };
     const handlers = {
       frames: async (m: { data: Uint8Array; bytes: number; count: number; clock: number }) => {
         forEachFrame(m, (data, ts, start, caplen, len, lt) => {
@@ -361,7 +393,7 @@ export class StreamRun {
           frames.frame(lt, data, ts, caplen < len, start, start + caplen);
         });
         advance(m.clock);
-        await writer?.ready();
+        await behind();
       },
       clock: advance,
       problem: (reason: string, offset: number) => frames.problem(reason, offset),
@@ -372,10 +404,27 @@ export class StreamRun {
       ? FrameSource.capture(src.settings, handlers)
       : src.kind === "file"
       ? FrameSource.file(src.settings, handlers)
+      : src.kind === "follow"
+      ? FollowSource.follow(src.settings.path, {
+        transaction: (tx) => {
+          this.#stats.packets++;
+          countRecord(this.#stats, tx);
+          pipeline.add(tx);
+        },
+        problem: (reason, line) => {
+          this.#stats.packets++;
+          countMalformed(this.#stats, reason, { line });
+        },
+        skipped: () => {
+          this.#stats.packets++;
+          this.#stats.skipped++;
+        },
+        pause: behind,
+      })
       : DnstapSource.listen(src.settings, {
         data: (bytes) => feedDnstap(bytes, 0, frames, meta),
         problem: (reason) => frames.problem(reason, 0),
-        pause: writer === null ? undefined : () => writer.ready(),
+        pause: behind,
       });
     if (this.#stopRequested) source.stop();
     let tick: ReturnType<typeof setInterval> | undefined;
@@ -385,8 +434,8 @@ export class StreamRun {
       const ready = await source.ready;
       this.#filter = ready.filter;
       o.onReady?.({ ...ready, runId });
-      // A live clock moves on a quiet link; a file's clock is its own.
-      if (src.kind !== "file") {
+      // A live clock moves on a quiet link; a file's and a followed log's clock is their own.
+      if (src.kind === "capture" || src.kind === "dnstap") {
         tick = setInterval(() => advance(Date.now() / 1000), TICK_MS);
       }
       if (o.durationSecs > 0) timeout = setTimeout(() => this.stop(), o.durationSecs * 1000);

@@ -3,7 +3,7 @@
  * wire writer, in Frame Streams files (START, data frames, STOP).
  */
 import { BinaryWriter, WireType } from "npm:@bufbuild/protobuf@2.17.0/wire";
-import { ip6Bytes } from "./build.ts";
+import { concat, ip6Bytes } from "./build.ts";
 import { encodeControl } from "../../src/ingest/dnstap.ts";
 
 /** One dnstap message's fields (see dnstap.proto). */
@@ -58,12 +58,5 @@ export const DNSTAP = "protobuf:dnstap.Dnstap";
 
 /** A Frame Streams file of dnstap: START, the frames, STOP. */
 export function frameStreamFile(frames: Uint8Array[]): Uint8Array {
-  const parts = [encodeControl(2, DNSTAP), ...frames.map(dataFrame), encodeControl(3)];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concat(encodeControl(2, DNSTAP), ...frames.map(dataFrame), encodeControl(3));
 }

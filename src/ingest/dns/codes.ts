@@ -115,4 +115,27 @@ export function rcodeName(rcode: number): string {
   return RCODE_NAMES[rcode] ?? `rcode-${rcode}`;
 }
 
+/** Numbers by mnemonic, upper case (a log's `A`, `NXDOMAIN`). */
+const TYPE_NUMBERS = new Map(Object.entries(TYPE_NAMES).map(([n, name]) => [name, Number(n)]));
+const RCODE_NUMBERS = new Map(Object.entries(RCODE_NAMES).map(([n, name]) => [name, Number(n)]));
+
+/** A record type as logs write it (`A`, `txt`, RFC 3597's `TYPE65534`), or null. */
+export function typeNumber(text: string): number | null {
+  const t = text.toUpperCase();
+  // Zeek's name for 255 is "*"; resolvers log ANY.
+  const n = t === "ANY" ? 255 : TYPE_NUMBERS.get(t);
+  if (n !== undefined) return n;
+  const m = /^TYPE(\d{1,5})$/.exec(t);
+  return m !== null && Number(m[1]) <= 0xffff ? Number(m[1]) : null;
+}
+
+/** A response code as logs write it (`NXDOMAIN`, `RCODE23`), or null. */
+export function rcodeNumber(text: string): number | null {
+  const t = text.toUpperCase();
+  const n = RCODE_NUMBERS.get(t);
+  if (n !== undefined) return n;
+  const m = /^RCODE(\d{1,4})$/.exec(t);
+  return m !== null && Number(m[1]) <= 0xfff ? Number(m[1]) : null;
+}
+
 // Scratch space for building names: at most 255 wire bytes, each byte may be
