@@ -183,7 +183,7 @@ Deno.test("stream: errors a user meets first are one sentence, exit 1", async ()
   try {
     const none = await runCli(["stream", "--dir", dir]);
     assert.equal(none.code, 1);
-    assert.match(none.stderr, /-i INTERFACE to capture .*, --read FILE .*, or --dnstap unix:/);
+    assert.match(none.stderr, /-i INTERFACE to capture .*, --read FILE .*, --dnstap unix:.*, or --follow LOG/);
     // --dnstap: an address it can listen on, never a file that is there already, never with --save or a dnstap --read.
     const bad = await runCli(["stream", "--dnstap", "udp:1.2.3.4:5", "--dir", dir]);
     assert.equal(bad.code, 1, bad.stderr);
