@@ -6,14 +6,14 @@
 
 import { isWithin, writeAll } from "../files.ts";
 import type { DomainFinding } from "../analysis/analyze.ts";
-import { atLeast, type ModelConfig, SEVERITIES, type Severity } from "../analysis/model.ts";
+import { atLeast, SEVERITIES, type Severity } from "../analysis/model.ts";
 import { reportData, reportHtml } from "../present/report.ts";
 import { carve } from "../evidence/carve.ts";
 import { keepCarving } from "../workspace/carving.ts";
 import { StoreError } from "../store/errors.ts";
 import { carveDocument, streamKey, streamLine } from "../present/carve.ts";
 import { VERSION } from "../version.ts";
-import { ConfigError, defaultConfigText, type PlumbumConfig, resolveModel } from "../config/config.ts";
+import { ConfigError } from "../config/config.ts";
 import { featureProblem, lookupDomain, nameTooLong } from "../present/lookup.ts";
 import { colors } from "../present/colors.ts";
 import { displayText, escapeTerminal } from "../present/escape.ts";
@@ -30,7 +30,6 @@ import { exportEcs, exportRpz } from "../present/siem.ts";
 import { type AllowEntry, expired } from "../analysis/allow.ts";
 import { explainText, featureText, findingLine, showText, summaryLine } from "../present/text.ts";
 import type { ResultsReader } from "../store/reader.ts";
-import type { RunSettings } from "../run/pipeline.ts";
 import { applyFiles } from "../run/apply.ts";
 import { checkInput, InputError } from "../ingest/source.ts";
 import { err, out, UsageError, withSourcesProgress } from "./common.ts";
@@ -38,32 +37,25 @@ import {
   openOutputFile,
   openResults,
   openStore,
-  runSettings,
+  sayMigrate,
   selectRun,
   storeProblem,
   type Workspace,
   workspace,
-  workspaceConfig,
 } from "./workspace.ts";
+import { initWorkspace, prepareWorkspace, type RunWorkspace } from "../workspace/workspace.ts";
 
 /** Create the workspace: config.hcl (unless present) and the database. */
 export async function runInit(o: { dir?: string; force?: boolean; quiet?: boolean }): Promise<number> {
   const ws = workspace(o.dir);
-  await Deno.mkdir(ws.dir, { recursive: true });
-  let wrote = false;
-  let exists = false;
+  let made;
   try {
-    await Deno.stat(ws.configPath);
-    exists = true;
-  } catch {
-    // absent
+    made = await initWorkspace(ws, { force: o.force, onMigrate: sayMigrate(ws) });
+  } catch (e) {
+    if (e instanceof StoreError) throw new UsageError(escapeTerminal(e.message));
+    throw storeProblem(e, ws) ?? e;
   }
-  if (!exists || o.force) {
-    await Deno.writeTextFile(ws.configPath, defaultConfigText());
-    wrote = true;
-  }
-  const store = openStore(ws);
-  store.close();
+  const { wrote, existed: exists } = made;
   if (!o.quiet) {
     out(
       wrote
@@ -91,27 +83,18 @@ export interface ApplyOptions {
  */
 export async function prepareRun(
   o: { dir?: string; weights?: string; c2Domains?: string[]; dnsPorts?: number[] },
-): Promise<{ ws: Workspace; cfg: PlumbumConfig; model: ModelConfig } & RunSettings> {
+): Promise<RunWorkspace> {
   const ws = workspace(o.dir);
-  let fresh = false;
+  let run;
   try {
-    await Deno.stat(ws.configPath);
-  } catch {
-    fresh = true;
-  }
-  if (fresh) {
-    await runInit({ dir: o.dir, quiet: true });
-    console.error(`Initialized ${ws.dir}/ with default settings (plumbum init writes the same).`);
-  }
-  const cfg = await workspaceConfig(ws);
-  let model;
-  try {
-    model = resolveModel(cfg, { weights: o.weights });
+    run = await prepareWorkspace(o, sayMigrate(ws));
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(e.message);
-    throw e;
+    if (e instanceof StoreError) throw new UsageError(escapeTerminal(e.message));
+    throw storeProblem(e, ws) ?? e;
   }
-  return { ws, cfg, model, ...runSettings(cfg, o) };
+  if (run.initialized) console.error(`Initialized ${ws.dir}/ with default settings (plumbum init writes the same).`);
+  return run;
 }
 
 export async function runApply(files: string[], o: ApplyOptions): Promise<number> {

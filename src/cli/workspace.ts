@@ -4,39 +4,52 @@
  *
  * @module
  */
-import { envVar } from "../env.ts";
 import { ConfigError, loadConfig, type PlumbumConfig } from "../config/config.ts";
 import { SchemaTooOldError, StoreError } from "../store/errors.ts";
 import { ResultsReader } from "../store/reader.ts";
-import { Store } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
 import type { RunRecord } from "../store/types.ts";
-import type { RunSettings } from "../run/pipeline.ts";
+import {
+  diskProblem,
+  openWorkspaceStore,
+  resolveWorkspace,
+  type Workspace,
+  WorkspaceError,
+} from "../workspace/workspace.ts";
 import { lookupRun } from "../present/lookup.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { err, UsageError } from "./common.ts";
 import { checkOutput, openOutput, OutputRefused, workspaceFiles } from "../workspace/output.ts";
 
-/** Paths of a workspace. */
-export interface Workspace {
-  dir: string;
-  configPath: string;
-  dbPath: string;
+export type { Workspace } from "../workspace/workspace.ts";
+export { runSettings } from "../workspace/workspace.ts";
+
+/** A workspace problem in the command line's words (exit 1). */
+export function workspaceUsage(e: WorkspaceError): UsageError {
+  const where = escapeTerminal(e.dir);
+  const detail = escapeTerminal(e.detail);
+  switch (e.problem) {
+    case "not-a-folder":
+      return new UsageError(`--dir: ${where} is a file, not a workspace folder; name a folder (plumbum init makes one)`);
+    case "disk-full":
+      return new UsageError(
+        `the disk holding ${where}/ is full (${detail}): free some space there and run it again; the runs stored before are still served`,
+      );
+    case "read-only":
+      return new UsageError(
+        `${where}/ cannot be written (${detail}): write runs where the workspace is writable; show, explain, export and runs still read it`,
+      );
+  }
 }
 
 /** Resolve the workspace from `--dir`, then PLUMBUM_DIR, then `.plumbum`. */
 export function workspace(dir?: string): Workspace {
-  const d = (dir ?? envVar("PLUMBUM_DIR") ?? ".plumbum").replace(/\/+$/, "") || "/";
   try {
-    if (!Deno.statSync(d).isDirectory) {
-      throw new UsageError(
-        `--dir: ${escapeTerminal(d)} is a file, not a workspace folder; name a folder (plumbum init makes one)`,
-      );
-    }
+    return resolveWorkspace(dir);
   } catch (e) {
-    // A folder yet to be made is fine (init and apply make it); one that cannot be looked at is said when opened.
-    if (e instanceof UsageError) throw e;
+    if (e instanceof WorkspaceError) throw workspaceUsage(e);
+    throw e;
   }
-  return { dir: d, configPath: `${d}/config.hcl`, dbPath: `${d}/plumbum.db` };
 }
 
 /**
@@ -44,23 +57,15 @@ export function workspace(dir?: string): Workspace {
  * Plumbum, as the sentence that says what to do (null when it is not one).
  */
 export function storeProblem(e: unknown, ws: Workspace): UsageError | null {
-  const m = (e as Error)?.message ?? "";
-  const where = escapeTerminal(ws.dir);
-  if (/database or disk is full|No space left on device|SQLITE_FULL|os error 28/.test(m)) {
-    return new UsageError(
-      `the disk holding ${where}/ is full (${
-        escapeTerminal(m)
-      }): free some space there and run it again; the runs stored before are still served`,
-    );
-  }
-  if (/read-only file system|readonly database|os error 30/i.test(m)) {
-    return new UsageError(
-      `${where}/ cannot be written (${
-        escapeTerminal(m)
-      }): write runs where the workspace is writable; show, explain, export and runs still read it`,
-    );
-  }
-  return null;
+  if (e instanceof WorkspaceError) return workspaceUsage(e);
+  const p = diskProblem(e, ws);
+  return p === null ? null : workspaceUsage(p);
+}
+
+/** Says on stderr that an older database is being upgraded. */
+export function sayMigrate(ws: Workspace): (from: number, to: number) => void {
+  return (from, to) =>
+    err(`Upgrading ${escapeTerminal(ws.dbPath)} from schema ${from} to ${to} (once; a large workspace takes a while) …`);
 }
 
 /** The files no output may land on: the database, SQLite's side files, the config. */
@@ -97,27 +102,10 @@ export async function workspaceConfig(ws: Workspace): Promise<PlumbumConfig> {
   }
 }
 
-/** A run's settings: the command line's C2 suffixes beside config.hcl's; its DNS ports, else config.hcl's; config.hcl's resolvers. */
-export function runSettings(cfg: PlumbumConfig, o: { c2Domains?: string[]; dnsPorts?: number[] }): RunSettings {
-  return {
-    c2Domains: [...new Set([...(o.c2Domains ?? []), ...cfg.c2Domains])],
-    dnsPorts: o.dnsPorts ?? cfg.dnsPorts,
-    resolvers: cfg.resolvers,
-    allow: cfg.allow,
-  };
-}
-
 /** Open the workspace's database: upgrading one an older Plumbum wrote is said on stderr first (it takes a while). */
 export function openStore(ws: Workspace): Store {
   try {
-    return Store.open(ws.dbPath, {
-      onMigrate: (from, to) =>
-        err(
-          `Upgrading ${
-            escapeTerminal(ws.dbPath)
-          } from schema ${from} to ${to} (once; a large workspace takes a while) …`,
-        ),
-    });
+    return openWorkspaceStore(ws, sayMigrate(ws));
   } catch (e) {
     if (e instanceof StoreError) throw new UsageError(escapeTerminal(e.message));
     throw storeProblem(e, ws) ?? e;

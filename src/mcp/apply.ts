@@ -6,8 +6,7 @@
  * @module
  */
 
-import { prepareRun } from "../cli/analyst.ts";
-import { openStore } from "../cli/workspace.ts";
+import { openWorkspaceStore, prepareWorkspace } from "../workspace/workspace.ts";
 import type { OpenedInput } from "../ingest/source.ts";
 import { applyFiles } from "../run/apply.ts";
 
@@ -15,8 +14,8 @@ import { applyFiles } from "../run/apply.ts";
 export async function applyCapture(dir: string, input: OpenedInput): Promise<number> {
   let store;
   try {
-    const { ws, cfg, model, ...settings } = await prepareRun({ dir });
-    store = openStore(ws);
+    const { ws, cfg, model, initialized: _, ...settings } = await prepareWorkspace({ dir });
+    store = openWorkspaceStore(ws);
     const { run } = await applyFiles(store, [input], {
       model,
       ...settings,
