@@ -30,7 +30,9 @@ export function workspaceUsage(e: WorkspaceError): UsageError {
   const detail = escapeTerminal(e.detail);
   switch (e.problem) {
     case "not-a-folder":
-      return new UsageError(`--dir: ${where} is a file, not a workspace folder; name a folder (plumbum init makes one)`);
+      return new UsageError(
+        `--dir: ${where} is a file, not a workspace folder; name a folder (plumbum init makes one)`,
+      );
     case "disk-full":
       return new UsageError(
         `the disk holding ${where}/ is full (${detail}): free some space there and run it again; the runs stored before are still served`,
@@ -65,7 +67,9 @@ export function storeProblem(e: unknown, ws: Workspace): UsageError | null {
 /** Says on stderr that an older database is being upgraded. */
 export function sayMigrate(ws: Workspace): (from: number, to: number) => void {
   return (from, to) =>
-    err(`Upgrading ${escapeTerminal(ws.dbPath)} from schema ${from} to ${to} (once; a large workspace takes a while) …`);
+    err(
+      `Upgrading ${escapeTerminal(ws.dbPath)} from schema ${from} to ${to} (once; a large workspace takes a while) …`,
+    );
 }
 
 /** The files no output may land on: the database, SQLite's side files, the config. */
