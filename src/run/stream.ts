@@ -15,19 +15,23 @@
 
 import { byScore, type DomainFinding } from "../analysis/analyze.ts";
 import { type ModelConfig, roundScore } from "../analysis/model.ts";
-import { countMalformed, countRecord, emptyStats } from "../ingest/frames.ts";
+import { emptyStats } from "../ingest/frames.ts";
 import type { FileStats } from "../ingest/types.ts";
-import type { CaptureCounters, CaptureSettings, FileSettings } from "../ingest/live/protocol.ts";
-import { forEachFrame } from "../ingest/live/protocol.ts";
-import { FrameSource, type SourceReady } from "../ingest/live/source.ts";
-import { type DnstapSettings, DnstapSource } from "../ingest/live/dnstap_source.ts";
-import { FollowSource } from "../ingest/live/follow.ts";
-import { feedDnstap, newMeta } from "../ingest/dnstap.ts";
+import type { CaptureCounters } from "../ingest/live/protocol.ts";
+import type { SourceReady } from "../ingest/live/source.ts";
 import type { Store } from "../store/store.ts";
 import type { SqliteSeedSpill } from "../store/seed_spill.ts";
 import type { RunRecord, SourceRecord } from "../store/types.ts";
 import { markSuppressed, Pipeline, type RunSettings, settingsRecord } from "./pipeline.ts";
-import { realPathIn } from "../files.ts";
+import {
+  type LiveSource,
+  openLiveSource,
+  sourceConfig,
+  sourceFacts,
+  sourceIdentity,
+  type StreamSource,
+  wallClock,
+} from "./live_source.ts";
 
 /**
  * Seconds a query waits for its answer on the live path. Transactions
@@ -48,12 +52,7 @@ const MAX_CHECKPOINTS_QUEUED = 2;
 /** How often the live clock moves (ms). */
 const TICK_MS = 250;
 
-/** Where the frames (or a resolver's dnstap messages) come from. */
-export type StreamSource =
-  | { kind: "capture"; settings: CaptureSettings }
-  | { kind: "file"; settings: FileSettings }
-  | { kind: "dnstap"; settings: DnstapSettings }
-  | { kind: "follow"; settings: { path: string } };
+export type { StreamSource } from "./live_source.ts";
 
 /** Options of {@link StreamRun}. */
 export interface StreamOptions extends RunSettings {
@@ -134,7 +133,7 @@ export class StreamRun {
   readonly #store: Store;
   readonly #o: StreamOptions;
   readonly #stats: FileStats;
-  #source: FrameSource | DnstapSource | FollowSource | null = null;
+  #source: LiveSource | null = null;
   #counters: CaptureCounters | null = null;
   #windows = 0;
   #alerts = 0;
@@ -149,21 +148,9 @@ export class StreamRun {
     if (!(options.windowSecs > 0)) throw new RangeError("the window must be a positive number of seconds");
     this.#store = store;
     this.#o = options;
-    const s = options.source;
-    this.#stats = emptyStats(
-      s.kind === "capture"
-        ? `interface:${s.settings.device}`
-        : s.kind === "dnstap"
-        ? `dnstap:${s.settings.listen}`
-        : s.settings.path,
-    );
-    this.#stats.format = s.kind === "capture"
-      ? "live"
-      : s.kind === "dnstap"
-      ? "dnstap"
-      : s.kind === "follow"
-      ? "follow"
-      : "replay";
+    const { path, format } = sourceIdentity(options.source);
+    this.#stats = emptyStats(path);
+    this.#stats.format = format;
   }
 
   /** Counters so far. */
@@ -192,19 +179,6 @@ export class StreamRun {
     this.#source?.kill();
   }
 
-  /** What a followed log's source counted: files read (rotations), truncations. */
-  #followCounts(): { files: number; truncations: number } {
-    const s = this.#source;
-    return s instanceof FollowSource
-      ? { files: s.counts.files, truncations: s.counts.truncations }
-      : { files: 0, truncations: 0 };
-  }
-
-  /** Connections a dnstap source accepted so far. */
-  #dnstapConnections(): number {
-    return this.#source instanceof DnstapSource ? this.#source.counts.connections : 0;
-  }
-
   #sourceRecord(): SourceRecord {
     const s = this.#o.source;
     const st = this.status();
@@ -215,19 +189,7 @@ export class StreamRun {
       format: this.#stats.format,
       stats: {
         ...this.#stats,
-        ...(s.kind === "capture"
-          ? {
-            interface: s.settings.device,
-            filter: this.#filter,
-            captured: st.counters?.received ?? null,
-            dropped: st.counters?.dropped ?? null,
-            if_dropped: st.counters?.ifDropped ?? null,
-          }
-          : s.kind === "dnstap"
-          ? { listen: s.settings.listen, connections: this.#dnstapConnections() }
-          : s.kind === "follow"
-          ? { follow: s.settings.path, ...this.#followCounts() }
-          : { speed: s.settings.speed }),
+        ...sourceFacts(s, this.#source, { filter: this.#filter, counters: st.counters }),
         window_secs: this.#o.windowSecs,
         threshold: this.#o.threshold,
         windows: st.windows,
@@ -249,18 +211,7 @@ export class StreamRun {
       ...settingsRecord(o),
       window_secs: o.windowSecs,
       threshold: o.threshold,
-      ...(src.kind === "capture"
-        ? {
-          interface: src.settings.device,
-          filter: src.settings.filter,
-          // Where the packets were saved (a real path: carving reads them there).
-          ...(src.settings.save === null ? {} : { save: realPathIn(src.settings.save) }),
-        }
-        : src.kind === "dnstap"
-        ? { dnstap: src.settings.listen }
-        : src.kind === "follow"
-        ? { follow: src.settings.path }
-        : { files: [src.settings.path] }),
+      ...sourceConfig(src),
     });
     const t0 = performance.now();
     const release = store.holdLease(runId);
@@ -378,7 +329,6 @@ export class StreamRun {
     pipeline.analyzer.trackChanges();
     const frames = pipeline.frames(this.#stats, { pairingTimeoutSecs: LIVE_PAIRING_SECS });
     const advance = (now: number) => pipeline.advance(now, now - LIVE_GRACE_SECS);
-    let linkType = -1;
     // Reading waits while the store is behind: the writer thread's batches, and more than a checkpoint queued
     // (a replay at full speed closed windows faster than they were stored, and each held its domains: 1 000 000
     // one-query domains took stream --read to 537 MB).
@@ -386,46 +336,14 @@ export class StreamRun {
       if (queued > MAX_CHECKPOINTS_QUEUED) await checkpoints;
       await writer?.ready();
     };
-    const handlers = {
-      frames: async (m: { data: Uint8Array; bytes: number; count: number; clock: number }) => {
-        forEachFrame(m, (data, ts, start, caplen, len, lt) => {
-          if (lt !== linkType) frames.linkType(linkType = lt);
-          frames.frame(lt, data, ts, caplen < len, start, start + caplen);
-        });
-        advance(m.clock);
-        await behind();
-      },
-      clock: advance,
-      problem: (reason: string, offset: number) => frames.problem(reason, offset),
-      counters: (c: CaptureCounters) => this.#counters = c,
-    };
-    const meta = newMeta();
-    const source = this.#source = src.kind === "capture"
-      ? FrameSource.capture(src.settings, handlers)
-      : src.kind === "file"
-      ? FrameSource.file(src.settings, handlers)
-      : src.kind === "follow"
-      ? FollowSource.follow(src.settings.path, {
-        transaction: (tx) => {
-          this.#stats.packets++;
-          countRecord(this.#stats, tx);
-          pipeline.add(tx);
-        },
-        problem: (reason, line) => {
-          this.#stats.packets++;
-          countMalformed(this.#stats, reason, { line });
-        },
-        skipped: () => {
-          this.#stats.packets++;
-          this.#stats.skipped++;
-        },
-        pause: behind,
-      })
-      : DnstapSource.listen(src.settings, {
-        data: (bytes) => feedDnstap(bytes, 0, frames, meta),
-        problem: (reason) => frames.problem(reason, 0),
-        pause: behind,
-      });
+    const source = this.#source = openLiveSource(src, {
+      pipeline,
+      frames,
+      stats: this.#stats,
+      advance,
+      behind,
+      counters: (c) => this.#counters = c,
+    });
     if (this.#stopRequested) source.stop();
     let tick: ReturnType<typeof setInterval> | undefined;
     let timeout: ReturnType<typeof setTimeout> | undefined;
@@ -435,7 +353,7 @@ export class StreamRun {
       this.#filter = ready.filter;
       o.onReady?.({ ...ready, runId });
       // A live clock moves on a quiet link; a file's and a followed log's clock is their own.
-      if (src.kind === "capture" || src.kind === "dnstap") {
+      if (wallClock(src)) {
         tick = setInterval(() => advance(Date.now() / 1000), TICK_MS);
       }
       if (o.durationSecs > 0) timeout = setTimeout(() => this.stop(), o.durationSecs * 1000);
