@@ -192,3 +192,21 @@ Deno.test("deno task bench:dnstap: the same exchanges as a pcap and as dnstap de
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("tools/compile.ts: every worker of src/workers.ts goes into every plumbum executable, for every target", async () => {
+  const { compileCommands, workerModules } = await import("../tools/compile.ts");
+  const { WORKER_MODULES } = await import("../src/workers.ts");
+  const workers = workerModules(Deno.readTextFileSync(new URL("../src/workers.ts", import.meta.url)));
+  assert.equal(workers.length, Object.keys(WORKER_MODULES).length);
+  for (const w of workers) Deno.statSync(new URL(`../${w}`, import.meta.url));
+  const all = compileCommands(true, workers);
+  assert.equal(all.length, 10);
+  for (const args of all.filter((a) => a.at(-1) === "cli.ts")) {
+    assert.deepEqual(args.filter((_, i) => args[i - 1] === "--include"), workers);
+    assert.ok(args.includes("--allow-ffi") && args.includes("--allow-net"));
+  }
+  assert.deepEqual(compileCommands(false, workers).map((a) => a[a.indexOf("-o") + 1]), [
+    "dist/plumbum",
+    "dist/plumbum-mcp",
+  ]);
+});
