@@ -40,6 +40,7 @@ export type { AddressTable } from "./src/ingest/dns/addresses.ts";
 export type { RDataDecoder } from "./src/ingest/dns/rdata.ts";
 export { FrameDecoder } from "./src/ingest/frames.ts";
 export type { FrameDecoderOptions, FrameSink } from "./src/ingest/frames.ts";
+export type { MessageMeta } from "./src/ingest/packet.ts";
 export { parentDomain } from "./src/analysis/domain.ts";
 export { Analyzer } from "./src/analysis/analyze.ts";
 export type { AnalyzerOptions, DomainFinding, DomainSummary, SiteOptions } from "./src/analysis/analyze.ts";
@@ -49,11 +50,14 @@ export type {
   Lookalike,
   PayloadStream,
   PayloadSummary,
+  Suppression,
   ToolMatch,
 } from "./src/analysis/types.ts";
 export { FEATURES, presetModel, PRESETS, severityOf } from "./src/analysis/model.ts";
 export type { Component, FeatureDef, ModelConfig, Normalization, Severity, Thresholds } from "./src/analysis/model.ts";
 export { TumblingWindows } from "./src/analysis/window.ts";
+export type { SeedSpill } from "./src/analysis/seed.ts";
+export type { AllowEntry } from "./src/analysis/allow.ts";
 export type { WindowOptions, WindowResult } from "./src/analysis/window.ts";
 export { ConfigError, loadConfig, parseConfig, resolveModel } from "./src/config/config.ts";
 export type { ConfigOverrides, PlumbumConfig } from "./src/config/config.ts";
@@ -63,6 +67,7 @@ export type { SourcesProgress } from "./src/run/ingest.ts";
 export { applyFiles } from "./src/run/apply.ts";
 export type { ApplyFilesOptions, ApplyResult } from "./src/run/apply.ts";
 export { Store } from "./src/store/store.ts";
+export { SqliteSeedSpill } from "./src/store/seed_spill.ts";
 export { ResultsReader } from "./src/store/reader.ts";
 export type { FindingsQuery, TableRow } from "./src/store/reader.ts";
 export type { TransactionWriter } from "./src/store/writer.ts";

@@ -86,6 +86,12 @@ allow "old.test" {
     // The finding itself says why it is quiet.
     const show = await runCli(["show", "lime-hollow.test", "--dir", dir]);
     assert.match(show.stdout, /Allowed: +suppressed by allow "lime-hollow\.test": our own iodine test server/);
+    // The page handed on says it too.
+    const report = await runCli(["report", "-o", `${dir}/../allow-report-${Deno.pid}.html`, "--dir", dir]);
+    assert.equal(report.code, 0, report.stderr);
+    const html = await Deno.readTextFile(`${dir}/../allow-report-${Deno.pid}.html`);
+    await Deno.remove(`${dir}/../allow-report-${Deno.pid}.html`);
+    assert.match(html, /Allowed by config\.hcl \(<code>lime-hollow\.test<\/code>\): our own iodine test server/);
     // The run keeps the list it ran with.
     const runs = JSON.parse((await runCli(["runs", "--json", "--dir", dir])).stdout).runs;
     assert.equal(runs[0].config.allow.length, 3);

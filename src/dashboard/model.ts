@@ -11,7 +11,7 @@ import type { DomainFinding } from "../analysis/analyze.ts";
 import { roundScore, SEVERITIES, type Severity } from "../analysis/model.ts";
 import { escapeTerminal } from "../present/escape.ts";
 import { formatBytes } from "../present/progress.ts";
-import { evidenceLines } from "../present/text.ts";
+import { evidenceLines, suppressionText } from "../present/text.ts";
 import { liveSummary } from "../present/export.ts";
 import { ResultsReader, type TableRow } from "../store/reader.ts";
 import { isLiveConfig, isReadableRun, type RunRecord } from "../store/types.ts";
@@ -228,6 +228,7 @@ export function detailLines(
   const lines = [
     cut(`${escapeTerminal(f.domain)}${f.is_c2 ? " (named C2 suffix)" : ""}`, w),
     `score ${roundScore(f.score).toFixed(1)} ${f.severity} in run #${run}: 100 × Σ weight·norm / Σ weights`,
+    ...(f.suppressed ? [cut(suppressionText(f.suppressed), w)] : []),
     "",
     "Components:                norm        weight  contribution  share",
   ];

@@ -52,12 +52,19 @@ export function linkTypeName(t: number): string {
  * messages: read it during the callback, do not keep it.
  */
 export interface MessageMeta {
+  /** When it was seen (seconds since the epoch). */
   ts: number;
+  /** The sender's address. */
   src: string;
+  /** The receiver's address. */
   dst: string;
+  /** The sender's port. */
   srcPort: number;
+  /** The receiver's port. */
   dstPort: number;
+  /** How it travelled (DNS over TLS, HTTPS or QUIC count as "tcp": a stream). */
   transport: "udp" | "tcp";
+  /** Plain DNS, mDNS or LLMNR. */
   service: DnsService;
 }
 

@@ -166,6 +166,13 @@ function detailSection(f: DomainFinding, i: number): string {
     roundScore(f.score).toFixed(1)
   } <span class="domain">${show(f.domain)}</span></h2>
 ${f.tool ? `<p class="tool">Tool: <b>${escapeHtml(f.tool.name)}</b> — ${show(f.tool.evidence)}</p>` : ""}
+${
+    f.suppressed
+      ? `<p class="tool">Allowed by config.hcl (<code>${show(f.suppressed.entry)}</code>): ${
+        show(f.suppressed.reason)
+      }${f.suppressed.expires === null ? "" : `, until ${escapeHtml(f.suppressed.expires)}`}</p>`
+      : ""
+  }
 <h3>The score taken apart</h3>
 <table class="components"><thead><tr><th>feature</th><th>share of the score</th><th></th><th>norm</th><th>weight</th><th>raw</th></tr></thead><tbody>${comps}</tbody></table>
 <div class="charts"><figure><div class="chart" data-chart="timeline" data-i="${i}"></div><figcaption>Queries per minute: this domain and the whole capture</figcaption></figure>

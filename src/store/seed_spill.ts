@@ -26,6 +26,7 @@ export class SqliteSeedSpill implements SeedSpill {
   /** The number of the next {@link put} (a domain's seeds are joined in this order). */
   #batch = 0;
 
+  /** A new spill file at `path` (which must not be in use), unlinked once open. */
   constructor(path: string) {
     // Not defensive: a private file may go without a journal (a defensive connection keeps one). Node's option,
     // which Deno's types do not list yet.
@@ -98,6 +99,7 @@ export class SqliteSeedSpill implements SeedSpill {
     if (this.#db.isOpen) this.#db.close();
   }
 
+  /** As {@link close}. */
   [Symbol.dispose](): void {
     this.close();
   }
