@@ -3,6 +3,7 @@ import { concat, dnsMessage, ether, ipv4, pcapFile, txtRdata, udp } from "./help
 import { dataFrame, DNSTAP, dnstapFrame, frameStreamFile, type TapMessage } from "./helpers/dnstap.ts";
 import { runCli } from "./helpers/cli.ts";
 import { cliArgs } from "./helpers/cli.ts";
+import { Proc } from "./helpers/netns.ts";
 import { encodeControl } from "../src/ingest/dnstap.ts";
 
 const CLIENTS = ["10.1.0.7", "10.1.0.8", "10.1.0.9"];
@@ -133,23 +134,13 @@ for (const transport of ["unix", "tcp"]) {
     const dir = await Deno.makeTempDir();
     const port = 20000 + (Deno.pid % 20000);
     const listen = transport === "unix" ? `unix:${dir}/dnstap.sock` : `tcp:127.0.0.1:${port}`;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: cliArgs(["stream", "--dnstap", listen, "--window", "60", "--dir", `${dir}/ws`], { net: true }),
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const stderr: string[] = [];
-    const pump = (async () => {
-      for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) stderr.push(c);
-    })();
-    const stdout = new Response(child.stdout).text();
+    const stream = new Proc(
+      Deno.execPath(),
+      cliArgs(["stream", "--dnstap", listen, "--window", "60", "--dir", `${dir}/ws`], { net: true }),
+      { NO_COLOR: "1" },
+    );
     try {
-      const until = async (test: () => boolean) => {
-        for (let i = 0; i < 200 && !test(); i++) await new Promise((r) => setTimeout(r, 100));
-        return test();
-      };
-      assert.ok(await until(() => stderr.join("").includes("Ctrl-C stops")), stderr.join(""));
+      assert.ok(await stream.until(() => stream.stderr.includes("Ctrl-C stops"), 20_000), stream.stderr);
       // A resolver's side, as its own process (the test runner has no net access to Unix sockets).
       const frames: Uint8Array[] = [];
       // A resolver's clock is now: the live clock times out what is older than the pairing wait.
@@ -165,12 +156,9 @@ for (const transport of ["unix", "tcp"]) {
         stderr: "piped",
       }).output();
       assert.equal(new TextDecoder().decode(sender.stdout).trim(), "FINISH", new TextDecoder().decode(sender.stderr));
-      child.kill("SIGINT");
-      const status = await child.status;
-      await pump;
-      await stdout;
-      assert.equal(status.code, 0, stderr.join(""));
-      assert.match(stderr.join(""), /Stored run #1: 800 dnstap messages, 400 DNS transactions/);
+      stream.signal("SIGINT");
+      assert.equal((await stream.done).code, 0, stream.stderr);
+      assert.match(stream.stderr, /Stored run #1: 800 dnstap messages, 400 DNS transactions/);
       const runs = JSON.parse((await runCli(["runs", "--json", "--dir", `${dir}/ws`])).stdout).runs;
       assert.equal(runs[0].status, "complete");
       assert.equal(runs[0].live.listen, listen);
@@ -183,9 +171,8 @@ for (const transport of ["unix", "tcp"]) {
         assert.ok(!Deno.statSync(dir).isFile && ![...Deno.readDirSync(dir)].some((e) => e.name === "dnstap.sock"));
       }
     } finally {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* ended */ }
+      stream.signal("SIGKILL");
+      await stream.done;
       await Deno.remove(dir, { recursive: true });
     }
   });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import { cliArgs, runCli } from "./helpers/cli.ts";
+import { Proc } from "./helpers/netns.ts";
 
 const HEADER =
   "#separator \\x09\n#path\tdns\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\tquery\tqtype\trcode\n#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tcount\tstring\tcount\tcount\n";
@@ -20,21 +21,17 @@ Deno.test("stream --follow: a growing dns.log through rename, gzip of the old fi
   const dir = await Deno.makeTempDir();
   const log = `${dir}/dns.log`;
   await Deno.writeTextFile(log, HEADER + lines(10));
-  const child = new Deno.Command(Deno.execPath(), {
-    args: cliArgs(["stream", "--follow", log, "--window", "60", "--dir", `${dir}/ws`]),
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stderr: string[] = [];
-  const pump = (async () => {
-    for await (const c of child.stderr.pipeThrough(new TextDecoderStream())) stderr.push(c);
-  })();
-  const stdout = new Response(child.stdout).text();
+  const stream = new Proc(
+    Deno.execPath(),
+    cliArgs(["stream", "--follow", log, "--window", "60", "--dir", `${dir}/ws`]),
+    {
+      NO_COLOR: "1",
+    },
+  );
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
   try {
-    for (let i = 0; i < 200 && !stderr.join("").includes("Ctrl-C stops"); i++) await pause(100);
-    assert.match(stderr.join(""), /following .*dns\.log: run #1/);
+    assert.ok(await stream.until(() => stream.stderr.includes("Ctrl-C stops"), 20_000), stream.stderr);
+    assert.match(stream.stderr, /following .*dns\.log: run #1/);
     // Lines written as the log grows, some in pieces.
     await Deno.writeTextFile(log, lines(5), { append: true });
     const partial = lines(1);
@@ -57,13 +54,10 @@ Deno.test("stream --follow: a growing dns.log through rename, gzip of the old fi
     await pause(800);
     await Deno.writeTextFile(log, HEADER + lines(10));
     await pause(1000);
-    child.kill("SIGINT");
-    const status = await child.status;
-    await pump;
-    await stdout;
-    assert.equal(status.code, 0, stderr.join(""));
+    stream.signal("SIGINT");
+    assert.equal((await stream.done).code, 0, stream.stderr);
     // 10 + 5 + 5 + 5 + 10 + 5 + 10 lines, each once.
-    assert.match(stderr.join(""), /Stored run #1: \d+ lines, 50 DNS transactions, 0 malformed/);
+    assert.match(stream.stderr, /Stored run #1: \d+ lines, 50 DNS transactions, 0 malformed/);
     const runs = JSON.parse((await runCli(["runs", "--json", "--dir", `${dir}/ws`])).stdout).runs;
     assert.equal(runs[0].status, "complete");
     assert.equal(runs[0].transactions, 50);
@@ -73,9 +67,8 @@ Deno.test("stream --follow: a growing dns.log through rename, gzip of the old fi
     const show = JSON.parse((await runCli(["show", "follow.test", "--json", "--dir", `${dir}/ws`])).stdout);
     assert.equal(show.features.query_count, 50);
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* ended */ }
+    stream.signal("SIGKILL");
+    await stream.done;
     await Deno.remove(dir, { recursive: true });
   }
 });

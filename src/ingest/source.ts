@@ -22,7 +22,7 @@ import type { DnsDecoder } from "./dns.ts";
 import { feedDnstap, isFrameStream, newMeta, readFrameStream } from "./dnstap.ts";
 import { countMalformed, countRecord, emptyStats, FrameDecoder, type FrameSink } from "./frames.ts";
 import type { FileStats, Transaction } from "./types.ts";
-import { readZeekJson, readZeekTsv } from "./zeek.ts";
+import { readZeekJson, readZeekTsv, type ZeekSink } from "./zeek.ts";
 import { isBindQueryLog, isUnboundLog, readBindQueryLog, readUnboundLog } from "./resolver_log.ts";
 
 /** Input formats Plumbum reads. */
@@ -69,6 +69,25 @@ export interface IngestOptions {
 
 /** A transaction nobody asked for. */
 function ignore(_tx: Transaction): void {}
+
+/** The log formats: each line a transaction (or nothing). */
+export type LogFormat = "zeek-tsv" | "zeek-json" | "bind-querylog" | "unbound-log";
+
+/** Whether `format` is a log's (read line by line into transactions). */
+export function isLogFormat(format: InputFormat): format is LogFormat {
+  return format === "zeek-tsv" || format === "zeek-json" || format === "bind-querylog" || format === "unbound-log";
+}
+
+/** The line reader of a log format. */
+export function lineReader(format: LogFormat): (s: ByteStream, sink: ZeekSink) => Promise<void> {
+  return format === "zeek-tsv"
+    ? readZeekTsv
+    : format === "zeek-json"
+    ? readZeekJson
+    : format === "bind-querylog"
+    ? readBindQueryLog
+    : readUnboundLog;
+}
 
 /** Recognise the format from the first bytes of (decompressed) input. */
 export function sniffFormat(head: Uint8Array): InputFormat | null {
@@ -305,19 +324,12 @@ export async function ingestFile(input: Input, options: IngestOptions = {}): Pro
       }
     };
     const onTransaction = options.onTransaction;
-    if (format === "zeek-tsv" || format === "zeek-json" || format === "bind-querylog" || format === "unbound-log") {
+    if (isLogFormat(format)) {
       if (options.frames !== undefined) {
         const what = format.startsWith("zeek") ? "a Zeek log" : "a resolver's query log";
         throw new InputError(path, `is ${what}, not a capture: --read replays packets (analyze logs with apply)`);
       }
-      const read = format === "zeek-tsv"
-        ? readZeekTsv
-        : format === "zeek-json"
-        ? readZeekJson
-        : format === "bind-querylog"
-        ? readBindQueryLog
-        : readUnboundLog;
-      await read(s, {
+      await lineReader(format)(s, {
         transaction(tx) {
           countRecord(stats, tx);
           onTransaction?.(tx);

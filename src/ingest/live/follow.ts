@@ -18,9 +18,8 @@
  */
 
 import { ByteStream } from "../bytes.ts";
-import { readBindQueryLog, readUnboundLog } from "../resolver_log.ts";
-import { type InputFormat, sniffFormat } from "../source.ts";
-import { readZeekJson, readZeekTsv, type ZeekSink } from "../zeek.ts";
+import { isLogFormat, lineReader, type LogFormat, sniffFormat } from "../source.ts";
+import type { ZeekSink } from "../zeek.ts";
 import { SourceError, type SourceReady } from "./source.ts";
 
 /** How often a log at its end is looked at again (ms). */
@@ -45,7 +44,7 @@ export interface FollowCounts {
 /** A log followed as it grows (see the module's notes). */
 export class FollowSource {
   /** Resolves once the log's format is known (rejects with a {@link SourceError} when it cannot be read). */
-  readonly ready: Promise<SourceReady & { format: InputFormat }>;
+  readonly ready: Promise<SourceReady & { format: LogFormat }>;
   /** Resolves when stopped and every line read is handed on. */
   readonly done: Promise<null>;
   readonly counts: FollowCounts = { files: 0, truncations: 0, bytes: 0 };
@@ -55,7 +54,7 @@ export class FollowSource {
 
   private constructor(path: string, h: FollowHandlers) {
     this.#path = path;
-    let format: InputFormat;
+    let format: LogFormat;
     this.ready = this.#sniff().then((f) => {
       format = f;
       return { linkType: -1, warning: null, version: "", filter: null, format: f };
@@ -85,7 +84,7 @@ export class FollowSource {
   }
 
   /** The log's format, from its first bytes (waiting while it is empty or too short to tell). */
-  async #sniff(): Promise<InputFormat> {
+  async #sniff(): Promise<LogFormat> {
     while (!this.#stopped) {
       let head: Uint8Array;
       try {
@@ -103,9 +102,7 @@ export class FollowSource {
         throw new SourceError("file", `cannot read ${this.#path}: ${(e as Error).message}`);
       }
       const format = sniffFormat(head);
-      if (format === "zeek-tsv" || format === "zeek-json" || format === "bind-querylog" || format === "unbound-log") {
-        return format;
-      }
+      if (format !== null && isLogFormat(format)) return format;
       if (format !== null || head.length === 4096 || (head[0] === 0x1f && head[1] === 0x8b)) {
         throw new SourceError(
           "file",
@@ -118,7 +115,7 @@ export class FollowSource {
     throw new SourceError("file", `stopped before ${this.#path} held a line`);
   }
 
-  async #follow(format: InputFormat, h: FollowHandlers): Promise<null> {
+  async #follow(format: LogFormat, h: FollowHandlers): Promise<null> {
     let file = await Deno.open(this.#path);
     let ino = (await file.stat()).ino;
     let pos = 0;
@@ -166,14 +163,7 @@ export class FollowSource {
     };
     const s = new ByteStream(read);
     try {
-      const reader = format === "zeek-tsv"
-        ? readZeekTsv
-        : format === "zeek-json"
-        ? readZeekJson
-        : format === "bind-querylog"
-        ? readBindQueryLog
-        : readUnboundLog;
-      await reader(s, h);
+      await lineReader(format)(s, h);
     } finally {
       file.close();
     }
