@@ -15,9 +15,30 @@ const TUNNEL_ZONE = "t.dt.test";
 const UNBOUND = "10.77.0.3";
 const BIND = "10.77.0.4";
 
-function resolverTest(name: string, tools: string[], fn: () => Promise<void>): void {
+/** A test in its own two namespaces (tagged `tag`) and temporary folder, both removed however it ends. */
+function resolverTest(
+  name: string,
+  tools: string[],
+  tag: string,
+  fn: (net: NetPair, dir: string) => Promise<void>,
+): void {
   const skip = liveSkipReason(["iodine", "iodined", ...tools]);
-  Deno.test({ name, ignore: skip !== null, sanitizeOps: false, sanitizeResources: false, fn });
+  Deno.test({
+    name,
+    ignore: skip !== null,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const net = await network(tag);
+      const dir = await Deno.makeTempDir();
+      try {
+        await fn(net, dir);
+      } finally {
+        await net.close();
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
   if (skip !== null) console.error(`skipping "${name}": ${skip}`);
 }
 
@@ -76,244 +97,226 @@ function clientsOf(f: { evidence: unknown }): string[] {
 resolverTest(
   "Unbound's dnstap to stream --dnstap: iodine through it found live with the real client; the client's link as a pcap agrees",
   ["unbound"],
-  async () => {
-    const net = await network("ub");
-    const dir = await Deno.makeTempDir();
-    try {
-      tunnelServer(net);
-      const stream = net.spawn(
-        net.b,
-        Deno.execPath(),
-        cliArgs(["stream", "--dnstap", `unix:${dir}/dnstap.sock`, "--window", "5", "--dir", `${dir}/tap`], {
-          net: true,
-        }),
-        { NO_COLOR: "1" },
-      );
-      assert.ok(await stream.until(() => stream.stderr.includes("Ctrl-C stops"), 20_000), stream.stderr);
-      // The client's link, captured by libpcap at the same time.
-      const link = net.stream(net.a, [
-        "-i",
-        net.ifA,
-        "--save",
-        `${dir}/client.pcap`,
-        "--window",
-        "5",
-        "--dir",
-        `${dir}/link`,
-      ]);
-      assert.ok(await link.until(() => link.stderr.includes("Ctrl-C stops"), 20_000), link.stderr);
-      Deno.writeTextFileSync(
-        `${dir}/unbound.conf`,
-        `server:
-  interface: ${UNBOUND}
-  access-control: 10.77.0.0/24 allow
-  do-ip6: no
-  username: ""
-  chroot: ""
-  directory: "${dir}"
-  pidfile: "${dir}/unbound.pid"
-  use-syslog: no
-  logfile: "${dir}/unbound.log"
-  log-queries: yes
-  log-replies: yes
-  do-not-query-localhost: no
-  qname-minimisation: no
-  module-config: "iterator"
-  local-zone: "test." nodefault
+  "ub",
+  async (net, dir) => {
+    tunnelServer(net);
+    const stream = net.spawn(
+      net.b,
+      Deno.execPath(),
+      cliArgs(["stream", "--dnstap", `unix:${dir}/dnstap.sock`, "--window", "5", "--dir", `${dir}/tap`], {
+        net: true,
+      }),
+      { NO_COLOR: "1" },
+    );
+    assert.ok(await stream.until(() => stream.stderr.includes("Ctrl-C stops"), 20_000), stream.stderr);
+    // The client's link, captured by libpcap at the same time.
+    const link = net.stream(net.a, [
+      "-i",
+      net.ifA,
+      "--save",
+      `${dir}/client.pcap`,
+      "--window",
+      "5",
+      "--dir",
+      `${dir}/link`,
+    ]);
+    assert.ok(await link.until(() => link.stderr.includes("Ctrl-C stops"), 20_000), link.stderr);
+    Deno.writeTextFileSync(
+      `${dir}/unbound.conf`,
+      `server:
+interface: ${UNBOUND}
+access-control: 10.77.0.0/24 allow
+do-ip6: no
+username: ""
+chroot: ""
+directory: "${dir}"
+pidfile: "${dir}/unbound.pid"
+use-syslog: no
+logfile: "${dir}/unbound.log"
+log-queries: yes
+log-replies: yes
+do-not-query-localhost: no
+qname-minimisation: no
+module-config: "iterator"
+local-zone: "test." nodefault
 stub-zone:
-  name: "${TUNNEL_ZONE}"
-  stub-addr: ${net.ipB}
+name: "${TUNNEL_ZONE}"
+stub-addr: ${net.ipB}
 dnstap:
-  dnstap-enable: yes
-  dnstap-socket-path: "${dir}/dnstap.sock"
-  dnstap-send-identity: yes
-  dnstap-log-client-query-messages: yes
-  dnstap-log-client-response-messages: yes
-  dnstap-log-resolver-query-messages: yes
-  dnstap-log-resolver-response-messages: yes
+dnstap-enable: yes
+dnstap-socket-path: "${dir}/dnstap.sock"
+dnstap-send-identity: yes
+dnstap-log-client-query-messages: yes
+dnstap-log-client-response-messages: yes
+dnstap-log-resolver-query-messages: yes
+dnstap-log-resolver-response-messages: yes
 `,
-      );
-      const unbound = net.spawn(net.b, "unbound", ["-d", "-c", `${dir}/unbound.conf`]);
-      const started = async () =>
-        (await Deno.readTextFile(`${dir}/unbound.log`).catch(() => "")).includes("start of service");
-      for (let i = 0; i < 200 && !(await started()); i++) await new Promise((r) => setTimeout(r, 100));
-      assert.ok(await started(), unbound.stderr);
-      await tunnelThrough(net, UNBOUND);
-      // Let the last window close, then stop both streams (Unbound sends STOP when it stops).
-      await new Promise((r) => setTimeout(r, 13_000));
-      unbound.signal("SIGTERM");
-      await unbound.done;
-      for (const p of [stream, link]) p.signal("SIGINT");
-      for (const p of [stream, link]) assert.equal((await p.done).code, 0, p.stderr);
-      const alerts = stream.stdout.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
-      assert.ok(alerts.some((a) => a.domain === "dt.test" && HIGH.has(a.severity)), stream.stdout || stream.stderr);
-      const runs = JSON.parse((await runCli(["runs", "--json", "--dir", `${dir}/tap`])).stdout).runs;
-      assert.equal(runs[0].status, "complete");
-      assert.ok(runs[0].live.connections >= 1, JSON.stringify(runs[0].live));
-      const fromTap = await tunnelFinding(`${dir}/tap`);
-      assert.ok(HIGH.has(fromTap.severity), JSON.stringify(fromTap).slice(0, 300));
-      // The client behind the resolver, never the resolver itself (its upstream queries are not a client's).
-      assert.deepEqual(clientsOf(fromTap), ["10.77.0.1"]);
-      // The same traffic seen on the client's link, as a pcap.
-      const applied = await runCli(["apply", "--dir", `${dir}/pcap`, `${dir}/client.pcap`]);
-      assert.equal(applied.code, 0, applied.stderr);
-      const fromPcap = await tunnelFinding(`${dir}/pcap`);
-      assert.equal(fromPcap.severity, fromTap.severity);
-      assert.deepEqual(clientsOf(fromPcap), ["10.77.0.1"]);
-      // Unbound's own query and reply lines of the same traffic: each exchange once, the tunnel found.
-      const logged = await runCli(["validate", "--json", `${dir}/unbound.log`]);
-      const log = JSON.parse(logged.stdout).files[0];
-      assert.equal(log.format, "unbound-log");
-      assert.equal(log.malformed, 0, JSON.stringify(log.malformed_reasons));
-      assert.ok(log.responses > 0 && log.transactions === log.queries, JSON.stringify(log));
-      assert.equal((await runCli(["apply", "--dir", `${dir}/log`, `${dir}/unbound.log`])).code, 0);
-      const fromLog = await tunnelFinding(`${dir}/log`);
-      // Whole seconds and no answers in Unbound's lines: less to go on than dnstap (MEDIUM where dnstap is HIGH).
-      assert.ok(["MEDIUM", ...HIGH].includes(fromLog.severity), JSON.stringify(fromLog).slice(0, 300));
-      assert.equal(fromLog.tool?.name, "iodine");
-      assert.deepEqual(clientsOf(fromLog), ["10.77.0.1"]);
-    } finally {
-      await net.close();
-      await Deno.remove(dir, { recursive: true });
-    }
+    );
+    const unbound = net.spawn(net.b, "unbound", ["-d", "-c", `${dir}/unbound.conf`]);
+    const started = async () =>
+      (await Deno.readTextFile(`${dir}/unbound.log`).catch(() => "")).includes("start of service");
+    for (let i = 0; i < 200 && !(await started()); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(await started(), unbound.stderr);
+    await tunnelThrough(net, UNBOUND);
+    // Let the last window close, then stop both streams (Unbound sends STOP when it stops).
+    await new Promise((r) => setTimeout(r, 13_000));
+    unbound.signal("SIGTERM");
+    await unbound.done;
+    for (const p of [stream, link]) p.signal("SIGINT");
+    for (const p of [stream, link]) assert.equal((await p.done).code, 0, p.stderr);
+    const alerts = stream.stdout.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
+    assert.ok(alerts.some((a) => a.domain === "dt.test" && HIGH.has(a.severity)), stream.stdout || stream.stderr);
+    const runs = JSON.parse((await runCli(["runs", "--json", "--dir", `${dir}/tap`])).stdout).runs;
+    assert.equal(runs[0].status, "complete");
+    assert.ok(runs[0].live.connections >= 1, JSON.stringify(runs[0].live));
+    const fromTap = await tunnelFinding(`${dir}/tap`);
+    assert.ok(HIGH.has(fromTap.severity), JSON.stringify(fromTap).slice(0, 300));
+    // The client behind the resolver, never the resolver itself (its upstream queries are not a client's).
+    assert.deepEqual(clientsOf(fromTap), ["10.77.0.1"]);
+    // The same traffic seen on the client's link, as a pcap.
+    const applied = await runCli(["apply", "--dir", `${dir}/pcap`, `${dir}/client.pcap`]);
+    assert.equal(applied.code, 0, applied.stderr);
+    const fromPcap = await tunnelFinding(`${dir}/pcap`);
+    assert.equal(fromPcap.severity, fromTap.severity);
+    assert.deepEqual(clientsOf(fromPcap), ["10.77.0.1"]);
+    // Unbound's own query and reply lines of the same traffic: each exchange once, the tunnel found.
+    const logged = await runCli(["validate", "--json", `${dir}/unbound.log`]);
+    const log = JSON.parse(logged.stdout).files[0];
+    assert.equal(log.format, "unbound-log");
+    assert.equal(log.malformed, 0, JSON.stringify(log.malformed_reasons));
+    assert.ok(log.responses > 0 && log.transactions === log.queries, JSON.stringify(log));
+    assert.equal((await runCli(["apply", "--dir", `${dir}/log`, `${dir}/unbound.log`])).code, 0);
+    const fromLog = await tunnelFinding(`${dir}/log`);
+    // Whole seconds and no answers in Unbound's lines: less to go on than dnstap (MEDIUM where dnstap is HIGH).
+    assert.ok(["MEDIUM", ...HIGH].includes(fromLog.severity), JSON.stringify(fromLog).slice(0, 300));
+    assert.equal(fromLog.tool?.name, "iodine");
+    assert.deepEqual(clientsOf(fromLog), ["10.77.0.1"]);
   },
 );
 
 resolverTest(
   "BIND 9's dnstap through fstrm_capture to a file: apply finds iodine through BIND with the real client",
   ["named", "fstrm_capture"],
-  async () => {
-    const net = await network("bd");
-    const dir = await Deno.makeTempDir();
-    try {
-      tunnelServer(net);
-      const capture = net.spawn(net.b, "fstrm_capture", [
-        "-t",
-        "protobuf:dnstap.Dnstap",
-        "-u",
-        `${dir}/bind.sock`,
-        "-w",
-        `${dir}/bind.dnstap`,
-      ]);
-      for (let i = 0; i < 100; i++) {
-        try {
-          if (Deno.lstatSync(`${dir}/bind.sock`).isSocket) break;
-        } catch { /* not yet */ }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      Deno.writeTextFileSync(
-        `${dir}/named.conf`,
-        `options {
-  directory "${dir}";
-  pid-file "${dir}/named.pid";
-  listen-on { ${BIND}; };
-  listen-on-v6 { none; };
-  recursion yes;
-  allow-query { any; };
-  allow-recursion { any; };
-  dnssec-validation no;
-  querylog yes;
-  dnstap { client; resolver; };
-  dnstap-output unix "${dir}/bind.sock";
+  "bd",
+  async (net, dir) => {
+    tunnelServer(net);
+    const capture = net.spawn(net.b, "fstrm_capture", [
+      "-t",
+      "protobuf:dnstap.Dnstap",
+      "-u",
+      `${dir}/bind.sock`,
+      "-w",
+      `${dir}/bind.dnstap`,
+    ]);
+    for (let i = 0; i < 100; i++) {
+      try {
+        if (Deno.lstatSync(`${dir}/bind.sock`).isSocket) break;
+      } catch { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    Deno.writeTextFileSync(
+      `${dir}/named.conf`,
+      `options {
+directory "${dir}";
+pid-file "${dir}/named.pid";
+listen-on { ${BIND}; };
+listen-on-v6 { none; };
+recursion yes;
+allow-query { any; };
+allow-recursion { any; };
+dnssec-validation no;
+querylog yes;
+dnstap { client; resolver; };
+dnstap-output unix "${dir}/bind.sock";
 };
 logging {
-  channel q { file "${dir}/query.log"; print-time yes; print-category yes; print-severity yes; };
-  category queries { q; };
-  category default { default_stderr; };
+channel q { file "${dir}/query.log"; print-time yes; print-category yes; print-severity yes; };
+category queries { q; };
+category default { default_stderr; };
 };
 zone "${TUNNEL_ZONE}" { type forward; forward only; forwarders { ${net.ipB}; }; };
 `,
-      );
-      const named = net.spawn(net.b, "named", ["-f", "-c", `${dir}/named.conf`]);
-      assert.ok(await named.until(() => /(^| )running$/m.test(named.stderr), 20_000), named.stderr);
-      await tunnelThrough(net, BIND);
-      // BIND flushes its dnstap and closes the stream as it stops; fstrm_capture then closes the file.
-      named.signal("SIGTERM");
-      await named.done;
-      await new Promise((r) => setTimeout(r, 1000));
-      capture.signal("SIGTERM");
-      await capture.done;
-      const v = await runCli(["validate", "--json", `${dir}/bind.dnstap`]);
-      assert.equal(v.code, 0, v.stderr);
-      const file = JSON.parse(v.stdout).files[0];
-      assert.equal(file.format, "dnstap");
-      assert.ok(file.dnstap.CLIENT_QUERY > 50 && file.dnstap.RESOLVER_QUERY > 50, JSON.stringify(file.dnstap));
-      const applied = await runCli(["apply", "--dir", `${dir}/ws`, `${dir}/bind.dnstap`]);
-      assert.equal(applied.code, 0, applied.stderr);
-      const f = await tunnelFinding(`${dir}/ws`);
-      assert.ok(HIGH.has(f.severity), JSON.stringify(f).slice(0, 300));
-      assert.deepEqual(clientsOf(f), ["10.77.0.1"]);
-      // BIND's query log of the same traffic.
-      const logged = JSON.parse((await runCli(["validate", "--json", `${dir}/query.log`])).stdout).files[0];
-      assert.equal(logged.format, "bind-querylog");
-      assert.equal(logged.malformed, 0, JSON.stringify(logged.malformed_reasons));
-      assert.ok(logged.transactions > 50, JSON.stringify(logged));
-      assert.equal((await runCli(["apply", "--dir", `${dir}/log`, `${dir}/query.log`])).code, 0);
-      const fromLog = await tunnelFinding(`${dir}/log`);
-      assert.ok(HIGH.has(fromLog.severity), JSON.stringify(fromLog).slice(0, 300));
-      assert.deepEqual(clientsOf(fromLog), ["10.77.0.1"]);
-    } finally {
-      await net.close();
-      await Deno.remove(dir, { recursive: true });
-    }
+    );
+    const named = net.spawn(net.b, "named", ["-f", "-c", `${dir}/named.conf`]);
+    assert.ok(await named.until(() => /(^| )running$/m.test(named.stderr), 20_000), named.stderr);
+    await tunnelThrough(net, BIND);
+    // BIND flushes its dnstap and closes the stream as it stops; fstrm_capture then closes the file.
+    named.signal("SIGTERM");
+    await named.done;
+    await new Promise((r) => setTimeout(r, 1000));
+    capture.signal("SIGTERM");
+    await capture.done;
+    const v = await runCli(["validate", "--json", `${dir}/bind.dnstap`]);
+    assert.equal(v.code, 0, v.stderr);
+    const file = JSON.parse(v.stdout).files[0];
+    assert.equal(file.format, "dnstap");
+    assert.ok(file.dnstap.CLIENT_QUERY > 50 && file.dnstap.RESOLVER_QUERY > 50, JSON.stringify(file.dnstap));
+    const applied = await runCli(["apply", "--dir", `${dir}/ws`, `${dir}/bind.dnstap`]);
+    assert.equal(applied.code, 0, applied.stderr);
+    const f = await tunnelFinding(`${dir}/ws`);
+    assert.ok(HIGH.has(f.severity), JSON.stringify(f).slice(0, 300));
+    assert.deepEqual(clientsOf(f), ["10.77.0.1"]);
+    // BIND's query log of the same traffic.
+    const logged = JSON.parse((await runCli(["validate", "--json", `${dir}/query.log`])).stdout).files[0];
+    assert.equal(logged.format, "bind-querylog");
+    assert.equal(logged.malformed, 0, JSON.stringify(logged.malformed_reasons));
+    assert.ok(logged.transactions > 50, JSON.stringify(logged));
+    assert.equal((await runCli(["apply", "--dir", `${dir}/log`, `${dir}/query.log`])).code, 0);
+    const fromLog = await tunnelFinding(`${dir}/log`);
+    assert.ok(HIGH.has(fromLog.severity), JSON.stringify(fromLog).slice(0, 300));
+    assert.deepEqual(clientsOf(fromLog), ["10.77.0.1"]);
   },
 );
 
 resolverTest(
   "export --format rpz loaded by BIND 9: the tunnels' names are refused, other names resolve",
   ["named", "dig"],
-  async () => {
-    const net = await network("rz");
-    const dir = await Deno.makeTempDir();
-    try {
-      const sample = new URL("../fixtures/sample.pcap", import.meta.url).pathname;
-      assert.equal((await runCli(["apply", "--dir", `${dir}/ws`, sample])).code, 0);
-      const exported = await runCli(["export", "--format", "rpz", "-o", `${dir}/plumbum.rpz`, "--dir", `${dir}/ws`]);
-      assert.equal(exported.code, 0, exported.stderr);
-      // The tunnels' zones and an ordinary one, all served by this BIND; the policy zone on top.
-      const zone = (name: string) => {
-        Deno.writeTextFileSync(
-          `${dir}/${name}.zone`,
-          `$TTL 60\n@ IN SOA ns.${name}. root.${name}. 1 3600 600 86400 60\n@ IN NS ns.${name}.\nns IN A ${BIND}\n@ IN A 10.9.9.9\n* IN A 10.9.9.9\n`,
-        );
-        return `zone "${name}" { type primary; file "${dir}/${name}.zone"; };`;
-      };
+  "rz",
+  async (net, dir) => {
+    const sample = new URL("../fixtures/sample.pcap", import.meta.url).pathname;
+    assert.equal((await runCli(["apply", "--dir", `${dir}/ws`, sample])).code, 0);
+    const exported = await runCli(["export", "--format", "rpz", "-o", `${dir}/plumbum.rpz`, "--dir", `${dir}/ws`]);
+    assert.equal(exported.code, 0, exported.stderr);
+    // The tunnels' zones and an ordinary one, all served by this BIND; the policy zone on top.
+    const zone = (name: string) => {
       Deno.writeTextFileSync(
-        `${dir}/named.conf`,
-        `options {
-  directory "${dir}";
-  pid-file "${dir}/named.pid";
-  listen-on { ${BIND}; };
-  listen-on-v6 { none; };
-  recursion yes;
-  allow-query { any; };
-  dnssec-validation no;
-  response-policy { zone "plumbum.rpz"; };
+        `${dir}/${name}.zone`,
+        `$TTL 60\n@ IN SOA ns.${name}. root.${name}. 1 3600 600 86400 60\n@ IN NS ns.${name}.\nns IN A ${BIND}\n@ IN A 10.9.9.9\n* IN A 10.9.9.9\n`,
+      );
+      return `zone "${name}" { type primary; file "${dir}/${name}.zone"; };`;
+    };
+    Deno.writeTextFileSync(
+      `${dir}/named.conf`,
+      `options {
+directory "${dir}";
+pid-file "${dir}/named.pid";
+listen-on { ${BIND}; };
+listen-on-v6 { none; };
+recursion yes;
+allow-query { any; };
+dnssec-validation no;
+response-policy { zone "plumbum.rpz"; };
 };
 zone "plumbum.rpz" { type primary; file "${dir}/plumbum.rpz"; allow-query { none; }; };
 ${zone("lime-hollow.test")}
 ${zone("vale-flow.test")}
 ${zone("example.test")}
 `,
-      );
-      const named = net.spawn(net.b, "named", ["-g", "-c", `${dir}/named.conf`]);
-      assert.ok(await named.until(() => /(^| )running$/m.test(named.stderr), 20_000), named.stderr);
-      assert.match(named.stderr, /zone plumbum\.rpz\/IN: loaded serial \d+/);
-      const ask = async (name: string) => {
-        const r = await net.run(net.a, "dig", ["+time=2", "+tries=1", `@${BIND}`, name, "A"]);
-        return new TextDecoder().decode(r.stdout);
-      };
-      for (const name of ["lime-hollow.test", "a1b2c3.t.lime-hollow.test", "x.vale-flow.test"]) {
-        assert.match(await ask(name), /status: NXDOMAIN/, name);
-      }
-      for (const name of ["www.example.test", "example.test"]) {
-        const answer = await ask(name);
-        assert.match(answer, /status: NOERROR/, name);
-        assert.match(answer, /10\.9\.9\.9/, name);
-      }
-    } finally {
-      await net.close();
-      await Deno.remove(dir, { recursive: true });
+    );
+    const named = net.spawn(net.b, "named", ["-g", "-c", `${dir}/named.conf`]);
+    assert.ok(await named.until(() => /(^| )running$/m.test(named.stderr), 20_000), named.stderr);
+    assert.match(named.stderr, /zone plumbum\.rpz\/IN: loaded serial \d+/);
+    const ask = async (name: string) => {
+      const r = await net.run(net.a, "dig", ["+time=2", "+tries=1", `@${BIND}`, name, "A"]);
+      return new TextDecoder().decode(r.stdout);
+    };
+    for (const name of ["lime-hollow.test", "a1b2c3.t.lime-hollow.test", "x.vale-flow.test"]) {
+      assert.match(await ask(name), /status: NXDOMAIN/, name);
+    }
+    for (const name of ["www.example.test", "example.test"]) {
+      const answer = await ask(name);
+      assert.match(answer, /status: NOERROR/, name);
+      assert.match(answer, /10\.9\.9\.9/, name);
     }
   },
 );
