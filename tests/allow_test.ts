@@ -15,16 +15,21 @@ async function workspace(allow: string): Promise<string> {
 
 Deno.test("allow: an entry needs a name, a reason, addresses and a day; one sentence says what is wrong", async () => {
   const bad: [string, RegExp][] = [
-    [`allow "x.test" {\n}\n`, /allow "x\.test" needs a reason \(reason = "…"\)/],
-    [`allow "x.test" {\n reason = " "\n}\n`, /needs a reason/],
+    [`allow {\n domain = "x.test"\n}\n`, /allow \{ domain = "x\.test" \} needs a reason \(reason = "…"\)/],
+    [`allow {\n domain = "x.test"\n reason = " "\n}\n`, /needs a reason/],
+    [`allow {\n reason = "r"\n}\n`, /an allow block needs the domain it allows/],
     [
-      `allow "x.test" {\n reason = "r"\n clients = ["10.0.0.300"]\n}\n`,
+      `allow {\n domain = "x.test"\n reason = "r"\n clients = ["10.0.0.300"]\n}\n`,
       /clients must be a list of IPv4 or IPv6 .*"10\.0\.0\.300" is not one/,
     ],
-    [`allow "x.test" {\n reason = "r"\n expires = "2027-02-30"\n}\n`, /expires must be a day, "YYYY-MM-DD"/],
-    [`allow "x.test" {\n reason = "r"\n reasn = "r"\n}\n`, /unknown key "reasn"; did you mean "reason"/],
-    [`allow "a..test" {\n reason = "r"\n}\n`, /name a domain or a suffix/],
-    [`allow "x.test" {\n reason = "r"\n}\nallow "x.test" {\n reason = "s"\n}\n`, /appears more than once/],
+    [`allow {\n domain = "x.test"\n reason = "r"\n expires = "2027-02-30"\n}\n`, /expires must be a day, "YYYY-MM-DD"/],
+    [`allow {\n domain = "x.test"\n reason = "r"\n reasn = "r"\n}\n`, /unknown key "reasn"; did you mean "reason"/],
+    [`allow {\n domain = "a..test"\n reason = "r"\n}\n`, /name a domain/],
+    [
+      `allow {\n domain = "x.test"\n reason = "r"\n}\nallow {\n domain = "X.test."\n reason = "s"\n}\n`,
+      /appears more than once/,
+    ],
+    [`allow "x.test" {\n reason = "r"\n}\n`, /an allow block is one entry: allow \{ domain = /],
   ];
   for (const [text, message] of bad) {
     await assert.rejects(() => parseConfig(text, "config.hcl"), (e: Error) => {
@@ -34,7 +39,7 @@ Deno.test("allow: an entry needs a name, a reason, addresses and a day; one sent
     });
   }
   const cfg = await parseConfig(
-    `allow "CDN.Example.COM." {\n reason = " signed URLs "\n clients = ["10.0.0.5", "2001:DB8::5"]\n expires = "2027-06-01"\n}\n`,
+    `allow {\n domain = "CDN.Example.COM."\n reason = " signed URLs "\n clients = ["10.0.0.5", "2001:DB8::5"]\n expires = "2027-06-01"\n}\n`,
     "config.hcl",
   );
   assert.deepEqual(cfg.allow, [{
@@ -47,15 +52,18 @@ Deno.test("allow: an entry needs a name, a reason, addresses and a day; one sent
 
 Deno.test("allow: an allowed domain is scored, stored and marked; listings leave it out and say so; --include-suppressed brings it back", async () => {
   const dir = await workspace(`
-allow "lime-hollow.test" {
+allow {
+  domain = "lime-hollow.test"
   reason = "our own iodine test server"
 }
-allow "flow.test" {
-  reason = "a suffix, but only for a client that never asked"
+allow {
+  domain  = "flow.test"
+  reason  = "a suffix, but only for a client that never asked"
   clients = ["192.0.2.99"]
 }
-allow "old.test" {
-  reason = "expired"
+allow {
+  domain  = "old.test"
+  reason  = "expired"
   expires = "2020-01-01"
 }
 `);
@@ -101,7 +109,7 @@ allow "old.test" {
 });
 
 Deno.test("allow: stream holds back an allowed domain's alerts and counts them; the others alert", async () => {
-  const dir = await workspace(`allow "lime-hollow.test" {\n  reason = "lab"\n}\n`);
+  const dir = await workspace(`allow {\n  domain = "lime-hollow.test"\n  reason = "lab"\n}\n`);
   try {
     const r = await runCli(["stream", "--read", sample, "--dir", dir]);
     assert.equal(r.code, 0, r.stderr);
@@ -110,6 +118,12 @@ Deno.test("allow: stream holds back an allowed domain's alerts and counts them; 
     assert.match(r.stderr, /alerts \((\d+) held back by the allow-list\)/);
     const runs = JSON.parse((await runCli(["runs", "--json", "--dir", dir])).stdout).runs;
     assert.ok(runs[0].live.suppressed_alerts > 0, JSON.stringify(runs[0].live));
+    // --include-suppressed: its alerts too, marked.
+    const all = await runCli(["stream", "--read", sample, "--include-suppressed", "--dir", dir]);
+    const marked = all.stdout.trim().split("\n").map((l) => JSON.parse(l)).filter((a) =>
+      a.domain === "lime-hollow.test"
+    );
+    assert.ok(marked.length > 0 && marked.every((a) => a.suppressed?.reason === "lab"), all.stdout);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

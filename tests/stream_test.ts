@@ -33,6 +33,7 @@ const ALERT_FIELDS = [
   "window_secs",
   "is_c2",
   "tool",
+  "suppressed",
   "window_start",
   "window_end",
   "components",

@@ -357,6 +357,7 @@ It needs a terminal; for scripts use show, explain and export.`,
         .argParser(intOpt("--retain", 0)),
     )
     .option("--format <format>", "alert lines: plumbum (the fields below) or ecs (Elastic Common Schema)", "plumbum")
+    .option("--include-suppressed", "alert for domains config.hcl's allow-list suppressed too (marked so)")
     .option("-q, --quiet", "no status on stderr (alerts only)")
     .option("--tui", "show the dashboard over the live run instead of NDJSON (q stops the stream)")
     .option("--json", "with --list-interfaces: print JSON")

@@ -34,6 +34,7 @@ export interface StreamCliOptions {
   read?: string;
   dnstap?: string;
   follow?: string;
+  includeSuppressed?: boolean;
   format: string;
   speed: string;
   window: number;
@@ -327,6 +328,7 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
     storeLimit: o.storeLimit,
     durationSecs: o.duration,
     retainWindows: o.retain,
+    includeSuppressed: o.includeSuppressed,
     onAlert(a: StreamAlert) {
       if (readerGone || o.tui) return;
       try {

@@ -37,7 +37,7 @@ export interface PlumbumConfig {
   resolvers: string[];
   /** Whether every transaction is stored with its run. */
   storeTransactions: boolean;
-  /** The allow-list: `allow "NAME" { reason = …; clients = […]; expires = "YYYY-MM-DD" }` blocks. */
+  /** The allow-list: `allow { domain = …; reason = …; clients = […]; expires = "YYYY-MM-DD" }` blocks. */
   allow: AllowEntry[];
 }
 
@@ -286,24 +286,27 @@ export async function parseConfig(text: string, file: string): Promise<PlumbumCo
   return cfg;
 }
 
-const ALLOW_KEYS = ["reason", "clients", "expires"];
+const ALLOW_KEYS = ["domain", "reason", "clients", "expires"];
 
-/** The `allow "NAME" { … }` blocks, checked (hcl2json gives `{ NAME: [ { … } ] }`). */
+/** The `allow { domain = …; reason = … }` blocks, checked (hcl2json gives a list of them). */
 function allowEntries(value: unknown, file: string): AllowEntry[] {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new ConfigError(`${file}: allow blocks are named: allow "cdn.example.com" { reason = "…" }`);
+  if (!Array.isArray(value) || value.some((b) => b === null || typeof b !== "object" || Array.isArray(b))) {
+    throw new ConfigError(`${file}: an allow block is one entry: allow { domain = "cdn.example.com"  reason = "…" }`);
   }
   const out: AllowEntry[] = [];
-  for (const [label, blocks] of Object.entries(value as Record<string, unknown>)) {
+  const seen = new Set<string>();
+  for (const b of value as Record<string, unknown>[]) {
+    const label = typeof b.domain === "string" ? b.domain : "";
     const name = label.toLowerCase().replace(/\.$/, "");
-    const where = `${file}: allow "${label}"`;
+    const where = `${file}: allow { domain = ${JSON.stringify(label)} }`;
+    if (typeof b.domain !== "string") {
+      throw new ConfigError(`${file}: an allow block needs the domain it allows: domain = "cdn.example.com"`);
+    }
     if (name === "" || name.length > 253 || /\s/.test(name) || name.startsWith(".") || name.includes("..")) {
-      throw new ConfigError(`${where}: name a domain or a suffix, e.g. allow "cdn.example.com"`);
+      throw new ConfigError(`${where}: name a domain, e.g. domain = "cdn.example.com" (it covers every name under it)`);
     }
-    if (!Array.isArray(blocks) || blocks.length !== 1 || typeof blocks[0] !== "object" || blocks[0] === null) {
-      throw new ConfigError(`${where} appears more than once: one block a name`);
-    }
-    const b = blocks[0] as Record<string, unknown>;
+    if (seen.has(name)) throw new ConfigError(`${where} appears more than once: one block a domain`);
+    seen.add(name);
     for (const key of Object.keys(b)) {
       if (!ALLOW_KEYS.includes(key)) {
         throw new ConfigError(`${where}: unknown key "${key}"; ${didYouMean(key, ALLOW_KEYS)}`);
@@ -474,10 +477,11 @@ export function defaultConfigText(): string {
     `  transactions = ${value(doc.store[0].transactions)}`,
     "}",
     "",
-    "# Domains this site accepts, each with its reason: still scored and stored, marked suppressed, left out",
-    "# of show, export and alerts unless --include-suppressed. A name allows that domain and every domain",
-    "# under it; clients (optional) limits it to those clients; from the day it expires it no longer applies.",
-    '# allow "cdn.example.com" {',
+    "# Domains this site accepts, one block each with its reason: still scored and stored, marked suppressed,",
+    "# left out of listings, exports and alerts unless --include-suppressed. domain covers the domain and every",
+    "# name under it; clients (optional) limits it to those clients; from the day it expires it no longer applies.",
+    "# allow {",
+    '#   domain  = "cdn.example.com"',
     '#   reason  = "signed URLs of our CDN, reviewed 2026-12-01"',
     '#   clients = ["10.0.0.5"]',
     '#   expires = "2027-06-01"',

@@ -328,6 +328,8 @@ export function createServer(o: McpServerOptions): { server: McpServer; close: (
       severity: z.string(),
       is_c2: z.boolean(),
       tool: z.object({ name: z.string(), evidence: z.string() }).nullable().optional(),
+      suppressed: z.object({ reason: z.string(), expires: z.string().nullable(), entry: z.string() }).nullable()
+        .optional(),
       features: z.record(z.string(), z.unknown()),
       components: z.array(z.looseObject({ feature: z.string(), contribution: z.number().nullable() })),
       evidence: z.record(z.string(), z.unknown()),

@@ -82,15 +82,7 @@ export function domainObject(f: DomainFinding): Record<string, unknown> {
     severity: f.severity,
     is_c2: f.is_c2,
     tool: f.tool ? { name: f.tool.name, evidence: displayText(f.tool.evidence) } : null,
-    ...(f.suppressed
-      ? {
-        suppressed: {
-          entry: displayText(f.suppressed.entry),
-          reason: displayText(f.suppressed.reason),
-          expires: f.suppressed.expires,
-        },
-      }
-      : {}),
+    suppressed: suppressedObject(f),
     features: Object.fromEntries(Object.entries(f.features).map(([k, v]) => [k, typeof v === "number" ? round(v) : v])),
     components: f.components.map((c) => ({
       feature: c.feature,
@@ -101,6 +93,12 @@ export function domainObject(f: DomainFinding): Record<string, unknown> {
       share: round(c.share),
     })),
   };
+}
+
+/** A finding's allow-list entry as every output gives it (`{reason, expires, entry}`), or null. */
+function suppressedObject(f: DomainFinding): Record<string, unknown> | null {
+  const s = f.suppressed;
+  return s ? { reason: displayText(s.reason), expires: s.expires, entry: displayText(s.entry) } : null;
 }
 
 /**
@@ -126,6 +124,7 @@ export function alertObject(a: StreamAlert): Record<string, unknown> {
     window_secs: a.windowSecs,
     is_c2: f.is_c2,
     tool: f.tool ? { name: f.tool.name, evidence: displayText(f.tool.evidence) } : null,
+    suppressed: suppressedObject(f),
     window_start: new Date(a.start * 1000).toISOString(),
     window_end: new Date(a.end * 1000).toISOString(),
     components: f.components.map((c) => ({ feature: c.feature, norm: c.norm, contribution: c.contribution })),

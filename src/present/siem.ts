@@ -115,6 +115,13 @@ export function ecsDocument(f: DomainFinding, ctx: EcsContext): Record<string, u
       severity: f.severity,
       is_c2: f.is_c2,
       tool: f.tool?.name ?? null,
+      suppressed: f.suppressed
+        ? {
+          reason: displayText(f.suppressed.reason),
+          expires: f.suppressed.expires,
+          entry: displayText(f.suppressed.entry),
+        }
+        : null,
       horizon: a?.horizon ?? "run",
       window_secs: a?.windowSecs ?? null,
       query_count: f.features.query_count,

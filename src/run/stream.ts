@@ -70,6 +70,8 @@ export interface StreamOptions extends RunSettings {
   durationSecs: number;
   /** Keep the stored transactions of the last this many closed windows (0: all). */
   retainWindows?: number;
+  /** Alert for domains the allow-list suppressed too (marked so); by default they are held back and counted. */
+  includeSuppressed?: boolean;
   /** Each alert, as its window closes. */
   onAlert(a: StreamAlert): void;
   /** Each window, after its alerts. */
@@ -260,8 +262,8 @@ export class StreamRun {
           streamStart ??= w.start;
           for (const f of markSuppressed(w.findings, o.allow)) {
             if (roundScore(f.score) < o.threshold) break;
-            // Allowed: scored and stored, no alert (counted in the run's record).
-            if (f.suppressed) {
+            // Allowed: scored and stored, no alert (counted in the run's record) unless asked for.
+            if (f.suppressed && !o.includeSuppressed) {
               this.#suppressed++;
               continue;
             }
@@ -275,7 +277,7 @@ export class StreamRun {
           const loud: DomainFinding[] = [];
           for (const f of markSuppressed(pipeline.analyzer.scored(undefined, changed), o.allow)) {
             if (roundScore(f.score) < o.threshold || alerted.has(f.domain)) continue;
-            if (f.suppressed) {
+            if (f.suppressed && !o.includeSuppressed) {
               this.#suppressed++;
               alerted.add(f.domain);
             } else loud.push(f);
