@@ -25,6 +25,8 @@ export class SqliteSeedSpill implements SeedSpill {
   readonly #all: StatementSync;
   /** The number of the next {@link put} (a domain's seeds are joined in this order). */
   #batch = 0;
+  /** The file's path while it could not be unlinked. */
+  #leftAt: string | null = null;
 
   /** A new spill file at `path` (which must not be in use), unlinked once open. */
   constructor(path: string) {
@@ -43,7 +45,12 @@ export class SqliteSeedSpill implements SeedSpill {
       this.#db.exec(
         "CREATE TABLE seeds (domain TEXT NOT NULL, batch INTEGER NOT NULL, seed BLOB NOT NULL, PRIMARY KEY (domain, batch)) WITHOUT ROWID",
       );
-      Deno.removeSync(path);
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // A system that keeps an open file from being unlinked (Windows): it goes when the spill is closed.
+        this.#leftAt = path;
+      }
     } catch (e) {
       this.#db.close();
       throw e;
@@ -97,6 +104,14 @@ export class SqliteSeedSpill implements SeedSpill {
   /** Close the file (its space goes back to the disk). */
   close(): void {
     if (this.#db.isOpen) this.#db.close();
+    if (this.#leftAt !== null) {
+      try {
+        Deno.removeSync(this.#leftAt);
+      } catch {
+        // Gone already.
+      }
+      this.#leftAt = null;
+    }
   }
 
   /** As {@link close}. */
