@@ -15,4 +15,5 @@ export const WORKER_MODULES: Record<string, () => Promise<unknown>> = {
   "plumbum:hcl": () => import("./config/hcl_worker.ts"),
   "plumbum:pcap": () => import("./ingest/live/pcap_worker.ts"),
   "plumbum:file": () => import("./ingest/live/file_worker.ts"),
+  "plumbum:validate": () => import("./ingest/validate_worker.ts"),
 };

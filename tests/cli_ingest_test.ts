@@ -251,6 +251,9 @@ Deno.test({
         return new TextDecoder().decode(o.stdout);
       };
       assert.equal(JSON.parse(await run(["validate", "--json", sample])).files[0].transactions, 1556);
+      // Files side by side: the bundle is its own validate thread too.
+      const both = JSON.parse(await run(["validate", "--json", "--jobs", "2", sample, sample])).files;
+      assert.deepEqual(both.map((f: { transactions: number }) => f.transactions), [1556, 1556]);
       const ws = `${out}/ws`;
       await run(["init", "--dir", ws]);
       // An edited config goes through the HCL thread (and its WebAssembly), inside the file.

@@ -76,12 +76,31 @@ export function buildProgram(result: { code: number }): Command {
       "known C2 suffixes (comma-separated) that win over the public-suffix grouping",
     ).argParser(listOption);
 
+  const collect = (v: string, prev: string[]) => [...prev, v];
+  const numOpt = (name: string, min: number) => (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || v.trim() === "") {
+      throw new UsageError(`${name}: "${v}" is not a number ≥ ${min}`);
+    }
+    return n;
+  };
+  const intOpt = (name: string, min: number) => (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`${name}: "${v}" is not a whole number ≥ ${min}`);
+    return n;
+  };
+
   program.command("validate")
     .description("parse each file and report what it holds: packets, DNS messages, transactions, malformed parts")
     .argument("<files...>", "captures, dnstap or Zeek dns.log files (- for standard input)")
     .option("--json", "print one JSON document")
     .addOption(dnsPorts)
-    .action(async (files: string[], o: { json?: boolean; dnsPorts: number[] }) => {
+    .addOption(
+      new Option("--jobs <n>", "files read side by side, a thread each (default: the machine's cores)").argParser(
+        intOpt("--jobs", 1),
+      ),
+    )
+    .action(async (files: string[], o: { json?: boolean; dnsPorts: number[]; jobs?: number }) => {
       result.code = await runValidate(files, o);
     });
 
@@ -228,20 +247,6 @@ traffic are escaped. Each finding prints as its own page.
     .action((o) => {
       result.code = runRuns(o);
     });
-
-  const collect = (v: string, prev: string[]) => [...prev, v];
-  const numOpt = (name: string, min: number) => (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || v.trim() === "") {
-      throw new UsageError(`${name}: "${v}" is not a number ≥ ${min}`);
-    }
-    return n;
-  };
-  const intOpt = (name: string, min: number) => (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`${name}: "${v}" is not a whole number ≥ ${min}`);
-    return n;
-  };
 
   program.command("eval")
     .description(
