@@ -59,7 +59,12 @@ export const DNSTAP_TYPES = [
   "UPDATE_RESPONSE",
 ] as const;
 
-/** One dnstap message, as much of it as Plumbum reads. */
+/**
+ * One dnstap message, as much of it as Plumbum reads. Its byte fields are
+ * spans of {@link DnstapMessage.buf} (`[start, end)`, start -1 when the
+ * field is absent): nothing is copied. One object serves every message a
+ * {@link DnstapDecoder} decodes (valid until the next).
+ */
 export interface DnstapMessage {
   /** Message.Type (1–14; see {@link DNSTAP_TYPES}). */
   type: number;
@@ -67,15 +72,21 @@ export interface DnstapMessage {
   family: number;
   /** SocketProtocol: 1 UDP, 2 TCP, 3 DoT, 4 DoH, 5–6 DNSCrypt, 7 DoQ (0: not said). */
   protocol: number;
-  queryAddress: Uint8Array | null;
-  responseAddress: Uint8Array | null;
+  /** The buffer the spans are in. */
+  buf: Uint8Array;
+  queryAddress: number;
+  queryAddressEnd: number;
+  responseAddress: number;
+  responseAddressEnd: number;
   queryPort: number;
   responsePort: number;
   /** Seconds since the epoch (with the nanoseconds), or null. */
   queryTime: number | null;
   responseTime: number | null;
-  queryMessage: Uint8Array | null;
-  responseMessage: Uint8Array | null;
+  queryMessage: number;
+  queryMessageEnd: number;
+  responseMessage: number;
+  responseMessageEnd: number;
 }
 
 /** Whether `head` starts a Frame Streams file: an escape, a control frame's length, START. */
@@ -123,80 +134,124 @@ export function encodeControl(type: number, contentType?: string): Uint8Array {
   return out;
 }
 
-/** Decode one dnstap protobuf; a string says why it cannot be read. */
-export function decodeDnstap(bytes: Uint8Array): DnstapMessage | string {
-  try {
-    const r = new BinaryReader(bytes);
-    let message: DnstapMessage | null = null;
-    let type = 0;
-    while (r.pos < r.len) {
-      const [field, wire] = r.tag();
-      if (field === 15 && wire === WireType.Varint) type = r.int32();
-      else if (field === 14 && wire === WireType.LengthDelimited) message = decodeMessage(r.bytes());
-      else r.skip(wire);
-    }
-    if (type !== 1) return `dnstap frame of type ${type}, not MESSAGE`;
-    if (message === null) return "dnstap frame without a message";
-    if (!(message.type >= 1 && message.type < DNSTAP_TYPES.length)) {
-      return `dnstap message of unknown type ${message.type}`;
-    }
-    return message;
-  } catch (e) {
-    return `dnstap frame is not a valid protobuf (${(e as Error).message})`;
-  }
-}
-
-function decodeMessage(bytes: Uint8Array): DnstapMessage {
-  const r = new BinaryReader(bytes);
-  const m: DnstapMessage = {
+/**
+ * Decodes dnstap protobufs with @bufbuild/protobuf's wire reader, one
+ * reader per buffer (a frame stream's window) moved from frame to frame,
+ * and the addresses made text once for as long as they repeat.
+ */
+export class DnstapDecoder {
+  #reader: BinaryReader | null = null;
+  /** The buffer {@link #reader} reads (its reads are bounded by the buffer; each field here by its frame). */
+  #readerBuf: Uint8Array | null = null;
+  readonly #m: DnstapMessage = {
     type: 0,
     family: 0,
     protocol: 0,
-    queryAddress: null,
-    responseAddress: null,
+    buf: new Uint8Array(0),
+    queryAddress: -1,
+    queryAddressEnd: -1,
+    responseAddress: -1,
+    responseAddressEnd: -1,
     queryPort: 0,
     responsePort: 0,
     queryTime: null,
     responseTime: null,
-    queryMessage: null,
-    responseMessage: null,
+    queryMessage: -1,
+    queryMessageEnd: -1,
+    responseMessage: -1,
+    responseMessageEnd: -1,
   };
-  let qsec: number | null = null, qnsec = 0, rsec: number | null = null, rnsec = 0;
-  while (r.pos < r.len) {
-    const [field, wire] = r.tag();
-    const varint = wire === WireType.Varint, bytesField = wire === WireType.LengthDelimited;
-    if (field === 1 && varint) m.type = r.int32();
-    else if (field === 2 && varint) m.family = r.int32();
-    else if (field === 3 && varint) m.protocol = r.int32();
-    else if (field === 4 && bytesField) m.queryAddress = r.bytes();
-    else if (field === 5 && bytesField) m.responseAddress = r.bytes();
-    else if (field === 6 && varint) m.queryPort = r.uint32();
-    else if (field === 7 && varint) m.responsePort = r.uint32();
-    else if (field === 8 && varint) qsec = Number(r.uint64());
-    else if (field === 9 && wire === WireType.Bit32) qnsec = r.fixed32();
-    else if (field === 10 && bytesField) m.queryMessage = r.bytes();
-    else if (field === 12 && varint) rsec = Number(r.uint64());
-    else if (field === 13 && wire === WireType.Bit32) rnsec = r.fixed32();
-    else if (field === 14 && bytesField) m.responseMessage = r.bytes();
-    else r.skip(wire);
-  }
-  if (qsec !== null) m.queryTime = qsec + Math.min(qnsec, 999_999_999) / 1e9;
-  if (rsec !== null) m.responseTime = rsec + Math.min(rnsec, 999_999_999) / 1e9;
-  return m;
-}
+  /** IPv4 addresses' text by their 32 bits (bounded). */
+  readonly #v4 = new Map<number, string>();
 
-/** An address field as text ("" when absent or of another length than 4 or 16 bytes). */
-export function dnstapAddress(b: Uint8Array | null): string {
-  if (b === null) return "";
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  if (b.length === 16) return ipv6(b, 0);
-  return "";
+  /** Decode the protobuf `buf[start..end)`; a string says why it cannot be read. */
+  decode(buf: Uint8Array, start: number, end: number): DnstapMessage | string {
+    try {
+      let r = this.#reader;
+      if (r === null || this.#readerBuf !== buf) {
+        r = this.#reader = new BinaryReader(buf);
+        this.#readerBuf = buf;
+      }
+      r.pos = start;
+      let type = 0, found = false;
+      while (r.pos < end) {
+        const [field, wire] = r.tag();
+        if (field === 15 && wire === WireType.Varint) type = r.int32();
+        else if (field === 14 && wire === WireType.LengthDelimited) {
+          const len = r.uint32(), at = r.pos;
+          if (len > end - at) throw new Error("message runs past the frame");
+          this.#message(r, buf, at, at + len);
+          found = true;
+        } else r.skip(wire);
+      }
+      if (r.pos > end) throw new Error("a field runs past the frame");
+      if (type !== 1) return `dnstap frame of type ${type}, not MESSAGE`;
+      if (!found) return "dnstap frame without a message";
+      const m = this.#m;
+      if (!(m.type >= 1 && m.type < DNSTAP_TYPES.length)) return `dnstap message of unknown type ${m.type}`;
+      return m;
+    } catch (e) {
+      return `dnstap frame is not a valid protobuf (${(e as Error).message})`;
+    }
+  }
+
+  #message(r: BinaryReader, buf: Uint8Array, start: number, end: number): void {
+    const m = this.#m;
+    m.buf = buf;
+    m.type = m.family = m.protocol = m.queryPort = m.responsePort = 0;
+    m.queryAddress = m.responseAddress = m.queryMessage = m.responseMessage = -1;
+    m.queryTime = m.responseTime = null;
+    let qsec: number | null = null, qnsec = 0, rsec: number | null = null, rnsec = 0;
+    r.pos = start;
+    while (r.pos < end) {
+      const [field, wire] = r.tag();
+      if (wire === WireType.LengthDelimited && (field === 4 || field === 5 || field === 10 || field === 14)) {
+        const len = r.uint32(), at = r.pos;
+        if (len > end - at) throw new Error("a field runs past the message");
+        r.pos = at + len;
+        if (field === 4) [m.queryAddress, m.queryAddressEnd] = [at, at + len];
+        else if (field === 5) [m.responseAddress, m.responseAddressEnd] = [at, at + len];
+        else if (field === 10) [m.queryMessage, m.queryMessageEnd] = [at, at + len];
+        else [m.responseMessage, m.responseMessageEnd] = [at, at + len];
+        continue;
+      }
+      const varint = wire === WireType.Varint;
+      if (field === 1 && varint) m.type = r.int32();
+      else if (field === 2 && varint) m.family = r.int32();
+      else if (field === 3 && varint) m.protocol = r.int32();
+      else if (field === 6 && varint) m.queryPort = r.uint32();
+      else if (field === 7 && varint) m.responsePort = r.uint32();
+      else if (field === 8 && varint) qsec = Number(r.uint64());
+      else if (field === 9 && wire === WireType.Bit32) qnsec = r.fixed32();
+      else if (field === 12 && varint) rsec = Number(r.uint64());
+      else if (field === 13 && wire === WireType.Bit32) rnsec = r.fixed32();
+      else r.skip(wire);
+    }
+    if (r.pos > end) throw new Error("a field runs past the message");
+    if (qsec !== null) m.queryTime = qsec + Math.min(qnsec, 999_999_999) / 1e9;
+    if (rsec !== null) m.responseTime = rsec + Math.min(rnsec, 999_999_999) / 1e9;
+  }
+
+  /** The address in `buf[start..end)` as text ("" when absent or of another length than 4 or 16 bytes). */
+  address(buf: Uint8Array, start: number, end: number): string {
+    if (start < 0) return "";
+    if (end - start === 16) return ipv6(buf, start);
+    if (end - start !== 4) return "";
+    const key = ((buf[start] << 24) | (buf[start + 1] << 16) | (buf[start + 2] << 8) | buf[start + 3]) >>> 0;
+    let text = this.#v4.get(key);
+    if (text === undefined) {
+      text = `${buf[start]}.${buf[start + 1]}.${buf[start + 2]}.${buf[start + 3]}`;
+      if (this.#v4.size >= 65536) this.#v4.clear();
+      this.#v4.set(key, text);
+    }
+    return text;
+  }
 }
 
 /** What reads a Frame Streams file's (or connection's) frames. */
 export interface FrameStreamSink {
-  /** One data frame's bytes (valid during the call), ending at file offset `offset`. */
-  data(bytes: Uint8Array, offset: number): void;
+  /** One data frame: `buf[start..end)` (valid during the call), ending at file offset `offset`. */
+  data(buf: Uint8Array, start: number, end: number, offset: number): void;
   /** Something broken at file offset `offset`; `fatal` when reading stops there. */
   problem(reason: string, offset: number, fatal: boolean): void;
   /** A control frame, once read (a connection answers READY with ACCEPT and STOP with FINISH). */
@@ -261,7 +316,7 @@ export async function readFrameStream(s: ByteStream, sink: FrameStreamSink): Pro
       sink.problem("last frame is cut short", at, false);
       return;
     }
-    sink.data(s.buf.subarray(s.start + 4, s.start + 4 + len), s.offset + 4 + len);
+    sink.data(s.buf, s.start + 4, s.start + 4 + len, s.offset + 4 + len);
     s.start += 4 + len;
   }
 }
@@ -280,14 +335,17 @@ export interface DnsMessageSink {
   readonly stats: FileStats;
 }
 
-/** The DNS message of a client's exchange in `m`, with `meta` filled in; null for the resolver's own traffic. */
-export function clientMessage(m: DnstapMessage, meta: MessageMeta): Uint8Array | null {
+/**
+ * Fill `meta` for the client's exchange in `m` and return the DNS message's
+ * span (`[start, end]` of `m.buf`); null for the resolver's own traffic.
+ */
+export function clientMessage(m: DnstapMessage, meta: MessageMeta, d: DnstapDecoder): [number, number] | null {
   const query = m.type === 5 || m.type === 1;
   if (!query && m.type !== 6 && m.type !== 2) return null;
-  const data = query ? m.queryMessage : m.responseMessage;
-  if (data === null) return null;
-  const client = dnstapAddress(m.queryAddress) || unspecified(m.family);
-  const server = dnstapAddress(m.responseAddress) || unspecified(m.family);
+  const start = query ? m.queryMessage : m.responseMessage;
+  if (start < 0) return null;
+  const client = d.address(m.buf, m.queryAddress, m.queryAddressEnd) || unspecified(m.family);
+  const server = d.address(m.buf, m.responseAddress, m.responseAddressEnd) || unspecified(m.family);
   meta.ts = (query ? m.queryTime : m.responseTime ?? m.queryTime) ?? 0;
   meta.src = query ? client : server;
   meta.dst = query ? server : client;
@@ -296,7 +354,7 @@ export function clientMessage(m: DnstapMessage, meta: MessageMeta): Uint8Array |
   // DNS over TCP, TLS, HTTPS, DNSCrypt-TCP and QUIC: a stream transport.
   meta.transport = m.protocol === 1 || m.protocol === 5 || m.protocol === 0 ? "udp" : "tcp";
   meta.service = "dns";
-  return data;
+  return [start, query ? m.queryMessageEnd : m.responseMessageEnd];
 }
 
 function unspecified(family: number): string {
@@ -309,26 +367,34 @@ export function newMeta(): MessageMeta {
 }
 
 /**
- * One dnstap data frame into `sink`: a client's message is decoded, the
- * resolver's own and the rest are counted by type in `stats.dnstap` and
- * skipped, a broken frame is counted as malformed.
+ * Turns dnstap data frames into DNS messages for a sink: a client's message
+ * is decoded, the resolver's own and the rest are counted by type in
+ * `stats.dnstap` and skipped, a broken frame is counted as malformed.
  */
-export function feedDnstap(bytes: Uint8Array, offset: number, sink: DnsMessageSink, meta: MessageMeta): void {
-  const stats = sink.stats;
-  const m = decodeDnstap(bytes);
-  if (typeof m === "string") {
-    stats.packets++;
-    sink.problem(m, offset);
-    return;
+export class DnstapFeed {
+  readonly #decoder = new DnstapDecoder();
+  readonly #meta = newMeta();
+
+  constructor(readonly sink: DnsMessageSink) {}
+
+  /** One data frame, `buf[start..end)`, ending at file offset `offset`. */
+  frame(buf: Uint8Array, start: number, end: number, offset: number): void {
+    const stats = this.sink.stats;
+    const m = this.#decoder.decode(buf, start, end);
+    if (typeof m === "string") {
+      stats.packets++;
+      this.sink.problem(m, offset);
+      return;
+    }
+    const types = stats.dnstap ??= {};
+    const name = DNSTAP_TYPES[m.type];
+    types[name] = (types[name] ?? 0) + 1;
+    const span = clientMessage(m, this.#meta, this.#decoder);
+    if (span === null) {
+      stats.packets++;
+      stats.skipped++;
+      return;
+    }
+    this.sink.message(buf, span[0], span[1], this.#meta, offset);
   }
-  const types = stats.dnstap ??= {};
-  const name = DNSTAP_TYPES[m.type];
-  types[name] = (types[name] ?? 0) + 1;
-  const data = clientMessage(m, meta);
-  if (data === null) {
-    stats.packets++;
-    stats.skipped++;
-    return;
-  }
-  sink.message(data, 0, data.length, meta, offset);
 }

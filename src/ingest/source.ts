@@ -19,7 +19,7 @@ import { ByteStream, readFnFromStream } from "./bytes.ts";
 import { PACE_FREE, PACE_READ, PACE_UNIT } from "./hash_pace.ts";
 import { isPcapng, pcapMagic, readPcap, readPcapng } from "./capture.ts";
 import type { DnsDecoder } from "./dns.ts";
-import { feedDnstap, isFrameStream, newMeta, readFrameStream } from "./dnstap.ts";
+import { DnstapFeed, isFrameStream, readFrameStream } from "./dnstap.ts";
 import { countMalformed, countRecord, emptyStats, FrameDecoder, type FrameSink } from "./frames.ts";
 import type { FileStats, Transaction } from "./types.ts";
 import { readZeekJson, readZeekTsv, type ZeekSink } from "./zeek.ts";
@@ -351,10 +351,10 @@ export async function ingestFile(input: Input, options: IngestOptions = {}): Pro
         pairingTimeoutSecs: options.pairingTimeoutSecs,
         dns: options.dns,
       });
-      const meta = newMeta();
+      const feed = new DnstapFeed(frames);
       await readFrameStream(s, {
-        data(bytes, offset) {
-          feedDnstap(bytes, offset, frames, meta);
+        data(buf, start, end, offset) {
+          feed.frame(buf, start, end, offset);
           if ((stats.packets & 0xfff) === 0) progress();
         },
         problem(reason, offset) {

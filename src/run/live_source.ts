@@ -10,7 +10,7 @@
  */
 
 import { countMalformed, countRecord, type FrameDecoder } from "../ingest/frames.ts";
-import { feedDnstap, newMeta } from "../ingest/dnstap.ts";
+import { DnstapFeed } from "../ingest/dnstap.ts";
 import type { FileStats } from "../ingest/types.ts";
 import type { CaptureCounters, CaptureSettings, FileSettings } from "../ingest/live/protocol.ts";
 import { forEachFrame } from "../ingest/live/protocol.ts";
@@ -121,9 +121,9 @@ export function wallClock(s: StreamSource): boolean {
 export function openLiveSource(s: StreamSource, feed: LiveFeed): LiveSource {
   const { frames, stats } = feed;
   if (s.kind === "dnstap") {
-    const meta = newMeta();
+    const tap = new DnstapFeed(frames);
     return DnstapSource.listen(s.settings, {
-      data: (bytes) => feedDnstap(bytes, 0, frames, meta),
+      data: (buf, start, end) => tap.frame(buf, start, end, 0),
       problem: (reason) => frames.problem(reason, 0),
       pause: feed.behind,
     });

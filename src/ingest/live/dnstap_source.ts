@@ -43,8 +43,8 @@ export function parseDnstapListen(text: string): DnstapListen | string {
 
 /** What a dnstap source hands on. */
 export interface DnstapHandlers {
-  /** One data frame's bytes (valid during the call). */
-  data(bytes: Uint8Array): void;
+  /** One data frame, `buf[start..end)` (valid during the call). */
+  data(buf: Uint8Array, start: number, end: number): void;
   /** A connection's stream is broken (it is closed; others go on). */
   problem(reason: string): void;
   /** Awaited before reading more of a connection. */
@@ -128,9 +128,9 @@ export class DnstapSource {
     const s = new ByteStream((b) => conn.read(b), { maxWindow: 1 << 20 });
     try {
       await readFrameStream(s, {
-        data: (bytes) => {
+        data: (buf, start, end) => {
           this.counts.frames++;
-          h.data(bytes);
+          h.data(buf, start, end);
         },
         problem: (reason, _offset, fatal) => {
           if (fatal) h.problem(reason);
