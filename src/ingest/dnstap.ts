@@ -198,8 +198,17 @@ export class DnstapDecoder {
   #message(r: BinaryReader, buf: Uint8Array, start: number, end: number): void {
     const m = this.#m;
     m.buf = buf;
-    m.type = m.family = m.protocol = m.queryPort = m.responsePort = 0;
-    m.queryAddress = m.responseAddress = m.queryMessage = m.responseMessage = -1;
+    m.type =
+      m.family =
+      m.protocol =
+      m.queryPort =
+      m.responsePort =
+        0;
+    m.queryAddress =
+      m.responseAddress =
+      m.queryMessage =
+      m.responseMessage =
+        -1;
     m.queryTime = m.responseTime = null;
     let qsec: number | null = null, qnsec = 0, rsec: number | null = null, rnsec = 0;
     r.pos = start;
