@@ -89,6 +89,19 @@ async function tunnelFinding(
   return JSON.parse(r.stdout);
 }
 
+/** A resolver's log: read whole (its format, nothing malformed), applied into `ws`, and the tunnel's finding there. */
+async function fromLogFile(
+  path: string,
+  format: string,
+  ws: string,
+): Promise<{ counts: Record<string, number>; finding: Awaited<ReturnType<typeof tunnelFinding>> }> {
+  const counts = JSON.parse((await runCli(["validate", "--json", path])).stdout).files[0];
+  assert.equal(counts.format, format);
+  assert.equal(counts.malformed, 0, JSON.stringify(counts.malformed_reasons));
+  assert.equal((await runCli(["apply", "--dir", ws, path])).code, 0);
+  return { counts, finding: await tunnelFinding(ws) };
+}
+
 /** Clients named in a finding's evidence. */
 function clientsOf(f: { evidence: unknown }): string[] {
   return [...new Set(JSON.stringify(f.evidence).match(/10\.77\.0\.\d+/g) ?? [])];
@@ -180,13 +193,8 @@ dnstap-log-resolver-response-messages: yes
     assert.equal(fromPcap.severity, fromTap.severity);
     assert.deepEqual(clientsOf(fromPcap), ["10.77.0.1"]);
     // Unbound's own query and reply lines of the same traffic: each exchange once, the tunnel found.
-    const logged = await runCli(["validate", "--json", `${dir}/unbound.log`]);
-    const log = JSON.parse(logged.stdout).files[0];
-    assert.equal(log.format, "unbound-log");
-    assert.equal(log.malformed, 0, JSON.stringify(log.malformed_reasons));
+    const { counts: log, finding: fromLog } = await fromLogFile(`${dir}/unbound.log`, "unbound-log", `${dir}/log`);
     assert.ok(log.responses > 0 && log.transactions === log.queries, JSON.stringify(log));
-    assert.equal((await runCli(["apply", "--dir", `${dir}/log`, `${dir}/unbound.log`])).code, 0);
-    const fromLog = await tunnelFinding(`${dir}/log`);
     // Whole seconds and no answers in Unbound's lines: less to go on than dnstap (MEDIUM where dnstap is HIGH).
     assert.ok(["MEDIUM", ...HIGH].includes(fromLog.severity), JSON.stringify(fromLog).slice(0, 300));
     assert.equal(fromLog.tool?.name, "iodine");
@@ -257,12 +265,8 @@ zone "${TUNNEL_ZONE}" { type forward; forward only; forwarders { ${net.ipB}; }; 
     assert.ok(HIGH.has(f.severity), JSON.stringify(f).slice(0, 300));
     assert.deepEqual(clientsOf(f), ["10.77.0.1"]);
     // BIND's query log of the same traffic.
-    const logged = JSON.parse((await runCli(["validate", "--json", `${dir}/query.log`])).stdout).files[0];
-    assert.equal(logged.format, "bind-querylog");
-    assert.equal(logged.malformed, 0, JSON.stringify(logged.malformed_reasons));
+    const { counts: logged, finding: fromLog } = await fromLogFile(`${dir}/query.log`, "bind-querylog", `${dir}/log`);
     assert.ok(logged.transactions > 50, JSON.stringify(logged));
-    assert.equal((await runCli(["apply", "--dir", `${dir}/log`, `${dir}/query.log`])).code, 0);
-    const fromLog = await tunnelFinding(`${dir}/log`);
     assert.ok(HIGH.has(fromLog.severity), JSON.stringify(fromLog).slice(0, 300));
     assert.deepEqual(clientsOf(fromLog), ["10.77.0.1"]);
   },
