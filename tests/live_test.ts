@@ -6,7 +6,7 @@
  * and is skipped when something is missing.
  */
 import assert from "node:assert/strict";
-import { liveSkipReason, NetPair, type Proc } from "./helpers/netns.ts";
+import { denoEval, liveSkipReason, NetPair, type Proc, tunnelTransfer } from "./helpers/netns.ts";
 import { cliArgs, runCli } from "./helpers/cli.ts";
 import { fromFileUrl } from "./helpers/paths.ts";
 
@@ -32,11 +32,6 @@ function alertsOf(p: Proc): Alert[] {
 }
 
 const HIGH = new Set(["HIGH", "CRITICAL"]);
-
-/** A deno one-liner run in a namespace (network access only). */
-function denoEval(net: NetPair, ns: string, code: string): Proc {
-  return net.spawn(ns, Deno.execPath(), ["eval", "--quiet", "--unstable-net", code]);
-}
 
 /** Benign lookups: a few names under each of a few zones, sent to `server` port 53 over UDP. */
 function benignTraffic(server: string): string {
@@ -84,17 +79,7 @@ live("stream -i: a real iodine tunnel alerts HIGH within two windows; benign loo
       `iodine did not connect:\n${client.stderr}\n${server.stderr}`,
     );
     // Data through the tunnel: 256 KB down from the server's end.
-    const sink = denoEval(
-      net,
-      net.b,
-      `const l = Deno.listen({ hostname: "10.55.0.1", port: 7000 }); const c = await l.accept(); const b = new Uint8Array(262144).map((_, i) => (i * 7919) & 255); for (let o = 0; o < b.length;) o += await c.write(b.subarray(o)); c.close(); l.close();`,
-    );
-    await new Promise((r) => setTimeout(r, 500));
-    const fetch = denoEval(
-      net,
-      net.a,
-      `let c; for (let i = 0; i < 40 && c === undefined; i++) { try { c = await Deno.connect({ hostname: "10.55.0.1", port: 7000 }); } catch { await new Promise((r) => setTimeout(r, 500)); } } let n = 0; const b = new Uint8Array(65536); for (let r; (r = await c.read(b)) !== null;) n += r; console.log(n);`,
-    );
+    const { sink, fetch } = tunnelTransfer(net, "10.55.0.1", 262144);
     const benign = denoEval(net, net.a, benignTraffic(net.ipB));
     assert.equal((await benign.done).code, 0, benign.stderr);
     assert.ok(

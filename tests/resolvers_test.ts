@@ -7,7 +7,7 @@
  * captured as a pcap on the client's link gives the same finding.
  */
 import assert from "node:assert/strict";
-import { liveSkipReason, NetPair, type Proc } from "./helpers/netns.ts";
+import { liveSkipReason, NetPair, type Proc, tunnelTransfer } from "./helpers/netns.ts";
 import { cliArgs, runCli } from "./helpers/cli.ts";
 
 const HIGH = new Set(["HIGH", "CRITICAL"]);
@@ -64,15 +64,7 @@ async function tunnelThrough(net: NetPair, resolver: string): Promise<void> {
     await client.until(() => client.stderr.includes("Connection setup complete"), 60_000),
     `iodine did not connect through ${resolver}:\n${client.stderr}`,
   );
-  const deno = (ns: string, code: string) => net.spawn(ns, Deno.execPath(), ["eval", "--quiet", code]);
-  deno(
-    net.b,
-    `const l = Deno.listen({ hostname: "10.56.0.1", port: 7000 }); const c = await l.accept(); const b = new Uint8Array(65536).map((_, i) => (i * 7919) & 255); for (let o = 0; o < b.length;) o += await c.write(b.subarray(o)); c.close(); l.close();`,
-  );
-  const fetch = deno(
-    net.a,
-    `let c; for (let i = 0; i < 40 && c === undefined; i++) { try { c = await Deno.connect({ hostname: "10.56.0.1", port: 7000 }); } catch { await new Promise((r) => setTimeout(r, 500)); } } let n = 0; const b = new Uint8Array(65536); for (let r; (r = await c.read(b)) !== null;) n += r; console.log(n);`,
-  );
+  const { fetch } = tunnelTransfer(net, "10.56.0.1", 65536);
   assert.ok(
     await fetch.until(() => fetch.stdout.trim() === "65536", 90_000),
     `tunnel: ${fetch.stdout} ${fetch.stderr}`,
@@ -89,6 +81,13 @@ async function tunnelFinding(
   return JSON.parse(r.stdout);
 }
 
+/** `path` applied into the workspace `ws`, and the tunnel's finding there. */
+async function appliedFinding(path: string, ws: string): Promise<Awaited<ReturnType<typeof tunnelFinding>>> {
+  const applied = await runCli(["apply", "--dir", ws, path]);
+  assert.equal(applied.code, 0, applied.stderr);
+  return await tunnelFinding(ws);
+}
+
 /** A resolver's log: read whole (its format, nothing malformed), applied into `ws`, and the tunnel's finding there. */
 async function fromLogFile(
   path: string,
@@ -98,8 +97,7 @@ async function fromLogFile(
   const counts = JSON.parse((await runCli(["validate", "--json", path])).stdout).files[0];
   assert.equal(counts.format, format);
   assert.equal(counts.malformed, 0, JSON.stringify(counts.malformed_reasons));
-  assert.equal((await runCli(["apply", "--dir", ws, path])).code, 0);
-  return { counts, finding: await tunnelFinding(ws) };
+  return { counts, finding: await appliedFinding(path, ws) };
 }
 
 /** Clients named in a finding's evidence. */
@@ -187,9 +185,7 @@ dnstap-log-resolver-response-messages: yes
     // The client behind the resolver, never the resolver itself (its upstream queries are not a client's).
     assert.deepEqual(clientsOf(fromTap), ["10.77.0.1"]);
     // The same traffic seen on the client's link, as a pcap.
-    const applied = await runCli(["apply", "--dir", `${dir}/pcap`, `${dir}/client.pcap`]);
-    assert.equal(applied.code, 0, applied.stderr);
-    const fromPcap = await tunnelFinding(`${dir}/pcap`);
+    const fromPcap = await appliedFinding(`${dir}/client.pcap`, `${dir}/pcap`);
     assert.equal(fromPcap.severity, fromTap.severity);
     assert.deepEqual(clientsOf(fromPcap), ["10.77.0.1"]);
     // Unbound's own query and reply lines of the same traffic: each exchange once, the tunnel found.
@@ -259,9 +255,7 @@ zone "${TUNNEL_ZONE}" { type forward; forward only; forwarders { ${net.ipB}; }; 
     const file = JSON.parse(v.stdout).files[0];
     assert.equal(file.format, "dnstap");
     assert.ok(file.dnstap.CLIENT_QUERY > 50 && file.dnstap.RESOLVER_QUERY > 50, JSON.stringify(file.dnstap));
-    const applied = await runCli(["apply", "--dir", `${dir}/ws`, `${dir}/bind.dnstap`]);
-    assert.equal(applied.code, 0, applied.stderr);
-    const f = await tunnelFinding(`${dir}/ws`);
+    const f = await appliedFinding(`${dir}/bind.dnstap`, `${dir}/ws`);
     assert.ok(HIGH.has(f.severity), JSON.stringify(f).slice(0, 300));
     assert.deepEqual(clientsOf(f), ["10.77.0.1"]);
     // BIND's query log of the same traffic.

@@ -39,6 +39,7 @@ import {
   openStore,
   sayMigrate,
   selectRun,
+  storeFailure,
   storeProblem,
   type Workspace,
   workspace,
@@ -52,8 +53,7 @@ export async function runInit(o: { dir?: string; force?: boolean; quiet?: boolea
   try {
     made = await initWorkspace(ws, { force: o.force, onMigrate: sayMigrate(ws) });
   } catch (e) {
-    if (e instanceof StoreError) throw new UsageError(escapeTerminal(e.message));
-    throw storeProblem(e, ws) ?? e;
+    throw storeFailure(e, ws);
   }
   const { wrote, existed: exists } = made;
   if (!o.quiet) {
@@ -90,8 +90,7 @@ export async function prepareRun(
     run = await prepareWorkspace(o, sayMigrate(ws));
   } catch (e) {
     if (e instanceof ConfigError) throw new UsageError(e.message);
-    if (e instanceof StoreError) throw new UsageError(escapeTerminal(e.message));
-    throw storeProblem(e, ws) ?? e;
+    throw storeFailure(e, ws);
   }
   if (run.initialized) console.error(`Initialized ${ws.dir}/ with default settings (plumbum init writes the same).`);
   return run;
@@ -130,9 +129,8 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
     const { run, stats, domains } = result;
     // The run holds its MEDIUM and above; every domain is read back from the store when asked for.
     const all = o.json || o.all ? store.findings(run.id) : result.findings;
-    const findings = o.includeSuppressed ? all : all.filter((f) => !f.suppressed);
+    const findings = withoutAllowed(all, o.includeSuppressed);
     const allowed = all.length - findings.length;
-    noteSuppressed(allowed);
     for (const s of stats) {
       if (s.malformed > 0) {
         console.error(
@@ -253,8 +251,7 @@ export function runExport(
     const run = selectRun(store, o.run);
     // ECS documents carry the clients, names and times of the evidence.
     const scored = store.findings(run.id, { withEvidence: format === "ecs" });
-    let findings = o.includeSuppressed ? scored : scored.filter((f) => !f.suppressed);
-    noteSuppressed(scored.length - findings.length);
+    let findings = withoutAllowed(scored, o.includeSuppressed);
     // Sigma rules are for flagged domains: MEDIUM and above unless told otherwise; a blocking zone HIGH and above.
     const floor = min ?? (format === "sigma" ? "MEDIUM" : format === "rpz" ? "HIGH" : "LOW");
     findings = findings.filter((f) => atLeast(f.severity, floor));
@@ -282,11 +279,15 @@ export function runExport(
   return 0;
 }
 
-/** Say on stderr how many allowed domains a listing left out. */
-function noteSuppressed(n: number): void {
+/** `findings` less those config.hcl's allow-list suppressed (unless `include`), how many it left out said on stderr. */
+function withoutAllowed(findings: DomainFinding[], include = false): DomainFinding[] {
+  if (include) return findings;
+  const listed = findings.filter((f) => !f.suppressed);
+  const n = findings.length - listed.length;
   if (n > 0) {
     err(`note: ${n} domain${n === 1 ? "" : "s"} allowed by config.hcl left out (--include-suppressed lists them)`);
   }
+  return listed;
 }
 
 /** Say on stderr which allow-list entries have expired (they no longer apply). */

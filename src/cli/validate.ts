@@ -48,7 +48,8 @@ export async function runValidate(
   const errors: { path: string; error: string }[] = [];
   const jobs = opts.jobs ?? navigator.hardwareConcurrency ?? 1;
   if (jobs > 1 && files.length > 1 && !files.includes("-")) {
-    // Side by side, a file a thread; said and ordered as one thread reading them in turn would.
+    // Side by side, a file a thread; said and ordered as one thread reading them in turn would. Looked at here
+    // first: a missing permission is this thread's to say (a file's own problems are the threads').
     for (const f of files) {
       try {
         checkInput(f);

@@ -106,13 +106,22 @@ export async function workspaceConfig(ws: Workspace): Promise<PlumbumConfig> {
   }
 }
 
+/**
+ * A failure of opening or writing the workspace's store as the command line
+ * says it: the store's own error or the environment's (a full or read-only
+ * disk) as a usage error, anything else as it is.
+ */
+export function storeFailure(e: unknown, ws: Workspace): unknown {
+  if (e instanceof StoreError) return new UsageError(escapeTerminal(e.message));
+  return storeProblem(e, ws) ?? e;
+}
+
 /** Open the workspace's database: upgrading one an older Plumbum wrote is said on stderr first (it takes a while). */
 export function openStore(ws: Workspace): Store {
   try {
     return openWorkspaceStore(ws, sayMigrate(ws));
   } catch (e) {
-    if (e instanceof StoreError) throw new UsageError(escapeTerminal(e.message));
-    throw storeProblem(e, ws) ?? e;
+    throw storeFailure(e, ws);
   }
 }
 

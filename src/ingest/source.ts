@@ -324,11 +324,23 @@ export async function ingestFile(input: Input, options: IngestOptions = {}): Pro
       }
     };
     const onTransaction = options.onTransaction;
+    // A frame sink (the live path's replay) takes captures' frames only.
+    if (options.frames !== undefined && format !== "pcap" && format !== "pcapng") {
+      const what = format === "dnstap" ? "dnstap" : format.startsWith("zeek") ? "a Zeek log" : "a resolver's query log";
+      throw new InputError(
+        path,
+        `is ${what}, not a capture: --read replays packets (analyze ${
+          format === "dnstap" ? "dnstap" : "logs"
+        } with apply)`,
+      );
+    }
+    const decoder = () =>
+      new FrameDecoder(stats, onTransaction ?? ignore, {
+        dnsPorts: options.dnsPorts,
+        pairingTimeoutSecs: options.pairingTimeoutSecs,
+        dns: options.dns,
+      });
     if (isLogFormat(format)) {
-      if (options.frames !== undefined) {
-        const what = format.startsWith("zeek") ? "a Zeek log" : "a resolver's query log";
-        throw new InputError(path, `is ${what}, not a capture: --read replays packets (analyze logs with apply)`);
-      }
       await lineReader(format)(s, {
         transaction(tx) {
           countRecord(stats, tx);
@@ -343,14 +355,7 @@ export async function ingestFile(input: Input, options: IngestOptions = {}): Pro
         },
       });
     } else if (format === "dnstap") {
-      if (options.frames !== undefined) {
-        throw new InputError(path, "is dnstap, not a capture: --read replays packets (analyze dnstap with apply)");
-      }
-      const frames = new FrameDecoder(stats, onTransaction ?? ignore, {
-        dnsPorts: options.dnsPorts,
-        pairingTimeoutSecs: options.pairingTimeoutSecs,
-        dns: options.dns,
-      });
+      const frames = decoder();
       const feed = new DnstapFeed(frames);
       await readFrameStream(s, {
         data(buf, start, end, offset) {
@@ -363,11 +368,7 @@ export async function ingestFile(input: Input, options: IngestOptions = {}): Pro
       });
       frames.end();
     } else {
-      const frames = options.frames ?? new FrameDecoder(stats, onTransaction ?? ignore, {
-        dnsPorts: options.dnsPorts,
-        pairingTimeoutSecs: options.pairingTimeoutSecs,
-        dns: options.dns,
-      });
+      const frames = options.frames ?? decoder();
       const read = format === "pcap" ? readPcap : readPcapng;
       await read(s, {
         frame(f) {

@@ -128,3 +128,27 @@ export class NetPair {
     }
   }
 }
+
+/** A deno one-liner run in namespace `ns` (network access only). */
+export function denoEval(net: NetPair, ns: string, code: string): Proc {
+  return net.spawn(ns, Deno.execPath(), ["eval", "--quiet", "--unstable-net", code]);
+}
+
+/**
+ * `bytes` sent down a tunnel: a listener on `address` port 7000 in `net.b`
+ * writes them, a client in `net.a` connects (retrying while the tunnel
+ * comes up) and prints how many it read. Returns both processes.
+ */
+export function tunnelTransfer(net: NetPair, address: string, bytes: number): { sink: Proc; fetch: Proc } {
+  const sink = denoEval(
+    net,
+    net.b,
+    `const l = Deno.listen({ hostname: "${address}", port: 7000 }); const c = await l.accept(); const b = new Uint8Array(${bytes}).map((_, i) => (i * 7919) & 255); for (let o = 0; o < b.length;) o += await c.write(b.subarray(o)); c.close(); l.close();`,
+  );
+  const fetch = denoEval(
+    net,
+    net.a,
+    `let c; for (let i = 0; i < 40 && c === undefined; i++) { try { c = await Deno.connect({ hostname: "${address}", port: 7000 }); } catch { await new Promise((r) => setTimeout(r, 500)); } } let n = 0; const b = new Uint8Array(65536); for (let r; (r = await c.read(b)) !== null;) n += r; console.log(n);`,
+  );
+  return { sink, fetch };
+}
