@@ -9,7 +9,7 @@ import { presetModel } from "../src/analysis/model.ts";
 import { Analyzer } from "../src/analysis/analyze.ts";
 import { TumblingWindows, type WindowResult } from "../src/analysis/window.ts";
 import { DnsDecoder } from "../src/ingest/dns.ts";
-import { emptyStats } from "../src/ingest/frames.ts";
+import { emptyStats, frameOf } from "../src/ingest/frames.ts";
 import type { Transaction } from "../src/ingest/types.ts";
 import { Pipeline } from "../src/run/pipeline.ts";
 import { SchemaTooNewError } from "../src/store/errors.ts";
@@ -28,7 +28,7 @@ Deno.test("clock: on a quiet link advance(now) lets an unanswered query go once 
   const p = new Pipeline({ model });
   const frames = p.frames(emptyStats("live"));
   const [query] = udpExchange({ id: 7, name: "a.quiet.test" });
-  frames.frame(1, query, 1000, false, 0, query.length);
+  frames.frame(frameOf(1, query, 1000));
   assert.equal(p.analyzer.transactions, 0, "the query waits for its answer");
   p.advance(1029);
   assert.equal(p.analyzer.transactions, 0, "29 s: still within the 30 s timeout");
@@ -46,10 +46,10 @@ Deno.test("clock: advance(now) drops idle TCP flows and stale fragments without 
   const msg = dnsMessage({ id: 1, questions: [{ name: "t.test", type: 1 }] });
   const half = Uint8Array.from([0, msg.length, ...msg.subarray(0, 5)]);
   const seg = ether(0x0800, ipv4("10.0.0.2", "10.0.0.1", 6, tcp(40000, 53, 1, 0x18, half)));
-  frames.frame(1, seg, 100, false, 0, seg.length);
+  frames.frame(frameOf(1, seg, 100));
   const body = udp(40001, 53, msg);
   const frag = ether(0x0800, ipv4("10.0.0.2", "10.0.0.1", 17, body.subarray(0, 16), { id: 9, offset: 0, more: true }));
-  frames.frame(1, frag, 100, false, 0, frag.length);
+  frames.frame(frameOf(1, frag, 100));
   assert.deepEqual({ tcp: frames.held.tcpFlows, frags: frames.held.fragments }, { tcp: 1, frags: 1 });
   p.advance(129);
   assert.deepEqual({ tcp: frames.held.tcpFlows, frags: frames.held.fragments }, { tcp: 1, frags: 1 });
@@ -84,7 +84,7 @@ function recording(): { pipeline: Pipeline; seen: string[]; feed: (frame: Uint8A
     add(tx);
   };
   const frames = pipeline.frames(emptyStats("test"));
-  return { pipeline, seen, feed: (frame, ts) => frames.frame(1, frame, ts, false, 0, frame.length) };
+  return { pipeline, seen, feed: (frame, ts) => frames.frame(frameOf(1, frame, ts)) };
 }
 
 Deno.test("two decoders interleaved frame by frame give what each gives alone", async () => {

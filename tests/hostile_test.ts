@@ -11,6 +11,7 @@ const dns = new DnsDecoder();
 const decodeDns = dns.decode.bind(dns);
 const readName = dns.readName.bind(dns);
 const forgetSharedAnswers = () => dns.rdata.forgetAnswers();
+import { frameOf } from "../src/ingest/frames.ts";
 import { FragmentReassembler } from "../src/ingest/ipfrag.ts";
 import { PacketDecoder, SUPPORTED_LINK_TYPES } from "../src/ingest/packet.ts";
 import { PendingTable } from "../src/ingest/transactions.ts";
@@ -109,7 +110,7 @@ Deno.test("packet decoder: random frames on every link type never throw", () => 
   const dec = new PacketDecoder(() => {}, () => {});
   fc.assert(
     fc.property(fc.constantFrom(...SUPPORTED_LINK_TYPES, 999), fc.uint8Array({ maxLength: 300 }), (lt, b) => {
-      dec.frame(lt, b, 1);
+      dec.frame(frameOf(lt, b, 1));
     }),
     { numRuns: 5000 },
   );
@@ -125,8 +126,8 @@ Deno.test("packet decoder: mutated real frames never throw", () => {
   const dec = new PacketDecoder(() => {}, () => {});
   fc.assert(
     fc.property(mutated(q), mutated(r), (a, b) => {
-      dec.frame(1, a, 1);
-      dec.frame(1, b, 2);
+      dec.frame(frameOf(1, a, 1));
+      dec.frame(frameOf(1, b, 2));
     }),
     { numRuns: 3000 },
   );

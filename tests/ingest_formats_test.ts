@@ -4,8 +4,9 @@
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import { createHash } from "node:crypto";
-import { hashFileInThread, ingestFile, InputError } from "../src/ingest/source.ts";
-import type { Transaction } from "../src/ingest/types.ts";
+import { captureFrames, hashFileInThread, ingestFile, InputError, openInput } from "../src/ingest/source.ts";
+import type { Frame, Transaction } from "../src/ingest/types.ts";
+import { BatchPacker, forEachFrame, newShared, RingReader } from "../src/ingest/live/protocol.ts";
 import {
   concat,
   dnsMessage,
@@ -71,6 +72,57 @@ Deno.test("pcap: a snaplen-truncated packet is counted as malformed, not a crash
   assert.equal(stats.malformed, 1);
   assert.match(stats.first_malformed!.reason, /snapshot length/);
   Deno.removeSync(path);
+});
+
+Deno.test("one frame record: pcap, pcapng and the live ring hand out the same frames, a cut one with its wire length", async () => {
+  const cut = r1.subarray(0, r1.length - 5);
+  const packets = [{ ts: 1, data: q1 }, { ts: 2, data: cut, origLen: r1.length }];
+  type Seen = Omit<Frame, "data" | "start" | "end" | "offset"> & { bytes: number[] };
+  const keep = (out: Seen[]) => (f: Frame) =>
+    out.push({ ts: f.ts, linkType: f.linkType, origLen: f.origLen, bytes: [...f.data.subarray(f.start, f.end)] });
+  const fromFile = async (bytes: Uint8Array) => {
+    const out: Seen[] = [];
+    const path = tempFile(bytes);
+    const input = await openInput(path);
+    try {
+      await captureFrames(input, "test")({ frame: keep(out), problem() {}, linkType() {}, end() {} });
+    } finally {
+      await input.close();
+      Deno.removeSync(path);
+    }
+    return out;
+  };
+  const pcap = await fromFile(pcapFile(packets));
+  assert.deepEqual(pcap.map((f) => [f.ts, f.linkType, f.origLen, f.bytes.length]), [
+    [1, 1, q1.length, q1.length],
+    [2, 1, r1.length, cut.length],
+  ]);
+  assert.deepEqual(await fromFile(pcapngFile([{ interfaces: [{ linkType: 1 }], packets }])), pcap);
+  // Through the ring a live source fills: packed by the thread, read back by the main thread.
+  const shared = newShared();
+  const posted: { slot: number; bytes: number }[] = [];
+  const packer = new BatchPacker(shared, (m) => {
+    if (m.kind === "frames") posted.push(m);
+  });
+  for (const f of pcap) packer.bytes.set(f.bytes, packer.reserve(f.ts, f.bytes.length, f.origLen, f.linkType));
+  packer.flush();
+  const ring: Seen[] = [];
+  forEachFrame({ data: new RingReader(shared).take(posted[0].slot, posted[0].bytes), bytes: posted[0].bytes }, {
+    frame: keep(ring),
+  });
+  assert.deepEqual(ring, pcap);
+  // A log is not a capture, and says so.
+  const log = tempFile(new TextEncoder().encode("#separator \\x09\n#fields\tts\tquery\n"));
+  const input = await openInput(log);
+  try {
+    assert.throws(
+      () => captureFrames(input, "replay needs packets"),
+      /is a Zeek log, not a capture: replay needs packets/,
+    );
+  } finally {
+    await input.close();
+    Deno.removeSync(log);
+  }
 });
 
 Deno.test("pcap: a record claiming 4 GB is reported with its offset, not allocated", async () => {

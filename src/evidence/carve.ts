@@ -9,14 +9,13 @@
  */
 
 import { createHash } from "node:crypto";
-import { asciiLower } from "../ingest/dns.ts";
+import { asciiLower, DnsDecoder } from "../ingest/dns.ts";
 import { addressBytes } from "../ingest/dns/addresses.ts";
-import { DnsDecoder } from "../ingest/dns.ts";
 import type { FrameSink } from "../ingest/frames.ts";
 import { PacketDecoder } from "../ingest/packet.ts";
 import { PcapWriter } from "../ingest/pcap_writer.ts";
-import { ingestFile, InputError } from "../ingest/source.ts";
-import type { DnsMessage, RData } from "../ingest/types.ts";
+import { captureFrames, InputError, openInput } from "../ingest/source.ts";
+import type { DnsMessage, Frame, RData } from "../ingest/types.ts";
 import type { RunRecord } from "../store/types.ts";
 import type { PayloadSummary } from "../analysis/types.ts";
 import { iodineDownstream } from "./iodine.ts";
@@ -123,12 +122,11 @@ class CarveSink implements FrameSink {
     else this.answered.push({ client: meta.dst, name: q.name, answers: m.answers.map((r) => r.data) });
   }
 
-  frame(linkType: number, data: Uint8Array, ts: number, truncated: boolean, start: number, end: number): void {
+  frame(f: Frame): void {
     this.#match = false;
-    this.#packets.frame(linkType, data, ts, truncated, start, end);
+    this.#packets.frame(f);
     if (!this.#match) return;
-    // The wire length is not known past a cut frame: one byte more says it was cut.
-    if (this.keep(linkType, ts, data.subarray(start, end), end - start + (truncated ? 1 : 0))) this.frames++;
+    if (this.keep(f.linkType, f.ts, f.data.subarray(f.start, f.end), f.origLen)) this.frames++;
     else this.otherLink++;
   }
 
@@ -353,7 +351,12 @@ export async function carve(
       }
       const sink = new CarveSink(domain, asked, answered, keep, dns, dnsPorts);
       try {
-        await ingestFile(s.path, { frames: sink, dnsPorts, dns });
+        const input = await openInput(s.path);
+        try {
+          await captureFrames(input, "carving reads the packets a run read")(sink);
+        } finally {
+          await input.close();
+        }
         sources.push({
           path: s.path,
           status: "read",

@@ -11,28 +11,11 @@
  */
 
 import type { ByteStream } from "./bytes.ts";
+import type { FrameSink } from "./frames.ts";
+import type { Frame } from "./types.ts";
 
-/**
- * One captured frame: the bytes `data[start..end)`. `data` is the reader's
- * window, reused for later frames: valid only during the callback.
- */
-export interface Frame {
-  linkType: number;
-  data: Uint8Array;
-  start: number;
-  end: number;
-  ts: number;
-  /** Length on the wire (more than end - start when snaplen-truncated). */
-  origLen: number;
-}
-
-/** Callbacks of a capture reader. */
-export interface CaptureSink {
-  frame(f: Frame): void;
-  /** A structural problem; `fatal` means the rest of the file cannot be read. */
-  problem(reason: string, offset: number, fatal: boolean): void;
-  linkType(type: number): void;
-}
+/** Callbacks of a capture reader (a {@link FrameSink}, whose `end` the caller calls). */
+export type CaptureSink = Omit<FrameSink, "end">;
 
 /** Largest frame accepted from a capture record (larger lengths are lies). */
 export const MAX_FRAME = 262144;
@@ -120,7 +103,7 @@ export async function readPcap(s: ByteStream, sink: CaptureSink): Promise<void> 
   sink.linkType(linkType);
   const div = nano ? 1e9 : 1e6;
   s.start += 24;
-  const frame: Frame = { linkType, data: s.buf, start: 0, end: 0, ts: 0, origLen: 0 };
+  const frame: Frame = { linkType, data: s.buf, start: 0, end: 0, ts: 0, origLen: 0, offset: 0 };
   let lastSec = -1;
   while (true) {
     if (s.end - s.start < 16 && !(await s.fill(16))) {
@@ -165,6 +148,7 @@ export async function readPcap(s: ByteStream, sink: CaptureSink): Promise<void> 
     frame.end = p + incl;
     frame.ts = sec + frac / div;
     frame.origLen = orig;
+    frame.offset = s.offset;
     sink.frame(frame);
     s.start = p + incl;
   }
@@ -181,7 +165,7 @@ interface Iface {
 export async function readPcapng(s: ByteStream, sink: CaptureSink): Promise<void> {
   let little = true;
   let ifaces: Iface[] = [];
-  const frame: Frame = { linkType: 0, data: s.buf, start: 0, end: 0, ts: 0, origLen: 0 };
+  const frame: Frame = { linkType: 0, data: s.buf, start: 0, end: 0, ts: 0, origLen: 0, offset: 0 };
   while (true) {
     if (s.end - s.start < 12 && !(await s.fill(12))) {
       if (s.available > 0) sink.problem("last block is truncated", s.offset, false);
@@ -263,6 +247,7 @@ export async function readPcapng(s: ByteStream, sink: CaptureSink): Promise<void
         frame.end = body + 20 + cap;
         frame.ts = (tsHi * 4294967296 + tsLo) * iface.scale + iface.offset;
         frame.origLen = orig;
+        frame.offset = s.offset;
         sink.frame(frame);
         break;
       }
@@ -280,6 +265,7 @@ export async function readPcapng(s: ByteStream, sink: CaptureSink): Promise<void
         frame.end = body + 4 + cap;
         frame.ts = 0;
         frame.origLen = orig;
+        frame.offset = s.offset;
         sink.frame(frame);
         break;
       }

@@ -10,14 +10,7 @@
 import type { DnsDecoder } from "./dns.ts";
 import { type MessageMeta, PacketDecoder } from "./packet.ts";
 import { TransactionAssembler } from "./transactions.ts";
-import type { FileStats, Transaction } from "./types.ts";
-
-/** Where a malformed part was found. */
-export interface MalformedSite {
-  offset?: number;
-  line?: number;
-  packet?: number;
-}
+import type { FileStats, Frame, MalformedSite, Transaction } from "./types.ts";
 
 /** Fresh counters for an input called `path`. */
 export function emptyStats(path: string): FileStats {
@@ -51,7 +44,7 @@ export function countTransaction(stats: FileStats, tx: Transaction): void {
 }
 
 /** Count one malformed part, keeping where the first was and why. */
-export function countMalformed(stats: FileStats, reason: string, site: MalformedSite): void {
+export function countMalformed(stats: FileStats, reason: string, site: Omit<MalformedSite, "reason">): void {
   stats.malformed++;
   stats.malformed_reasons[reason] = (stats.malformed_reasons[reason] ?? 0) + 1;
   if (stats.first_malformed === null) stats.first_malformed = { ...site, reason };
@@ -75,29 +68,24 @@ export interface FrameDecoderOptions {
   dns?: DnsDecoder;
 }
 
-/** What takes a capture's frames, in order. */
+/**
+ * What takes frames, in order: the one interface every frame source feeds
+ * (a capture file's reader, the libpcap ring, a replayed capture).
+ */
 export interface FrameSink {
-  /**
-   * One frame `data[start..end)` of link type `linkType`, captured at `ts`
-   * (seconds); `truncated` when the capture kept fewer bytes than the wire
-   * carried; `offset` is where the frame ends in its file, for locating
-   * problems.
-   */
-  frame(
-    linkType: number,
-    data: Uint8Array,
-    ts: number,
-    truncated: boolean,
-    start: number,
-    end: number,
-    offset?: number,
-  ): void;
-  /** A problem of the container (not of a frame) at byte `offset`. */
-  problem(reason: string, offset: number): void;
+  /** One frame (the record is reused by the source: valid during the call). */
+  frame(f: Frame): void;
+  /** A problem of the container (not of a frame) at byte `offset`; `fatal` when reading stops there. */
+  problem(reason: string, offset: number, fatal?: boolean): void;
   /** A link type seen. */
   linkType(t: number): void;
   /** End of input. */
   end(): void;
+}
+
+/** A frame record for `data[start..end)` (the whole buffer by default), for callers holding one frame. */
+export function frameOf(linkType: number, data: Uint8Array, ts: number, start = 0, end = data.length): Frame {
+  return { ts, linkType, data, start, end, origLen: end - start, offset: 0 };
 }
 
 /** Frames in, transactions out (through `onTransaction`), counted in `stats`. */
@@ -129,18 +117,10 @@ export class FrameDecoder implements FrameSink {
   }
 
   /** Decode one frame (see {@link FrameSink.frame}). */
-  frame(
-    linkType: number,
-    data: Uint8Array,
-    ts: number,
-    truncated: boolean,
-    start: number,
-    end: number,
-    offset = 0,
-  ): void {
+  frame(f: Frame): void {
     this.stats.packets++;
-    this.#offset = offset;
-    if (!this.#packets.frame(linkType, data, ts, truncated, start, end)) this.stats.skipped++;
+    this.#offset = f.offset;
+    if (!this.#packets.frame(f)) this.stats.skipped++;
   }
 
   /**

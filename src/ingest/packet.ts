@@ -11,7 +11,7 @@
 import { DnsDecoder, ReusableMessage } from "./dns.ts";
 import { FragmentReassembler } from "./ipfrag.ts";
 import { TcpReassembler } from "./tcp.ts";
-import type { DnsMessage, DnsService } from "./types.ts";
+import type { DnsMessage, DnsService, Frame } from "./types.ts";
 
 /** Link-layer header types this decoder understands (LINKTYPE_* numbers). */
 export const LinkType = {
@@ -147,19 +147,20 @@ export class PacketDecoder {
   }
 
   /**
-   * Decode one frame: `data[start..end)` (the whole of `data` by default).
-   * `truncated` says the capture kept fewer bytes than the wire carried
-   * (snaplen). Returns true when the frame held DNS.
+   * Decode one frame: `f.data[f.start..f.end)`; a frame whose wire length
+   * is more than what was captured (snaplen) is decoded as cut short.
+   * Returns true when the frame held DNS.
    */
-  frame(linkType: number, data: Uint8Array, ts: number, truncated = false, start = 0, end = data.length): boolean {
+  frame(f: Frame): boolean {
+    const ts = f.ts;
     this.#ts = ts;
     this.#sawDns = false;
-    this.#truncated = truncated;
+    this.#truncated = f.origLen > f.end - f.start;
     if (ts - this.#lastExpire > 60) {
       this.#tcp.expire(ts);
       this.#lastExpire = ts;
     }
-    this.#link(linkType, data, start, Math.min(end, data.length), 0);
+    this.#link(f.linkType, f.data, f.start, Math.min(f.end, f.data.length), 0);
     return this.#sawDns;
   }
 

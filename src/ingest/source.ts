@@ -19,7 +19,7 @@ import { ByteStream, readFnFromStream } from "./bytes.ts";
 import { PACE_FREE, PACE_READ, PACE_UNIT } from "./hash_pace.ts";
 import { isPcapng, pcapMagic, readPcap, readPcapng } from "./capture.ts";
 import type { DnsDecoder } from "./dns.ts";
-import { DnstapFeed, isFrameStream, readFrameStream } from "./dnstap.ts";
+import { type DnsMessageSink, DnstapFeed, isFrameStream, readFrameStream } from "./dnstap.ts";
 import { countMalformed, countRecord, emptyStats, FrameDecoder, type FrameSink } from "./frames.ts";
 import type { FileStats, Transaction } from "./types.ts";
 import { readZeekJson, readZeekTsv, type ZeekSink } from "./zeek.ts";
@@ -37,19 +37,10 @@ export class InputError extends Error {
   }
 }
 
-/** Options of {@link ingestFile}. */
-export interface IngestOptions {
-  /**
-   * Each transaction, in query order. The object is recycled once the
-   * callback returns: copy it (`{ ...tx }`) to keep it.
-   */
-  onTransaction?: (tx: Transaction) => void;
+/** Options of {@link openInput}. */
+export interface OpenOptions {
   /** Called now and then with bytes read so far. */
   onProgress?: (bytesRead: number, stats: FileStats) => void;
-  /** Plain DNS ports (default [53]). */
-  dnsPorts?: number[];
-  /** Seconds a query waits for its response (capture time). */
-  pairingTimeoutSecs?: number;
   /**
    * Compute the SHA-256 of the file's bytes (before decompression) into
    * `stats.sha256`; files of 32 MB and more are hashed by a worker thread.
@@ -57,14 +48,43 @@ export interface IngestOptions {
   sha256?: boolean;
   /** Awaited before each read of the input: lets a slower consumer hold ingest back. */
   pause?: () => Promise<void>;
+}
+
+/** Options of {@link ingestFile}. */
+export interface IngestOptions extends OpenOptions {
+  /**
+   * Each transaction, in query order. The object is recycled once the
+   * callback returns: copy it (`{ ...tx }`) to keep it.
+   */
+  onTransaction?: (tx: Transaction) => void;
+  /** Plain DNS ports (default [53]). */
+  dnsPorts?: number[];
+  /** Seconds a query waits for its response (capture time). */
+  pairingTimeoutSecs?: number;
   /** The DNS decoder to use (one per run lets its files share what they repeat); a new one by default. */
   dns?: DnsDecoder;
-  /**
-   * Where a capture's frames go instead of a decoder of this call's own
-   * (`onTransaction`, `dnsPorts`, `pairingTimeoutSecs` and `dns` then do
-   * not apply to captures): a live path's frame source reads files so.
-   */
-  frames?: FrameSink;
+}
+
+/**
+ * How an opened input is read, by what it holds: frames (a capture), DNS
+ * messages with their addresses but no link layer (a resolver's dnstap), or
+ * records that are transactions already (a log's lines).
+ */
+export type InputReader =
+  | { kind: "frames"; read(sink: FrameSink): Promise<void> }
+  | { kind: "messages"; read(sink: DnsMessageSink): Promise<void> }
+  | { kind: "records"; read(sink: ZeekSink): Promise<void> };
+
+/** An input opened by {@link openInput}, its format recognised: read it once, then finish and close it. */
+export interface ReadableInput {
+  /** Its counters: `path`, `format` and `compression` are set; a sink counts the rest. */
+  readonly stats: FileStats;
+  /** Its reader. */
+  readonly reader: InputReader;
+  /** After reading: counts a damaged gzip tail, the bytes read and the digest into `stats`, and returns them. */
+  finish(): Promise<FileStats>;
+  /** Closes the input (also after a failure). */
+  close(): Promise<void>;
 }
 
 /** A transaction nobody asked for. */
@@ -237,11 +257,11 @@ export function hashFileInThread(path: string, paced = false): ThreadedHash {
 }
 
 /**
- * Read one capture or Zeek log and stream its transactions.
- * Throws {@link InputError} when the file cannot be read at all; broken
- * parts inside a readable file are counted in the returned stats.
+ * Open `input`, recognise its format by its bytes (gzip inflated first) and
+ * return its reader. Throws {@link InputError} when it cannot be read at
+ * all (missing, unreadable, empty, of an unknown format).
  */
-export async function ingestFile(input: Input, options: IngestOptions = {}): Promise<FileStats> {
+export async function openInput(input: Input, options: OpenOptions = {}): Promise<ReadableInput> {
   const path = inputPath(input);
   const stats = emptyStats(path);
   const src = await openStream(input);
@@ -265,6 +285,11 @@ export async function ingestFile(input: Input, options: IngestOptions = {}): Pro
   // A regular file is read ahead of the parser (a pipe, FIFO or terminal only as the parser needs it:
   // a read ahead of need could wait on its writer after the parser has stopped).
   const raw = new ByteStream(read, { readAhead: src.regular });
+  const close = async () => {
+    await raw.settle();
+    src.close();
+    threaded?.cancel();
+  };
   try {
     let s = raw;
     let head = await s.peek(16);
@@ -316,89 +341,116 @@ export async function ingestFile(input: Input, options: IngestOptions = {}): Pro
       );
     }
     stats.format = format;
+    const onProgress = options.onProgress;
     let progressAt = 0;
     const progress = () => {
-      if (options.onProgress !== undefined && s.offset - progressAt > (16 << 20)) {
+      if (onProgress !== undefined && s.offset - progressAt > (16 << 20)) {
         progressAt = s.offset;
-        options.onProgress(s.offset, stats);
+        onProgress(s.offset, stats);
       }
     };
+    let n = 0;
+    const reader: InputReader = isLogFormat(format)
+      ? {
+        kind: "records",
+        read: (sink) =>
+          lineReader(format)(s, {
+            transaction(tx) {
+              sink.transaction(tx);
+              progress();
+            },
+            problem: (reason, line) => sink.problem(reason, line),
+            skipped: () => sink.skipped(),
+          }),
+      }
+      : format === "dnstap"
+      ? {
+        kind: "messages",
+        read(sink) {
+          const feed = new DnstapFeed(sink);
+          return readFrameStream(s, {
+            data(buf, start, end, offset) {
+              feed.frame(buf, start, end, offset);
+              if ((++n & 0xfff) === 0) progress();
+            },
+            problem: (reason, offset) => sink.problem(reason, offset),
+          });
+        },
+      }
+      : {
+        kind: "frames",
+        read: (sink) =>
+          (format === "pcap" ? readPcap : readPcapng)(s, {
+            frame(f) {
+              sink.frame(f);
+              if ((++n & 0xfff) === 0) progress();
+            },
+            problem: (reason, offset, fatal) => sink.problem(reason, offset, fatal),
+            linkType: (t) => sink.linkType(t),
+          }),
+      };
+    const finish = async () => {
+      if (gzipProblem !== null) countMalformed(stats, gzipProblem, { offset: raw.offset });
+      stats.bytes = s.offset;
+      if (hash !== null) {
+        // A parser that stopped early (a fatal problem) left bytes unread: hash them too.
+        while ((await s.skip(1 << 24)) > 0) { /* drain */ }
+        stats.sha256 = hash.digest("hex");
+      } else if (threaded !== null) {
+        threaded.release();
+        stats.sha256 = await threaded.digest;
+      }
+      return stats;
+    };
+    return { stats, reader, finish, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/**
+ * The frame reader of a capture; for anything else an {@link InputError}
+ * saying what the input is and, in `why`, what needs packets.
+ */
+export function captureFrames(input: ReadableInput, why: string): (sink: FrameSink) => Promise<void> {
+  if (input.reader.kind === "frames") return input.reader.read;
+  const format = input.stats.format;
+  const what = format === "dnstap" ? "dnstap" : format.startsWith("zeek") ? "a Zeek log" : "a resolver's query log";
+  throw new InputError(input.stats.path, `is ${what}, not a capture: ${why}`);
+}
+
+/**
+ * Read one capture or log and stream its transactions.
+ * Throws {@link InputError} when the file cannot be read at all; broken
+ * parts inside a readable file are counted in the returned stats.
+ */
+export async function ingestFile(input: Input, options: IngestOptions = {}): Promise<FileStats> {
+  const opened = await openInput(input, options);
+  try {
+    const { stats, reader } = opened;
     const onTransaction = options.onTransaction;
-    // A frame sink (the live path's replay) takes captures' frames only.
-    if (options.frames !== undefined && format !== "pcap" && format !== "pcapng") {
-      const what = format === "dnstap" ? "dnstap" : format.startsWith("zeek") ? "a Zeek log" : "a resolver's query log";
-      throw new InputError(
-        path,
-        `is ${what}, not a capture: --read replays packets (analyze ${
-          format === "dnstap" ? "dnstap" : "logs"
-        } with apply)`,
-      );
-    }
-    const decoder = () =>
-      new FrameDecoder(stats, onTransaction ?? ignore, {
+    if (reader.kind === "records") {
+      await reader.read({
+        transaction(tx) {
+          countRecord(stats, tx);
+          onTransaction?.(tx);
+        },
+        problem: (reason, line) => countMalformed(stats, reason, { line }),
+        skipped: () => stats.skipped++,
+      });
+    } else {
+      const frames = new FrameDecoder(stats, onTransaction ?? ignore, {
         dnsPorts: options.dnsPorts,
         pairingTimeoutSecs: options.pairingTimeoutSecs,
         dns: options.dns,
       });
-    if (isLogFormat(format)) {
-      await lineReader(format)(s, {
-        transaction(tx) {
-          countRecord(stats, tx);
-          onTransaction?.(tx);
-          progress();
-        },
-        problem(reason, line) {
-          countMalformed(stats, reason, { line });
-        },
-        skipped() {
-          stats.skipped++;
-        },
-      });
-    } else if (format === "dnstap") {
-      const frames = decoder();
-      const feed = new DnstapFeed(frames);
-      await readFrameStream(s, {
-        data(buf, start, end, offset) {
-          feed.frame(buf, start, end, offset);
-          if ((stats.packets & 0xfff) === 0) progress();
-        },
-        problem(reason, offset) {
-          frames.problem(reason, offset);
-        },
-      });
-      frames.end();
-    } else {
-      const frames = options.frames ?? decoder();
-      const read = format === "pcap" ? readPcap : readPcapng;
-      await read(s, {
-        frame(f) {
-          frames.frame(f.linkType, f.data, f.ts, f.origLen > f.end - f.start, f.start, f.end, s.offset);
-          if ((stats.packets & 0xfff) === 0) progress();
-        },
-        problem(reason, offset) {
-          frames.problem(reason, offset);
-        },
-        linkType(t) {
-          frames.linkType(t);
-        },
-      });
+      await (reader.kind === "frames" ? reader.read(frames) : reader.read(frames));
       frames.end();
     }
-    if (gzipProblem !== null) countMalformed(stats, gzipProblem, { offset: raw.offset });
-    stats.bytes = s.offset;
-    if (hash !== null) {
-      // A parser that stopped early (a fatal problem) left bytes unread: hash them too.
-      while ((await s.skip(1 << 24)) > 0) { /* drain */ }
-      stats.sha256 = hash.digest("hex");
-    } else if (threaded !== null) {
-      threaded.release();
-      stats.sha256 = await threaded.digest;
-    }
-    return stats;
+    return await opened.finish();
   } finally {
-    await raw.settle();
-    src.close();
-    threaded?.cancel();
+    await opened.close();
   }
 }
 

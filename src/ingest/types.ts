@@ -120,6 +120,30 @@ export interface DnsMessage {
   malformed: string | null;
 }
 
+/**
+ * One captured frame, the record every frame source hands out (a capture
+ * file's reader, the libpcap ring, a replayed capture): the bytes
+ * `data[start..end)` of link type `linkType`, captured at `ts`. A source
+ * reuses one record and its buffer for every frame: valid only during the
+ * call that receives it.
+ */
+export interface Frame {
+  /** Seconds since the epoch (capture time). */
+  ts: number;
+  /** The link type (LINKTYPE_*). */
+  linkType: number;
+  /** The buffer holding the frame at `[start, end)`. */
+  data: Uint8Array;
+  /** Where the captured bytes start in `data`. */
+  start: number;
+  /** Where they end: `end - start` is the captured length. */
+  end: number;
+  /** Length on the wire: more than `end - start` when the capture cut the frame short (snaplen). */
+  origLen: number;
+  /** Where the frame's record starts in its file (0 for a live source): locates a problem. */
+  offset: number;
+}
+
 /** Which DNS flavour a message belongs to, by port. */
 export type DnsService = "dns" | "mdns" | "llmnr";
 

@@ -11,9 +11,13 @@
 
 import { countMalformed, countRecord, type FrameDecoder } from "../ingest/frames.ts";
 import { DnstapFeed } from "../ingest/dnstap.ts";
-import type { FileStats } from "../ingest/types.ts";
-import type { CaptureCounters, CaptureSettings, FileSettings } from "../ingest/live/protocol.ts";
-import { forEachFrame } from "../ingest/live/protocol.ts";
+import type { FileStats, Frame } from "../ingest/types.ts";
+import {
+  type CaptureCounters,
+  type CaptureSettings,
+  type FileSettings,
+  forEachFrame,
+} from "../ingest/live/protocol.ts";
 import { FrameSource, type SourceReady } from "../ingest/live/source.ts";
 import { type DnstapSettings, DnstapSource } from "../ingest/live/dnstap_source.ts";
 import { FollowSource } from "../ingest/live/follow.ts";
@@ -147,12 +151,15 @@ export function openLiveSource(s: StreamSource, feed: LiveFeed): LiveSource {
     });
   }
   let linkType = -1;
+  const sink = {
+    frame(f: Frame) {
+      if (f.linkType !== linkType) frames.linkType(linkType = f.linkType);
+      frames.frame(f);
+    },
+  };
   const handlers = {
     frames: async (m: { data: Uint8Array; bytes: number; count: number; clock: number }) => {
-      forEachFrame(m, (data, ts, start, caplen, len, lt) => {
-        if (lt !== linkType) frames.linkType(linkType = lt);
-        frames.frame(lt, data, ts, caplen < len, start, start + caplen);
-      });
+      forEachFrame(m, sink);
       feed.advance(m.clock);
       await feed.behind();
     },

@@ -46,7 +46,7 @@ export async function decodeCapture(path: string): Promise<{ messages: FramedMes
     await read(s, {
       frame(f) {
         frame++;
-        dec.frame(f.linkType, f.data, f.ts, f.origLen > f.end - f.start, f.start, f.end);
+        dec.frame(f);
       },
       problem(r, off) {
         malformed.push(`offset ${off}: ${r}`);

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { ingestFile, InputError } from "../source.ts";
+import { captureFrames, InputError, openInput } from "../source.ts";
 import { BatchPacker, type FileSettings, type SourceMessage, type SourceShared, type SourceStart } from "./protocol.ts";
 import { workerScope } from "../../thread.ts";
 
@@ -42,33 +42,37 @@ async function read(s: FileSettings, shared: SourceShared): Promise<void> {
       post({ kind: "clock", now: first + (performance.now() - wallStart) * s.speed / 1000 });
     }
   };
+  const input = await openInput(s.path);
   try {
-    await ingestFile(s.path, {
-      frames: {
-        frame(linkType, data, ts, _truncated, start, end) {
-          if (readyLink < 0) {
-            readyLink = linkType;
-            post({ kind: "ready", linkType, warning: null, version: "", filter: null });
-          }
-          if (s.speed > 0) pace(ts);
-          if (packer.stopped) throw new Stopped();
-          const caplen = end - start;
-          // The reader knows the wire length only as "truncated or not"; a frame cut short keeps one byte more on the wire.
-          const at = packer.reserve(ts, caplen, _truncated ? caplen + 1 : caplen, linkType);
-          packer.bytes.set(data.subarray(start, end), at);
-          if (packer.due(performance.now())) packer.flush();
-          if (s.count > 0 && ++seen >= s.count) throw new Stopped();
-        },
-        problem(reason, offset) {
-          packer.flush();
-          post({ kind: "problem", reason, offset });
-        },
-        linkType() {},
-        end() {},
+    await captureFrames(
+      input,
+      "--read replays packets (analyze " + (input.stats.format === "dnstap" ? "dnstap" : "logs") +
+        " with apply)",
+    )({
+      frame(f) {
+        if (readyLink < 0) {
+          readyLink = f.linkType;
+          post({ kind: "ready", linkType: f.linkType, warning: null, version: "", filter: null });
+        }
+        if (s.speed > 0) pace(f.ts);
+        if (packer.stopped) throw new Stopped();
+        const caplen = f.end - f.start;
+        const at = packer.reserve(f.ts, caplen, f.origLen, f.linkType);
+        packer.bytes.set(f.data.subarray(f.start, f.end), at);
+        if (packer.due(performance.now())) packer.flush();
+        if (s.count > 0 && ++seen >= s.count) throw new Stopped();
       },
+      problem(reason, offset) {
+        packer.flush();
+        post({ kind: "problem", reason, offset });
+      },
+      linkType() {},
+      end() {},
     });
   } catch (e) {
     if (!(e instanceof Stopped)) throw e;
+  } finally {
+    await input.close();
   }
   packer.flush();
   if (readyLink < 0) post({ kind: "ready", linkType: 1, warning: null, version: "", filter: null });

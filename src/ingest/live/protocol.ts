@@ -18,6 +18,9 @@
  * @module
  */
 
+import type { FrameSink } from "../frames.ts";
+import type { Frame } from "../types.ts";
+
 /** Bytes of a record's header. */
 export const RECORD_HEADER = 24;
 /** Bytes of one slot. */
@@ -225,23 +228,19 @@ export class RingReader {
   }
 }
 
-/** Each record of a batch, in order. */
-export function forEachFrame(
-  m: { data: Uint8Array; bytes: number },
-  fn: (data: Uint8Array, ts: number, start: number, caplen: number, len: number, linkType: number) => void,
-): void {
+/** Each record of a batch, in order, handed to `sink` as one reused {@link Frame}. */
+export function forEachFrame(m: { data: Uint8Array; bytes: number }, sink: Pick<FrameSink, "frame">): void {
   const u8 = m.data;
   const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+  const f: Frame = { ts: 0, linkType: 0, data: u8, start: 0, end: 0, origLen: 0, offset: 0 };
   for (let at = 0; at + RECORD_HEADER <= m.bytes;) {
     const caplen = dv.getUint32(at + 8, true);
-    fn(
-      u8,
-      dv.getFloat64(at, true),
-      at + RECORD_HEADER,
-      caplen,
-      dv.getUint32(at + 12, true),
-      dv.getUint32(at + 16, true),
-    );
+    f.ts = dv.getFloat64(at, true);
+    f.start = at + RECORD_HEADER;
+    f.end = f.start + caplen;
+    f.origLen = dv.getUint32(at + 12, true);
+    f.linkType = dv.getUint32(at + 16, true);
+    sink.frame(f);
     at = (at + RECORD_HEADER + caplen + 7) & ~7;
   }
 }
