@@ -12,6 +12,8 @@ import { presetModel } from "../src/analysis/model.ts";
 import { Store } from "../src/store/store.ts";
 import { runIds } from "../src/store/schema.ts";
 import { StreamRun } from "../src/run/stream.ts";
+import { WindowAlerter } from "../src/run/window_alerter.ts";
+import type { DomainFinding } from "../src/analysis/analyze.ts";
 import { TumblingWindows, type WindowResult } from "../src/analysis/window.ts";
 import { tx } from "./helpers/transaction.ts";
 import { ether, ipv4, pcapFile, tempFile, udp, udpExchange } from "./helpers/build.ts";
@@ -413,4 +415,51 @@ Deno.test("stream counts malformed DNS as validate does: in the summary, the sta
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(path);
   }
+});
+
+Deno.test("the window alerter: a window's domains over the threshold, the stream view's once each, allowed ones counted", () => {
+  const f = (domain: string, score: number) =>
+    ({ domain, score, evidence: { clients: [], clients_other: 0 } }) as unknown as DomainFinding;
+  const alerter = new WindowAlerter({
+    threshold: 50,
+    windowSecs: 10,
+    allow: [{ name: "ours.test", reason: "our backup", clients: null, expires: null }],
+  });
+  const brief = (r: ReturnType<WindowAlerter["close"]>) => ({
+    alerts: r.alerts.map((a) => [a.horizon, a.finding.domain, a.start, a.end, a.windowSecs]),
+    suppressed: r.suppressed,
+  });
+  // The window's findings come by score: the first under the threshold ends them.
+  const first = alerter.close(
+    {
+      start: 100,
+      end: 110,
+      findings: [f("loud.test", 80), f("x.ours.test", 70), f("low.test", 49.9), f("late.test", 90)],
+    },
+    [f("loud.test", 80), f("slow.test", 40)],
+  );
+  assert.deepEqual(brief(first), { alerts: [["window", "loud.test", 100, 110, 10]], suppressed: 1 });
+  // Later, the slow one crosses in the stream view only: once, over the span since the first window, highest first.
+  const second = alerter.close({ start: 110, end: 120, findings: [] }, [
+    f("slow.test", 55),
+    f("loud.test", 85),
+    f("slower.test", 60),
+  ]);
+  assert.deepEqual(brief(second), {
+    alerts: [["stream", "slower.test", 100, 120, 20], ["stream", "slow.test", 100, 120, 20]],
+    suppressed: 0,
+  });
+  assert.deepEqual(brief(alerter.close({ start: 120, end: 130, findings: [] }, [f("slow.test", 70)])), {
+    alerts: [],
+    suppressed: 0,
+  });
+  // With suppressed domains asked for, an allowed one alerts, marked.
+  const all = new WindowAlerter({
+    threshold: 50,
+    windowSecs: 10,
+    includeSuppressed: true,
+    allow: [{ name: "ours.test", reason: "our backup", clients: null, expires: null }],
+  });
+  const marked = all.close({ start: 0, end: 10, findings: [f("x.ours.test", 70)] }, []);
+  assert.equal(marked.alerts[0].finding.suppressed?.reason, "our backup");
 });

@@ -17,7 +17,7 @@ import type { PayloadSummary } from "../analysis/types.ts";
 import type { Severity } from "../analysis/model.ts";
 import { isLiveConfig, type RunRecord, type StoredTransaction } from "../store/types.ts";
 import type { ResultsReader } from "../store/reader.ts";
-import type { StreamAlert } from "../run/stream.ts";
+import type { StreamAlert } from "../run/window_alerter.ts";
 import { displayText, neutralizeFormula } from "./escape.ts";
 
 /** Round for output (scores to 0.1, other numbers to 6 significant places). */

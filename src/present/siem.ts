@@ -17,7 +17,7 @@
 import type { DomainFinding } from "../analysis/analyze.ts";
 import type { Severity } from "../analysis/model.ts";
 import { roundScore } from "../analysis/model.ts";
-import type { StreamAlert } from "../run/stream.ts";
+import type { StreamAlert } from "../run/window_alerter.ts";
 import type { RunRecord } from "../store/types.ts";
 import { displayText } from "./escape.ts";
 import { explanationSummary } from "./text.ts";

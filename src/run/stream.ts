@@ -13,8 +13,8 @@
  * @module
  */
 
-import { byScore, type DomainFinding } from "../analysis/analyze.ts";
-import { type ModelConfig, roundScore } from "../analysis/model.ts";
+import type { DomainFinding } from "../analysis/analyze.ts";
+import type { ModelConfig } from "../analysis/model.ts";
 import { emptyStats } from "../ingest/frames.ts";
 import type { FileStats } from "../ingest/types.ts";
 import type { CaptureCounters } from "../ingest/live/protocol.ts";
@@ -23,6 +23,9 @@ import type { Store } from "../store/store.ts";
 import type { SqliteSeedSpill } from "../store/seed_spill.ts";
 import type { RunRecord, SourceRecord } from "../store/types.ts";
 import { markSuppressed, Pipeline, type RunSettings, settingsRecord } from "./pipeline.ts";
+import { RunCheckpointer } from "./checkpointer.ts";
+import { RunClock } from "./clock.ts";
+import { type StreamAlert, WindowAlerter } from "./window_alerter.ts";
 import {
   type LiveSource,
   openLiveSource,
@@ -47,12 +50,8 @@ export const LIVE_PAIRING_SECS = 5;
  * window, as late.
  */
 export const LIVE_GRACE_SECS = LIVE_PAIRING_SECS + 1;
-/** Checkpoints queued at most before reading waits for them. */
-const MAX_CHECKPOINTS_QUEUED = 2;
-/** How often the live clock moves (ms). */
-const TICK_MS = 250;
-
 export type { StreamSource } from "./live_source.ts";
+export type { StreamAlert } from "./window_alerter.ts";
 
 /** Options of {@link StreamRun}. */
 export interface StreamOptions extends RunSettings {
@@ -78,18 +77,6 @@ export interface StreamOptions extends RunSettings {
   onWindow?(w: WindowSummary): void;
   /** The source is open and the run stored as running. */
   onReady?(r: SourceReady & { runId: number }): void;
-}
-
-/** A domain at or over the threshold as a window closes: of that window, or of the stream since its start. */
-export interface StreamAlert {
-  /** What was scored: the window (`start`..`end`), or the stream from its start to `end`. */
-  horizon: "window" | "stream";
-  finding: DomainFinding;
-  /** Capture seconds: where the scored span starts and ends. */
-  start: number;
-  end: number;
-  /** The window's length in seconds (the span's, for the stream view). */
-  windowSecs: number;
 }
 
 /** A closed window, as the status line reports it. */
@@ -237,16 +224,14 @@ export class StreamRun {
     const src = o.source;
     const writer = o.storeTransactions ? store.transactionWriter(runId) : null;
     let ending = false;
-    /** Rows stored when each window closed, for --retain (the oldest still wanted first). */
-    const storedAt: number[] = [];
-    const retain = o.retainWindows ?? 0;
-    let checkpoints: Promise<void> = Promise.resolve();
-    /** Checkpoints queued and not yet written (each holds its window's changed domains). */
-    let queued = 0;
-    let checkpointError: Error | null = null;
-    /** Domains that alerted, in a window or in the stream view (each alerts from the stream view once at most). */
-    const alerted = new Set<string>();
-    let streamStart: number | null = null;
+    const alerter = new WindowAlerter(o);
+    const checkpoints = new RunCheckpointer(store, runId, writer, o.retainWindows ?? 0, () => this.stop());
+    const results = (findings: Iterable<DomainFinding>) => ({
+      sources: [this.#sourceRecord()],
+      findings: markSuppressed(findings, o.allow),
+      transactions: pipeline.analyzer.transactions,
+      timings: { capture_secs: (performance.now() - t0) / 1000 },
+    });
     const pipeline = this.#pipeline = new Pipeline({
       model: o.model,
       c2Domains: o.c2Domains,
@@ -258,43 +243,13 @@ export class StreamRun {
         secs: o.windowSecs,
         storeLimit: o.storeLimit,
         onClose: (w) => {
-          let alerts = 0;
-          streamStart ??= w.start;
-          for (const f of markSuppressed(w.findings, o.allow)) {
-            if (roundScore(f.score) < o.threshold) break;
-            // Allowed: scored and stored, no alert (counted in the run's record) unless asked for.
-            if (f.suppressed && !o.includeSuppressed) {
-              this.#suppressed++;
-              continue;
-            }
-            alerts++;
-            alerted.add(f.domain);
-            o.onAlert({ horizon: "window", finding: f, start: w.start, end: w.end, windowSecs: o.windowSecs });
-          }
-          // The stream view: what no single window showed (each domain scored in turn, the alerts kept).
           // Only the domains that changed since the last window can have crossed the threshold or need storing again.
           const changed = pipeline.analyzer.takeChanged();
-          const loud: DomainFinding[] = [];
-          for (const f of markSuppressed(pipeline.analyzer.scored(undefined, changed), o.allow)) {
-            if (roundScore(f.score) < o.threshold || alerted.has(f.domain)) continue;
-            if (f.suppressed && !o.includeSuppressed) {
-              this.#suppressed++;
-              alerted.add(f.domain);
-            } else loud.push(f);
-          }
-          for (const f of byScore(loud)) {
-            alerts++;
-            alerted.add(f.domain);
-            o.onAlert({
-              horizon: "stream",
-              finding: f,
-              start: streamStart,
-              end: w.end,
-              windowSecs: w.end - streamStart,
-            });
-          }
+          const { alerts, suppressed } = alerter.close(w, pipeline.analyzer.scored(undefined, changed));
+          for (const a of alerts) o.onAlert(a);
           this.#windows++;
-          this.#alerts += alerts;
+          this.#alerts += alerts.length;
+          this.#suppressed += suppressed;
           o.onWindow?.({
             index: w.index,
             start: new Date(w.start * 1000).toISOString(),
@@ -302,28 +257,11 @@ export class StreamRun {
             transactions: w.transactions,
             late: w.late,
             domains: w.findings.length,
-            alerts,
+            alerts: alerts.length,
           });
-          if (ending) return;
-          storedAt.push(pipeline.stored);
-          // Rows of windows older than the last `retain` go (one key range).
-          const drop = retain > 0 && storedAt.length > retain ? storedAt.shift()! : 0;
           // The whole stream so far, committed with the rows before it: the changed domains scored again as they
           // are written (the stream view of every domain is never held at once), the others as stored.
-          queued++;
-          checkpoints = checkpoints.then(async () => {
-            await writer?.sync();
-            if (drop > 0) store.dropTransactions(runId, drop);
-            store.checkpointRun(runId, {
-              sources: [this.#sourceRecord()],
-              findings: markSuppressed(pipeline.analyzer.scored(undefined, changed), o.allow),
-              transactions: pipeline.analyzer.transactions,
-              timings: { capture_secs: (performance.now() - t0) / 1000 },
-            }, { changedOnly: true });
-          }).catch((e) => {
-            checkpointError ??= e as Error;
-            this.stop();
-          }).finally(() => queued--);
+          if (!ending) checkpoints.queue(pipeline.stored, () => results(pipeline.analyzer.scored(undefined, changed)));
         },
       },
     });
@@ -331,34 +269,23 @@ export class StreamRun {
     pipeline.analyzer.trackChanges();
     const frames = pipeline.frames(this.#stats, { pairingTimeoutSecs: LIVE_PAIRING_SECS });
     const advance = (now: number) => pipeline.advance(now, now - LIVE_GRACE_SECS);
-    // Reading waits while the store is behind: the writer thread's batches, and more than a checkpoint queued
-    // (a replay at full speed closed windows faster than they were stored, and each held its domains: 1 000 000
-    // one-query domains took stream --read to 537 MB).
-    const behind = async () => {
-      if (queued > MAX_CHECKPOINTS_QUEUED) await checkpoints;
-      await writer?.ready();
-    };
     const source = this.#source = openLiveSource(src, {
       pipeline,
       frames,
       stats: this.#stats,
       advance,
-      behind,
+      // Reading waits while the store is behind.
+      behind: () => checkpoints.behind(),
       counters: (c) => this.#counters = c,
     });
     if (this.#stopRequested) source.stop();
-    let tick: ReturnType<typeof setInterval> | undefined;
-    let timeout: ReturnType<typeof setTimeout> | undefined;
+    const clock = new RunClock();
     let error: Error | null = null;
     try {
       const ready = await source.ready;
       this.#filter = ready.filter;
       o.onReady?.({ ...ready, runId });
-      // A live clock moves on a quiet link; a file's and a followed log's clock is their own.
-      if (wallClock(src)) {
-        tick = setInterval(() => advance(Date.now() / 1000), TICK_MS);
-      }
-      if (o.durationSecs > 0) timeout = setTimeout(() => this.stop(), o.durationSecs * 1000);
+      clock.start({ wall: wallClock(src), advance, durationSecs: o.durationSecs, expired: () => this.stop() });
       try {
         await source.done;
       } catch (e) {
@@ -370,23 +297,17 @@ export class StreamRun {
       store.failRun(runId, (e as Error).message);
       throw e;
     } finally {
-      clearInterval(tick);
-      clearTimeout(timeout);
+      clock.stop();
     }
     ending = true;
     try {
-      await checkpoints;
+      const checkpointError = await checkpoints.drain();
       await pipeline.end();
       error ??= checkpointError;
-      const results = {
-        sources: [this.#sourceRecord()],
-        findings: markSuppressed(pipeline.analyzer.scored(), o.allow),
-        transactions: pipeline.analyzer.transactions,
-        timings: { capture_secs: (performance.now() - t0) / 1000 },
-      };
-      if (error === null) store.completeRun(runId, results);
+      const all = results(pipeline.analyzer.scored());
+      if (error === null) store.completeRun(runId, all);
       else {
-        store.checkpointRun(runId, results);
+        store.checkpointRun(runId, all);
         store.failRun(runId, error.message, true);
       }
       return { run: store.run(runId)!, status: this.status(), error };
