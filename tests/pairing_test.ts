@@ -7,9 +7,11 @@
  */
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
-import { TransactionAssembler } from "../src/ingest/transactions.ts";
+import { PAIRING_TIMEOUT_SECS, type PairingOptions, TransactionAssembler } from "../src/ingest/transactions.ts";
+import { ingestFile } from "../src/ingest/source.ts";
+import { pcapFile, tempFile, udpExchange } from "./helpers/build.ts";
 import type { MessageMeta } from "../src/ingest/packet.ts";
-import type { DnsMessage, DnsService } from "../src/ingest/types.ts";
+import type { DnsMessage, DnsService, Transaction } from "../src/ingest/types.ts";
 
 interface Msg {
   ts: number;
@@ -287,4 +289,27 @@ Deno.test("pairing: thousands waiting at once (past the first ring), answered ou
     }),
     { numRuns: 8 },
   );
+});
+
+Deno.test("pairing limits are options: an answer 10 s late pairs by default (30 s), not with a 5-s wait", async () => {
+  const [q, r] = udpExchange({ id: 7, name: "slow.example.test" });
+  // Another query between them moves the clock on (a query leaves once the clock passes its wait).
+  const [other] = udpExchange({ id: 8, name: "other.example.test" });
+  const path = tempFile(pcapFile([{ ts: 100, data: q }, { ts: 107, data: other }, { ts: 110, data: r }]));
+  try {
+    const read = async (pairing?: PairingOptions) => {
+      const txs: Transaction[] = [];
+      await ingestFile(path, { pairing, onTransaction: (t) => txs.push({ ...t }) });
+      return txs.map((t) => [t.query, t.hasQuery, t.hasResponse]);
+    };
+    assert.deepEqual(await read(), [["slow.example.test", true, true], ["other.example.test", true, false]]);
+    assert.deepEqual(await read({ timeoutSecs: 5 }), [
+      ["slow.example.test", true, false],
+      ["slow.example.test", false, true],
+      ["other.example.test", true, false],
+    ]);
+    assert.equal(PAIRING_TIMEOUT_SECS, 30);
+  } finally {
+    Deno.removeSync(path);
+  }
 });

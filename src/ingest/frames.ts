@@ -9,7 +9,7 @@
 
 import type { DnsDecoder } from "./dns.ts";
 import { type MessageMeta, PacketDecoder } from "./packet.ts";
-import { TransactionAssembler } from "./transactions.ts";
+import { type PairingOptions, TransactionAssembler } from "./transactions.ts";
 import type { FileStats, Frame, MalformedSite, Transaction } from "./types.ts";
 
 /** Fresh counters for an input called `path`. */
@@ -62,8 +62,8 @@ export function countRecord(stats: FileStats, tx: Transaction): void {
 export interface FrameDecoderOptions {
   /** Plain DNS ports (default [53]). */
   dnsPorts?: number[];
-  /** Seconds a query waits for its response (capture time). */
-  pairingTimeoutSecs?: number;
+  /** The pairing stage's limits (a query's wait for its answer, queries waiting at once). */
+  pairing?: PairingOptions;
   /** The DNS decoder to use (its tables); a new one by default. */
   dns?: DnsDecoder;
 }
@@ -102,7 +102,7 @@ export class FrameDecoder implements FrameSink {
     this.#pairing = new TransactionAssembler((tx) => {
       countTransaction(stats, tx);
       onTransaction(tx);
-    }, { timeoutSecs: options.pairingTimeoutSecs });
+    }, options.pairing);
     const pairing = this.#pairing;
     this.#packets = new PacketDecoder(
       (m, meta) => {

@@ -13,38 +13,49 @@ import { FragmentReassembler } from "./ipfrag.ts";
 import { TcpReassembler } from "./tcp.ts";
 import type { DnsMessage, DnsService, Frame } from "./types.ts";
 
-/** Link-layer header types this decoder understands (LINKTYPE_* numbers). */
-export const LinkType = {
-  NULL: 0,
-  ETHERNET: 1,
-  RAW: 101,
-  LOOP: 108,
-  LINUX_SLL: 113,
-  IPV4: 228,
-  IPV6: 229,
-  LINUX_SLL2: 276,
-} as const;
+/** How a link type's header leads to IP: the one table decoding, `validate` and the tests go by. */
+const enum Link {
+  /** Ethernet II or 802.3 with LLC/SNAP, then VLAN tags. */
+  Ether = 1,
+  /** IP straight away, the version read from its first byte. */
+  Ip,
+  Ipv4,
+  Ipv6,
+  /** FDDI: frame control and two addresses, then 802.2 LLC. */
+  Fddi,
+  /** Linux cooked capture v1: the protocol at bytes 14-15 of 16. */
+  Sll,
+  /** Linux cooked capture v2: the protocol at bytes 0-1 of 20. */
+  Sll2,
+  /** BSD loopback: a 4-byte address family in either byte order. */
+  Null,
+}
+
+/** Each link type understood (LINKTYPE_* number): its name as tcpdump calls it, and how it leads to IP. */
+const LINK_TYPES: Readonly<Record<number, { name: string; link: Link }>> = {
+  0: { name: "NULL", link: Link.Null },
+  1: { name: "EN10MB", link: Link.Ether },
+  10: { name: "FDDI", link: Link.Fddi },
+  12: { name: "RAW", link: Link.Ip },
+  14: { name: "RAW", link: Link.Ip },
+  101: { name: "RAW", link: Link.Ip },
+  108: { name: "LOOP", link: Link.Null },
+  113: { name: "LINUX_SLL", link: Link.Sll },
+  228: { name: "IPV4", link: Link.Ipv4 },
+  229: { name: "IPV6", link: Link.Ipv6 },
+  276: { name: "LINUX_SLL2", link: Link.Sll2 },
+};
 
 /** Link types accepted (others are counted as skipped). */
-export const SUPPORTED_LINK_TYPES: readonly number[] = [0, 1, 10, 12, 14, 101, 108, 113, 228, 229, 276];
+export const SUPPORTED_LINK_TYPES: readonly number[] = Object.keys(LINK_TYPES).map(Number);
 
-const LINK_NAMES: Record<number, string> = {
-  0: "NULL",
-  1: "EN10MB",
-  10: "FDDI",
-  12: "RAW",
-  14: "RAW",
-  101: "RAW",
-  108: "LOOP",
-  113: "LINUX_SLL",
-  228: "IPV4",
-  229: "IPV6",
-  276: "LINUX_SLL2",
-};
+/** The {@link Link} of each link type below 512 (0: not understood), for a lookup per frame. */
+const LINK_OF = new Uint8Array(512);
+for (const t of SUPPORTED_LINK_TYPES) LINK_OF[t] = LINK_TYPES[t].link;
 
 /** Name of a link type (as tcpdump calls it), or "unsupported". */
 export function linkTypeName(t: number): string {
-  return LINK_NAMES[t] ?? "unsupported";
+  return LINK_TYPES[t]?.name ?? "unsupported";
 }
 
 /**
@@ -181,30 +192,26 @@ export class PacketDecoder {
   }
 
   #link(linkType: number, d: Uint8Array, off: number, end: number, depth: number): void {
-    switch (linkType) {
-      case 1:
+    switch (linkType < 512 ? LINK_OF[linkType] : 0) {
+      case Link.Ether:
         return this.#ether(d, off, end, depth);
-      case 101:
-      case 12:
-      case 14:
+      case Link.Ip:
         return this.#ipAny(d, off, end, depth);
-      case 228:
+      case Link.Ipv4:
         return this.#ipv4(d, off, end, depth);
-      case 229:
+      case Link.Ipv6:
         return this.#ipv6(d, off, end, depth);
-      case 10: // FDDI: frame control + two MAC addresses, then 802.2 LLC
+      case Link.Fddi:
         return this.#llc(d, off + 13, end, depth);
-      case 113:
+      case Link.Sll:
         if (end < off + 16) return;
         return this.#ethertype((d[off + 14] << 8) | d[off + 15], d, off + 16, end, depth);
-      case 276:
+      case Link.Sll2:
         if (end < off + 20) return;
         return this.#ethertype((d[off] << 8) | d[off + 1], d, off + 20, end, depth);
-      case 0:
-      case 108: {
+      case Link.Null: {
         if (end < off + 4) return;
-        // The family is in the writer's byte order for 0, network order for 108:
-        // accept either.
+        // The family is in the writer's byte order for NULL (0), network order for LOOP (108): accept either.
         const le = d[off] | (d[off + 1] << 8);
         const be = (d[off + 2] << 8) | d[off + 3];
         const fam = le !== 0 ? le : be;

@@ -22,6 +22,7 @@ import type { DnsDecoder } from "./dns.ts";
 import { type DnsMessageSink, DnstapFeed, isFrameStream, readFrameStream } from "./dnstap.ts";
 import { countMalformed, countRecord, emptyStats, FrameDecoder, type FrameSink } from "./frames.ts";
 import type { FileStats, Transaction } from "./types.ts";
+import type { PairingOptions } from "./transactions.ts";
 import { readZeekJson, readZeekTsv, type ZeekSink } from "./zeek.ts";
 import { isBindQueryLog, isUnboundLog, readBindQueryLog, readUnboundLog } from "./resolver_log.ts";
 
@@ -59,8 +60,8 @@ export interface IngestOptions extends OpenOptions {
   onTransaction?: (tx: Transaction) => void;
   /** Plain DNS ports (default [53]). */
   dnsPorts?: number[];
-  /** Seconds a query waits for its response (capture time). */
-  pairingTimeoutSecs?: number;
+  /** The pairing stage's limits (a query's wait for its answer, queries waiting at once). */
+  pairing?: PairingOptions;
   /** The DNS decoder to use (one per run lets its files share what they repeat); a new one by default. */
   dns?: DnsDecoder;
 }
@@ -442,7 +443,7 @@ export async function ingestFile(input: Input, options: IngestOptions = {}): Pro
     } else {
       const frames = new FrameDecoder(stats, onTransaction ?? ignore, {
         dnsPorts: options.dnsPorts,
-        pairingTimeoutSecs: options.pairingTimeoutSecs,
+        pairing: options.pairing,
         dns: options.dns,
       });
       await (reader.kind === "frames" ? reader.read(frames) : reader.read(frames));

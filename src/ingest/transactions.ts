@@ -20,9 +20,22 @@ import type { DnsMessage, Transaction } from "./types.ts";
 import type { MessageMeta } from "./packet.ts";
 import { asciiLower } from "./dns.ts";
 
+/**
+ * Seconds of capture time a query waits for its answer by default. Resolvers
+ * give up sooner; a longer wait only holds back the transactions after it.
+ */
+export const PAIRING_TIMEOUT_SECS = 30;
+/**
+ * Queries waiting for an answer at once, by default: past it the oldest
+ * leaves unanswered (about 60 MB of waiting transactions at most).
+ */
+export const PAIRING_MAX_PENDING = 200_000;
+
 /** Options of the pairing stage. */
 export interface PairingOptions {
+  /** Seconds of capture time a query waits for its answer (default {@link PAIRING_TIMEOUT_SECS}). */
   timeoutSecs?: number;
+  /** Queries waiting at once at most (default {@link PAIRING_MAX_PENDING}). */
   maxPending?: number;
 }
 
@@ -55,8 +68,8 @@ export class TransactionAssembler {
 
   constructor(emit: (tx: Transaction) => void, options: PairingOptions = {}) {
     this.#emit = emit;
-    this.#timeout = options.timeoutSecs ?? 30;
-    this.#maxPending = options.maxPending ?? 200_000;
+    this.#timeout = options.timeoutSecs ?? PAIRING_TIMEOUT_SECS;
+    this.#maxPending = options.maxPending ?? PAIRING_MAX_PENDING;
   }
 
   /** Add one message seen at `meta` (neither is kept after the call). */

@@ -11,6 +11,7 @@
 import { byScore, type DomainFinding } from "../analysis/analyze.ts";
 import { atLeast, type ModelConfig } from "../analysis/model.ts";
 import type { FileStats } from "../ingest/types.ts";
+import type { PairingOptions } from "../ingest/transactions.ts";
 import type { Store } from "../store/store.ts";
 import type { SqliteSeedSpill } from "../store/seed_spill.ts";
 import type { RunRecord } from "../store/types.ts";
@@ -26,6 +27,8 @@ export interface ApplyFilesOptions extends RunSettings {
   storeTransactions: boolean;
   /** Progress of reading the inputs, now and then. */
   onSourcesProgress?: (p: SourcesProgress) => void;
+  /** The pairing stage's limits (defaults: `PAIRING_TIMEOUT_SECS`, `PAIRING_MAX_PENDING`). */
+  pairing?: PairingOptions;
 }
 
 /** What a completed run gave. */
@@ -58,7 +61,11 @@ export async function applyFiles(store: Store, inputs: Input[], o: ApplyFilesOpt
       writer,
       spill,
     });
-    const stats = await pipeline.ingest(inputs, { sha256: true, onSourcesProgress: o.onSourcesProgress });
+    const stats = await pipeline.ingest(inputs, {
+      sha256: true,
+      onSourcesProgress: o.onSourcesProgress,
+      pairing: o.pairing,
+    });
     await pipeline.end();
     // Each domain is scored as it is written: memory holds one domain's finding at a time, and the notable ones.
     const notable: DomainFinding[] = [];

@@ -14,6 +14,7 @@ import { type AllowEntry, suppressionOf } from "../analysis/allow.ts";
 import { TumblingWindows, type WindowResult } from "../analysis/window.ts";
 import { DnsDecoder } from "../ingest/dns.ts";
 import { FrameDecoder } from "../ingest/frames.ts";
+import type { PairingOptions } from "../ingest/transactions.ts";
 import type { FileStats, Transaction } from "../ingest/types.ts";
 import type { Input } from "../ingest/source.ts";
 import type { TransactionWriter } from "../store/writer.ts";
@@ -123,13 +124,13 @@ export class Pipeline {
 
   /**
    * A frame decoder that feeds this pipeline (a live source's), counting
-   * into `stats`; a query waits `pairingTimeoutSecs` for its answer (capture time).
+   * into `stats`, pairing within the limits of `pairing`.
    */
-  frames(stats: FileStats, options: { pairingTimeoutSecs?: number } = {}): FrameDecoder {
+  frames(stats: FileStats, pairing: PairingOptions = {}): FrameDecoder {
     const f = new FrameDecoder(stats, (tx) => this.add(tx), {
       dnsPorts: this.#o.dnsPorts,
       dns: this.dns,
-      pairingTimeoutSecs: options.pairingTimeoutSecs,
+      pairing,
     });
     this.#frames.push(f);
     return f;
@@ -149,11 +150,12 @@ export class Pipeline {
   /** Read files into the pipeline, in order; returns each file's stats. */
   ingest(
     paths: Input[],
-    options: { sha256?: boolean; onSourcesProgress?: (p: SourcesProgress) => void } = {},
+    options: { sha256?: boolean; onSourcesProgress?: (p: SourcesProgress) => void; pairing?: PairingOptions } = {},
   ): Promise<FileStats[]> {
     return ingestSources(paths, {
       dnsPorts: this.#o.dnsPorts,
       dns: this.dns,
+      pairing: options.pairing,
       sha256: options.sha256,
       onSourcesProgress: options.onSourcesProgress,
       onTransaction: (tx) => this.add(tx),

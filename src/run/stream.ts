@@ -17,6 +17,7 @@ import type { DomainFinding } from "../analysis/analyze.ts";
 import type { ModelConfig } from "../analysis/model.ts";
 import { emptyStats } from "../ingest/frames.ts";
 import type { FileStats } from "../ingest/types.ts";
+import type { PairingOptions } from "../ingest/transactions.ts";
 import type { CaptureCounters } from "../ingest/live/protocol.ts";
 import type { SourceReady } from "../ingest/live/source.ts";
 import type { Store } from "../store/store.ts";
@@ -37,19 +38,19 @@ import {
 } from "./live_source.ts";
 
 /**
- * Seconds a query waits for its answer on the live path. Transactions
- * leave the pairing stage in query order, so an unanswered query holds
- * back the ones after it this long (`apply` gives 30 s; resolvers give up
- * sooner).
+ * Seconds a query waits for its answer on the live path by default.
+ * Transactions leave the pairing stage in query order, so an unanswered
+ * query holds back the ones after it this long (`apply` gives 30 s;
+ * resolvers give up sooner).
  */
 export const LIVE_PAIRING_SECS = 5;
 /**
- * Seconds a window stays open past its end: an answer's wait, and a second
- * for frames held in kernel buffers and batches. A window's alerts come out
- * this long after it ends; a transaction later still counts in the next
- * window, as late.
+ * Seconds a window stays open past its end, beyond a query's wait for its
+ * answer: for frames held in kernel buffers and batches. A window's alerts
+ * come out the wait and this long after it ends; a transaction later still
+ * counts in the next window, as late.
  */
-export const LIVE_GRACE_SECS = LIVE_PAIRING_SECS + 1;
+export const LIVE_GRACE_SECS = 1;
 export type { StreamSource } from "./live_source.ts";
 export type { StreamAlert } from "./window_alerter.ts";
 
@@ -71,6 +72,8 @@ export interface StreamOptions extends RunSettings {
   retainWindows?: number;
   /** Alert for domains the allow-list suppressed too (marked so); by default they are held back and counted. */
   includeSuppressed?: boolean;
+  /** The pairing stage's limits (default: a query waits {@link LIVE_PAIRING_SECS} for its answer). */
+  pairing?: PairingOptions;
   /** Each alert, as its window closes. */
   onAlert(a: StreamAlert): void;
   /** Each window, after its alerts. */
@@ -267,8 +270,9 @@ export class StreamRun {
     });
     // Each window rescores and stores only the domains that changed in it.
     pipeline.analyzer.trackChanges();
-    const frames = pipeline.frames(this.#stats, { pairingTimeoutSecs: LIVE_PAIRING_SECS });
-    const advance = (now: number) => pipeline.advance(now, now - LIVE_GRACE_SECS);
+    const pairing = { timeoutSecs: o.pairing?.timeoutSecs ?? LIVE_PAIRING_SECS, maxPending: o.pairing?.maxPending };
+    const frames = pipeline.frames(this.#stats, pairing);
+    const advance = (now: number) => pipeline.advance(now, now - pairing.timeoutSecs - LIVE_GRACE_SECS);
     const source = this.#source = openLiveSource(src, {
       pipeline,
       frames,

@@ -17,7 +17,8 @@
 import type { PayloadSummary } from "../analysis/types.ts";
 import { DatabaseSync } from "node:sqlite";
 import { DatabaseUnreadableError, SchemaTooNewError, StoreError } from "./errors.ts";
-import { interruptedReason, LEASE_RENEW_SECS, ResultsReader, runIsDead } from "./reader.ts";
+import { ResultsReader } from "./reader.ts";
+import { interruptedReason, LEASE_RENEW_SECS, runIsDead } from "./liveness.ts";
 import { RunLock, runLockPath } from "./run_lock.ts";
 import { MIGRATIONS, runIds, SCHEMA_VERSION } from "./schema.ts";
 import { isLiveConfig, type RunResults } from "./types.ts";
