@@ -30,15 +30,27 @@
  * @module
  */
 export * from "./src/ingest/types.ts";
-export { ingestFile, ingestFiles, InputError, sniffFormat } from "./src/ingest/source.ts";
-export type { IngestOptions, Input, InputFormat, OpenedInput } from "./src/ingest/source.ts";
-export { DnsDecoder, rcodeName, typeName } from "./src/ingest/dns.ts";
-export type { Name, ReusableMessage } from "./src/ingest/dns.ts";
+export { captureFrames, ingestFile, ingestFiles, InputError, openInput, sniffFormat } from "./src/ingest/source.ts";
+export type {
+  IngestOptions,
+  Input,
+  InputFormat,
+  InputReader,
+  OpenedInput,
+  OpenOptions,
+  ReadableInput,
+} from "./src/ingest/source.ts";
+export { PAIRING_MAX_PENDING, PAIRING_TIMEOUT_SECS } from "./src/ingest/transactions.ts";
+export type { PairingOptions } from "./src/ingest/transactions.ts";
+export type { DnsMessageSink } from "./src/ingest/dnstap.ts";
+export type { ZeekSink } from "./src/ingest/zeek.ts";
+export { DnsDecoder, rcodeName, typeName } from "./src/ingest/dns/mod.ts";
+export type { Name, ReusableMessage } from "./src/ingest/dns/mod.ts";
 export type { NameTable } from "./src/ingest/dns/names.ts";
 export type { MessageView } from "./src/ingest/dns/words.ts";
 export type { AddressTable } from "./src/ingest/dns/addresses.ts";
 export type { RDataDecoder } from "./src/ingest/dns/rdata.ts";
-export { FrameDecoder } from "./src/ingest/frames.ts";
+export { FrameDecoder, frameOf } from "./src/ingest/frames.ts";
 export type { FrameDecoderOptions, FrameSink } from "./src/ingest/frames.ts";
 export type { MessageMeta } from "./src/ingest/packet.ts";
 export { parentDomain } from "./src/analysis/domain.ts";

@@ -4,7 +4,7 @@
  * deliberate difference is listed below with its reason.
  */
 import assert from "node:assert/strict";
-import { typeName } from "../src/ingest/dns.ts";
+import { typeName } from "../src/ingest/dns/mod.ts";
 import { ingestFile } from "../src/ingest/source.ts";
 import type { Transaction } from "../src/ingest/types.ts";
 import { decodeCapture, readTsharkTsv } from "./helpers/tshark.ts";

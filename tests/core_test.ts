@@ -8,7 +8,7 @@ import { DatabaseSync } from "node:sqlite";
 import { presetModel } from "../src/analysis/model.ts";
 import { Analyzer } from "../src/analysis/analyze.ts";
 import { TumblingWindows, type WindowResult } from "../src/analysis/window.ts";
-import { DnsDecoder } from "../src/ingest/dns.ts";
+import { DnsDecoder } from "../src/ingest/dns/mod.ts";
 import { emptyStats, frameOf } from "../src/ingest/frames.ts";
 import type { Transaction } from "../src/ingest/types.ts";
 import { Pipeline } from "../src/run/pipeline.ts";

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
-import { bytesToByteString, DnsDecoder, ReusableMessage } from "../src/ingest/dns.ts";
+import { bytesToByteString, DnsDecoder, ReusableMessage } from "../src/ingest/dns/mod.ts";
 
 // One decoder for the tests of this file (each owns its tables).
 const dns = new DnsDecoder();

@@ -8,7 +8,7 @@
  */
 
 import type { Transaction } from "../ingest/types.ts";
-import { asciiLower, bytesToByteString, typeName } from "../ingest/dns.ts";
+import { asciiLower, bytesToByteString, typeName } from "../ingest/dns/mod.ts";
 import { parentDomain } from "./domain.ts";
 import {
   ActivitySeries,
@@ -34,7 +34,7 @@ export type { DomainEvidence, DomainFeatures } from "./types.ts";
  * left out: their answers are addresses and reverse names, the stuff of
  * ordinary lookups (a tunnel hiding in AAAA still shows in its names).
  */
-export function isPayloadType(t: number): boolean {
+function isPayloadType(t: number): boolean {
   return t === 16 || t === 10 || t === 65399 || t === 25 || t === 5 || t === 15 || t === 33 || t === 99 ||
     (t >= 65280 && t <= 65534);
 }
@@ -99,7 +99,7 @@ function payloadFacts(type: number, data: Transaction["answers"][number]["data"]
 }
 
 /** Downstream payload bytes of one answer record. */
-export function answerPayload(type: number, data: Transaction["answers"][number]["data"], rdlength: number): number {
+function answerPayload(type: number, data: Transaction["answers"][number]["data"], rdlength: number): number {
   switch (data.kind) {
     case "txt": {
       const strings = data.strings;
@@ -127,7 +127,7 @@ export function answerPayload(type: number, data: Transaction["answers"][number]
 }
 
 /** The network an answered address belongs to: its /24 (IPv4) or /48 (IPv6), as text. */
-export function addressNetwork(address: string): string {
+function addressNetwork(address: string): string {
   if (!address.includes(":")) return address.slice(0, address.lastIndexOf("."));
   let colons = 0;
   for (let i = 0; i < address.length; i++) {
@@ -146,6 +146,8 @@ type NameAnswer = Extract<Transaction["answers"][number]["data"], { kind: "name"
  * `img.example.com.cdn.provider.net`) adds only the provider's labels, and
  * a provider's zone itself is no data: what counts is the part under the
  * target's registered domain, less the question.
+ *
+ * @internal Exported for its tests.
  */
 export function answerBits(data: NameAnswer, queryKey: string): number {
   let target = asciiLower(data.kind === "srv" ? data.target : data.name);
@@ -163,7 +165,7 @@ export function answerBits(data: NameAnswer, queryKey: string): number {
  * hostname asked adds less. (A new TXT, NULL or KEY answer is data whatever
  * its size: an idle channel's acknowledgements are short and never repeat.)
  */
-export const DATA_ANSWER_BITS = 64;
+const DATA_ANSWER_BITS = 64;
 
 /**
  * Whether a response whose payload is new carries data: a payload record

@@ -83,7 +83,7 @@ export interface AnalyzerOptions extends SiteOptions {
  * Domains holding a seed in memory at most, when there is a spill: ~200 bytes each (Map entry, name, seed), so
  * ~20 MB, and a million domains asked once take that, not 200 MB.
  */
-export const SPILL_AT = 100_000;
+const SPILL_AT = 100_000;
 
 /** Bits of the filter of spilled domains (1 MB): a domain whose bit is clear was never spilled. */
 const SPILLED_BITS = 1 << 23;
@@ -417,7 +417,7 @@ export function scoreAll(
  * on absolute scales, with them (the higher wins); its evidence names them
  * either way.
  */
-export function scoreSummary(
+function scoreSummary(
   s: DomainSummary,
   model: ModelConfig,
   ranges: CorpusRanges | null,

@@ -9,7 +9,11 @@
 
 import type { DomainFeatures } from "./types.ts";
 
-/** The six baseline feature names, in their documented order. */
+/**
+ * The six baseline feature names, in their documented order.
+ *
+ * @internal Exported for its tests.
+ */
 export const BASELINE_FEATURES = [
   "entropy",
   "periodicity",
@@ -172,6 +176,8 @@ export function dataAnswerRatio(
  * transfer (bits a name, see {@link bulk}). `deno task judge --loso` refits
  * them on all sources but one and measures on the one left out; nothing
  * else changes them.
+ *
+ * @internal Exported for the tests, the lab and the benches.
  */
 export const TUNNEL_SCALES: { evidenceBits: [number, number]; bulkNameBits: [number, number] } = {
   evidenceBits: [300, 1200],
@@ -183,7 +189,7 @@ export const TUNNEL_SCALES: { evidenceBits: [number, number]; bulkNameBits: [num
  * (count × bits per name) and its data answers (64 bits each, the least a
  * data answer holds).
  */
-export function carriedBits(f: DomainFeatures): number {
+function carriedBits(f: DomainFeatures): number {
   return f.subdomain_count * f.name_bits + 64 * (f.data_answer_ratio ?? 0) * f.query_count;
 }
 
@@ -196,7 +202,7 @@ export function carriedBits(f: DomainFeatures): number {
  * domain carries under 100 bits; four 200-character base32 names carry
  * 3 600, plainly a message.
  */
-export function channelEvidence(f: DomainFeatures): number {
+function channelEvidence(f: DomainFeatures): number {
   return ramp(carriedBits(f), ...TUNNEL_SCALES.evidenceBits);
 }
 
@@ -207,12 +213,12 @@ export function channelEvidence(f: DomainFeatures): number {
  * 1; a beacon or a polling loop stays well under, ± 50 % jitter gives 0.29).
  * Needs 10 gaps.
  */
-export function steadiness(f: DomainFeatures): number {
+function steadiness(f: DomainFeatures): number {
   return f.cv === null || f.query_count < 11 ? 0 : 1 - ramp(f.cv, 0.3, 0.8);
 }
 
 /** Steadiness held over time: {@link steadiness} × duration, 0 at a minute, 1 from 10 minutes. */
-export function steadyFor(f: DomainFeatures): number {
+function steadyFor(f: DomainFeatures): number {
   return steadiness(f) * ramp(f.duration_secs, 60, 600);
 }
 
@@ -223,18 +229,20 @@ export function steadyFor(f: DomainFeatures): number {
  * characters). Volume alone is no evidence — a mail gateway checks
  * thousands of addresses an hour, an endpoint agent thousands of file
  * hashes (55 and ~180 bits a name) — but no lookup service fills its names.
+ *
+ * @internal Exported for the tests, the lab and the benches.
  */
 export function bulk(f: DomainFeatures): number {
   return ramp(newNamesPerMinute(f), 60, 600) * ramp(f.name_bits, ...TUNNEL_SCALES.bulkNameBits);
 }
 
 /** New names a minute from the busiest client, over its domain's span (10 s at least). */
-export function newNamesPerMinute(f: DomainFeatures): number {
+function newNamesPerMinute(f: DomainFeatures): number {
   return (f.top_client_names ?? 0) * 60 / Math.max(10, f.duration_secs);
 }
 
 /** Features of the `tunnel` model: what a tunnel must do on the wire. */
-export const TUNNEL_FEATURES: Record<string, FeatureDef> = {
+const TUNNEL_FEATURES: Record<string, FeatureDef> = {
   name_information: {
     name: "name_information",
     description: "bits per distinct name under the domain (mean length × entropy): encoded data is long and dense",

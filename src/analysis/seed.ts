@@ -16,7 +16,7 @@
  */
 
 import type { DnsService, RData, ResourceRecord, Transaction } from "../ingest/types.ts";
-import { asciiLower } from "../ingest/dns.ts";
+import { asciiLower } from "../ingest/dns/mod.ts";
 
 /**
  * Seeds longer than this (characters) are replayed into an accumulator of their own: about what the smallest

@@ -12,7 +12,7 @@ import { deflateRawSync } from "node:zlib";
  * is not an int32 to V8, whose optimized code then kept being thrown away
  * (4539 deoptimizations of the distinct counter in one `plan`).
  */
-export function fmix32(h: number): number {
+function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -32,11 +32,11 @@
 import type { Transaction } from "../ingest/types.ts";
 
 /** How long after a client's question the resolver's copy may leave (seconds). */
-export const COPY_DELAY_SECS = 2;
+const COPY_DELAY_SECS = 2;
 /** How long after a client's question a resolver may still retry its copy (seconds; BIND gives up at 30 at most). */
-export const RETRY_SECS = 30;
+const RETRY_SECS = 30;
 /** Questions remembered at most. */
-export const RECENT_MAX = 65536;
+const RECENT_MAX = 65536;
 /** Addresses remembered as receiving queries, at most. */
 const SERVERS_MAX = 4096;
 

@@ -157,7 +157,7 @@ export async function runApply(files: string[], o: ApplyOptions): Promise<number
 }
 
 /** The findings table: every domain at MEDIUM or above (all with `all`); `total`: domains scored, when more than given. */
-export function findingsReport(findings: DomainFinding[], o: { all?: boolean; total?: number } = {}): string {
+function findingsReport(findings: DomainFinding[], o: { all?: boolean; total?: number } = {}): string {
   const c = colors();
   const shown = o.all ? findings : findings.filter((f) => atLeast(f.severity, "MEDIUM"));
   const lines = ["Plumbum Findings:", ""];

@@ -113,7 +113,7 @@ function domainRow(d: EvalDomain, pooled: EvalDomain | undefined): string {
 }
 
 /** The figures table (alone and pooled side by side). */
-export function figuresTable(alone: EvalFigures, pooled: EvalFigures): string {
+function figuresTable(alone: EvalFigures, pooled: EvalFigures): string {
   const high = (f: EvalFigures) => Math.round(f.tunnel_recall_high * f.tunnels);
   const med = (f: EvalFigures) => Math.round(f.tunnel_recall_medium * f.tunnels);
   return [
@@ -253,7 +253,7 @@ export async function runTune(
 const secsText = (s: number | null) => s === null ? "-" : s < 120 ? `${s.toFixed(0)} s` : `${(s / 60).toFixed(1)} min`;
 
 /** The windowed figures as a table. */
-export function windowTable(r: WindowReport): string {
+function windowTable(r: WindowReport): string {
   const median = (xs: number[]) => xs.length === 0 ? null : xs.sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
   const slowest = (xs: number[]) => xs.length === 0 ? null : Math.max(...xs);
   const either = r.domains.flatMap((d) => {

@@ -38,7 +38,7 @@ function listOption(v: string): string[] {
 }
 
 /** Build the program; `run` collects the chosen command's exit code. */
-export function buildProgram(result: { code: number }): Command {
+function buildProgram(result: { code: number }): Command {
   const program = new Command();
   program
     .name("plumbum")
@@ -439,7 +439,7 @@ async function sqliteVersion(): Promise<string> {
  * (the README's Permissions table says what each command needs); null
  * when `e` is something else.
  */
-export function permissionProblem(e: unknown): string | null {
+function permissionProblem(e: unknown): string | null {
   if (!(e instanceof Deno.errors.NotCapable)) return null;
   const m = /Requires (\w+) access(?: to (.*?))?, (?:run again with|specify) the (--allow-[\w-]+) flag/.exec(e.message);
   if (m === null) return `Deno refused a permission (${e.message}): grant it, as the README's Permissions table says`;

@@ -58,7 +58,7 @@ export interface StreamCliOptions {
 }
 
 /** The `setcap` line that lets a binary capture without root. */
-export function setcapLine(): string {
+function setcapLine(): string {
   return `sudo setcap cap_net_raw,cap_net_admin=eip ${Deno.execPath()}`;
 }
 
@@ -149,7 +149,7 @@ function sourceMessage(e: SourceError, o: StreamCliOptions): string {
 }
 
 /** `--speed`: max, realtime or a multiple of real time. */
-export function parseSpeed(v: string): number {
+function parseSpeed(v: string): number {
   if (v === "max") return 0;
   if (v === "realtime") return 1;
   const n = Number(v);

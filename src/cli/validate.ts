@@ -13,7 +13,7 @@ import { validateInThreads } from "../ingest/parallel.ts";
 import { checkInput, InputError } from "../ingest/source.ts";
 
 /** The validate JSON document for a list of file stats. */
-export function validateDocument(stats: FileStats[]): { files: Record<string, unknown>[] } {
+function validateDocument(stats: FileStats[]): { files: Record<string, unknown>[] } {
   return {
     files: stats.map((s) => ({
       path: s.path,

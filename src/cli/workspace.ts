@@ -25,7 +25,7 @@ export type { Workspace } from "../workspace/workspace.ts";
 export { runSettings } from "../workspace/workspace.ts";
 
 /** A workspace problem in the command line's words (exit 1). */
-export function workspaceUsage(e: WorkspaceError): UsageError {
+function workspaceUsage(e: WorkspaceError): UsageError {
   const where = escapeTerminal(e.dir);
   const detail = escapeTerminal(e.detail);
   switch (e.problem) {

@@ -51,7 +51,7 @@ export class ConfigError extends Error {
 }
 
 /** Defaults used when the file is absent or silent. */
-export function defaultConfig(): PlumbumConfig {
+function defaultConfig(): PlumbumConfig {
   return {
     weightPreset: DEFAULT_PRESET,
     weights: {},
@@ -78,7 +78,7 @@ const KNOWN: Record<string, string[]> = {
  * `max + 1`: only the band of cells within `max` of the diagonal is
  * computed, and a row past `max` everywhere stops it (for "did you mean").
  */
-export function editDistance(a: string, b: string, max = Infinity): number {
+function editDistance(a: string, b: string, max = Infinity): number {
   if (Math.abs(a.length - b.length) > max) return max + 1;
   const band = Math.min(Math.max(a.length, b.length), max);
   const big = b.length + a.length + 1;
@@ -346,7 +346,7 @@ function allowEntries(value: unknown, file: string): AllowEntry[] {
 }
 
 /** The largest config.hcl read (a config is a few kilobytes; the parser's memory grows with the text). */
-export const MAX_CONFIG_BYTES = 256 << 10;
+const MAX_CONFIG_BYTES = 256 << 10;
 
 /** Read config.hcl from a file (defaults when it does not exist); a file that is not one, or is too big, is refused. */
 export async function loadConfig(path: string): Promise<PlumbumConfig> {
@@ -411,7 +411,11 @@ function defaultWeights(): [string, number][] {
   return Object.keys(FEATURES).filter((f) => w[f] !== undefined).map((f) => [f, Number(w[f].toFixed(2))]);
 }
 
-/** What the HCL parser makes of {@link defaultConfigText}: the values `plumbum init` writes. */
+/**
+ * What the HCL parser makes of {@link defaultConfigText}: the values `plumbum init` writes.
+ *
+ * @internal Exported for its tests.
+ */
 export function defaultDocument(): ConfigDocument {
   const analysis: Record<string, unknown> = { weight_preset: DEFAULT_PRESET };
   for (const [f, w] of defaultWeights()) analysis[`${f}_weight`] = w;

@@ -89,7 +89,11 @@ export async function loadLabeled(
   return out;
 }
 
-/** A capture's summarized domains with their labels from `rows` (the labels file's rows for that capture). */
+/**
+ * A capture's summarized domains with their labels from `rows` (the labels file's rows for that capture).
+ *
+ * @internal Exported for the tests, the lab and the benches.
+ */
 export function labeledCapture(
   file: string,
   path: string,
@@ -107,7 +111,11 @@ export function labeledCapture(
   };
 }
 
-/** ROC AUC of scores (Mann–Whitney U, ties count one half). */
+/**
+ * ROC AUC of scores (Mann–Whitney U, ties count one half).
+ *
+ * @internal Exported for its tests.
+ */
 export function rocAuc(positives: number[], negatives: number[]): number {
   if (positives.length === 0 || negatives.length === 0) return NaN;
   let wins = 0;
@@ -170,7 +178,7 @@ export function scoreAlone(caps: LabeledCapture[], model: ModelConfig): EvalDoma
  * apart per capture (the same name may be a tunnel in one file and benign
  * in another, as the public captures warn).
  */
-export function scorePooled(caps: LabeledCapture[], model: ModelConfig): EvalDomain[] {
+function scorePooled(caps: LabeledCapture[], model: ModelConfig): EvalDomain[] {
   const all: DomainSummary[] = [];
   const owner: [LabeledCapture, number][] = [];
   // Sibling zones are found within a capture: clients of different captures are different hosts.

@@ -10,7 +10,11 @@ import type { ModelConfig } from "../analysis/model.ts";
 import { type EvalDomain, type EvalFigures, figures, type LabeledCapture, scoreAlone } from "./evaluate.ts";
 import { isTunnel } from "./labels.ts";
 
-/** A small deterministic PRNG (mulberry32). */
+/**
+ * A small deterministic PRNG (mulberry32).
+ *
+ * @internal Exported for the tests, the lab and the benches.
+ */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -69,7 +73,7 @@ const key = (d: { file: string; domain: string }) => `${d.file}\u0000${d.domain}
  * rate at MEDIUM, plus a little margin between the weakest tunnel and the
  * strongest benign domain. Higher is better.
  */
-export function objective(domains: EvalDomain[]): number {
+function objective(domains: EvalDomain[]): number {
   const f = figures(domains);
   const t = domains.filter((d) => isTunnel(d.label)).map((d) => d.score);
   const b = domains.filter((d) => !isTunnel(d.label)).map((d) => d.score);

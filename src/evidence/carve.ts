@@ -9,7 +9,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { asciiLower, DnsDecoder } from "../ingest/dns.ts";
+import { asciiLower, DnsDecoder } from "../ingest/dns/mod.ts";
 import { addressBytes } from "../ingest/dns/addresses.ts";
 import type { FrameSink } from "../ingest/frames.ts";
 import { PacketDecoder } from "../ingest/packet.ts";
@@ -24,7 +24,7 @@ import { bestEncoding, decodeUpstream, looksLike } from "./payload.ts";
 import { concat, type Decoded, latin1 } from "./codec.ts";
 
 /** Queries and answers of a domain kept for decoding at most (a few hundred MB of names and answers). */
-export const MAX_MESSAGES = 1_000_000;
+const MAX_MESSAGES = 1_000_000;
 
 /** What happened to one of the run's sources. */
 export interface CarvedSource {
@@ -143,7 +143,7 @@ function labelsUnder(name: string, zone: string): string[] {
 }
 
 /** The longest run of labels every name ends with, at least `domain`: the zone the data sits under. */
-export function commonZone(names: string[], domain: string): string {
+function commonZone(names: string[], domain: string): string {
   let zone = domain.split(".");
   const lists = names.map((n) => asciiLower(n).replace(/\.$/, "").split("."));
   for (;;) {

@@ -97,7 +97,7 @@ class Reassembler {
 }
 
 /** The TCP and UDP payloads of IP packets, in order, a TCP segment seen again (same flow and sequence) once. */
-export function tunnelPayload(packets: Uint8Array[]): { bytes: Uint8Array; segments: number } {
+function tunnelPayload(packets: Uint8Array[]): { bytes: Uint8Array; segments: number } {
   const seen = new Set<string>();
   const out: Uint8Array[] = [];
   for (const packet of packets) {

@@ -21,7 +21,7 @@ function hex(s: string): Uint8Array | null {
 }
 
 /** The encodings names and text answers are tried in, most specific first. */
-export const ENCODINGS: readonly { name: string; decode: Decoder }[] = [
+const ENCODINGS: readonly { name: string; decode: Decoder }[] = [
   { name: "hex", decode: hex },
   { name: "base32", decode: radix(B32, 5, true) },
   { name: "base64url", decode: radix(B64URL, 6, false) },

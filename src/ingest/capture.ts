@@ -18,7 +18,7 @@ import type { Frame } from "./types.ts";
 export type CaptureSink = Omit<FrameSink, "end">;
 
 /** Largest frame accepted from a capture record (larger lengths are lies). */
-export const MAX_FRAME = 262144;
+const MAX_FRAME = 262144;
 
 /** The four classic PCAP magics. */
 export function pcapMagic(b: Uint8Array): { little: boolean; nano: boolean } | null {
@@ -53,7 +53,7 @@ function u16(b: Uint8Array, o: number, little: boolean): number {
 }
 
 /** How far past a lying record header a PCAP reader looks for the next valid one. */
-export const RESYNC_LIMIT = 16 << 20;
+const RESYNC_LIMIT = 16 << 20;
 
 /** Whether the 16 bytes at `h` read as a PCAP record header (near `lastSec`, when one is known). */
 function plausibleRecord(b: Uint8Array, h: number, little: boolean, div: number, lastSec: number): number {

@@ -38,10 +38,10 @@ const FIELD_CONTENT_TYPE = 1;
 /** The largest control frame read (fstrm's own limit is 512 bytes). */
 const MAX_CONTROL = 512;
 /** The largest data frame read: a dnstap message holds at most two DNS messages of 64 KB. */
-export const MAX_DNSTAP_FRAME = 262144;
+const MAX_DNSTAP_FRAME = 262144;
 
 /** dnstap's message types, by number (Message.Type). */
-export const DNSTAP_TYPES = [
+const DNSTAP_TYPES = [
   "",
   "AUTH_QUERY",
   "AUTH_RESPONSE",
@@ -102,7 +102,11 @@ export interface ControlFrame {
   contentTypes: string[];
 }
 
-/** Decode a control frame's body (its type, then fields); null when it is broken. */
+/**
+ * Decode a control frame's body (its type, then fields); null when it is broken.
+ *
+ * @internal Exported for its tests.
+ */
 export function decodeControl(b: Uint8Array): ControlFrame | null {
   if (b.length < 4) return null;
   const frame: ControlFrame = { type: u32(b, 0), contentTypes: [] };
@@ -139,7 +143,7 @@ export function encodeControl(type: number, contentType?: string): Uint8Array {
  * reader per buffer (a frame stream's window) moved from frame to frame,
  * and the addresses made text once for as long as they repeat.
  */
-export class DnstapDecoder {
+class DnstapDecoder {
   #reader: BinaryReader | null = null;
   /** The buffer {@link #reader} reads (its reads are bounded by the buffer; each field here by its frame). */
   #readerBuf: Uint8Array | null = null;
@@ -348,7 +352,7 @@ export interface DnsMessageSink {
  * Fill `meta` for the client's exchange in `m` and return the DNS message's
  * span (`[start, end]` of `m.buf`); null for the resolver's own traffic.
  */
-export function clientMessage(m: DnstapMessage, meta: MessageMeta, d: DnstapDecoder): [number, number] | null {
+function clientMessage(m: DnstapMessage, meta: MessageMeta, d: DnstapDecoder): [number, number] | null {
   const query = m.type === 5 || m.type === 1;
   if (!query && m.type !== 6 && m.type !== 2) return null;
   const start = query ? m.queryMessage : m.responseMessage;
@@ -371,7 +375,7 @@ function unspecified(family: number): string {
 }
 
 /** A message's fields, reused for every message (valid during the call). */
-export function newMeta(): MessageMeta {
+function newMeta(): MessageMeta {
   return { ts: 0, src: "", dst: "", srcPort: 0, dstPort: 0, transport: "udp", service: "dns" };
 }
 

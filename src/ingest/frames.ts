@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { DnsDecoder } from "./dns.ts";
+import type { DnsDecoder } from "./dns/mod.ts";
 import { type MessageMeta, PacketDecoder } from "./packet.ts";
 import { type PairingOptions, TransactionAssembler } from "./transactions.ts";
 import type { FileStats, Frame, MalformedSite, Transaction } from "./types.ts";
@@ -36,7 +36,7 @@ export function emptyStats(path: string): FileStats {
 }
 
 /** Count one transaction leaving an input. */
-export function countTransaction(stats: FileStats, tx: Transaction): void {
+function countTransaction(stats: FileStats, tx: Transaction): void {
   stats.transactions++;
   if (tx.qtype === 16) stats.txt++;
   if (stats.first_ts === null || tx.ts < stats.first_ts) stats.first_ts = tx.ts;

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { DnsDecoder, ReusableMessage } from "./dns.ts";
+import { DnsDecoder, ReusableMessage } from "./dns/mod.ts";
 import { FragmentReassembler } from "./ipfrag.ts";
 import { TcpReassembler } from "./tcp.ts";
 import type { DnsMessage, DnsService, Frame } from "./types.ts";

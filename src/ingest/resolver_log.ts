@@ -21,13 +21,13 @@
  */
 
 import type { ByteStream } from "./bytes.ts";
-import { asciiLower } from "./dns.ts";
+import { asciiLower } from "./dns/mod.ts";
 import { rcodeNumber, typeNumber } from "./dns/codes.ts";
 import type { Transaction } from "./types.ts";
 import { forEachLine, type ZeekSink } from "./zeek.ts";
 
 /** Seconds an Unbound query line waits for its reply line. */
-export const PAIR_SECS = 30;
+const PAIR_SECS = 30;
 /** Query lines waiting for their replies at most (older ones leave unanswered). */
 const PENDING_MAX = 100_000;
 
@@ -52,6 +52,8 @@ export function isUnboundLog(text: string): boolean {
  * The time at the start of a log line, in seconds: BIND's `07-Dec-2026
  * 23:43:25.342`, ISO 8601, or syslog's `Dec  7 23:43:25` (no year: the
  * current one, or the last if that would be in the future).
+ *
+ * @internal Exported for its tests.
  */
 export function lineTime(line: string, now = new Date()): number | null {
   let m = /^(\d{2})-(\w{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2})(\.\d+)?/.exec(line);

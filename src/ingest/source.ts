@@ -18,7 +18,7 @@ import { askThread } from "../thread.ts";
 import { ByteStream, readFnFromStream } from "./bytes.ts";
 import { PACE_FREE, PACE_READ, PACE_UNIT } from "./hash_pace.ts";
 import { isPcapng, pcapMagic, readPcap, readPcapng } from "./capture.ts";
-import type { DnsDecoder } from "./dns.ts";
+import type { DnsDecoder } from "./dns/mod.ts";
 import { type DnsMessageSink, DnstapFeed, isFrameStream, readFrameStream } from "./dnstap.ts";
 import { countMalformed, countRecord, emptyStats, FrameDecoder, type FrameSink } from "./frames.ts";
 import type { FileStats, Transaction } from "./types.ts";

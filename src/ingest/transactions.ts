@@ -18,7 +18,7 @@
 
 import type { DnsMessage, Transaction } from "./types.ts";
 import type { MessageMeta } from "./packet.ts";
-import { asciiLower } from "./dns.ts";
+import { asciiLower } from "./dns/mod.ts";
 
 /**
  * Seconds of capture time a query waits for its answer by default. Resolvers
@@ -233,6 +233,8 @@ const FREE_SLOTS = 4096;
  * Waiting queries by pairing key: open addressing with linear probing in
  * typed arrays (lookups stay in compiled code, no map builtins), deletion
  * by shifting back, doubling when half full. Exported for its tests.
+ *
+ * @internal Exported for its tests.
  */
 export class PendingTable<V = Pending> {
   #bits = 12;

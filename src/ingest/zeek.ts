@@ -8,14 +8,15 @@
  */
 
 import type { ByteStream } from "./bytes.ts";
-import { asciiLower, bytesToByteString } from "./dns.ts";
+import { asciiLower, bytesToByteString } from "./dns/mod.ts";
 import type { ResourceRecord, Transaction } from "./types.ts";
 
 /** Longest line accepted; longer lines are counted as malformed and skipped. */
-export const MAX_LINE = 1 << 20;
+const MAX_LINE = 1 << 20;
 
 /** Callbacks of a Zeek reader. */
 export interface ZeekSink {
+  /** One line's transaction (recycled after the call, as everywhere). */
   transaction(tx: Transaction): void;
   /** `line` is 1-based. */
   problem(reason: string, line: number): void;
@@ -83,7 +84,7 @@ function trimCr(line: string): string {
 }
 
 /** Undo Zeek's `\xHH` escapes (and `\\`) in a byte string. */
-export function unescapeZeek(s: string): string {
+function unescapeZeek(s: string): string {
   if (s.indexOf("\\") < 0) return s;
   return s.replace(
     /\\x([0-9a-fA-F]{2})|\\\\/g,
@@ -92,7 +93,7 @@ export function unescapeZeek(s: string): string {
 }
 
 /** Encode a JS string as a byte string of its UTF-8 bytes. */
-export function utf8ByteString(s: string): string {
+function utf8ByteString(s: string): string {
   // deno-lint-ignore no-control-regex
   if (/^[\x00-\x7f]*$/.test(s)) return s;
   const b = new TextEncoder().encode(s);
@@ -102,7 +103,7 @@ export function utf8ByteString(s: string): string {
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /** Turn Zeek's rendering of answers (and their TTLs) back into records. */
-export function parseZeekAnswers(answers: string[], ttls: number[], qtype: number): ResourceRecord[] {
+function parseZeekAnswers(answers: string[], ttls: number[], qtype: number): ResourceRecord[] {
   const out: ResourceRecord[] = [];
   for (let i = 0; i < answers.length; i++) {
     const a = answers[i];

@@ -51,7 +51,7 @@ export type ToolResult = {
  * server cannot answer, or a damaged database (a file cut short or
  * overwritten under a running server); null for a fault of the server.
  */
-export function asAnswer(e: unknown): Answer | null {
+function asAnswer(e: unknown): Answer | null {
   if (e instanceof Answer) return e;
   const m = e instanceof Error ? e.message : "";
   if (

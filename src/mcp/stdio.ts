@@ -20,10 +20,10 @@ import type { JSONRPCMessage } from "npm:@modelcontextprotocol/sdk@1.32.2/types.
 import type { Transport } from "npm:@modelcontextprotocol/sdk@1.32.2/shared/transport.js";
 
 /** The longest message read (bytes of one line): a request is a few kilobytes. */
-export const MAX_MESSAGE_BYTES = 4 << 20;
+const MAX_MESSAGE_BYTES = 4 << 20;
 
 /** JSON-RPC 2.0 error codes. */
-export const PARSE_ERROR = -32700, INVALID_REQUEST = -32600;
+const PARSE_ERROR = -32700, INVALID_REQUEST = -32600;
 
 type Id = string | number | null;
 

@@ -20,7 +20,7 @@ const plain = new Proxy({}, {
 }) as Colors;
 
 /** Whether stdout should be coloured. */
-export function colorEnabled(stream: { isTerminal(): boolean } = Deno.stdout): boolean {
+function colorEnabled(stream: { isTerminal(): boolean } = Deno.stdout): boolean {
   const noColor = envVar("NO_COLOR");
   return pc !== null && stream.isTerminal() && (noColor === undefined || noColor === "");
 }

@@ -27,7 +27,7 @@ function round(x: number | null, digits = 6): number | null {
 }
 
 /** The run object of the JSON contract. */
-export function runObject(run: RunRecord): Record<string, unknown> {
+function runObject(run: RunRecord): Record<string, unknown> {
   return {
     id: run.id,
     sources: run.sources.map((s) => ({ path: displayText(s.path), size: s.size, sha256: s.sha256, format: s.format })),
@@ -194,7 +194,7 @@ export function exportDocument(
 }
 
 /** A carving's summary with its texts made displayable. */
-export function payloadObject(p: PayloadSummary): PayloadSummary {
+function payloadObject(p: PayloadSummary): PayloadSummary {
   return {
     ...p,
     streams: p.streams.map((s) => ({ ...s, client: displayText(s.client), looks_like: displayText(s.looks_like) })),
@@ -229,7 +229,7 @@ export function exportCsv(findings: DomainFinding[]): string {
 }
 
 /** A stable UUID (version-5 layout) from a SHA-1 of `text`. */
-export function stableUuid(text: string): string {
+function stableUuid(text: string): string {
   const h = createHash("sha1").update("plumbum-sigma:" + text).digest();
   h[6] = (h[6] & 0x0f) | 0x50;
   h[8] = (h[8] & 0x3f) | 0x80;

@@ -9,7 +9,7 @@
 import type { DomainFinding } from "../analysis/analyze.ts";
 import { FEATURES } from "../analysis/model.ts";
 import { closest } from "../config/config.ts";
-import { asciiLower } from "../ingest/dns.ts";
+import { asciiLower } from "../ingest/dns/mod.ts";
 import type { ResultsReader } from "../store/reader.ts";
 import { isReadableRun, type RunRecord } from "../store/types.ts";
 import { fromDisplayText } from "./escape.ts";

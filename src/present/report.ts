@@ -30,7 +30,7 @@ import { displayText } from "./escape.ts";
 import { evidenceLines, fmtTime } from "./text.ts";
 
 /** Findings written out in full at most (the rest are rows of the table). */
-export const MAX_DETAILS = 100;
+const MAX_DETAILS = 100;
 /** Query names of one finding drawn over time at most. */
 const MAX_NAME_POINTS = 2000;
 
@@ -72,12 +72,20 @@ export function reportData(reader: ResultsReader, run: RunRecord, floor: Severit
   };
 }
 
-/** Text for HTML markup and attribute values: `& < > " '` escaped. */
+/**
+ * Text for HTML markup and attribute values: `& < > " '` escaped.
+ *
+ * @internal Exported for its tests.
+ */
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** JSON that may stand inside a `<script>` element: nothing in it can end the element or the line. */
+/**
+ * JSON that may stand inside a `<script>` element: nothing in it can end the element or the line.
+ *
+ * @internal Exported for its tests.
+ */
 export function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(
     /[<>&\u2028\u2029]/g,

@@ -24,7 +24,7 @@ import { explanationSummary } from "./text.ts";
 import { VERSION } from "../version.ts";
 
 /** The ECS version the documents follow. */
-export const ECS_VERSION = "8.11.0";
+const ECS_VERSION = "8.11.0";
 
 /** ECS `event.severity`: a number, higher is worse. */
 const ECS_SEVERITY: Record<Severity, number> = { LOW: 21, MEDIUM: 47, HIGH: 73, CRITICAL: 99 };
@@ -183,6 +183,8 @@ function commentText(s: string): string {
  * bytes, letters, digits, hyphen and underscore as they are and any other
  * as `\DDD`; null when it cannot be a name (an empty label, a label over
  * 63 bytes, over 253 in all).
+ *
+ * @internal Exported for its tests.
  */
 export function zoneName(domain: string): string | null {
   const name = domain.endsWith(".") ? domain.slice(0, -1) : domain;

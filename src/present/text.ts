@@ -16,7 +16,7 @@ import { escapeTerminal } from "./escape.ts";
 import { formatBytes } from "./progress.ts";
 
 /** Colour a severity word. */
-export function paintSeverity(c: Colors, s: Severity, text: string = s): string {
+function paintSeverity(c: Colors, s: Severity, text: string = s): string {
   switch (s) {
     case "CRITICAL":
       return c.bold(c.red(text));
@@ -68,7 +68,7 @@ function fmtSecs(x: number | null): string {
 }
 
 /** A tiny bar chart of a series (for activity per bucket). */
-export function sparkline(values: number[], width = 60): string {
+function sparkline(values: number[], width = 60): string {
   if (values.length === 0) return "";
   const bars = "▁▂▃▄▅▆▇█";
   // Fold to at most `width` columns.
@@ -94,7 +94,7 @@ function durationWords(s: number): string {
 }
 
 /** The information-content bound in one sentence. */
-export function capacityLine(f: DomainFeatures): string {
+function capacityLine(f: DomainFeatures): string {
   const total = f.upstream_capacity + f.downstream_capacity;
   return `≈ ${bytesWords(total)} could have moved through this domain in ${durationWords(f.duration_secs)} (${
     bytesWords(f.upstream_capacity)
@@ -104,7 +104,7 @@ export function capacityLine(f: DomainFeatures): string {
 }
 
 /** How long and how steadily the busiest client kept asking new names, in one sentence. */
-export function persistenceLine(f: DomainFeatures): string {
+function persistenceLine(f: DomainFeatures): string {
   const names = f.top_client_names ?? 0;
   const every = names > 1 ? f.duration_secs / (names - 1) : null;
   return `≈ ${names.toLocaleString("en-US")} new names from the busiest client over ${durationWords(f.duration_secs)}${
@@ -113,14 +113,18 @@ export function persistenceLine(f: DomainFeatures): string {
 }
 
 /** Address answers that behave like data, in one sentence (null when they do not). */
-export function addressLine(f: DomainFeatures): string | null {
+function addressLine(f: DomainFeatures): string | null {
   if (!(f.address_channel > 0)) return null;
   return `${f.address_networks} distinct networks (/24, /48) in the address answers of ${f.address_answers} queries, names never repeated: addresses counted as data at ${
     (100 * f.address_channel).toFixed(0)
   }%`;
 }
 
-/** The resolver's vantage point, in one sentence (null when no upstream copy was seen). */
+/**
+ * The resolver's vantage point, in one sentence (null when no upstream copy was seen).
+ *
+ * @internal Exported for its tests.
+ */
 export function vantageLine(e: DomainEvidence, f: DomainFeatures): string | null {
   const copies = e.upstream_copies ?? 0;
   if (copies === 0) return null;
@@ -129,7 +133,11 @@ export function vantageLine(e: DomainEvidence, f: DomainFeatures): string | null
   } queries are its upstream copies (the same question again from the resolver shortly after, or its retries), attributed to the client that asked and counted once`;
 }
 
-/** A domain of names with no delegated TLD, in one sentence (null for a registered domain). */
+/**
+ * A domain of names with no delegated TLD, in one sentence (null for a registered domain).
+ *
+ * @internal Exported for its tests.
+ */
 export function bareServerLine(domain: string): string | null {
   const bare = bareServerOf(domain);
   if (bare === null) return null;
@@ -141,7 +149,7 @@ export function bareServerLine(domain: string): string | null {
 }
 
 /** Sibling zones, in one sentence (null without). */
-export function siblingsLine(e: DomainEvidence): string | null {
+function siblingsLine(e: DomainEvidence): string | null {
   const s = e.siblings;
   if (s === undefined) return null;
   return `one channel with ${

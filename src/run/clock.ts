@@ -8,7 +8,7 @@
  */
 
 /** How often the live clock moves (ms). */
-export const TICK_MS = 250;
+const TICK_MS = 250;
 
 /** Options of {@link RunClock.start}. */
 export interface ClockOptions {

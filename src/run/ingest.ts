@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DnsDecoder } from "../ingest/dns.ts";
+import { DnsDecoder } from "../ingest/dns/mod.ts";
 import { ingestFile, type IngestOptions, type Input, inputPath } from "../ingest/source.ts";
 import type { FileStats } from "../ingest/types.ts";
 

@@ -12,7 +12,7 @@ import type { ModelConfig } from "../analysis/model.ts";
 import type { SeedSpill } from "../analysis/seed.ts";
 import { type AllowEntry, suppressionOf } from "../analysis/allow.ts";
 import { TumblingWindows, type WindowResult } from "../analysis/window.ts";
-import { DnsDecoder } from "../ingest/dns.ts";
+import { DnsDecoder } from "../ingest/dns/mod.ts";
 import { FrameDecoder } from "../ingest/frames.ts";
 import type { PairingOptions } from "../ingest/transactions.ts";
 import type { FileStats, Transaction } from "../ingest/types.ts";

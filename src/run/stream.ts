@@ -43,14 +43,14 @@ import {
  * query holds back the ones after it this long (`apply` gives 30 s;
  * resolvers give up sooner).
  */
-export const LIVE_PAIRING_SECS = 5;
+const LIVE_PAIRING_SECS = 5;
 /**
  * Seconds a window stays open past its end, beyond a query's wait for its
  * answer: for frames held in kernel buffers and batches. A window's alerts
  * come out the wait and this long after it ends; a transaction later still
  * counts in the next window, as late.
  */
-export const LIVE_GRACE_SECS = 1;
+const LIVE_GRACE_SECS = 1;
 export type { StreamSource } from "./live_source.ts";
 export type { StreamAlert } from "./window_alerter.ts";
 

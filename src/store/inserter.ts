@@ -18,7 +18,7 @@ const HOSTS_KEPT = 1 << 16;
  * Domains the writer thread keeps (id, and rows stored in this run) before it starts over at the next batch: a
  * million domains asked once held 100 MB here. A domain met again after that has its indexed rows counted.
  */
-export const DOMAINS_KEPT = 1 << 16;
+const DOMAINS_KEPT = 1 << 16;
 
 /** The id of `value` in a shared lookup table (domains, hosts): `add` inserts it unless present, `get` reads its id. */
 function tableId(add: StatementSync, get: StatementSync, value: string): number {

@@ -27,7 +27,7 @@ export function interrupted(pid: number | null, ownIsAlive = false): boolean {
 }
 
 /** Seconds a running run's lease lasts without renewal (its writer renews it every {@link LEASE_RENEW_SECS}). */
-export const LEASE_SECS = 30;
+const LEASE_SECS = 30;
 /** How often a writer renews its run's lease. */
 export const LEASE_RENEW_SECS = 5;
 

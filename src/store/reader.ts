@@ -321,7 +321,7 @@ export class ResultsReader {
 }
 
 /** Buckets of {@link ResultsReader.activity} at most (a minute each up to this many minutes). */
-export const ACTIVITY_BUCKETS = 2000;
+const ACTIVITY_BUCKETS = 2000;
 
 /** One row of a findings table (see {@link ResultsReader.tableRows}). */
 export interface TableRow {

@@ -23,7 +23,7 @@ import type { ZeekSink } from "../zeek.ts";
 import { SourceError, type SourceReady } from "./source.ts";
 
 /** How often a log at its end is looked at again (ms). */
-export const POLL_MS = 250;
+const POLL_MS = 250;
 
 /** What a followed log hands on. */
 export interface FollowHandlers extends ZeekSink {

@@ -11,7 +11,7 @@
 import { envVar } from "../../env.ts";
 
 /** libpcap's functions, as Plumbum binds them. */
-export const SYMBOLS = {
+const SYMBOLS = {
   pcap_lib_version: { parameters: [], result: "pointer" },
   pcap_findalldevs: { parameters: ["buffer", "buffer"], result: "i32" },
   pcap_freealldevs: { parameters: ["pointer"], result: "void" },
@@ -39,7 +39,7 @@ export const SYMBOLS = {
 export type Libpcap = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 /** Where each OS keeps libpcap, most likely first. */
-export function libpcapNames(os: string = Deno.build.os): string[] {
+function libpcapNames(os: string = Deno.build.os): string[] {
   if (os === "darwin") return ["libpcap.A.dylib", "libpcap.dylib", "/usr/lib/libpcap.A.dylib"];
   if (os === "windows") return ["wpcap.dll", "C:\\Windows\\System32\\Npcap\\wpcap.dll"];
   return [
@@ -54,7 +54,7 @@ export function libpcapNames(os: string = Deno.build.os): string[] {
 }
 
 /** What to install when libpcap is missing, per OS. */
-export function installHint(os: string = Deno.build.os): string {
+function installHint(os: string = Deno.build.os): string {
   if (os === "darwin") return "libpcap ships with macOS; reinstall the Command Line Tools or `brew install libpcap`";
   if (os === "windows") return "install Npcap (https://npcap.com) with its WinPcap-compatible mode";
   return "install libpcap (Debian/Ubuntu: apt-get install libpcap0.8; Fedora/RHEL: dnf install libpcap; Alpine: apk add libpcap)";
@@ -85,7 +85,7 @@ export function openLibpcap(
 }
 
 /** The names tried: the one in `PLUMBUM_LIBPCAP` alone when it is set. */
-export function libpcapCandidates(): string[] {
+function libpcapCandidates(): string[] {
   const named = envVar("PLUMBUM_LIBPCAP");
   return named !== undefined && named !== "" ? [named] : libpcapNames();
 }

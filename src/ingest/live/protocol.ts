@@ -22,16 +22,16 @@ import type { FrameSink } from "../frames.ts";
 import type { Frame } from "../types.ts";
 
 /** Bytes of a record's header. */
-export const RECORD_HEADER = 24;
+const RECORD_HEADER = 24;
 /** Bytes of one slot. */
-export const BATCH_BYTES = 1 << 20;
+const BATCH_BYTES = 1 << 20;
 /** Slots in the ring: batches posted and not yet taken before the thread waits. */
-export const SLOTS = 32;
+const SLOTS = 32;
 /** Longest time a frame waits in a part-filled batch (ms). */
-export const BATCH_MS = 20;
+const BATCH_MS = 20;
 
 /** Slots of the shared control array: stop, then each ring slot's state (0 free, 1 full). */
-export const CTL = { STOP: 0, SLOT: 1 } as const;
+const CTL = { STOP: 0, SLOT: 1 } as const;
 
 /** The shared memory of a source: its control array and its ring. */
 export interface SourceShared {
