@@ -51,7 +51,15 @@ async function variant(src: string): Promise<Run> {
   const source = await import(`${src}/ingest/source.ts`);
   const { Analyzer } = await import(`${src}/analysis/analyze.ts`);
   const { presetModel } = await import(`${src}/analysis/model.ts`);
-  const dns = await import(`${src}/ingest/dns.ts`);
+  // The DNS decoder's entry moved from ingest/dns.ts to ingest/dns/mod.ts.
+  const dnsEntry = [`${src}/ingest/dns/mod.ts`, `${src}/ingest/dns.ts`].find((p) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  })!;
+  const dns = await import(dnsEntry);
   let sink = 0;
   if (o.mode === "names") {
     const buf = Deno.readFileSync(file);
