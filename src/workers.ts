@@ -16,4 +16,5 @@ export const WORKER_MODULES: Record<string, () => Promise<unknown>> = {
   "plumbum:pcap": () => import("./ingest/live/pcap_worker.ts"),
   "plumbum:file": () => import("./ingest/live/file_worker.ts"),
   "plumbum:validate": () => import("./ingest/validate_worker.ts"),
+  "plumbum:deflate": () => import("./analysis/deflate_worker.ts"),
 };

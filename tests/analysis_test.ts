@@ -21,6 +21,7 @@ import {
 } from "../src/analysis/model.ts";
 import { CompressedSize, DistinctCounter, shannonEntropy } from "../src/analysis/sketch.ts";
 import { deflateRawSync } from "node:zlib";
+import { DeflatePool } from "../src/analysis/deflate_pool.ts";
 import fc from "npm:fast-check@4.11.0";
 import type { Transaction } from "../src/ingest/types.ts";
 
@@ -327,4 +328,42 @@ Deno.test("evidence: the longest name is the first of that length, as it was ask
   }
   assert.equal(acc.evidence().longest_name, "BbBb.x.example.com");
   assert.equal(an.findings()[0].evidence.longest_name, "BbBb.x.example.com");
+});
+
+Deno.test("the information bound is the same deflated on the pool's thread, with no slot free, or after the thread stopped", () => {
+  // Names that compress some (a tunnel's base32 over a small alphabet): 300 KB, five full blocks and a part.
+  let seed = 7;
+  const next = () => (seed = Math.imul(seed, 1103515245) + 12345 | 0);
+  const names = Array.from(
+    { length: 6000 },
+    () => Array.from({ length: 50 }, () => "abcdefghij234567"[(next() >>> 16) % 16]).join(""),
+  );
+  const measure = (m: CompressedSize) => {
+    for (const n of names) m.add(n);
+    return m.bytes;
+  };
+  const here = measure(new CompressedSize());
+  assert.ok(here > 100_000 && here < 300_000);
+  const pool = new DeflatePool();
+  try {
+    assert.equal(measure(new CompressedSize(pool)), here);
+    assert.ok(pool.counts.thread >= 4, `${JSON.stringify(pool.counts)}`);
+    // More full blocks waiting at once than the pool has slots (64): the rest are deflated where they are, to the
+    // same sizes.
+    const first = names.slice(0, 1400);
+    const one = new CompressedSize();
+    for (const n of first) one.add(n);
+    const many = Array.from({ length: 80 }, () => new CompressedSize(pool));
+    for (const m of many) for (const n of first) m.add(n);
+    for (const m of many) assert.equal(m.bytes, one.bytes);
+    assert.ok(pool.counts.here >= 16, `${JSON.stringify(pool.counts)}`);
+    // A block sent before the thread stopped, and blocks after.
+    const cut = new CompressedSize(pool);
+    for (const n of names.slice(0, 2000)) cut.add(n);
+    pool.close();
+    for (const n of names.slice(2000)) cut.add(n);
+    assert.equal(cut.bytes, here);
+  } finally {
+    pool.close();
+  }
 });

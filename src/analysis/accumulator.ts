@@ -8,6 +8,7 @@
  */
 
 import type { Transaction } from "../ingest/types.ts";
+import type { DeflatePool } from "./deflate_pool.ts";
 import { asciiLower, bytesToByteString, typeName } from "../ingest/dns/mod.ts";
 import { parentDomain } from "./domain.ts";
 import {
@@ -244,8 +245,8 @@ export class DomainAccumulator {
   #payloadTypeQueries = 0;
   readonly #answers = new DistinctCounter();
   #payloadAnswers = 0;
-  readonly #upCompressed = new CompressedSize();
-  readonly #downCompressed = new CompressedSize();
+  readonly #upCompressed: CompressedSize;
+  readonly #downCompressed: CompressedSize;
   readonly #clientChars = new BoundedCounts(4096);
   /** New names by client. */
   readonly #clientNames = new BoundedCounts(4096);
@@ -273,9 +274,12 @@ export class DomainAccumulator {
   #longest = "";
   readonly #activity = new ActivitySeries();
 
-  constructor(domain: string, isC2 = false) {
+  /** An empty accumulator of `domain`; full blocks of its information bound are deflated on `deflate`'s thread when given. */
+  constructor(domain: string, isC2 = false, deflate: DeflatePool | null = null) {
     this.domain = domain;
     this.isC2 = isC2;
+    this.#upCompressed = new CompressedSize(deflate);
+    this.#downCompressed = new CompressedSize(deflate);
   }
 
   /**

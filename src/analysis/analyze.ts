@@ -14,6 +14,7 @@
  * @module
  */
 
+import type { DeflatePool } from "./deflate_pool.ts";
 import type { Transaction } from "../ingest/types.ts";
 import { ByNameRef, queryRefOf } from "../ingest/name_ref.ts";
 import {
@@ -77,6 +78,8 @@ export interface AnalyzerOptions extends SiteOptions {
   spill?: SeedSpill;
   /** Domains holding a seed in memory before they go to the spill (default {@link SPILL_AT}). */
   spillAt?: number;
+  /** Where full blocks of the name-information bound are deflated (absent: on this thread); the scores are the same. */
+  deflate?: DeflatePool;
 }
 
 /**
@@ -129,6 +132,7 @@ export class Analyzer {
   transactions = 0;
   readonly #spill: SeedSpill | null;
   readonly #spillAt: number;
+  readonly #deflate: DeflatePool | null;
   /** Domains whose slot is a seed. */
   #seeds = 0;
   /** Domains seen, each once (in memory, in the spill or both). */
@@ -144,6 +148,7 @@ export class Analyzer {
     this.#vantage = new ResolverVantage(options.resolvers);
     this.#spill = options.spill ?? null;
     this.#spillAt = options.spillAt ?? SPILL_AT;
+    this.#deflate = options.deflate ?? null;
   }
 
   /** Number of parent domains seen. */
@@ -244,7 +249,7 @@ export class Analyzer {
 
   /** A new accumulator for `domain` that has seen the transactions of `seed`. */
   #replayed(domain: string, seed: string): DomainAccumulator {
-    const acc = new DomainAccumulator(domain, this.#c2.some((s) => isUnder(domain, s)));
+    const acc = new DomainAccumulator(domain, this.#c2.some((s) => isUnder(domain, s)), this.#deflate);
     const bare = bareServerOf(domain);
     replaySeed(seed, {
       add: (tx) => acc.add(tx, bare === null ? nameParts(tx.queryKey, domain) : bareParts(tx, bare.prefix)),

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { deflateRawSync } from "node:zlib";
+import { deflatedLength, type DeflatePool } from "./deflate_pool.ts";
 
 /**
  * Murmur3's 32-bit finalizer: spreads every input bit over the output. It
@@ -312,11 +312,11 @@ const SHORT_KEPT = 4096;
  * few ("www", "api", "mail"): their sizes are looked up.
  */
 function deflatedSize(bytes: Uint8Array): number {
-  if (bytes.length > SHORT_BLOCK) return deflateRawSync(bytes, { level: 6 }).length;
+  if (bytes.length > SHORT_BLOCK) return deflatedLength(bytes);
   const key = String.fromCharCode.apply(null, bytes as unknown as number[]);
   let n = deflatedShort.get(key);
   if (n === undefined) {
-    n = deflateRawSync(bytes, { level: 6 }).length;
+    n = deflatedLength(bytes);
     if (deflatedShort.size >= SHORT_KEPT) deflatedShort.clear();
     deflatedShort.set(key, n);
   }
@@ -327,12 +327,21 @@ function deflatedSize(bytes: Uint8Array): number {
  * Compressed size of everything added, in bytes: an upper bound on the
  * information it carried. Data is buffered in 64 KB blocks, each deflated
  * on its own, so memory stays bounded (redundancy across blocks is not
- * credited, which only overstates the bound slightly).
+ * credited, which only overstates the bound slightly). With a `pool`, full
+ * blocks are deflated on its thread; the sizes are the same.
  */
 export class CompressedSize {
   #buf: Uint8Array | null = null;
   #len = 0;
   #done = 0;
+  readonly #pool: DeflatePool | null;
+  /** Full blocks on the pool's thread, their sizes not yet read. */
+  #pending: number[] | null = null;
+
+  /** An empty measure; full blocks go to `pool` when given. */
+  constructor(pool: DeflatePool | null = null) {
+    this.#pool = pool;
+  }
 
   /** Add a byte string. */
   add(s: string): void {
@@ -359,12 +368,34 @@ export class CompressedSize {
   }
 
   #flush(): void {
-    if (this.#len > 0) this.#done += deflatedSize(this.#buf!.subarray(0, this.#len));
+    if (this.#len === 0) return;
+    const block = this.#buf!.subarray(0, this.#len);
     this.#len = 0;
+    const pool = this.#pool;
+    const slot = pool === null ? null : pool.submit(block);
+    if (slot === null) {
+      this.#done += deflatedSize(block);
+      return;
+    }
+    const pending = this.#pending ??= [];
+    pending.push(slot);
+    // Sizes the thread has written are read now: the slots go back to the pool.
+    if (pending.length > 1) {
+      let kept = 0;
+      for (const p of pending) {
+        if (pool!.done(p)) this.#done += pool!.take(p);
+        else pending[kept++] = p;
+      }
+      pending.length = kept;
+    }
   }
 
   /** Compressed bytes so far (the pending block included). */
   get bytes(): number {
+    if (this.#pending !== null) {
+      for (const p of this.#pending) this.#done += this.#pool!.take(p);
+      this.#pending = null;
+    }
     if (this.#len === 0) return this.#done;
     return this.#done + deflatedSize(this.#buf!.subarray(0, this.#len));
   }

@@ -82,9 +82,13 @@ export async function loadLabeled(
       throw new LabelsError(`no labels for ${file}: add rows "file<TAB>suffix<TAB>label" for it to the labels file`);
     }
     const pipeline = new Pipeline({ model, ...options });
-    await pipeline.ingest([path]);
-    await pipeline.end();
-    out.push(labeledCapture(file, path, pipeline.analyzer.summaries(), rows));
+    try {
+      await pipeline.ingest([path]);
+      await pipeline.end();
+      out.push(labeledCapture(file, path, pipeline.analyzer.summaries(), rows));
+    } finally {
+      pipeline.close();
+    }
   }
   return out;
 }

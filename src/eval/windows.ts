@@ -199,8 +199,12 @@ export async function evaluateWindows(
       ...options,
       windows: { secs, onClose },
     });
-    await pipeline.ingest([path]);
-    await pipeline.end();
+    try {
+      await pipeline.ingest([path]);
+      await pipeline.end();
+    } finally {
+      pipeline.close();
+    }
     report.captures.push({ file, windows: count });
     for (const d of byDomain.values()) {
       if (!isTunnel(d.label)) {

@@ -51,9 +51,10 @@ export async function applyFiles(store: Store, inputs: Input[], o: ApplyFilesOpt
   const release = store.holdLease(runId);
   const writer = o.storeTransactions ? store.transactionWriter(runId) : null;
   let spill: SqliteSeedSpill | null = null;
+  let pipeline: Pipeline | null = null;
   try {
     spill = store.seedSpill(runId);
-    const pipeline = new Pipeline({
+    pipeline = new Pipeline({
       model: o.model,
       c2Domains: o.c2Domains,
       dnsPorts: o.dnsPorts,
@@ -101,6 +102,7 @@ export async function applyFiles(store: Store, inputs: Input[], o: ApplyFilesOpt
     }
     throw e;
   } finally {
+    pipeline?.close();
     spill?.close();
     release();
   }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { DeflatePool } from "../analysis/deflate_pool.ts";
 import { Analyzer, type DomainFinding } from "../analysis/analyze.ts";
 import type { ModelConfig } from "../analysis/model.ts";
 import type { SeedSpill } from "../analysis/seed.ts";
@@ -87,12 +88,14 @@ export class Pipeline {
   unstored = 0;
   /** Transactions handed to the writer (a run's rows are numbered in this order). */
   stored = 0;
+  /** Full blocks of the whole stream's name-information bound are deflated on this pool's thread. */
+  readonly #deflate = new DeflatePool();
 
   /** A pipeline with an analyzer of its own, and windows when asked for. */
   constructor(options: PipelineOptions) {
     this.#o = options;
     const site = { c2Domains: options.c2Domains, resolvers: options.resolvers };
-    this.analyzer = new Analyzer({ model: options.model, ...site, spill: options.spill });
+    this.analyzer = new Analyzer({ model: options.model, ...site, spill: options.spill, deflate: this.#deflate });
     this.#writer = options.writer ?? null;
     const w = options.windows;
     this.#storeLimit = this.#storeBudget = w?.storeLimit ?? Infinity;
@@ -168,6 +171,11 @@ export class Pipeline {
    * End of input: live frame decoders let their waiting queries go, the
    * open window closes, and every stored row is committed.
    */
+  /** Stop the pipeline's threads of its own (its deflate thread); call once its findings are read. */
+  close(): void {
+    this.#deflate.close();
+  }
+
   async end(): Promise<void> {
     for (const f of this.#frames) f.end();
     this.#windows?.end();

@@ -216,6 +216,7 @@ export class StreamRun {
       if (spill === null) store.failRun(runId, (e as Error).message);
       throw e;
     } finally {
+      this.#pipeline?.close();
       spill?.close();
       release();
     }

@@ -1,0 +1,106 @@
+/**
+ * Raw deflate's output size of full 64 KB blocks, computed on a thread of
+ * its own. The name-information bound of a tunnel ({@link CompressedSize})
+ * deflates everything a domain's new names and answers carried: on traffic
+ * whose every name is new that was a fifth of the main thread's time. The
+ * sizes are the same zlib's at the same level, whichever thread computes
+ * them, so a finding does not depend on where (or whether) a block went.
+ *
+ * A block waits in one of {@link SLOTS} slots: its result is written into
+ * shared memory by the thread, and read (waited for if need be) when the
+ * domain is scored. With every slot taken, a block is deflated where it is,
+ * so reading never waits for the thread; and a block's bytes are kept until
+ * its size is read, so a thread that died costs time, not a result.
+ *
+ * @module
+ */
+
+import { deflateRawSync } from "node:zlib";
+import { spawnWorker } from "../thread.ts";
+
+/** Blocks waiting for their size at once, at most (64 KB each, kept twice: ~8 MB). */
+const SLOTS = 64;
+/** Longest wait for one block's size before it is deflated here (ms). */
+const WAIT_MS = 10_000;
+
+/** The deflate level of the bound (zlib's default). */
+export const DEFLATE_LEVEL = 6;
+
+/** Raw deflate's output size for `bytes` at {@link DEFLATE_LEVEL}. */
+export function deflatedLength(bytes: Uint8Array): number {
+  return deflateRawSync(bytes, { level: DEFLATE_LEVEL }).length;
+}
+
+/** What the deflate thread is sent: the shared results once, then blocks. */
+export type DeflateMessage = { results: SharedArrayBuffer } | { slot: number; bytes: Uint8Array };
+
+/** Sizes of blocks deflated by a thread; see the module's notes. */
+export class DeflatePool {
+  readonly #results = new Int32Array(new SharedArrayBuffer(4 * SLOTS));
+  readonly #data: (Uint8Array | null)[] = new Array(SLOTS).fill(null);
+  readonly #free: number[] = Array.from({ length: SLOTS }, (_, i) => SLOTS - 1 - i);
+  #worker: Worker | null = null;
+  #closed = false;
+  /** Blocks deflated by the thread, and here for want of a slot (or of the thread). */
+  readonly counts = { thread: 0, here: 0 };
+
+  /** A slot now deflating a copy of `block`, or null when none is free (deflate it yourself). */
+  submit(block: Uint8Array): number | null {
+    if (this.#closed || this.#free.length === 0) {
+      this.counts.here++;
+      return null;
+    }
+    const slot = this.#free.pop()!;
+    const bytes = block.slice();
+    this.#data[slot] = bytes;
+    Atomics.store(this.#results, slot, -1);
+    try {
+      this.#thread().postMessage({ slot, bytes } satisfies DeflateMessage);
+    } catch {
+      // No thread (its module cannot start here): the block waits to be deflated when it is read.
+    }
+    return slot;
+  }
+
+  /** The size of `slot`'s block (waiting for the thread if it is not done yet); the slot is free again. */
+  take(slot: number): number {
+    let n = Atomics.load(this.#results, slot);
+    if (n < 0 && this.#worker !== null && Atomics.wait(this.#results, slot, -1, WAIT_MS) !== "timed-out") {
+      n = Atomics.load(this.#results, slot);
+    }
+    if (n >= 0) this.counts.thread++;
+    else {
+      n = deflatedLength(this.#data[slot]!);
+      this.counts.here++;
+    }
+    this.#data[slot] = null;
+    this.#free.push(slot);
+    return n;
+  }
+
+  /** Whether `slot`'s size is known (taking it will not wait). */
+  done(slot: number): boolean {
+    return Atomics.load(this.#results, slot) >= 0;
+  }
+
+  /** Stop the thread; blocks still waiting are deflated here when read, and later ones at once. */
+  close(): void {
+    this.#closed = true;
+    this.#worker?.terminate();
+    this.#worker = null;
+  }
+
+  #thread(): Worker {
+    if (this.#worker === null) {
+      const w = spawnWorker({ role: "plumbum:deflate", url: new URL("./deflate_worker.ts", import.meta.url) });
+      w.onerror = (e) => {
+        // Its blocks are deflated here when read.
+        e.preventDefault();
+        this.close();
+      };
+      w.postMessage({ results: this.#results.buffer as SharedArrayBuffer } satisfies DeflateMessage);
+      this.#worker = w;
+    }
+    return this.#worker;
+  }
+}
