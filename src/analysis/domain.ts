@@ -55,15 +55,49 @@ export function parentDomain(name: string, c2Suffixes: readonly string[] = []): 
   if (d === undefined) {
     // Names with escaped or binary labels are not hostnames: take the last two labels.
     const plain = isPlainHostname(tail);
-    const last2 = tail.slice(tail.lastIndexOf(".", tail.lastIndexOf(".") - 1) + 1);
-    d = (plain ? getDomain(tail, PSL_OPTIONS) : null) ??
-      (tail.includes(".") ? last2 : n);
-    if (cache.size > 100_000) cache.clear();
-    cache.set(tail, d);
+    // A tunnel's every name is new: its tail is found from a shorter suffix the cache holds, and is not kept.
+    if (plain) d = fromShorterSuffix(tail);
+    if (d === undefined) {
+      d = tailDomain(tail, plain) ?? n;
+      if (cache.size > 100_000) cache.clear();
+      cache.set(tail, d);
+    }
   }
   return d;
 }
 
+/** The registered domain of a tail of up to five labels, as the PSL gives it; null for one label. */
+function tailDomain(tail: string, plain: boolean): string | null {
+  const last2 = tail.slice(tail.lastIndexOf(".", tail.lastIndexOf(".") - 1) + 1);
+  return (plain ? getDomain(tail, PSL_OPTIONS) : null) ?? (tail.includes(".") ? last2 : null);
+}
+
+/** The PSL's registered domain of plain suffixes, as {@link fromShorterSuffix} looked them up (null: none). */
+const registered = new Map<string, string | null>();
+
+/**
+ * The registered domain of a plain `tail` from its suffixes of two labels
+ * and more, shortest first, each looked up once and kept: when the PSL
+ * gives a suffix a registered domain shorter than the suffix, labels added
+ * on its left cannot change it (a longer rule, a wildcard's included, would
+ * have matched the suffix too), so it is the tail's. Undefined when no
+ * suffix shorter than the tail shows it.
+ */
+function fromShorterSuffix(tail: string): string | undefined {
+  let cut = tail.lastIndexOf(".", tail.lastIndexOf(".") - 1);
+  while (cut > 0) {
+    const suffix = tail.slice(cut + 1);
+    let d = registered.get(suffix);
+    if (d === undefined) {
+      d = getDomain(suffix, PSL_OPTIONS);
+      if (registered.size > 100_000) registered.clear();
+      registered.set(suffix, d);
+    }
+    if (d !== null && d.length < suffix.length) return d;
+    cut = tail.lastIndexOf(".", cut - 1);
+  }
+  return undefined;
+}
 /** Whether `name` is the C2 suffix itself or under it. */
 export function isUnder(name: string, suffix: string): boolean {
   return name === suffix || name.endsWith("." + suffix);
