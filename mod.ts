@@ -69,6 +69,7 @@ export { FEATURES, presetModel, PRESETS, severityOf } from "./src/analysis/model
 export type { Component, FeatureDef, ModelConfig, Normalization, Severity, Thresholds } from "./src/analysis/model.ts";
 export { TumblingWindows } from "./src/analysis/window.ts";
 export type { SeedSpill } from "./src/analysis/seed.ts";
+export { DeflatePool } from "./src/analysis/deflate_pool.ts";
 export type { AllowEntry } from "./src/analysis/allow.ts";
 export type { WindowOptions, WindowResult } from "./src/analysis/window.ts";
 export { ConfigError, loadConfig, parseConfig, resolveModel } from "./src/config/config.ts";

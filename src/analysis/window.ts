@@ -16,6 +16,7 @@
  * @module
  */
 
+import type { DeflatePool } from "./deflate_pool.ts";
 import type { Transaction } from "../ingest/types.ts";
 import { Analyzer, type DomainFinding, type SiteOptions } from "./analyze.ts";
 import type { ModelConfig } from "./model.ts";
@@ -46,6 +47,8 @@ export interface WindowOptions extends SiteOptions {
   onClose: (w: WindowResult) => void;
   /** Where windows are aligned: a window starts at `origin + k * secs` (default 0: the epoch). */
   origin?: number;
+  /** Where each window's analyzer deflates full blocks of the name-information bound (absent: on this thread). */
+  deflate?: DeflatePool;
 }
 
 /** Cuts a stream of transactions into tumbling windows and scores each. */
@@ -93,7 +96,12 @@ export class TumblingWindows {
     this.#index = Math.round((start - this.#first) / this.#o.secs);
     this.#start = start;
     this.#late = 0;
-    this.#analyzer = new Analyzer({ model: this.#o.model, c2Domains: this.#o.c2Domains, resolvers: this.#o.resolvers });
+    this.#analyzer = new Analyzer({
+      model: this.#o.model,
+      c2Domains: this.#o.c2Domains,
+      resolvers: this.#o.resolvers,
+      deflate: this.#o.deflate,
+    });
   }
 
   /**

@@ -108,6 +108,7 @@ export class Pipeline {
         w.onClose(result);
       },
       origin: w.origin,
+      deflate: this.#deflate,
     });
   }
 
@@ -167,15 +168,15 @@ export class Pipeline {
     });
   }
 
-  /**
-   * End of input: live frame decoders let their waiting queries go, the
-   * open window closes, and every stored row is committed.
-   */
   /** Stop the pipeline's threads of its own (its deflate thread); call once its findings are read. */
   close(): void {
     this.#deflate.close();
   }
 
+  /**
+   * End of input: live frame decoders let their waiting queries go, the
+   * open window closes, and every stored row is committed.
+   */
   async end(): Promise<void> {
     for (const f of this.#frames) f.end();
     this.#windows?.end();
