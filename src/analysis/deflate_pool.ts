@@ -6,10 +6,11 @@
  * sizes are the same zlib's at the same level, whichever thread computes
  * them, so a finding does not depend on where (or whether) a block went.
  *
- * A block waits in one of {@link SLOTS} slots: its result is written into
- * shared memory by the thread, and read (waited for if need be) when the
- * domain is scored. With every slot taken, a block is deflated where it is,
- * so reading never waits for the thread; and a block's bytes are kept until
+ * A block waits in one of {@link SLOTS} slots of shared memory (4 MB in
+ * all, nothing copied between the threads but into its slot): the thread
+ * writes its size beside it, read (waited for if need be) when the domain
+ * is scored. With every slot taken, a block is deflated where it is, so
+ * reading never waits for the thread; and a block stays in its slot until
  * its size is read, so a thread that died costs time, not a result.
  *
  * @module
@@ -18,8 +19,10 @@
 import { deflateRawSync } from "node:zlib";
 import { spawnWorker } from "../thread.ts";
 
-/** Blocks waiting for their size at once, at most (64 KB each, kept twice: ~8 MB). */
+/** Blocks waiting for their size at once, at most. */
 const SLOTS = 64;
+/** Bytes of a slot: a full block of {@link CompressedSize}. */
+const SLOT_BYTES = 65536;
 /** Longest wait for one block's size before it is deflated here (ms). */
 const WAIT_MS = 10_000;
 
@@ -31,31 +34,36 @@ export function deflatedLength(bytes: Uint8Array): number {
   return deflateRawSync(bytes, { level: DEFLATE_LEVEL }).length;
 }
 
-/** What the deflate thread is sent: the shared results once, then blocks. */
-export type DeflateMessage = { results: SharedArrayBuffer } | { slot: number; bytes: Uint8Array };
+/** What the deflate thread is sent: the shared memory once, then which slot holds a block of how many bytes. */
+export type DeflateMessage = { results: SharedArrayBuffer; blocks: SharedArrayBuffer } | {
+  slot: number;
+  length: number;
+};
 
 /** Sizes of blocks deflated by a thread; see the module's notes. */
 export class DeflatePool {
   readonly #results = new Int32Array(new SharedArrayBuffer(4 * SLOTS));
-  readonly #data: (Uint8Array | null)[] = new Array(SLOTS).fill(null);
+  /** Each slot's block, where the thread reads it (and where it stays until its size is read). */
+  readonly #blocks = new Uint8Array(new SharedArrayBuffer(SLOTS * SLOT_BYTES));
+  readonly #lengths = new Int32Array(SLOTS);
   readonly #free: number[] = Array.from({ length: SLOTS }, (_, i) => SLOTS - 1 - i);
   #worker: Worker | null = null;
   #closed = false;
   /** Blocks deflated by the thread, and here for want of a slot (or of the thread). */
   readonly counts = { thread: 0, here: 0 };
 
-  /** A slot now deflating a copy of `block`, or null when none is free (deflate it yourself). */
+  /** A slot now deflating a copy of `block` (at most 64 KB), or null when none is free (deflate it yourself). */
   submit(block: Uint8Array): number | null {
-    if (this.#closed || this.#free.length === 0) {
+    if (this.#closed || this.#free.length === 0 || block.length > SLOT_BYTES) {
       this.counts.here++;
       return null;
     }
     const slot = this.#free.pop()!;
-    const bytes = block.slice();
-    this.#data[slot] = bytes;
+    this.#blocks.set(block, slot * SLOT_BYTES);
+    this.#lengths[slot] = block.length;
     Atomics.store(this.#results, slot, -1);
     try {
-      this.#thread().postMessage({ slot, bytes } satisfies DeflateMessage);
+      this.#thread().postMessage({ slot, length: block.length } satisfies DeflateMessage);
     } catch {
       // No thread (its module cannot start here): the block waits to be deflated when it is read.
     }
@@ -70,10 +78,9 @@ export class DeflatePool {
     }
     if (n >= 0) this.counts.thread++;
     else {
-      n = deflatedLength(this.#data[slot]!);
+      n = deflatedLength(this.#blocks.slice(slot * SLOT_BYTES, slot * SLOT_BYTES + this.#lengths[slot]));
       this.counts.here++;
     }
-    this.#data[slot] = null;
     this.#free.push(slot);
     return n;
   }
@@ -98,7 +105,12 @@ export class DeflatePool {
         e.preventDefault();
         this.close();
       };
-      w.postMessage({ results: this.#results.buffer as SharedArrayBuffer } satisfies DeflateMessage);
+      w.postMessage(
+        {
+          results: this.#results.buffer as SharedArrayBuffer,
+          blocks: this.#blocks.buffer as SharedArrayBuffer,
+        } satisfies DeflateMessage,
+      );
       this.#worker = w;
     }
     return this.#worker;
