@@ -17,4 +17,5 @@ export const WORKER_MODULES: Record<string, () => Promise<unknown>> = {
   "plumbum:file": () => import("./ingest/live/file_worker.ts"),
   "plumbum:validate": () => import("./ingest/validate_worker.ts"),
   "plumbum:deflate": () => import("./analysis/deflate_worker.ts"),
+  "plumbum:summarize": () => import("./eval/summarize_worker.ts"),
 };

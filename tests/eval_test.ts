@@ -132,3 +132,30 @@ Deno.test({
     assert.equal(cap.summaries.length, 200);
   },
 });
+
+Deno.test("eval --jobs: the lab's captures read a thread each give the same document; an unreadable one is said the same", async () => {
+  const labels = `${root}fixtures/lab/labels.tsv`;
+  const one = await runCli(["eval", "--labels", labels, "--json", "--jobs", "1"]);
+  const two = await runCli(["eval", "--labels", labels, "--json", "--jobs", "2"]);
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal(two.code, 0, two.stderr);
+  assert.ok(JSON.parse(one.stdout).captures.length >= 4);
+  assert.equal(two.stdout, one.stdout);
+  // A capture the labels name that is not a capture: the same sentence, exit 1, either way.
+  const dir = Deno.makeTempDirSync({ prefix: "plumbum-evaljobs-" });
+  try {
+    Deno.copyFileSync(`${root}fixtures/lab/lab-idle.pcap`, `${dir}/a.pcap`);
+    Deno.writeTextFileSync(`${dir}/b.pcap`, "not a capture\n");
+    Deno.writeTextFileSync(`${dir}/labels.tsv`, "a.pcap\t*\tbenign:lab\nb.pcap\t*\tbenign:lab\n");
+    const said = await Promise.all(
+      ["1", "2"].map((j) => runCli(["eval", "--labels", `${dir}/labels.tsv`, "--jobs", j])),
+    );
+    for (const r of said) {
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /b\.pcap: not a PCAP/);
+    }
+    assert.equal(said[1].stderr, said[0].stderr);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

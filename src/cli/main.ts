@@ -89,17 +89,18 @@ function buildProgram(result: { code: number }): Command {
     if (!Number.isInteger(n) || n < min) throw new UsageError(`${name}: "${v}" is not a whole number ≥ ${min}`);
     return n;
   };
+  const jobsOpt = (what: string, when?: string) =>
+    new Option(
+      "--jobs <n>",
+      `${what} (default: the machine's cores${when === undefined ? "" : ` for ${when}, else 1`})`,
+    ).argParser(intOpt("--jobs", 1));
 
   program.command("validate")
     .description("parse each file and report what it holds: packets, DNS messages, transactions, malformed parts")
     .argument("<files...>", "captures, dnstap or Zeek dns.log files (- for standard input)")
     .option("--json", "print one JSON document")
     .addOption(dnsPorts)
-    .addOption(
-      new Option("--jobs <n>", "files read side by side, a thread each (default: the machine's cores)").argParser(
-        intOpt("--jobs", 1),
-      ),
-    )
+    .addOption(jobsOpt("files read side by side, a thread each"))
     .action(async (files: string[], o: { json?: boolean; dnsPorts: number[]; jobs?: number }) => {
       result.code = await runValidate(files, o);
     });
@@ -268,6 +269,9 @@ traffic are escaped. Each finding prints as its own page.
       ).argParser(numOpt("--window", 0.001)),
     )
     .option("--json", "print the evaluation document")
+    .addOption(
+      jobsOpt("captures read side by side, a thread each; the figures are the same", "captures of 256 MB and more"),
+    )
     .addOption(c2Opt())
     .addOption(applyPorts())
     .addOption(dirOpt())
@@ -290,6 +294,9 @@ traffic are escaped. Each finding prints as its own page.
       new Option("--iterations <n>", "annealing steps per fold").default(600).argParser(intOpt("--iterations", 1)),
     )
     .option("--json", "print JSON")
+    .addOption(
+      jobsOpt("captures read side by side, a thread each; the result is the same", "captures of 256 MB and more"),
+    )
     .addOption(c2Opt())
     .addOption(applyPorts())
     .addOption(dirOpt())

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { threadCount } from "../thread.ts";
 import type { FileStats } from "../ingest/types.ts";
 import { displayText, escapeTerminal } from "../present/escape.ts";
 import { formatBytes, progressLine } from "../present/progress.ts";
@@ -46,7 +47,7 @@ export async function runValidate(
   // Each file on its own: one unreadable file does not hide the report on the others.
   const stats: FileStats[] = [];
   const errors: { path: string; error: string }[] = [];
-  const jobs = opts.jobs ?? navigator.hardwareConcurrency ?? 1;
+  const jobs = threadCount(opts.jobs);
   if (jobs > 1 && files.length > 1 && !files.includes("-")) {
     // Side by side, a file a thread; said and ordered as one thread reading them in turn would. Looked at here
     // first: a missing permission is this thread's to say (a file's own problems are the threads').

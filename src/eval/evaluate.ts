@@ -16,6 +16,8 @@ import {
 } from "../analysis/analyze.ts";
 import type { ModelConfig } from "../analysis/model.ts";
 import { Pipeline, type RunSettings } from "../run/pipeline.ts";
+import { InputError } from "../ingest/source.ts";
+import { mapInThreads } from "../thread.ts";
 import { isUnder } from "../analysis/domain.ts";
 import { isTunnel, labelFor, type LabelRow, LabelsError, type LabelSet } from "./labels.ts";
 
@@ -67,30 +69,70 @@ const basename = (p: string) => p.replace(/^.*\//, "");
 /** How {@link loadLabeled} reads captures: as `apply` would with the same settings. */
 export type LoadOptions = Partial<RunSettings>;
 
-/** Read each capture once, through the same pipeline as `apply`, into domain summaries with their labels. */
+/**
+ * Read each capture once, through the same pipeline as `apply`, into domain
+ * summaries with their labels. With `jobs` above 1, captures are read side
+ * by side, a thread each: each capture has a pipeline of its own, so the
+ * summaries are the ones one thread gives.
+ */
 export async function loadLabeled(
   paths: string[],
   labels: LabelSet,
   model: ModelConfig,
   options: LoadOptions = {},
+  jobs = 1,
 ): Promise<LabeledCapture[]> {
-  const out: LabeledCapture[] = [];
-  for (const path of paths) {
+  const rows = paths.map((path) => {
     const file = basename(path);
-    const rows = labels.get(file);
-    if (rows === undefined) {
+    const r = labels.get(file);
+    if (r === undefined) {
       throw new LabelsError(`no labels for ${file}: add rows "file<TAB>suffix<TAB>label" for it to the labels file`);
     }
-    const pipeline = new Pipeline({ model, ...options });
-    try {
-      await pipeline.ingest([path]);
-      await pipeline.end();
-      out.push(labeledCapture(file, path, pipeline.analyzer.summaries(), rows));
-    } finally {
-      pipeline.close();
+    return r;
+  });
+  let summaries: SummarizeReply[] = [];
+  if (Math.min(jobs, paths.length) <= 1) {
+    for (const path of paths) {
+      const s = await summarizeCapture({ path, model, options });
+      summaries.push(s);
+      if ("error" in s) break;
     }
+  } else {
+    summaries = await mapInThreads<SummarizeRequest, SummarizeReply>(
+      { role: "plumbum:summarize", url: new URL("./summarize_worker.ts", import.meta.url) },
+      paths.map((path) => ({ path, model, options })),
+      jobs,
+    );
   }
-  return out;
+  return summaries.map((s, i) => {
+    if ("error" in s) throw new InputError(paths[i], s.error.replace(`${paths[i]}: `, ""));
+    return labeledCapture(basename(paths[i]), paths[i], s.summaries, rows[i]);
+  });
+}
+
+/** A capture to summarize. */
+export interface SummarizeRequest {
+  path: string;
+  model: ModelConfig;
+  options: LoadOptions;
+}
+
+/** Its domain summaries, or why it could not be read (an {@link InputError}'s message). */
+export type SummarizeReply = { summaries: DomainSummary[] } | { error: string };
+
+/** One capture through a pipeline of its own into its domains' summaries (in this thread, or a summarize thread). */
+export async function summarizeCapture({ path, model, options }: SummarizeRequest): Promise<SummarizeReply> {
+  const pipeline = new Pipeline({ model, ...options });
+  try {
+    await pipeline.ingest([path]);
+    await pipeline.end();
+    return { summaries: pipeline.analyzer.summaries() };
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    return { error: e.message };
+  } finally {
+    pipeline.close();
+  }
 }
 
 /**

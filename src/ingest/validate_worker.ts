@@ -6,19 +6,14 @@
  * @module
  */
 
-import { workerScope } from "../thread.ts";
+import { answerRequests } from "../thread.ts";
 import { ingestFile, InputError } from "./source.ts";
 import type { ValidateReply, ValidateRequest } from "./parallel.ts";
 
-const scope = workerScope<ValidateRequest>();
-
-scope.onmessage = async (e: MessageEvent<ValidateRequest>) => {
-  const { index, path, dnsPorts } = e.data;
-  let reply: ValidateReply;
+answerRequests<ValidateRequest, ValidateReply>(async ({ path, dnsPorts }) => {
   try {
-    reply = { index, stats: await ingestFile(path, { dnsPorts }) };
+    return { stats: await ingestFile(path, { dnsPorts }) };
   } catch (err) {
-    reply = { index, error: (err as Error).message, input: err instanceof InputError };
+    return { error: (err as Error).message, input: err instanceof InputError };
   }
-  scope.postMessage(reply);
-};
+});
