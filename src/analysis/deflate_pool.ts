@@ -73,7 +73,10 @@ export class DeflatePool {
   /** The size of `slot`'s block (waiting for the thread if it is not done yet); the slot is free again. */
   take(slot: number): number {
     let n = Atomics.load(this.#results, slot);
-    if (n < 0 && this.#worker !== null && Atomics.wait(this.#results, slot, -1, WAIT_MS) !== "timed-out") {
+    if (n < 0 && this.#worker !== null) {
+      // A thread that takes this long on one block is taken for dead, and stopped: no slot is given out again, so
+      // no late answer can land on another block.
+      if (Atomics.wait(this.#results, slot, -1, WAIT_MS) === "timed-out") this.close();
       n = Atomics.load(this.#results, slot);
     }
     if (n >= 0) this.counts.thread++;

@@ -98,6 +98,7 @@ function fromShorterSuffix(tail: string): string | undefined {
   }
   return undefined;
 }
+
 /** Whether `name` is the C2 suffix itself or under it. */
 export function isUnder(name: string, suffix: string): boolean {
   return name === suffix || name.endsWith("." + suffix);

@@ -105,7 +105,7 @@ export async function loadLabeled(
     );
   }
   return summaries.map((s, i) => {
-    if ("error" in s) throw new InputError(paths[i], s.error.replace(`${paths[i]}: `, ""));
+    if ("error" in s) throw InputError.fromThread(paths[i], s.error);
     return labeledCapture(basename(paths[i]), paths[i], s.summaries, rows[i]);
   });
 }

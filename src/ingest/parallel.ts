@@ -54,6 +54,6 @@ export async function validateInThreads(
   return replies.map((r, i) => {
     const path = paths[i];
     if ("stats" in r) return { path, stats: r.stats };
-    return { path, error: r.input ? new InputError(path, r.error.replace(`${path}: `, "")) : new Error(r.error) };
+    return { path, error: r.input ? InputError.fromThread(path, r.error) : new Error(r.error) };
   });
 }

@@ -36,6 +36,11 @@ export class InputError extends Error {
     super(`${path}: ${message}`);
     this.name = "InputError";
   }
+
+  /** The error a thread reported for `path` (its whole message, as `message` gives it), made again in this thread. */
+  static fromThread(path: string, message: string): InputError {
+    return new InputError(path, message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message);
+  }
 }
 
 /** Options of {@link openInput}. */
