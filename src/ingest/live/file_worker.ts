@@ -44,11 +44,8 @@ async function read(s: FileSettings, shared: SourceShared): Promise<void> {
   };
   const input = await openInput(s.path);
   try {
-    await captureFrames(
-      input,
-      "--read replays packets (analyze " + (input.stats.format === "dnstap" ? "dnstap" : "logs") +
-        " with apply)",
-    )({
+    const logs = input.stats.format === "dnstap" ? "dnstap" : "logs";
+    await captureFrames(input, `--read replays packets (analyze ${logs} with apply)`)({
       frame(f) {
         if (readyLink < 0) {
           readyLink = f.linkType;
