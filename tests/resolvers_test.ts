@@ -100,6 +100,32 @@ async function fromLogFile(
   return { counts, finding: await appliedFinding(path, ws) };
 }
 
+/**
+ * BIND 9 in the far namespace, serving at {@link BIND}: the options every test shares (recursion for anyone, no
+ * DNSSEC validation) and `options` inside the options block, then `rest` (zones, logging). `-g` logs to stderr and
+ * overrides the config's logging; `-f` keeps it. Started and running.
+ */
+async function startNamed(net: NetPair, dir: string, flag: "-f" | "-g", options: string, rest: string): Promise<Proc> {
+  Deno.writeTextFileSync(
+    `${dir}/named.conf`,
+    `options {
+directory "${dir}";
+pid-file "${dir}/named.pid";
+listen-on { ${BIND}; };
+listen-on-v6 { none; };
+recursion yes;
+allow-query { any; };
+dnssec-validation no;
+${options}
+};
+${rest}
+`,
+  );
+  const named = net.spawn(net.b, "named", [flag, "-c", `${dir}/named.conf`]);
+  assert.ok(await named.until(() => /(^| )running$/m.test(named.stderr), 20_000), named.stderr);
+  return named;
+}
+
 /** Clients named in a finding's evidence. */
 function clientsOf(f: { evidence: unknown }): string[] {
   return [...new Set(JSON.stringify(f.evidence).match(/10\.77\.0\.\d+/g) ?? [])];
@@ -218,31 +244,21 @@ resolverTest(
       } catch { /* not yet */ }
       await new Promise((r) => setTimeout(r, 100));
     }
-    Deno.writeTextFileSync(
-      `${dir}/named.conf`,
-      `options {
-directory "${dir}";
-pid-file "${dir}/named.pid";
-listen-on { ${BIND}; };
-listen-on-v6 { none; };
-recursion yes;
-allow-query { any; };
-allow-recursion { any; };
-dnssec-validation no;
+    const named = await startNamed(
+      net,
+      dir,
+      "-f",
+      `allow-recursion { any; };
 querylog yes;
 dnstap { client; resolver; };
-dnstap-output unix "${dir}/bind.sock";
-};
-logging {
+dnstap-output unix "${dir}/bind.sock";`,
+      `logging {
 channel q { file "${dir}/query.log"; print-time yes; print-category yes; print-severity yes; };
 category queries { q; };
 category default { default_stderr; };
 };
-zone "${TUNNEL_ZONE}" { type forward; forward only; forwarders { ${net.ipB}; }; };
-`,
+zone "${TUNNEL_ZONE}" { type forward; forward only; forwarders { ${net.ipB}; }; };`,
     );
-    const named = net.spawn(net.b, "named", ["-f", "-c", `${dir}/named.conf`]);
-    assert.ok(await named.until(() => /(^| )running$/m.test(named.stderr), 20_000), named.stderr);
     await tunnelThrough(net, BIND);
     // BIND flushes its dnstap and closes the stream as it stops; fstrm_capture then closes the file.
     named.signal("SIGTERM");
@@ -283,26 +299,16 @@ resolverTest(
       );
       return `zone "${name}" { type primary; file "${dir}/${name}.zone"; };`;
     };
-    Deno.writeTextFileSync(
-      `${dir}/named.conf`,
-      `options {
-directory "${dir}";
-pid-file "${dir}/named.pid";
-listen-on { ${BIND}; };
-listen-on-v6 { none; };
-recursion yes;
-allow-query { any; };
-dnssec-validation no;
-response-policy { zone "plumbum.rpz"; };
-};
-zone "plumbum.rpz" { type primary; file "${dir}/plumbum.rpz"; allow-query { none; }; };
+    const named = await startNamed(
+      net,
+      dir,
+      "-g",
+      `response-policy { zone "plumbum.rpz"; };`,
+      `zone "plumbum.rpz" { type primary; file "${dir}/plumbum.rpz"; allow-query { none; }; };
 ${zone("lime-hollow.test")}
 ${zone("vale-flow.test")}
-${zone("example.test")}
-`,
+${zone("example.test")}`,
     );
-    const named = net.spawn(net.b, "named", ["-g", "-c", `${dir}/named.conf`]);
-    assert.ok(await named.until(() => /(^| )running$/m.test(named.stderr), 20_000), named.stderr);
     assert.match(named.stderr, /zone plumbum\.rpz\/IN: loaded serial \d+/);
     const ask = async (name: string) => {
       const r = await net.run(net.a, "dig", ["+time=2", "+tries=1", `@${BIND}`, name, "A"]);
