@@ -200,3 +200,8 @@ export function readFnFromStream(stream: ReadableStream<Uint8Array>): ReadFn {
     return n;
   };
 }
+
+/** The unsigned 32-bit big-endian number at `b[o..o+4)` (network order: pcap's other byte order, Frame Streams). */
+export function u32be(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}

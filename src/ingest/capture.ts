@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { ByteStream } from "./bytes.ts";
+import { type ByteStream, u32be } from "./bytes.ts";
 import type { FrameSink } from "./frames.ts";
 import type { Frame } from "./types.ts";
 
@@ -23,7 +23,7 @@ const MAX_FRAME = 262144;
 /** The four classic PCAP magics. */
 export function pcapMagic(b: Uint8Array): { little: boolean; nano: boolean } | null {
   if (b.length < 4) return null;
-  const m = ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+  const m = u32be(b, 0);
   switch (m) {
     case 0xa1b2c3d4:
       return { little: false, nano: false };
@@ -43,9 +43,7 @@ export function isPcapng(b: Uint8Array): boolean {
 }
 
 function u32(b: Uint8Array, o: number, little: boolean): number {
-  return little
-    ? (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0
-    : ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+  return little ? (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0 : u32be(b, o);
 }
 
 function u16(b: Uint8Array, o: number, little: boolean): number {
@@ -176,7 +174,7 @@ export async function readPcapng(s: ByteStream, sink: CaptureSink): Promise<void
     const type = u32(b, h, little);
     if (type === 0x0a0d0d0a) {
       // Section header: byte order comes from the byte-order magic.
-      const bom = ((b[h + 8] << 24) | (b[h + 9] << 16) | (b[h + 10] << 8) | b[h + 11]) >>> 0;
+      const bom = u32be(b, h + 8);
       if (bom === 0x1a2b3c4d) little = false;
       else if (bom === 0x4d3c2b1a) little = true;
       else {

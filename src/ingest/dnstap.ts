@@ -23,7 +23,7 @@
  */
 
 import { BinaryReader, WireType } from "npm:@bufbuild/protobuf@2.17.0/wire";
-import type { ByteStream } from "./bytes.ts";
+import { type ByteStream, u32be } from "./bytes.ts";
 import { ipv6 } from "./dns/addresses.ts";
 import type { MessageMeta } from "./packet.ts";
 import type { FileStats } from "./types.ts";
@@ -92,8 +92,8 @@ export interface DnstapMessage {
 /** Whether `head` starts a Frame Streams file: an escape, a control frame's length, START. */
 export function isFrameStream(head: Uint8Array): boolean {
   if (head.length < 12) return false;
-  const len = u32(head, 4);
-  return u32(head, 0) === 0 && len >= 4 && len <= MAX_CONTROL && u32(head, 8) === FSTRM.START;
+  const len = u32be(head, 4);
+  return u32be(head, 0) === 0 && len >= 4 && len <= MAX_CONTROL && u32be(head, 8) === FSTRM.START;
 }
 
 /** A control frame's type and content types. */
@@ -109,11 +109,11 @@ export interface ControlFrame {
  */
 export function decodeControl(b: Uint8Array): ControlFrame | null {
   if (b.length < 4) return null;
-  const frame: ControlFrame = { type: u32(b, 0), contentTypes: [] };
+  const frame: ControlFrame = { type: u32be(b, 0), contentTypes: [] };
   let at = 4;
   while (at < b.length) {
     if (b.length - at < 8) return null;
-    const field = u32(b, at), len = u32(b, at + 4);
+    const field = u32be(b, at), len = u32be(b, at + 4);
     at += 8;
     if (len > b.length - at) return null;
     if (field === FIELD_CONTENT_TYPE) frame.contentTypes.push(new TextDecoder().decode(b.subarray(at, at + len)));
@@ -287,13 +287,13 @@ export async function readFrameStream(s: ByteStream, sink: FrameStreamSink): Pro
       return;
     }
     const at = s.offset;
-    const len = u32(s.buf, s.start);
+    const len = u32be(s.buf, s.start);
     if (len === 0) {
       if (!(await s.fill(8))) {
         sink.problem("control frame's length is cut short", at, false);
         return;
       }
-      const clen = u32(s.buf, s.start + 4);
+      const clen = u32be(s.buf, s.start + 4);
       if (clen > MAX_CONTROL || !(await s.fill(8 + clen))) {
         sink.problem(`control frame of ${clen} bytes is too long or cut short`, at, true);
         return;
@@ -332,10 +332,6 @@ export async function readFrameStream(s: ByteStream, sink: FrameStreamSink): Pro
     sink.data(s.buf, s.start + 4, s.start + 4 + len, s.offset + 4 + len);
     s.start += 4 + len;
   }
-}
-
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 }
 
 /** Where the DNS messages of dnstap frames go (a {@link FrameDecoder}). */
