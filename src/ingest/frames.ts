@@ -11,6 +11,7 @@ import type { DnsDecoder } from "./dns/mod.ts";
 import { type MessageMeta, PacketDecoder } from "./packet.ts";
 import { type PairingOptions, TransactionAssembler } from "./transactions.ts";
 import type { FileStats, Frame, MalformedSite, Transaction } from "./types.ts";
+import type { ZeekSink } from "./zeek.ts";
 
 /** Fresh counters for an input called `path`. */
 export function emptyStats(path: string): FileStats {
@@ -51,11 +52,40 @@ export function countMalformed(stats: FileStats, reason: string, site: Omit<Malf
 }
 
 /** Count one log line's transaction (a record that is a transaction already: Zeek, a resolver's log). */
-export function countRecord(stats: FileStats, tx: Transaction): void {
+function countRecord(stats: FileStats, tx: Transaction): void {
   stats.dns_messages++;
   stats.queries++;
   if (tx.hasResponse) stats.responses++;
   countTransaction(stats, tx);
+}
+
+/**
+ * A log reader's sink that counts into `stats` what its lines hold — each
+ * line's transaction (then handed to `onTransaction`), a broken line, a
+ * line with no DNS row — and, with `linesAsPackets`, every line as a
+ * packet (a followed log's status counts lines so).
+ */
+export function countingRecords(
+  stats: FileStats,
+  onTransaction: ((tx: Transaction) => void) | undefined,
+  linesAsPackets = false,
+): ZeekSink {
+  const line = linesAsPackets ? 1 : 0;
+  return {
+    transaction(tx) {
+      stats.packets += line;
+      countRecord(stats, tx);
+      onTransaction?.(tx);
+    },
+    problem(reason, lineNo) {
+      stats.packets += line;
+      countMalformed(stats, reason, { line: lineNo });
+    },
+    skipped() {
+      stats.packets += line;
+      stats.skipped++;
+    },
+  };
 }
 
 /** Options of {@link FrameDecoder}. */

@@ -20,7 +20,7 @@ import { PACE_FREE, PACE_READ, PACE_UNIT } from "./hash_pace.ts";
 import { isPcapng, pcapMagic, readPcap, readPcapng } from "./capture.ts";
 import type { DnsDecoder } from "./dns/mod.ts";
 import { type DnsMessageSink, DnstapFeed, isFrameStream, readFrameStream } from "./dnstap.ts";
-import { countMalformed, countRecord, emptyStats, FrameDecoder, type FrameSink } from "./frames.ts";
+import { countingRecords, countMalformed, emptyStats, FrameDecoder, type FrameSink } from "./frames.ts";
 import type { FileStats, Transaction } from "./types.ts";
 import type { PairingOptions } from "./transactions.ts";
 import { readZeekJson, readZeekTsv, type ZeekSink } from "./zeek.ts";
@@ -437,14 +437,7 @@ export async function ingestFile(input: Input, options: IngestOptions = {}): Pro
     const { stats, reader } = opened;
     const onTransaction = options.onTransaction;
     if (reader.kind === "records") {
-      await reader.read({
-        transaction(tx) {
-          countRecord(stats, tx);
-          onTransaction?.(tx);
-        },
-        problem: (reason, line) => countMalformed(stats, reason, { line }),
-        skipped: () => stats.skipped++,
-      });
+      await reader.read(countingRecords(stats, onTransaction));
     } else {
       const frames = new FrameDecoder(stats, onTransaction ?? ignore, {
         dnsPorts: options.dnsPorts,

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { countMalformed, countRecord, type FrameDecoder } from "../ingest/frames.ts";
+import { countingRecords, type FrameDecoder } from "../ingest/frames.ts";
 import { DnstapFeed } from "../ingest/dnstap.ts";
 import type { FileStats, Frame } from "../ingest/types.ts";
 import {
@@ -134,19 +134,7 @@ export function openLiveSource(s: StreamSource, feed: LiveFeed): LiveSource {
   }
   if (s.kind === "follow") {
     return FollowSource.follow(s.settings.path, {
-      transaction: (tx) => {
-        stats.packets++;
-        countRecord(stats, tx);
-        feed.pipeline.add(tx);
-      },
-      problem: (reason, line) => {
-        stats.packets++;
-        countMalformed(stats, reason, { line });
-      },
-      skipped: () => {
-        stats.packets++;
-        stats.skipped++;
-      },
+      ...countingRecords(stats, (tx) => feed.pipeline.add(tx), true),
       pause: feed.behind,
     });
   }
