@@ -96,7 +96,7 @@ export function domainObject(f: DomainFinding): Record<string, unknown> {
 }
 
 /** A finding's allow-list entry as every output gives it (`{reason, expires, entry}`), or null. */
-function suppressedObject(f: DomainFinding): Record<string, unknown> | null {
+export function suppressedObject(f: DomainFinding): Record<string, unknown> | null {
   const s = f.suppressed;
   return s ? { reason: displayText(s.reason), expires: s.expires, entry: displayText(s.entry) } : null;
 }

@@ -21,6 +21,7 @@ import type { StreamAlert } from "../run/window_alerter.ts";
 import type { RunRecord } from "../store/types.ts";
 import { displayText } from "./escape.ts";
 import { explanationSummary } from "./text.ts";
+import { suppressedObject } from "./export.ts";
 import { VERSION } from "../version.ts";
 
 /** The ECS version the documents follow. */
@@ -115,13 +116,7 @@ export function ecsDocument(f: DomainFinding, ctx: EcsContext): Record<string, u
       severity: f.severity,
       is_c2: f.is_c2,
       tool: f.tool?.name ?? null,
-      suppressed: f.suppressed
-        ? {
-          reason: displayText(f.suppressed.reason),
-          expires: f.suppressed.expires,
-          entry: displayText(f.suppressed.entry),
-        }
-        : null,
+      suppressed: suppressedObject(f),
       horizon: a?.horizon ?? "run",
       window_secs: a?.windowSecs ?? null,
       query_count: f.features.query_count,
