@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { LineTransport } from "./src/mcp/stdio.ts";
 import { createServer } from "./src/mcp/server.ts";
 import type { OpenedInput } from "./src/ingest/source.ts";
-import { envVar } from "./src/env.ts";
+import { workspacePaths } from "./src/workspace/paths.ts";
 import { VERSION } from "./src/version.ts";
 import { serveWorkerRole } from "./src/thread.ts";
 import { WORKER_MODULES } from "./src/workers.ts";
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   if (o["allow-apply"] && o.root === undefined) {
     fail("--allow-apply needs --root DIR: the folder it may read captures from");
   }
-  const dir = o.dir ?? envVar("PLUMBUM_DIR") ?? ".plumbum";
+  const { dir } = workspacePaths(o.dir);
   let apply;
   if (o["allow-apply"]) {
     const root = o.root!;

@@ -12,6 +12,7 @@ import { SchemaTooOldError, StoreError } from "../store/errors.ts";
 import { ResultsReader } from "../store/reader.ts";
 import type { RunRecord } from "../store/types.ts";
 import { Answer, q, TRAFFIC_NOTE } from "./answer.ts";
+import { workspacePaths } from "../workspace/paths.ts";
 
 /** The workspace as the server reads it: opened on first use, so a workspace made later is found. */
 export class Workspace {
@@ -20,8 +21,7 @@ export class Workspace {
   #reader: ResultsReader | null = null;
 
   constructor(dir: string) {
-    this.dir = dir.replace(/\/+$/, "") || "/";
-    this.dbPath = `${this.dir}/plumbum.db`;
+    ({ dir: this.dir, dbPath: this.dbPath } = workspacePaths(dir));
   }
 
   /** The reader of the workspace's database: reopened when the file was deleted or replaced since. */

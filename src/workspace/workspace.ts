@@ -9,19 +9,14 @@
  * @module
  */
 
-import { envVar } from "../env.ts";
+import { type Workspace, workspacePaths } from "./paths.ts";
 import { defaultConfigText, loadConfig, type PlumbumConfig, resolveModel } from "../config/config.ts";
 import type { ModelConfig } from "../analysis/model.ts";
 import { StoreError } from "../store/errors.ts";
 import { Store } from "../store/store.ts";
 import type { RunSettings } from "../run/pipeline.ts";
 
-/** Paths of a workspace. */
-export interface Workspace {
-  dir: string;
-  configPath: string;
-  dbPath: string;
-}
+export type { Workspace } from "./paths.ts";
 
 /** What went wrong with a workspace, for a front-end to say. */
 export type WorkspaceProblem =
@@ -49,15 +44,15 @@ export class WorkspaceError extends Error {
 
 /** The workspace at `dir`, else `PLUMBUM_DIR`, else `.plumbum` (a folder yet to be made is fine). */
 export function resolveWorkspace(dir?: string): Workspace {
-  const d = (dir ?? envVar("PLUMBUM_DIR") ?? ".plumbum").replace(/\/+$/, "") || "/";
+  const ws = workspacePaths(dir);
   let isFolder = true;
   try {
-    isFolder = Deno.statSync(d).isDirectory;
+    isFolder = Deno.statSync(ws.dir).isDirectory;
   } catch {
     // A folder yet to be made is fine (init and apply make it); one that cannot be looked at is said when opened.
   }
-  if (!isFolder) throw new WorkspaceError("not-a-folder", d);
-  return { dir: d, configPath: `${d}/config.hcl`, dbPath: `${d}/plumbum.db` };
+  if (!isFolder) throw new WorkspaceError("not-a-folder", ws.dir);
+  return ws;
 }
 
 /** A failure to write the workspace that is the environment's (a full disk, a read-only one), or null. */
