@@ -384,13 +384,24 @@ export class PacketDecoder {
     }
   }
 
+  /**
+   * Which service a message between ports `sp` and `dp` speaks: plain DNS
+   * when either side is a DNS port (a client whose ephemeral port happens
+   * to be 5353 or 5355 still asks unicast DNS, and its answer must be read
+   * as the same service to pair), else mDNS or LLMNR by either port.
+   */
+  #service(sp: number, dp: number): number {
+    const s = this.#ports[sp], d = this.#ports[dp];
+    return s === PORT_DNS || d === PORT_DNS ? PORT_DNS : d || s;
+  }
+
   #udp(d: Uint8Array, off: number, end: number, depth: number): void {
     if (end - off < 8) return;
     const sp = (d[off] << 8) | d[off + 1];
     const dp = (d[off + 2] << 8) | d[off + 3];
     const ulen = (d[off + 4] << 8) | d[off + 5];
     if (ulen >= 8 && ulen <= end - off) end = off + ulen;
-    const kind = this.#ports[dp] || this.#ports[sp];
+    const kind = this.#service(sp, dp);
     if (kind !== PORT_NONE) {
       this.#sawDns = true;
       // One meta object reused for every UDP message (valid during the callback only).
@@ -452,7 +463,7 @@ export class PacketDecoder {
     if (end - off < 20) return;
     const sp = (d[off] << 8) | d[off + 1];
     const dp = (d[off + 2] << 8) | d[off + 3];
-    const kind = this.#ports[dp] || this.#ports[sp];
+    const kind = this.#service(sp, dp);
     if (kind === PORT_NONE) return;
     this.#sawDns = true;
     const seq = ((d[off + 4] << 24) | (d[off + 5] << 16) | (d[off + 6] << 8) | d[off + 7]) >>> 0;
