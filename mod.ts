@@ -40,7 +40,7 @@ export type {
   OpenOptions,
   ReadableInput,
 } from "./src/ingest/source.ts";
-export { PAIRING_MAX_PENDING, PAIRING_TIMEOUT_SECS } from "./src/ingest/transactions.ts";
+export { PAIRING_MAX_HELD, PAIRING_MAX_PENDING, PAIRING_TIMEOUT_SECS } from "./src/ingest/transactions.ts";
 export type { PairingOptions } from "./src/ingest/transactions.ts";
 export type { DnsMessageSink } from "./src/ingest/dnstap.ts";
 export type { ZeekSink } from "./src/ingest/zeek.ts";

@@ -7,7 +7,12 @@
  */
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
-import { PAIRING_TIMEOUT_SECS, type PairingOptions, TransactionAssembler } from "../src/ingest/transactions.ts";
+import {
+  PAIRING_MAX_HELD,
+  PAIRING_TIMEOUT_SECS,
+  type PairingOptions,
+  TransactionAssembler,
+} from "../src/ingest/transactions.ts";
 import { ingestFile } from "../src/ingest/source.ts";
 import { pcapFile, tempFile, udpExchange } from "./helpers/build.ts";
 import type { MessageMeta } from "../src/ingest/packet.ts";
@@ -89,10 +94,13 @@ function toWire(m: Msg): [DnsMessage, MessageMeta] {
  * first response of the same exchange (addresses, ports, id, type, name);
  * a query repeated while an equal one waits stays unanswered; transactions
  * leave in query order once answered, after `timeout` seconds of capture
- * time, or when more than `maxPending` wait; mDNS is never paired; a
- * response nobody waits for is a transaction of its own.
+ * time, or when more than `maxPending` wait unanswered (the oldest gives
+ * up); when more than `maxHeld` answered ones wait behind unanswered ones,
+ * the oldest answered leave first until a quarter of `maxHeld` is free;
+ * mDNS is never paired; a response nobody waits for is a transaction of
+ * its own.
  */
-function reference(msgs: Msg[], timeout: number, maxPending: number): Seen[] {
+function reference(msgs: Msg[], timeout: number, maxPending: number, maxHeld: number): Seen[] {
   interface Entry {
     seen: Seen;
     m: Msg;
@@ -118,10 +126,11 @@ function reference(msgs: Msg[], timeout: number, maxPending: number): Seen[] {
     rcode: isQuery ? null : m.rcode,
     rtt: null,
   });
+  const unanswered = () => queue.filter((e) => !e.done).length;
   const flush = (now: number) => {
     while (queue.length > 0) {
       const e = queue[0];
-      if (!e.done && now - e.seen.ts <= timeout && queue.length <= maxPending) break;
+      if (!e.done && now - e.seen.ts <= timeout && unanswered() <= maxPending) break;
       queue = queue.slice(1);
       out.push(e.seen);
     }
@@ -135,9 +144,10 @@ function reference(msgs: Msg[], timeout: number, maxPending: number): Seen[] {
     if (!m.qr) {
       const repeat = queue.some((e) => e.open && same(e.m, m));
       queue.push({ seen: seenOf(m, true), m, open: !repeat, done: false });
-      if (queue.length > maxPending) {
-        queue[0].done = true;
-        queue[0].open = false;
+      if (unanswered() > maxPending) {
+        const oldest = queue.find((e) => !e.done)!;
+        oldest.done = true;
+        oldest.open = false;
       }
       flush(m.ts);
       continue;
@@ -149,6 +159,16 @@ function reference(msgs: Msg[], timeout: number, maxPending: number): Seen[] {
       e.seen.rtt = m.ts - e.seen.ts;
       e.open = false;
       e.done = true;
+      if (queue.filter((e) => e.done).length > maxHeld) {
+        const keep = maxHeld - Math.max(1, maxHeld >> 2);
+        let held = queue.filter((e) => e.done).length;
+        queue = queue.filter((e) => {
+          if (!e.done || held <= keep) return true;
+          held--;
+          out.push(e.seen);
+          return false;
+        });
+      }
     } else {
       flush(m.ts);
       out.push(seenOf(m, false));
@@ -159,7 +179,7 @@ function reference(msgs: Msg[], timeout: number, maxPending: number): Seen[] {
   return out;
 }
 
-function assembled(msgs: Msg[], timeout: number, maxPending: number): Seen[] {
+function assembled(msgs: Msg[], timeout: number, maxPending: number, maxHeld: number): Seen[] {
   const out: Seen[] = [];
   const a = new TransactionAssembler((tx) => {
     out.push({
@@ -175,7 +195,7 @@ function assembled(msgs: Msg[], timeout: number, maxPending: number): Seen[] {
       rcode: tx.rcode,
       rtt: tx.rtt,
     });
-  }, { timeoutSecs: timeout, maxPending });
+  }, { timeoutSecs: timeout, maxPending, maxHeld });
   for (const m of msgs) a.add(...toWire(m));
   a.end();
   return out;
@@ -223,8 +243,12 @@ Deno.test("pairing: random streams pair, wait and leave exactly as the reference
       traffic(400),
       fc.constantFrom(1, 30),
       fc.oneof(fc.integer({ min: 1, max: 8 }), fc.constant(200_000)),
-      (msgs, timeout, maxPending) => {
-        assert.deepEqual(assembled(msgs, timeout, maxPending), reference(msgs, timeout, maxPending));
+      fc.oneof(fc.integer({ min: 1, max: 6 }), fc.constant(PAIRING_MAX_HELD)),
+      (msgs, timeout, maxPending, maxHeld) => {
+        assert.deepEqual(
+          assembled(msgs, timeout, maxPending, maxHeld),
+          reference(msgs, timeout, maxPending, maxHeld),
+        );
       },
     ),
     { numRuns: 300 },
@@ -282,8 +306,8 @@ Deno.test("pairing: thousands waiting at once (past the first ring), answered ou
         ts: last + k * 1e-4,
       }));
       const msgs = [...early, ...queries, ...responses];
-      const got = assembled(msgs, 30, 200_000);
-      assert.deepEqual(got, reference(msgs, 30, 200_000));
+      const got = assembled(msgs, 30, 200_000, PAIRING_MAX_HELD);
+      assert.deepEqual(got, reference(msgs, 30, 200_000, PAIRING_MAX_HELD));
       assert.equal(got.length, 3000 + n);
       assert.equal(got.filter((t) => t.hasResponse).length, 3000 + responses.length);
     }),
@@ -312,4 +336,49 @@ Deno.test("pairing limits are options: an answer 10 s late pairs by default (30 
   } finally {
     Deno.removeSync(path);
   }
+});
+
+Deno.test("a client whose ephemeral port is 5353 or 5355 asks unicast DNS: its answer pairs, read as DNS both ways", async () => {
+  const packets = [5353, 5355, 40000].flatMap((port, i) => {
+    const [q, r] = udpExchange({ id: i, port, name: `p${port}.example.test` });
+    return [{ ts: 100 + i, data: q }, { ts: 100.01 + i, data: r }];
+  });
+  const path = tempFile(pcapFile(packets));
+  try {
+    const txs: Transaction[] = [];
+    const stats = await ingestFile(path, { onTransaction: (t) => txs.push({ ...t }) });
+    assert.deepEqual(
+      txs.map((t) => [t.query, t.clientPort, t.service, t.hasQuery, t.hasResponse]),
+      [5353, 5355, 40000].map((p) => [`p${p}.example.test`, p, "dns", true, true]),
+    );
+    assert.equal(stats.transactions, 3);
+  } finally {
+    Deno.removeSync(path);
+  }
+});
+
+Deno.test("pairing: answered queries overtake one never answered only past maxHeld, oldest first, a quarter at a time", () => {
+  const q = (i: number, ts: number): Msg => ({
+    ts,
+    qr: false,
+    client: "10.0.0.2",
+    server: "10.0.0.53",
+    clientPort: 2000 + i,
+    id: i,
+    qtype: 1,
+    name: `n${i}.example.com`,
+    rcode: 0,
+    service: "dns",
+  });
+  // n0 is never answered; n1..n9 are, each right after its query.
+  const msgs: Msg[] = [q(0, 100)];
+  for (let i = 1; i <= 9; i++) msgs.push(q(i, 100 + i / 10), { ...q(i, 100 + i / 10 + 0.01), qr: true });
+  const order = (maxHeld: number) =>
+    assembled(msgs, 30, 200_000, maxHeld).map((t) => `${t.queryKey.slice(0, 2)}${t.hasResponse ? "" : "?"}`);
+  // Within the bound, query order: everything waits for n0's 30 s.
+  assert.deepEqual(order(PAIRING_MAX_HELD), ["n0?", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"]);
+  // maxHeld 4: the fifth answer lets the oldest two go (down to 3), and so on; n0 leaves at its timeout.
+  // maxHeld 8: the ninth lets three go (down to 6).
+  assert.deepEqual(order(4), ["n1", "n2", "n3", "n4", "n5", "n6", "n0?", "n7", "n8", "n9"]);
+  assert.deepEqual(order(8), ["n1", "n2", "n3", "n0?", "n4", "n5", "n6", "n7", "n8", "n9"]);
 });

@@ -5,9 +5,15 @@
  * server address and port, transaction id and question are equal. A query
  * that is never answered is still a transaction (rcode null), and so is a
  * response whose query was not seen. Transactions leave in the order their
- * queries arrived; a query waits at most `timeoutSecs` of capture time for
- * its answer, and at most `maxPending` queries wait at once, so memory stays
- * bounded whatever the capture size.
+ * queries arrived (a resolver's upstream copy of a client's question is
+ * recognized by coming after it); a query waits at most `timeoutSecs` of
+ * capture time for its answer, and at most `maxPending` queries wait at
+ * once. An answered query waits behind the unanswered ones before it, but
+ * at most `maxHeld` answered ones wait so: past that the oldest of them
+ * leave ahead of the unanswered (then, and only then, out of query order),
+ * so one query that is never answered does not hold a fast link's
+ * transactions for its whole wait. Memory stays bounded whatever the
+ * capture size or rate.
  *
  * Transaction objects are recycled: one handed to the callback is valid
  * until the callback returns (copy it, `{ ...tx }`, to keep it; its
@@ -30,6 +36,13 @@ export const PAIRING_TIMEOUT_SECS = 30;
  * leaves unanswered (about 60 MB of waiting transactions at most).
  */
 export const PAIRING_MAX_PENDING = 200_000;
+/**
+ * Answered queries that wait behind an unanswered one at once, by default
+ * (about 1 KB each where every name and answer is new: ~32 MB). At 50 000
+ * queries a second one unanswered query holds back 0.65 s of answers
+ * before they overtake it.
+ */
+export const PAIRING_MAX_HELD = 32_768;
 
 /** Options of the pairing stage. */
 export interface PairingOptions {
@@ -37,6 +50,8 @@ export interface PairingOptions {
   timeoutSecs?: number;
   /** Queries waiting at once at most (default {@link PAIRING_MAX_PENDING}). */
   maxPending?: number;
+  /** Answered queries waiting behind unanswered ones at most (default {@link PAIRING_MAX_HELD}). */
+  maxHeld?: number;
 }
 
 interface Pending {
@@ -54,22 +69,31 @@ export class TransactionAssembler {
   // is compared on the (short) chain, so no key string is built and long
   // tunnel names are not hashed for every message.
   readonly #waiting = new PendingTable();
-  // Waiting queries in arrival order: a ring that doubles when full (an
-  // array used as a queue took push, and a slice every 4 096 emits).
+  // Queries in arrival order, answered or not, from the oldest unanswered
+  // one on: a ring that doubles when full (an array used as a queue took
+  // push, and a slice every 4 096 emits). A slot whose query left ahead of
+  // its turn is null.
   #ring: (Pending | null)[] = new Array(1024).fill(null);
   #head = 0;
+  /** Slots from the head to the tail (holes included). */
   #size = 0;
+  /** Queries in the ring not answered yet. */
+  #open = 0;
+  /** Answered queries in the ring (waiting behind unanswered ones). */
+  #held = 0;
   /** Emitted slots, for reuse: the first #freeCount of #free. */
   readonly #free: (Pending | null)[] = new Array(FREE_SLOTS).fill(null);
   #freeCount = 0;
   readonly #emit: (tx: Transaction) => void;
   readonly #timeout: number;
   readonly #maxPending: number;
+  readonly #maxHeld: number;
 
   constructor(emit: (tx: Transaction) => void, options: PairingOptions = {}) {
     this.#emit = emit;
     this.#timeout = options.timeoutSecs ?? PAIRING_TIMEOUT_SECS;
     this.#maxPending = options.maxPending ?? PAIRING_MAX_PENDING;
+    this.#maxHeld = Math.max(1, options.maxHeld ?? PAIRING_MAX_HELD);
   }
 
   /** Add one message seen at `meta` (neither is kept after the call). */
@@ -105,7 +129,6 @@ export class TransactionAssembler {
       // Otherwise a retransmission while the first query still waits: the
       // answer goes to the first (as Zeek pairs it); this one stays unanswered.
       this.#enqueue(p);
-      if (this.#size > this.#maxPending) this.#finish(this.#ring[this.#head]!);
       if (this.#due(meta.ts)) this.#flush(meta.ts);
       return;
     }
@@ -123,6 +146,8 @@ export class TransactionAssembler {
         p.done = true;
         waiting.deleteAt(at);
       } else this.#finish(p);
+      this.#open--;
+      if (++this.#held > this.#maxHeld) this.#overtake();
     } else {
       this.#flush(meta.ts);
       this.#emitLoose(m, meta, false);
@@ -131,12 +156,33 @@ export class TransactionAssembler {
   }
 
   /**
-   * Whether the oldest waiting query may leave at `now`: answered, waited
-   * out, or over the bound (an emptied slot is null, so an empty ring has none).
+   * Whether the head of the ring may leave at `now`: a hole, answered,
+   * waited out, or over the bound of waiting queries.
    */
   #due(now: number): boolean {
+    if (this.#size === 0) return false;
     const p = this.#ring[this.#head];
-    return p !== null && (p.done || !(now - p.tx.ts <= this.#timeout) || this.#size > this.#maxPending);
+    return p === null || p.done || !(now - p.tx.ts <= this.#timeout) || this.#open > this.#maxPending;
+  }
+
+  /**
+   * Too many answered queries wait behind unanswered ones: the oldest
+   * answered leave now, in query order, until a quarter of the bound is
+   * free (so the walk past the unanswered ones is paid once per that many).
+   */
+  #overtake(): void {
+    const ring = this.#ring;
+    const mask = ring.length - 1;
+    const target = this.#maxHeld - Math.max(1, this.#maxHeld >> 2);
+    for (let i = 0; i < this.#size && this.#held > target; i++) {
+      const at = (this.#head + i) & mask;
+      const p = ring[at];
+      if (p === null || !p.done) continue;
+      ring[at] = null;
+      this.#held--;
+      this.#emit(p.tx);
+      this.#release(p);
+    }
   }
 
   /**
@@ -150,7 +196,7 @@ export class TransactionAssembler {
 
   /** Queries waiting for their answers. */
   get pending(): number {
-    return this.#size;
+    return this.#open;
   }
 
   /** Emit everything still waiting (end of input). */
@@ -169,6 +215,7 @@ export class TransactionAssembler {
     }
     ring[(this.#head + this.#size) & (ring.length - 1)] = p;
     this.#size++;
+    this.#open++;
   }
 
   /** A waiting slot from the free list (or a new one). */
@@ -215,11 +262,16 @@ export class TransactionAssembler {
     const ring = this.#ring;
     const mask = ring.length - 1;
     while (this.#due(now)) {
-      const p = ring[this.#head]!;
-      this.#finish(p);
+      const p = ring[this.#head];
       ring[this.#head] = null;
       this.#head = (this.#head + 1) & mask;
       this.#size--;
+      if (p === null) continue;
+      if (p.done) this.#held--;
+      else {
+        this.#finish(p);
+        this.#open--;
+      }
       this.#emit(p.tx);
       this.#release(p);
     }

@@ -27,7 +27,7 @@ export interface ApplyFilesOptions extends RunSettings {
   storeTransactions: boolean;
   /** Progress of reading the inputs, now and then. */
   onSourcesProgress?: (p: SourcesProgress) => void;
-  /** The pairing stage's limits (defaults: `PAIRING_TIMEOUT_SECS`, `PAIRING_MAX_PENDING`). */
+  /** The pairing stage's limits (defaults: `PAIRING_TIMEOUT_SECS`, `PAIRING_MAX_PENDING`, `PAIRING_MAX_HELD`). */
   pairing?: PairingOptions;
 }
 

@@ -40,8 +40,9 @@ import {
 /**
  * Seconds a query waits for its answer on the live path by default.
  * Transactions leave the pairing stage in query order, so an unanswered
- * query holds back the ones after it this long (`apply` gives 30 s;
- * resolvers give up sooner).
+ * query holds back the answered ones after it this long, or until
+ * `PAIRING_MAX_HELD` of them wait (`apply` gives 30 s; resolvers give up
+ * sooner).
  */
 const LIVE_PAIRING_SECS = 5;
 /**
@@ -271,7 +272,7 @@ export class StreamRun {
     });
     // Each window rescores and stores only the domains that changed in it.
     pipeline.analyzer.trackChanges();
-    const pairing = { timeoutSecs: o.pairing?.timeoutSecs ?? LIVE_PAIRING_SECS, maxPending: o.pairing?.maxPending };
+    const pairing = { ...o.pairing, timeoutSecs: o.pairing?.timeoutSecs ?? LIVE_PAIRING_SECS };
     const frames = pipeline.frames(this.#stats, pairing);
     const advance = (now: number) => pipeline.advance(now, now - pairing.timeoutSecs - LIVE_GRACE_SECS);
     const source = this.#source = openLiveSource(src, {
