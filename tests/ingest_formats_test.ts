@@ -99,7 +99,7 @@ Deno.test("one frame record: pcap, pcapng and the live ring hand out the same fr
   ]);
   assert.deepEqual(await fromFile(pcapngFile([{ interfaces: [{ linkType: 1 }], packets }])), pcap);
   // Through the ring a live source fills: packed by the thread, read back by the main thread.
-  const shared = newShared();
+  const shared = newShared("capture");
   const posted: { slot: number; bytes: number }[] = [];
   const packer = new BatchPacker(shared, (m) => {
     if (m.kind === "frames") posted.push(m);
@@ -472,4 +472,32 @@ Deno.test("SHA-256: a large file hashed on its own thread equals the inline hash
   assert.equal(await hashFileInThread(path).waits, 0);
   Deno.removeSync(path);
   Deno.removeSync(small);
+});
+
+Deno.test("a file's ring has 4 slots of 1 MB (a capture's 32): batches go round it, each frame back as packed", () => {
+  const shared = newShared("file");
+  assert.equal(shared.ring.byteLength, 4 << 20);
+  assert.equal(newShared("capture").ring.byteLength, 32 << 20);
+  const reader = new RingReader(shared);
+  const slots: number[] = [];
+  const back: number[] = [];
+  const packer = new BatchPacker(shared, (m) => {
+    if (m.kind !== "frames") return;
+    slots.push(m.slot);
+    // Taken at once (the slot is free again), as the main thread does.
+    forEachFrame({ data: reader.take(m.slot, m.bytes), bytes: m.bytes }, {
+      frame: (f) => back.push(f.ts, f.data[f.start], f.end - f.start),
+    });
+  });
+  const sent: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    // Two frames a batch, of 600 KB each: the second does not fit, so every frame is a batch of its own.
+    const frame = new Uint8Array(600 * 1024).fill(i);
+    const at = packer.reserve(i, frame.length, frame.length, 1); // may move to the next slot: then the bytes
+    packer.bytes.set(frame, at);
+    sent.push(i, i, frame.length);
+  }
+  packer.flush();
+  assert.deepEqual(slots, [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]);
+  assert.deepEqual(back, sent);
 });

@@ -120,7 +120,7 @@ export class FrameSource {
 
   /** Capture live through libpcap (the thread needs FFI permission). */
   static capture(settings: CaptureSettings, handlers: SourceHandlers): FrameSource {
-    const start: SourceStart = { kind: "capture", settings, ...newShared() };
+    const start: SourceStart = { kind: "capture", settings, ...newShared("capture") };
     return new FrameSource(
       { role: "plumbum:pcap", url: new URL("./pcap_worker.ts", import.meta.url) },
       start,
@@ -130,7 +130,7 @@ export class FrameSource {
 
   /** Read a capture file through the live path. */
   static file(settings: FileSettings, handlers: SourceHandlers): FrameSource {
-    const start: SourceStart = { kind: "file", settings, ...newShared() };
+    const start: SourceStart = { kind: "file", settings, ...newShared("file") };
     return new FrameSource(
       { role: "plumbum:file", url: new URL("./file_worker.ts", import.meta.url) },
       start,
