@@ -20,6 +20,7 @@ import {
   severityOf,
 } from "../src/analysis/model.ts";
 import { CompressedSize, DistinctCounter, shannonEntropy } from "../src/analysis/sketch.ts";
+import { headerInName } from "../src/analysis/file_header.ts";
 import { deflateRawSync } from "node:zlib";
 import { DeflatePool } from "../src/analysis/deflate_pool.ts";
 import fc from "npm:fast-check@4.11.0";
@@ -365,5 +366,20 @@ Deno.test("the information bound is the same deflated on the pool's thread, with
     assert.equal(cut.bytes, here);
   } finally {
     pool.close();
+  }
+});
+
+Deno.test("a file's header at the start of a name: hex and base32 on the grouped name, base64 on the name as sent", () => {
+  const gzipB64 = "H4sIABEi"; // 1F 8B 08 00 11 22 in base64
+  const zipB32 = "kbfqgbau"; // 50 4B 03 04 14 in base32
+  assert.equal(headerInName("1f8b0808e1a4b7650003706173.x", "1F8B0808E1A4B7650003706173.x.leak.test"), "gzip");
+  assert.equal(headerInName(zipB32 + "aaaaaaaa", zipB32.toUpperCase() + "AAAAAAAA.leak.test"), "zip");
+  // base64 keeps its case: only the name as sent shows it, and only within the data's length.
+  assert.equal(headerInName(gzipB64.toLowerCase() + "aa", gzipB64 + "aa.leak.test"), "gzip");
+  assert.equal(headerInName("h4s", "H4s" + gzipB64.slice(3) + ".leak.test"), null);
+  assert.equal(headerInName("h4si", "H4si"), null);
+  // Ordinary names, short ones and names that are not ASCII have none.
+  for (const [l, o] of [["www", "www"], ["mail.example", "Mail.Example"], ["\u00e9t\u00e9abcd", "\u00c9T\u00c9ABCD"]]) {
+    assert.equal(headerInName(l, o), null);
   }
 });

@@ -315,7 +315,7 @@ export class DomainAccumulator {
     }
     this.#labelLen.add(part.length);
     if (isNew && this.#fileHeader === null && part.length >= 8) {
-      const type = headerInName(part, tx.query.slice(0, part.length));
+      const type = headerInName(part, tx.query);
       if (type !== null) this.#fileHeader = { name: tx.query, type };
     }
     if (isNew) {

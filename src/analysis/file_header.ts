@@ -43,17 +43,24 @@ function fixedPrefix(bytes: number[], alphabet: string, bits: number): string {
   return out;
 }
 
+/** The first four characters of `s` as one number (-1 when `s` is shorter or one of them is not ASCII). */
+function lead4(s: string): number {
+  if (s.length < 4) return -1;
+  const a = s.charCodeAt(0), b = s.charCodeAt(1), c = s.charCodeAt(2), d = s.charCodeAt(3);
+  return (a | b | c | d) > 0x7f ? -1 : (a << 21) | (b << 14) | (c << 7) | d;
+}
+
 /**
  * Each header's text at the start of a name, in hex and base32 (lower case:
  * as names are grouped) and base64/base64url (case kept), by its first four
- * characters: a new name costs two lookups.
+ * characters (as one number: a new name costs two lookups and no string).
  */
 const HEADER_TEXT = (() => {
-  const lower = new Map<string, { type: string; prefix: string }[]>();
-  const cased = new Map<string, { type: string; prefix: string }[]>();
+  const lower = new Map<number, { type: string; prefix: string }[]>();
+  const cased = new Map<number, { type: string; prefix: string }[]>();
   const put = (m: typeof lower, type: string, prefix: string) => {
     if (prefix.length < 4) return;
-    const k = prefix.slice(0, 4);
+    const k = lead4(prefix);
     m.set(k, [...(m.get(k) ?? []), { type, prefix }]);
   };
   for (const h of HEADERS) {
@@ -68,13 +75,15 @@ const HEADER_TEXT = (() => {
 /**
  * The file type a name's data begins with — a header long enough not to
  * happen by chance (gzip's 1F 8B 08, zip's PK 03 04, a PE's "MZ" 90 00, …)
- * in hex or base32 on `lower` (the name as grouped) or in base64/base64url
- * on `original` (as sent: case matters there). Null for most names.
+ * in hex or base32 on `lower` (the name's data as grouped) or in
+ * base64/base64url on `original` (the name as sent, case kept: case matters
+ * there; its first `lower.length` characters are the same data). Null for
+ * most names.
  */
 export function headerInName(lower: string, original: string): string | null {
-  const a = HEADER_TEXT.lower.get(lower.slice(0, 4));
-  const b = HEADER_TEXT.cased.get(original.slice(0, 4));
+  const a = HEADER_TEXT.lower.get(lead4(lower));
+  const b = HEADER_TEXT.cased.get(lead4(original));
   if (a === undefined && b === undefined) return null;
-  const l = lower.replaceAll(".", ""), o = original.replaceAll(".", "");
+  const l = lower.replaceAll(".", ""), o = original.slice(0, lower.length).replaceAll(".", "");
   return a?.find((h) => l.startsWith(h.prefix))?.type ?? b?.find((h) => o.startsWith(h.prefix))?.type ?? null;
 }
