@@ -28,12 +28,14 @@ import { asciiLower } from "./dns/mod.ts";
 
 /**
  * Seconds of capture time a query waits for its answer by default. Resolvers
- * give up sooner; a longer wait only holds back the transactions after it.
+ * give up sooner; a longer wait only holds back the answered transactions
+ * after it (up to {@link PAIRING_MAX_HELD}).
  */
 export const PAIRING_TIMEOUT_SECS = 30;
 /**
- * Queries waiting for an answer at once, by default: past it the oldest
- * leaves unanswered (about 60 MB of waiting transactions at most).
+ * Unanswered queries waiting at once, by default: past it the oldest leaves
+ * unanswered (a waiting query has no answers yet: some 300 bytes, ~60 MB
+ * at most).
  */
 export const PAIRING_MAX_PENDING = 200_000;
 /**
