@@ -177,3 +177,40 @@ for (const transport of ["unix", "tcp"]) {
     }
   });
 }
+
+Deno.test("stream --dnstap --count N: stops by itself after the N-th message, the run stored", async () => {
+  const dir = await Deno.makeTempDir();
+  const listen = `unix:${dir}/dnstap.sock`;
+  const stream = new Proc(
+    Deno.execPath(),
+    cliArgs(["stream", "--dnstap", listen, "--count", "100", "--dir", `${dir}/ws`], { net: true }),
+    { NO_COLOR: "1" },
+  );
+  try {
+    assert.ok(await stream.until(() => stream.stderr.includes("Ctrl-C stops"), 20_000), stream.stderr);
+    const frames: Uint8Array[] = [];
+    for (const x of exchanges(Date.now() / 1000, 0.002)) {
+      const tap = { queryAddress: x.client, responseAddress: RESOLVER, queryPort: x.port };
+      frames.push(dataFrame(dnstapFrame({ ...tap, type: 5, time: x.ts, message: x.q })));
+      frames.push(dataFrame(dnstapFrame({ ...tap, type: 6, time: x.ts + 0.004, message: x.r })));
+    }
+    await Deno.writeFile(`${dir}/frames`, concat(...frames));
+    // The sender may see its connection closed before its STOP: only the run is asserted on.
+    await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--allow-net", "--allow-read", "--allow-write", fstrmSend, listen, `${dir}/frames`],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    // No signal: the run ends by itself.
+    const ended = await Promise.race([stream.done, new Promise<null>((r) => setTimeout(r, 20_000, null))]);
+    assert.ok(ended !== null, `still running: ${stream.stderr}`);
+    assert.equal(ended.code, 0, stream.stderr);
+    assert.match(stream.stderr, /Stored run #1: 100 dnstap messages, 50 DNS transactions/);
+    const runs = JSON.parse((await runCli(["runs", "--json", "--dir", `${dir}/ws`])).stdout).runs;
+    assert.equal(runs[0].status, "complete");
+  } finally {
+    stream.signal("SIGKILL");
+    await stream.done;
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -87,3 +87,20 @@ Deno.test("stream --follow: a file that is no log, or is missing, is one sentenc
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("stream --follow --count N: stops by itself after the log's N-th DNS line, the lines after it not read", async () => {
+  const dir = await Deno.makeTempDir();
+  const log = `${dir}/dns.log`;
+  try {
+    await Deno.writeTextFile(log, HEADER + lines(50));
+    const r = await runCli(["stream", "--follow", log, "--count", "20", "--dir", `${dir}/ws`]);
+    assert.equal(r.code, 0, r.stderr);
+    // The header's four lines are read and not counted: 24 lines, 20 of them DNS.
+    assert.match(r.stderr, /Stored run #1: 24 lines, 20 DNS transactions, 0 malformed/);
+    const runs = JSON.parse((await runCli(["runs", "--json", "--dir", `${dir}/ws`])).stdout).runs;
+    assert.equal(runs[0].status, "complete");
+    assert.equal(runs[0].transactions, 20);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

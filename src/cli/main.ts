@@ -364,7 +364,13 @@ It needs a terminal; for scripts use show, explain and export.`,
     .addOption(
       new Option("--duration <secs>", "stop after this many seconds").default(0).argParser(numOpt("--duration", 0)),
     )
-    .addOption(new Option("--count <n>", "stop after this many packets").default(0).argParser(intOpt("--count", 0)))
+    .addOption(
+      new Option(
+        "--count <n>",
+        "stop after this many packets (a log's DNS lines with --follow, messages with --dnstap)",
+      )
+        .default(0).argParser(intOpt("--count", 0)),
+    )
     .option("--save <file>", "also write every captured packet to a pcap file (for a later apply)")
     .addOption(
       new Option("--store-limit <n>", "transactions stored per window at most (the rest are counted)").default(200000)

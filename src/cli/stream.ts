@@ -262,9 +262,9 @@ export async function runStream(o: StreamCliOptions): Promise<number> {
     }
     source = { kind: "file", settings: { path: o.read, speed, count: o.count } };
   } else if (o.dnstap !== undefined) {
-    source = { kind: "dnstap", settings: { listen: o.dnstap } };
+    source = { kind: "dnstap", settings: { listen: o.dnstap, count: o.count } };
   } else if (o.follow !== undefined) {
-    source = { kind: "follow", settings: { path: o.follow } };
+    source = { kind: "follow", settings: { path: o.follow, count: o.count } };
   } else {
     const { lib, path } = libpcap();
     lib.close();

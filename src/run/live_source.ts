@@ -29,7 +29,7 @@ export type StreamSource =
   | { kind: "capture"; settings: CaptureSettings }
   | { kind: "file"; settings: FileSettings }
   | { kind: "dnstap"; settings: DnstapSettings }
-  | { kind: "follow"; settings: { path: string } };
+  | { kind: "follow"; settings: { path: string; count?: number } };
 
 /** An open live source: every kind has these. */
 export interface LiveSource {
@@ -121,22 +121,50 @@ export function wallClock(s: StreamSource): boolean {
   return s.kind === "capture" || s.kind === "dnstap";
 }
 
+/**
+ * `--count` for a source that reads records itself (a log's DNS lines,
+ * dnstap messages): `take()` is true for each of the first `count` (every
+ * one when `count` is 0), then false, and `stop` is called once, at the
+ * last one taken; `over()` says whether that has happened.
+ */
+function countedTo(count: number | undefined, stop: () => void): { take(): boolean; over(): boolean } {
+  let left = count !== undefined && count > 0 ? count : Infinity;
+  return {
+    take() {
+      if (left <= 0) return false;
+      if (--left === 0) stop();
+      return true;
+    },
+    over: () => left <= 0,
+  };
+}
+
 /** Open `s`, feeding `feed`. */
 export function openLiveSource(s: StreamSource, feed: LiveFeed): LiveSource {
   const { frames, stats } = feed;
   if (s.kind === "dnstap") {
     const tap = new DnstapFeed(frames);
-    return DnstapSource.listen(s.settings, {
-      data: (buf, start, end) => tap.frame(buf, start, end, 0),
+    const count = countedTo(s.settings.count, () => queueMicrotask(() => source.stop()));
+    const source: LiveSource = DnstapSource.listen(s.settings, {
+      data: (buf, start, end) => {
+        if (count.take()) tap.frame(buf, start, end, 0);
+      },
       problem: (reason) => frames.problem(reason, 0),
       pause: feed.behind,
     });
+    return source;
   }
   if (s.kind === "follow") {
-    return FollowSource.follow(s.settings.path, {
-      ...countingRecords(stats, (tx) => feed.pipeline.add(tx), true),
+    // Counted: the DNS lines (transactions, and lines too broken to read); headers and others are not.
+    const count = countedTo(s.settings.count, () => source.stop());
+    const lines = countingRecords(stats, (tx) => feed.pipeline.add(tx), true);
+    const source: LiveSource = FollowSource.follow(s.settings.path, {
+      transaction: (tx) => count.take() && lines.transaction(tx),
+      problem: (reason, line) => count.take() && lines.problem(reason, line),
+      skipped: () => count.over() || lines.skipped(),
       pause: feed.behind,
     });
+    return source;
   }
   let linkType = -1;
   const sink = {

@@ -20,6 +20,8 @@ import { SourceError, type SourceReady } from "./source.ts";
 /** Where to listen: `unix:/path/to.sock` or `tcp:HOST:PORT`. */
 export interface DnstapSettings {
   listen: string;
+  /** Messages to read before stopping (0 or absent: no end). */
+  count?: number;
 }
 
 /** An address to listen on, parsed from {@link DnstapSettings.listen}. */
