@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { fromFileUrl } from "./helpers/paths.ts";
+import { runCli } from "./helpers/cli.ts";
 
 const root = fromFileUrl(new URL("../", import.meta.url));
 
@@ -188,6 +189,32 @@ Deno.test("deno task bench:dnstap: the same exchanges as a pcap and as dnstap de
     assert.equal(rows.length, 2, out);
     // Every exchange once from either input (the resolver's own queries left out).
     for (const r of rows) assert.equal(r.split("|")[6].trim(), "3000", r);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task bench:scale: the capture and the Zeek log of the same domains, through apply and the live path", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const o = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../bench/scale.ts", import.meta.url).pathname, "2000"],
+      env: { PLUMBUM_BENCH_DIR: dir, PLUMBUM_BENCH_SKIP_TSHARK: "1", NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(o.stdout);
+    assert.ok(o.success, new TextDecoder().decode(o.stderr));
+    const rows = out.split("\n").filter((l) => l.startsWith("| 2000 |"));
+    assert.deepEqual(rows.map((r) => r.split("|")[2].trim()), ["capture", "Zeek dns.log"], out);
+    for (const r of rows) {
+      assert.match(r, /^\| 2000 \| [^|]+ \| [\d.]+ [KM]B \| [\d.]+ \| [\d.]+ MB \| [\d.]+ \| [\d.]+ MB \|/, r);
+    }
+    // The log was followed to its last line and stopped there, every domain's one query stored.
+    const runs = JSON.parse((await runCli(["runs", "--json", "--dir", `${dir}/ws-stream`])).stdout).runs;
+    assert.equal(runs[0].status, "complete");
+    assert.equal(runs[0].transactions, 2000);
+    assert.equal(runs[0].live.follow, `${dir}/domains-2000.log`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
