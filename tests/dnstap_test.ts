@@ -129,6 +129,27 @@ Deno.test("dnstap file: broken Frame Streams are said, never read past", async (
 
 const fstrmSend = new URL("./helpers/fstrm_send.ts", import.meta.url).pathname;
 
+/**
+ * A resolver's side, as its own process (the test runner has no net access
+ * to Unix sockets): the test's exchanges as dnstap, sent to `listen` (the
+ * frames written in `dir` first). Its clock is now: the live clock times
+ * out what is older than the pairing wait.
+ */
+async function sendExchanges(dir: string, listen: string): Promise<Deno.CommandOutput> {
+  const frames: Uint8Array[] = [];
+  for (const x of exchanges(Date.now() / 1000, 0.002)) {
+    const tap = { queryAddress: x.client, responseAddress: RESOLVER, queryPort: x.port };
+    frames.push(dataFrame(dnstapFrame({ ...tap, type: 5, time: x.ts, message: x.q })));
+    frames.push(dataFrame(dnstapFrame({ ...tap, type: 6, time: x.ts + 0.004, message: x.r })));
+  }
+  await Deno.writeFile(`${dir}/frames`, concat(...frames));
+  return await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--allow-net", "--allow-read", "--allow-write", fstrmSend, listen, `${dir}/frames`],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+}
+
 for (const transport of ["unix", "tcp"]) {
   Deno.test(`stream --dnstap ${transport}: the bidirectional handshake, a resolver's clients scored live, the run stored`, async () => {
     const dir = await Deno.makeTempDir();
@@ -141,20 +162,7 @@ for (const transport of ["unix", "tcp"]) {
     );
     try {
       assert.ok(await stream.until(() => stream.stderr.includes("Ctrl-C stops"), 20_000), stream.stderr);
-      // A resolver's side, as its own process (the test runner has no net access to Unix sockets).
-      const frames: Uint8Array[] = [];
-      // A resolver's clock is now: the live clock times out what is older than the pairing wait.
-      for (const x of exchanges(Date.now() / 1000, 0.002)) {
-        const tap = { queryAddress: x.client, responseAddress: RESOLVER, queryPort: x.port };
-        frames.push(dataFrame(dnstapFrame({ ...tap, type: 5, time: x.ts, message: x.q })));
-        frames.push(dataFrame(dnstapFrame({ ...tap, type: 6, time: x.ts + 0.004, message: x.r })));
-      }
-      await Deno.writeFile(`${dir}/frames`, concat(...frames));
-      const sender = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--quiet", "--allow-net", "--allow-read", "--allow-write", fstrmSend, listen, `${dir}/frames`],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
+      const sender = await sendExchanges(dir, listen);
       assert.equal(new TextDecoder().decode(sender.stdout).trim(), "FINISH", new TextDecoder().decode(sender.stderr));
       stream.signal("SIGINT");
       assert.equal((await stream.done).code, 0, stream.stderr);
@@ -188,19 +196,8 @@ Deno.test("stream --dnstap --count N: stops by itself after the N-th message, th
   );
   try {
     assert.ok(await stream.until(() => stream.stderr.includes("Ctrl-C stops"), 20_000), stream.stderr);
-    const frames: Uint8Array[] = [];
-    for (const x of exchanges(Date.now() / 1000, 0.002)) {
-      const tap = { queryAddress: x.client, responseAddress: RESOLVER, queryPort: x.port };
-      frames.push(dataFrame(dnstapFrame({ ...tap, type: 5, time: x.ts, message: x.q })));
-      frames.push(dataFrame(dnstapFrame({ ...tap, type: 6, time: x.ts + 0.004, message: x.r })));
-    }
-    await Deno.writeFile(`${dir}/frames`, concat(...frames));
     // The sender may see its connection closed before its STOP: only the run is asserted on.
-    await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", "--allow-net", "--allow-read", "--allow-write", fstrmSend, listen, `${dir}/frames`],
-      stdout: "null",
-      stderr: "null",
-    }).output();
+    await sendExchanges(dir, listen);
     // No signal: the run ends by itself.
     const ended = await Promise.race([stream.done, new Promise<null>((r) => setTimeout(r, 20_000, null))]);
     assert.ok(ended !== null, `still running: ${stream.stderr}`);
