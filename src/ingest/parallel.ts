@@ -8,7 +8,7 @@
  */
 
 import { mapInThreads } from "../thread.ts";
-import { ingestFile, InputError } from "./source.ts";
+import { InputError } from "./source.ts";
 import type { FileStats } from "./types.ts";
 
 /** What a validate thread is asked. */
@@ -24,27 +24,16 @@ export type ValidateReply = { stats: FileStats } | { error: string; input: boole
 export type FileOutcome = { path: string; stats: FileStats } | { path: string; error: Error };
 
 /**
- * Read `paths` with up to `jobs` threads (1: in this thread), each file
- * whole on one thread; the outcomes in the order of `paths`. `onDone` is
- * told of each file as it is read.
+ * Read `paths` with up to `jobs` threads, each file whole on one thread;
+ * the outcomes in the order of `paths`. `onDone` is told of each file as it
+ * is read. Standard input ("-") is this process's: its caller reads it
+ * (`validate` reads every file in its own thread when one of them is "-",
+ * or when there is one file or one job).
  */
 export async function validateInThreads(
   paths: string[],
   o: { jobs: number; dnsPorts?: number[]; onDone?: (done: number, of: number) => void },
 ): Promise<FileOutcome[]> {
-  if (Math.min(o.jobs, paths.length) <= 1 || paths.includes("-")) {
-    // Standard input is this process's: read here, in order.
-    const out: FileOutcome[] = [];
-    for (const path of paths) {
-      try {
-        out.push({ path, stats: await ingestFile(path, { dnsPorts: o.dnsPorts }) });
-      } catch (e) {
-        out.push({ path, error: e as Error });
-      }
-      o.onDone?.(out.length, paths.length);
-    }
-    return out;
-  }
   const replies = await mapInThreads<ValidateRequest, ValidateReply>(
     { role: "plumbum:validate", url: new URL("./validate_worker.ts", import.meta.url) },
     paths.map((path) => ({ path, dnsPorts: o.dnsPorts })),
