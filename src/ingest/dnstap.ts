@@ -250,7 +250,7 @@ class DnstapDecoder {
     if (start < 0) return "";
     if (end - start === 16) return ipv6(buf, start);
     if (end - start !== 4) return "";
-    const key = ((buf[start] << 24) | (buf[start + 1] << 16) | (buf[start + 2] << 8) | buf[start + 3]) >>> 0;
+    const key = u32be(buf, start);
     let text = this.#v4.get(key);
     if (text === undefined) {
       text = `${buf[start]}.${buf[start + 1]}.${buf[start + 2]}.${buf[start + 3]}`;

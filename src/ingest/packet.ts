@@ -8,6 +8,7 @@
  * @module
  */
 
+import { u32be } from "./bytes.ts";
 import { DnsDecoder, ReusableMessage } from "./dns/mod.ts";
 import { FragmentReassembler } from "./ipfrag.ts";
 import { TcpReassembler } from "./tcp.ts";
@@ -336,7 +337,7 @@ export class PacketDecoder {
         const nh = d[p];
         const fo = ((d[p + 2] << 8) | d[p + 3]) & 0xfff8;
         const more = (d[p + 3] & 1) === 1;
-        const ident = ((d[p + 4] << 24) | (d[p + 5] << 16) | (d[p + 6] << 8) | d[p + 7]) >>> 0;
+        const ident = u32be(d, p + 4);
         p += 8;
         if (p > end) return;
         if (!this.#maybeDnsTransport(nh, d, p, end, fo)) return;
@@ -466,7 +467,7 @@ export class PacketDecoder {
     const kind = this.#service(sp, dp);
     if (kind === PORT_NONE) return;
     this.#sawDns = true;
-    const seq = ((d[off + 4] << 24) | (d[off + 5] << 16) | (d[off + 6] << 8) | d[off + 7]) >>> 0;
+    const seq = u32be(d, off + 4);
     const hl = (d[off + 12] >> 4) * 4;
     if (hl < 20 || hl > end - off) {
       this.#onMalformed("TCP header length out of range");

@@ -444,7 +444,7 @@ export async function ingestFile(input: Input, options: IngestOptions = {}): Pro
         pairing: options.pairing,
         dns: options.dns,
       });
-      await (reader.kind === "frames" ? reader.read(frames) : reader.read(frames));
+      await reader.read(frames);
       frames.end();
     }
     return await opened.finish();
